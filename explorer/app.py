@@ -1,0 +1,25 @@
+"""Entrypoint: `streamlit run explorer/app.py`. Builds the navigation and runs the chosen page."""
+
+import streamlit as st
+
+from explorer import navigation, ui
+
+st.set_page_config(
+    page_title="CNN Explorer", page_icon=":material/grid_view:", layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+
+def _page(spec: navigation.PageSpec, default: bool = False) -> st.Page:
+    if default:  # the default page is served at the root URL and takes no url_path
+        return st.Page(spec.path, title=spec.title, icon=spec.icon, default=True)
+    return st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path)
+
+
+pages: dict[str, list[st.Page]] = {"": [_page(navigation.HOME, default=True)]}
+for section, specs in navigation.sections().items():
+    pages[section] = [_page(spec) for spec in specs]
+
+current = st.navigation(pages)
+ui.sidebar()
+current.run()

@@ -1,0 +1,134 @@
+"""Streamlit helpers shared by every page: the sidebar, the shared image input, URL state.
+
+This is the one module of the package that imports streamlit; the lessons' logic lives in
+the plain modules beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+import torch
+
+from explorer import devices, images
+from explorer.url_params import format_param, parse_param
+
+_IMAGE_CHOICE = "shared_image_choice"  # persists across pages (not a widget key)
+_IMAGE_UPLOAD = "shared_image_upload"  # the decoded upload, kept when the uploader is cleared
+_UPLOAD_PREFIX = "Your upload: "
+
+
+# --- page furniture ------------------------------------------------------------------------
+
+
+def page_header(title: str, lesson: str) -> None:
+    """Title plus a one-paragraph statement of what the page teaches."""
+    st.title(title)
+    st.markdown(lesson)
+
+
+def sidebar() -> None:
+    """The part of the sidebar every page shares: where the computation runs."""
+    info = device_info()
+    st.sidebar.caption(f"Computing on **{info.name}** · {info.detail}")
+
+
+@st.cache_resource
+def device_info() -> devices.DeviceInfo:
+    """The auto-picked device, described once per server."""
+    return devices.describe_device()
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries the lessons run on."""
+    import torchvision
+
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__,
+            "streamlit": st.__version__}
+
+
+# --- URL state ------------------------------------------------------------------------------
+
+
+def url_state(
+    key: str,
+    default: Any,
+    *,
+    choices: Sequence[Any] | None = None,
+    bounds: tuple[float, float] | None = None,
+) -> None:
+    """Seed widget `key` from the address bar once per session, else with `default`.
+
+    Create the widget with `key=key` and no `value`/`index` argument, then call
+    `sync_url(key, ...)` so the address bar follows the widget.
+    """
+    if key not in st.session_state:
+        st.session_state[key] = parse_param(st.query_params.get(key), default, choices, bounds)
+
+
+def sync_url(*keys: str) -> None:
+    """Write the current values of `keys` into the address bar."""
+    for key in keys:
+        if key in st.session_state:
+            st.query_params[key] = format_param(st.session_state[key])
+
+
+# --- the shared image ---------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _sample(path: str) -> images.LoadedImage:
+    return images.load_path(Path(path))
+
+
+def image_input(mode: images.Mode = "RGB") -> images.LoadedImage:
+    """Sidebar widget: a sample photo or the user's upload, shared by every page of a session.
+
+    Returns the chosen image in `mode`. A file that cannot be read shows one sentence and
+    leaves the previous choice in place.
+    """
+    samples = images.sample_images()
+    with st.sidebar:
+        st.subheader("Image")
+        choice_slot = st.container()
+        uploaded = st.file_uploader(
+            "…or upload your own", type=images.UPLOAD_TYPES, key="shared_image_uploader",
+            help=f"Images larger than {images.DEFAULT_MAX_SIDE} px on the longest side are "
+            "downscaled before any computation.",
+        )
+        if uploaded is not None and st.session_state.get("_shared_upload_id") != uploaded.file_id:
+            st.session_state["_shared_upload_id"] = uploaded.file_id
+            try:
+                loaded = images.load_image(uploaded.getvalue(), name=uploaded.name)
+            except images.ImageLoadError as err:
+                st.session_state["_shared_upload_error"] = str(err)
+            else:
+                st.session_state.pop("_shared_upload_error", None)
+                st.session_state[_IMAGE_UPLOAD] = loaded
+                st.session_state[_IMAGE_CHOICE] = _UPLOAD_PREFIX + loaded.name
+        if error := st.session_state.get("_shared_upload_error"):
+            st.error(error)
+
+        upload: images.LoadedImage | None = st.session_state.get(_IMAGE_UPLOAD)
+        options = list(samples) + ([_UPLOAD_PREFIX + upload.name] if upload else [])
+        if st.session_state.get(_IMAGE_CHOICE) not in options:
+            st.session_state[_IMAGE_CHOICE] = options[0]
+        st.session_state["shared_image_select"] = st.session_state[_IMAGE_CHOICE]
+        with choice_slot:
+            choice = st.selectbox("Photo", options, key="shared_image_select")
+        st.session_state[_IMAGE_CHOICE] = choice
+
+        loaded = upload if upload and choice.startswith(_UPLOAD_PREFIX) else _sample(
+            str(samples[choice])
+        )
+        st.image(loaded.image, width="stretch")
+        caption = f"{loaded.name} · {loaded.image.width}×{loaded.image.height}"
+        st.caption(" · ".join([caption, *loaded.notes]))
+    if mode == loaded.image.mode:
+        return loaded
+    return images.LoadedImage(
+        images.to_mode(loaded.image, mode), loaded.name, loaded.original_size, loaded.notes
+    )

@@ -1,0 +1,32 @@
+"""Fixtures shared by the unit and AppTest suites."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+APP = REPO_ROOT / "explorer" / "app.py"
+
+# Runs and downloads made by tests go to a throwaway folder, never the user's.
+os.environ.setdefault("EXPLORER_RUNS_DIR", str(REPO_ROOT / ".pytest_cache" / "runs"))
+
+
+@pytest.fixture
+def open_page() -> Callable[..., AppTest]:
+    """Factory: run the app in AppTest and switch to a page script (path from the repo root)."""
+
+    def _open(script: str, timeout: float = 120, **state) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=timeout)
+        for key, value in state.items():
+            at.session_state[key] = value
+        at.run()
+        if script != "pages/home.py":
+            at.switch_page(os.path.relpath(REPO_ROOT / script, APP.parent)).run()
+        return at
+
+    return _open

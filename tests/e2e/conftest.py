@@ -1,0 +1,223 @@
+"""Real-browser harness: a live `streamlit run` server driven by Playwright in Chromium.
+
+Every browser test takes the `app` fixture, an `AppDriver` over a fresh browser page of one
+session-wide server. Screenshots land in tests/e2e/screenshots/ (git-ignored): open them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+]
+TIMEOUT_MS = 60_000
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/e2e/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.e2e)
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium (or $CHROMIUM_PATH); None lets Playwright use its own download."""
+    candidates = [os.environ.get("CHROMIUM_PATH"), shutil.which("chromium"),
+                  shutil.which("chromium-browser"), "/usr/bin/chromium"]
+    return next((c for c in candidates if c and Path(c).exists()), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    """Start `streamlit run explorer/app.py` on a free localhost port; yield its URL."""
+    port = _free_port()
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 -- must outlive this block
+        "w+", suffix=".log", prefix="streamlit-", delete=False
+    )
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.setdefault("EXPLORER_RUNS_DIR", tempfile.mkdtemp(prefix="explorer-runs-"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "explorer/app.py",
+         "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+         "--browser.gatherUsageStats", "false", "--server.runOnSave", "false"],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.read() == b"ok":
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            log.seek(0)
+            pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
+        time.sleep(0.5)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.seek(0)
+    server_log = log.read()
+    if "Traceback" in server_log:
+        print(f"--- streamlit server log (has a traceback) ---\n{server_log[-5000:]}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+class AppDriver:
+    """Drives one browser tab of the app the way a student would."""
+
+    def __init__(self, page: Page, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+
+    # navigation and waiting -------------------------------------------------------------
+    def open(self, url_path: str = "", query: str = "") -> AppDriver:
+        """Load a page by its url path ('' is home) and wait for its script to finish."""
+        self.page.goto(f"{self.base_url}/{url_path}{'?' + query if query else ''}")
+        self.page.locator("[data-testid='stMain'] h1").first.wait_for(timeout=TIMEOUT_MS)
+        self.wait()
+        return self
+
+    def wait(self, settle_ms: int = 300) -> None:
+        """Wait until Streamlit says the script has finished its rerun."""
+        self.page.wait_for_timeout(250)
+        app = self.page.locator("[data-testid='stApp']")
+        expect(app).to_have_attribute("data-test-connection-state", "CONNECTED",
+                                      timeout=TIMEOUT_MS)
+        expect(app).to_have_attribute("data-test-script-state", "notRunning",
+                                      timeout=TIMEOUT_MS)
+        expect(self.page.locator("[data-stale='true']")).to_have_count(0, timeout=TIMEOUT_MS)
+        expect(self.page.locator("[data-testid='stSkeleton']")).to_have_count(0,
+                                                                             timeout=TIMEOUT_MS)
+        self.page.wait_for_timeout(settle_ms)
+
+    def nav_links(self) -> list[tuple[str, str]]:
+        """(label, href) of every page in the sidebar navigation."""
+        links = self.page.locator("[data-testid='stSidebarNav'] a")
+        if not links.count():  # Streamlit hides the navigation while there is only one page
+            return [("Home", self.base_url + "/")]
+        return [(links.nth(i).inner_text().strip(), links.nth(i).get_attribute("href") or "")
+                for i in range(links.count())]
+
+    # checks ------------------------------------------------------------------------------
+    def assert_healthy(self) -> None:
+        """No exception box on the page and the server still answers."""
+        exceptions = self.page.locator("[data-testid='stException']")
+        if exceptions.count():
+            pytest.fail(f"exception on page: {exceptions.first.inner_text()[:2000]}")
+        body = self.page.locator("body").inner_text()
+        assert "Traceback (most recent call last)" not in body
+
+    def text(self) -> str:
+        return self.page.locator("[data-testid='stMain']").inner_text()
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    # widgets -----------------------------------------------------------------------------
+    def upload_image(self, path: Path | str) -> None:
+        """Upload a file through the shared image uploader in the sidebar."""
+        uploader = self.page.locator("[data-testid='stSidebar'] [data-testid='stFileUploader']")
+        uploader.locator("input[type='file']").set_input_files(str(path))
+        self.wait(settle_ms=800)
+
+    def button(self, label: str) -> None:
+        self.page.get_by_role("button", name=label, exact=True).first.click()
+        self.wait()
+
+    def widget(self, label: str, testid: str | None = None) -> Locator:
+        """The widget container whose label is exactly `label`."""
+        sel = f"[data-testid='{testid}']" if testid else "[data-testid^='st']"
+        return self.page.locator(sel).filter(
+            has=self.page.locator("[data-testid='stWidgetLabel']").get_by_text(label, exact=True)
+        ).last
+
+    def select(self, label: str, option: str) -> None:
+        """Choose `option` in the selectbox labelled `label`."""
+        self.widget(label, "stSelectbox").locator("[data-baseweb='select']").click()
+        self.page.get_by_role("option", name=option, exact=True).click()
+        self.wait()
+
+    def radio(self, label: str, option: str) -> None:
+        group = self.widget(label, "stRadio")
+        group.locator("label").filter(has_text=re.compile(f"^{re.escape(option)}$")).click()
+        self.wait()
+
+    def toggle(self, label: str) -> None:
+        self.page.get_by_text(label, exact=True).first.click()
+        self.wait()
+
+    def set_number(self, label: str, value: float) -> None:
+        box = self.widget(label, "stNumberInput").locator("input")
+        box.fill(str(value))
+        box.press("Enter")
+        self.wait()
+
+    def set_text(self, label: str, value: str) -> None:
+        box = self.widget(label, "stTextInput").locator("input")
+        box.fill(value)
+        box.press("Enter")
+        self.wait()
+
+    def set_slider(self, label: str, value: float, thumb: int = 0) -> None:
+        """Move a slider's thumb with the keyboard until it shows `value`."""
+        handle = self.widget(label, "stSlider").get_by_role("slider").nth(thumb)
+        handle.focus()
+        for _ in range(500):
+            now = float(handle.evaluate("e => e.value ?? e.getAttribute('aria-valuenow')"))
+            if now == value:
+                break
+            handle.press("ArrowRight" if now < value else "ArrowLeft")
+        else:
+            pytest.fail(f"slider {label!r} never reached {value}")
+        self.wait()
+
+
+@pytest.fixture
+def app(browser: Browser, app_url: str) -> Iterator[AppDriver]:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    yield AppDriver(page, app_url)
+    context.close()

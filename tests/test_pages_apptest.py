@@ -1,0 +1,22 @@
+"""Every page renders with no exception on its default settings (Streamlit's AppTest)."""
+
+import pytest
+
+from explorer import navigation
+
+PAGES = [navigation.HOME, *navigation.available_pages()]
+
+
+@pytest.mark.parametrize("spec", PAGES, ids=[p.url_path for p in PAGES])
+def test_page_renders_without_exception(open_page, spec):
+    at = open_page(spec.script)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title, "every page starts with a title"
+
+
+def test_home_demo_computes_output_shape_from_url_state(open_page):
+    at = open_page("pages/home.py")
+    assert "output [1, 1, 26, 26]" in at.code[0].value
+    at.slider(key="padding").set_value(1).run()
+    assert "output [1, 1, 28, 28]" in at.code[0].value
+    assert at.query_params["padding"] in ("1", ["1"])
