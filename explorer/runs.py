@@ -1,0 +1,196 @@
+"""The runs folder: every training run leaves a folder that outlives the server.
+
+`<runs_dir>/<run_id>/` holds `config.json` (what was trained), `status.json` (queued, running,
+finished, stopped or failed, and why), `metrics.jsonl` (one JSON object per line, appended as
+the run goes) and `checkpoint.pt` (weights plus config, rewritten at every epoch end and on
+stop). Files are replaced atomically (temp file + rename) so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from explorer import REPO_ROOT
+
+STATES = ("queued", "running", "finished", "stopped", "failed")
+ACTIVE_STATES = ("queued", "running")
+
+
+def runs_dir() -> Path:
+    """`$EXPLORER_RUNS_DIR` if set, else `<repo>/runs` (git-ignored); created on demand."""
+    root = Path(os.environ.get("EXPLORER_RUNS_DIR") or REPO_ROOT / "runs")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def new_run_id(model: str, dataset: str) -> str:
+    """Sortable, unique and readable: `20261121-142501-lenet5-mnist-mini-3fa9`."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{model}-{dataset}").strip("-").lower()[:40]
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(2)}"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    _write_atomic(path, json.dumps(obj, indent=2).encode())
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def create_run(config: dict[str, Any], root: Path | None = None) -> Path:
+    """Make the run's folder with its config and a `queued` status; returns the folder."""
+    run_dir = (root or runs_dir()) / config["run_id"]
+    run_dir.mkdir(parents=True, exist_ok=False)
+    _write_json(run_dir / "config.json", config)
+    write_status(run_dir, "queued")
+    return run_dir
+
+
+def write_status(run_dir: Path, state: str, reason: str = "", epochs_done: int = 0,
+                 **extra: Any) -> dict:
+    """Replace `status.json`; `reason` is one sentence for the user when a run did not finish."""
+    if state not in STATES:
+        raise ValueError(f"unknown run state {state!r}")
+    status = {"state": state, "reason": reason, "epochs_done": epochs_done,
+              "pid": os.getpid(), "updated": time.time(), **extra}
+    _write_json(Path(run_dir) / "status.json", status)
+    return status
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def read_status(run_dir: Path) -> dict:
+    """The run's status; a queued/running run whose process is gone reads as `stopped`."""
+    status = _read_json(Path(run_dir) / "status.json") or {"state": "failed",
+                                                          "reason": "status.json is missing."}
+    pid = status.get("pid")
+    if (status.get("state") in ACTIVE_STATES and isinstance(pid, int) and pid != os.getpid()
+            and not _pid_alive(pid)):
+        status = {**status, "state": "stopped",
+                  "reason": "The server stopped before this run ended; its last finished "
+                            "epoch is kept."}
+    return status
+
+
+def read_config(run_dir: Path) -> dict:
+    return _read_json(Path(run_dir) / "config.json")
+
+
+def append_metrics(run_dir: Path, records: list[dict]) -> None:
+    """Append records to `metrics.jsonl`, one JSON object per line."""
+    if records:
+        with open(Path(run_dir) / "metrics.jsonl", "a") as fh:
+            fh.write("".join(json.dumps(r) + "\n" for r in records))
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """Every complete line of `metrics.jsonl` (a line being written is skipped)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    try:
+        text = path.read_text()
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def save_checkpoint(run_dir: Path, model: torch.nn.Module, config: dict, epoch: int) -> Path:
+    """Write `checkpoint.pt` atomically: CPU state_dict, config and epochs done."""
+    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    path = Path(run_dir) / "checkpoint.pt"
+    tmp = path.with_name(f".checkpoint.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    torch.save({"state_dict": state, "config": config, "epoch": int(epoch)}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: Path | str) -> dict:
+    """A checkpoint file (or a run folder's) as a dict, tensors on the CPU."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def model_from_checkpoint(run_dir: Path | str) -> tuple[torch.nn.Module, dict]:
+    """Rebuild the run's zoo model and load its checkpoint strictly; returns (model, config)."""
+    from explorer import zoo
+
+    ckpt = load_checkpoint(Path(run_dir) / "checkpoint.pt")
+    cfg = ckpt["config"]
+    model = zoo.build_model(
+        cfg["model"], variant=cfg["variant"], in_channels=cfg["in_channels"],
+        height=cfg["height"], width=cfg["width"], num_classes=cfg["num_classes"],
+        batchnorm=cfg["batchnorm"],
+    )
+    model.load_state_dict(ckpt["state_dict"], strict=True)
+    model.eval()
+    return model, cfg
+
+
+def write_evaluation(run_dir: Path, evaluation: dict) -> None:
+    """The end-of-run evaluation (confusion matrix, per-class accuracy, misclassified)."""
+    _write_json(Path(run_dir) / "evaluation.json", evaluation)
+
+
+def read_evaluation(run_dir: Path) -> dict | None:
+    return _read_json(Path(run_dir) / "evaluation.json") or None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run folder as the pages list it."""
+
+    run_id: str
+    path: Path
+    config: dict
+    status: dict
+    has_checkpoint: bool
+
+    @property
+    def state(self) -> str:
+        return self.status.get("state", "failed")
+
+
+def run_info(run_dir: Path) -> RunInfo:
+    run_dir = Path(run_dir)
+    return RunInfo(run_dir.name, run_dir, read_config(run_dir), read_status(run_dir),
+                   (run_dir / "checkpoint.pt").exists())
+
+
+def list_runs(root: Path | None = None) -> list[RunInfo]:
+    """Every run folder with a config, newest first."""
+    root = root or runs_dir()
+    dirs = [d for d in root.iterdir() if (d / "config.json").is_file()] if root.exists() else []
+    return [run_info(d) for d in sorted(dirs, key=lambda d: d.name, reverse=True)]

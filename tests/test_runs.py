@@ -1,0 +1,73 @@
+"""The runs folder: atomic files, status, metrics, checkpoints, listing."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from explorer import runs
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+def _config(run_id: str) -> dict:
+    return {"run_id": run_id, "model": "lenet5", "variant": "mnist", "batchnorm": False,
+            "dataset": "mnist-mini", "in_channels": 1, "height": 28, "width": 28,
+            "num_classes": 10, "class_names": [str(i) for i in range(10)],
+            "mean": [0.13], "std": [0.31]}
+
+
+def test_runs_dir_follows_the_environment(root):
+    assert runs.runs_dir() == root
+    assert root.is_dir()
+
+
+def test_run_id_is_sortable_and_safe():
+    rid = runs.new_run_id("lenet5", "folder:/home/me/My Pets")
+    assert "/" not in rid and " " not in rid
+    assert rid[:8].isdigit()
+    assert runs.new_run_id("a", "b") != runs.new_run_id("a", "b")
+
+
+def test_create_status_metrics_and_listing(root):
+    first = runs.create_run(_config("20260101-000000-a"))
+    second = runs.create_run(_config("20260102-000000-b"))
+    assert runs.read_status(first)["state"] == "queued"
+    assert "status" not in runs.read_config(first)
+    runs.write_status(second, "running", epochs_done=1)
+    runs.append_metrics(second, [{"kind": "step", "loss": 1.0}, {"kind": "step", "loss": 0.5}])
+    (second / "metrics.jsonl").open("a").write('{"kind": "st')  # a line being written
+    assert [m["loss"] for m in runs.read_metrics(second)] == [1.0, 0.5]
+    listed = runs.list_runs()
+    assert [r.run_id for r in listed] == [second.name, first.name]
+    assert listed[0].state == "running" and not listed[0].has_checkpoint
+    with pytest.raises(ValueError):
+        runs.write_status(first, "exploded")
+
+
+def test_a_run_whose_process_died_reads_as_stopped(root):
+    run_dir = runs.create_run(_config("20260101-000000-dead"))
+    runs.write_status(run_dir, "running")
+    status = (run_dir / "status.json").read_text().replace(str(os.getpid()), "999999999")
+    (run_dir / "status.json").write_text(status)
+    read = runs.read_status(run_dir)
+    assert read["state"] == "stopped"
+    assert "server stopped" in read["reason"]
+
+
+def test_checkpoint_is_atomic_and_loads_with_weights_only(root):
+    run_dir = runs.create_run(_config("20260101-000000-ckpt"))
+    model = torch.nn.Linear(3, 2)
+    runs.save_checkpoint(run_dir, model, runs.read_config(run_dir), epoch=2)
+    assert [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")] == []
+    ckpt = runs.load_checkpoint(run_dir / "checkpoint.pt")
+    assert ckpt["epoch"] == 2 and ckpt["config"]["model"] == "lenet5"
+    assert torch.equal(ckpt["state_dict"]["weight"], model.weight.detach())
+    assert runs.load_checkpoint(run_dir)["epoch"] == 2
+    assert runs.list_runs()[0].has_checkpoint
