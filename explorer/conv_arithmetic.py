@@ -1,0 +1,456 @@
+"""Conv arithmetic: output sizes of Conv2d, ConvTranspose2d, MaxPool2d and AvgPool2d.
+
+The course's "Notation" slide writes the output size with ceiling brackets; PyTorch floors.
+This module computes every size the way PyTorch does, says in one sentence why PyTorch
+would refuse a setting, tells which input rows a window reads and which ones the floor drops,
+and checks all of it against the real layers (on the `meta` device: shapes, no data).
+
+Settings are integers with kernel, stride and dilation >= 1 and padding >= 0, as on the page.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+Kind = Literal["conv", "transposed", "maxpool", "avgpool"]
+Padding = tuple[int, int] | Literal["same", "valid"]
+KINDS: tuple[Kind, ...] = ("conv", "transposed", "maxpool", "avgpool")
+DIM_NAMES = ("height", "width")
+
+
+class InvalidLayer(ValueError):
+    """Settings PyTorch would refuse; `str(err)` is one plain sentence."""
+
+
+# --- one spatial dimension -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One spatial dimension of a layer: everything its output-size formula needs."""
+
+    size: int
+    kernel: int
+    stride: int = 1
+    pad_before: int = 0
+    pad_after: int = 0
+    dilation: int = 1
+    output_padding: int = 0
+    ceil_mode: bool = False
+
+    @property
+    def reach(self) -> int:
+        """Cells one window spans, holes included: d·(k−1)+1."""
+        return self.dilation * (self.kernel - 1) + 1
+
+
+def conv_out(size: int, kernel: int, stride: int = 1, padding: int | tuple[int, int] = 0,
+             dilation: int = 1) -> int:
+    """Conv2d output size along one dimension: ⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 (may be ≤ 0).
+
+    `padding` may be a (before, after) pair, as PyTorch pads for 'same' with an even reach.
+    """
+    total = sum(padding) if isinstance(padding, tuple) else 2 * padding
+    return (size + total - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv_transpose_out(size: int, kernel: int, stride: int = 1, padding: int = 0,
+                       dilation: int = 1, output_padding: int = 0) -> int:
+    """ConvTranspose2d output size: (H − 1)s − 2p + d(k−1) + output_padding + 1."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def pool_out(size: int, kernel: int, stride: int, padding: int = 0, dilation: int = 1,
+             ceil_mode: bool = False) -> int:
+    """MaxPool2d / AvgPool2d output size, with PyTorch's ceil_mode rule.
+
+    In ceil mode the last window may hang over the edge, but it must start inside the input
+    or its left padding, never wholly in the right padding.
+    """
+    numerator = size + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    out = numerator // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def resolve_padding(padding: int | str, kernel: int, dilation: int = 1) -> tuple[int, int]:
+    """(before, after) padding of one dimension; 'same' puts the odd cell after, as PyTorch."""
+    if padding == "valid":
+        return 0, 0
+    if padding == "same":
+        total = dilation * (kernel - 1)
+        return total // 2, total - total // 2
+    return int(padding), int(padding)
+
+
+def axis_out(kind: Kind, axis: Axis) -> int:
+    """Output size of `axis` for a layer of `kind` (may be ≤ 0 when PyTorch would refuse)."""
+    if kind == "conv":
+        return conv_out(axis.size, axis.kernel, axis.stride, (axis.pad_before, axis.pad_after),
+                        axis.dilation)
+    if kind == "transposed":
+        return conv_transpose_out(axis.size, axis.kernel, axis.stride, axis.pad_before,
+                                  axis.dilation, axis.output_padding)
+    return pool_out(axis.size, axis.kernel, axis.stride, axis.pad_before, axis.dilation,
+                    axis.ceil_mode)
+
+
+def window(kind: Kind, axis: Axis, out_index: int) -> list[int]:
+    """Input indices the output cell `out_index` reads along `axis`.
+
+    For conv and pooling the indices are the window's taps, in input coordinates: negative
+    or ≥ size means a padding cell. For transposed conv they are the input cells that
+    scatter into that output cell.
+    """
+    if kind != "transposed":
+        start = out_index * axis.stride - axis.pad_before
+        return [start + t * axis.dilation for t in range(axis.kernel)]
+    cells = []
+    for t in range(axis.kernel):
+        pos = out_index + axis.pad_before - t * axis.dilation
+        if pos % axis.stride == 0 and 0 <= pos // axis.stride < axis.size:
+            cells.append(pos // axis.stride)
+    return sorted(cells)
+
+
+def fed_by(kind: Kind, axis: Axis, in_index: int) -> list[int]:
+    """Output indices along `axis` that input cell `in_index` contributes to."""
+    out = axis_out(kind, axis)
+    if kind == "transposed":
+        hits = {in_index * axis.stride - axis.pad_before + t * axis.dilation
+                for t in range(axis.kernel)}
+        return sorted(i for i in hits if 0 <= i < out)
+    return [i for i in range(max(out, 0)) if in_index in window(kind, axis, i)]
+
+
+def read_counts(kind: Kind, axis: Axis) -> list[int]:
+    """How many window taps read each input cell (0 = the cell never reaches the output)."""
+    counts = [0] * axis.size
+    if kind == "transposed":
+        return [len(fed_by(kind, axis, j)) for j in range(axis.size)]
+    for i in range(max(axis_out(kind, axis), 0)):
+        for j in window(kind, axis, i):
+            if 0 <= j < axis.size:
+                counts[j] += 1
+    return counts
+
+
+def dropped(kind: Kind, axis: Axis) -> list[int]:
+    """Cells past the last window, the rows (or columns) the floor throws away.
+
+    Input coordinates: indices ≥ size are padding cells after the input.
+    """
+    if kind == "transposed" or axis_out(kind, axis) < 1:
+        return []
+    last = window(kind, axis, axis_out(kind, axis) - 1)[-1]
+    return list(range(max(last + 1, 0), axis.size + axis.pad_after))
+
+
+def skipped(kind: Kind, axis: Axis) -> list[int]:
+    """Input cells inside the covered span that no tap reads (stride or dilation jumps them)."""
+    gone = set(dropped(kind, axis))
+    return [j for j, n in enumerate(read_counts(kind, axis)) if n == 0 and j not in gone]
+
+
+# --- a whole 2-D layer ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A Conv2d, ConvTranspose2d, MaxPool2d or AvgPool2d with (height, width) settings."""
+
+    kind: Kind = "conv"
+    size: tuple[int, int] = (28, 28)
+    kernel: tuple[int, int] = (3, 3)
+    stride: tuple[int, int] = (1, 1)
+    padding: Padding = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    output_padding: tuple[int, int] = (0, 0)
+    in_channels: int = 1
+    out_channels: int = 1
+    groups: int = 1
+    batch: int = 1
+    ceil_mode: bool = False
+    bias: bool = True
+
+    def axes(self) -> tuple[Axis, Axis]:
+        """The (height, width) axes with padding resolved to (before, after)."""
+        axes = []
+        for d in range(2):
+            pad = self.padding if isinstance(self.padding, str) else self.padding[d]
+            before, after = resolve_padding(pad, self.kernel[d], self.dilation[d])
+            axes.append(Axis(self.size[d], self.kernel[d], self.stride[d], before, after,
+                             self.dilation[d], self.output_padding[d], self.ceil_mode))
+        return axes[0], axes[1]
+
+    @property
+    def channels_out(self) -> int:
+        return self.out_channels if self.kind in ("conv", "transposed") else self.in_channels
+
+
+def _pair(values: tuple[int, int]) -> str:
+    return f"{values[0]}×{values[1]}" if values[0] != values[1] else str(values[0])
+
+
+def problem(layer: Layer) -> str | None:
+    """Why PyTorch would refuse `layer`, in one plain sentence; None when it accepts it."""
+    h, w = layer.axes()
+    if layer.kind in ("conv", "transposed"):
+        if layer.in_channels % layer.groups:
+            return (f"C_in = {layer.in_channels} input channels cannot be split into "
+                    f"{layer.groups} equal groups: groups must divide C_in.")
+        if layer.out_channels % layer.groups:
+            return (f"C_out = {layer.out_channels} output channels cannot be split into "
+                    f"{layer.groups} equal groups: groups must divide C_out.")
+    if layer.kind == "conv" and layer.padding == "same" and max(layer.stride) > 1:
+        return ("PyTorch rejects padding='same' with stride > 1, because a strided window "
+                "cannot keep the output as large as the input; use a number for padding.")
+    if layer.kind == "transposed":
+        for name, a in zip(DIM_NAMES, (h, w), strict=True):
+            if a.output_padding >= a.stride and a.output_padding >= a.dilation:
+                return (f"output_padding {a.output_padding} along the {name} must be smaller "
+                        f"than the stride ({a.stride}) or the dilation ({a.dilation}): it only "
+                        "picks among the output sizes a stride makes ambiguous.")
+    if layer.kind in ("maxpool", "avgpool"):
+        for name, a in zip(DIM_NAMES, (h, w), strict=True):
+            if a.pad_before > a.kernel // 2:
+                return (f"Pooling padding {a.pad_before} along the {name} is more than half "
+                        f"the kernel ({a.kernel}), so a window could see nothing but padding.")
+    for name, a in zip(DIM_NAMES, (h, w), strict=True):
+        if axis_out(layer.kind, a) >= 1:
+            continue
+        if layer.kind == "transposed":
+            return (f"The padding {a.pad_before} crops more than the whole output along the "
+                    f"{name}: (H−1)·s − 2p + d·(k−1) + output_padding + 1 = "
+                    f"{axis_out(layer.kind, a)} cells.")
+        padded = a.size + a.pad_before + a.pad_after
+        return (f"The window reaches d·(k−1)+1 = {a.reach} cells along the {name}, more than "
+                f"the {padded} cells of the padded input, so the output would be empty.")
+    return None
+
+
+def output_shape(layer: Layer) -> tuple[int, int, int, int]:
+    """[b, C_out, H_out, W_out] by the formulas; raises InvalidLayer when PyTorch would."""
+    if reason := problem(layer):
+        raise InvalidLayer(reason)
+    h, w = layer.axes()
+    return (layer.batch, layer.channels_out, axis_out(layer.kind, h), axis_out(layer.kind, w))
+
+
+def build_module(layer: Layer, device: str | torch.device = "meta") -> nn.Module:
+    """The real torch layer for `layer` (on `meta` by default: shapes without memory)."""
+    if layer.kind == "conv":
+        padding = layer.padding if isinstance(layer.padding, str) else tuple(layer.padding)
+        return nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel, layer.stride,
+                         padding, layer.dilation, layer.groups, layer.bias, device=device)
+    if layer.kind == "transposed":
+        return nn.ConvTranspose2d(layer.in_channels, layer.out_channels, layer.kernel,
+                                  layer.stride, tuple(layer.padding), layer.output_padding,
+                                  layer.groups, layer.bias, layer.dilation, device=device)
+    if layer.kind == "maxpool":
+        return nn.MaxPool2d(layer.kernel, layer.stride, tuple(layer.padding), layer.dilation,
+                            ceil_mode=layer.ceil_mode)
+    return nn.AvgPool2d(layer.kernel, layer.stride, tuple(layer.padding),
+                        ceil_mode=layer.ceil_mode)
+
+
+def torch_output_shape(layer: Layer, device: str | torch.device = "meta"
+                       ) -> tuple[int, ...] | Exception:
+    """Build the real layer and run an empty input through it: its output shape, or the
+    exception PyTorch raised (constructor or forward)."""
+    import warnings
+
+    try:
+        module = build_module(layer, device)
+        x = torch.empty(layer.batch, layer.in_channels, *layer.size, device=device)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 'same' with an even reach warns about a copy
+            return tuple(module(x).shape)
+    except (RuntimeError, ValueError) as err:
+        return err
+
+
+@dataclass(frozen=True)
+class LiveCheck:
+    """What the real PyTorch layer says about a setting, next to the formula."""
+
+    formula: tuple[int, int, int, int] | None
+    torch_shape: tuple[int, ...] | None
+    torch_error: str | None
+    reason: str | None
+    weight_shape: tuple[int, ...] | None
+    bias_shape: tuple[int, ...] | None
+    parameters: int
+    multiply_adds: int
+
+    @property
+    def agrees(self) -> bool:
+        return self.formula == self.torch_shape
+
+
+@lru_cache(maxsize=512)
+def live_check(layer: Layer) -> LiveCheck:
+    """Formula vs. the real layer on the meta device, with its parameters and multiply-adds."""
+    reason = problem(layer)
+    formula = None if reason else output_shape(layer)
+    result = torch_output_shape(layer)
+    if isinstance(result, Exception):
+        return LiveCheck(formula, None, str(result).split("\n")[0], reason, None, None, 0, 0)
+    module = build_module(layer)
+    weight = getattr(module, "weight", None)
+    bias = getattr(module, "bias", None)
+    x = torch.empty(layer.batch, layer.in_channels, *layer.size, device="meta")
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(x)
+    return LiveCheck(
+        formula, result, None, reason,
+        tuple(weight.shape) if weight is not None else None,
+        tuple(bias.shape) if bias is not None else None,
+        sum(p.numel() for p in module.parameters()),
+        counter.get_total_flops() // 2,  # the counter counts a multiply-add as 2 FLOPs
+    )
+
+
+def code_twin(layer: Layer) -> str:
+    """The one line of PyTorch that builds `layer`."""
+
+    def arg(values: tuple[int, int]) -> str:
+        return str(values[0]) if values[0] == values[1] else str(tuple(values))
+
+    if layer.kind in ("conv", "transposed"):
+        cls = "Conv2d" if layer.kind == "conv" else "ConvTranspose2d"
+        parts = [str(layer.in_channels), str(layer.out_channels),
+                 f"kernel_size={arg(layer.kernel)}"]
+        if layer.stride != (1, 1):
+            parts.append(f"stride={arg(layer.stride)}")
+        if isinstance(layer.padding, str):
+            parts.append(f"padding={layer.padding!r}")
+        elif layer.padding != (0, 0):
+            parts.append(f"padding={arg(layer.padding)}")
+        if layer.kind == "transposed" and layer.output_padding != (0, 0):
+            parts.append(f"output_padding={arg(layer.output_padding)}")
+        if layer.dilation != (1, 1):
+            parts.append(f"dilation={arg(layer.dilation)}")
+        if layer.groups != 1:
+            parts.append(f"groups={layer.groups}")
+        if not layer.bias:
+            parts.append("bias=False")
+        return f"nn.{cls}({', '.join(parts)})"
+    cls = "MaxPool2d" if layer.kind == "maxpool" else "AvgPool2d"
+    parts = [f"kernel_size={arg(layer.kernel)}", f"stride={arg(layer.stride)}"]
+    if layer.padding != (0, 0):
+        parts.append(f"padding={arg(tuple(layer.padding))}")
+    if layer.kind == "maxpool" and layer.dilation != (1, 1):
+        parts.append(f"dilation={arg(layer.dilation)}")
+    if layer.ceil_mode:
+        parts.append("ceil_mode=True")
+    return f"nn.{cls}({', '.join(parts)})"
+
+
+# --- the formula, as the slide writes it (but with the floor) ------------------------------
+
+
+def formula_latex(kind: Kind, axis: Axis, colors: dict[str, str] | None = None,
+                  symbol: str = "H") -> tuple[str, str]:
+    """(formula in symbols, formula with `axis`'s numbers and the result) as LaTeX.
+
+    `colors` may map 'padding' and 'window' to CSS colours, tying the terms to the grid.
+    """
+    colors = colors or {}
+
+    def paint(role: str, tex: str) -> str:
+        return rf"\textcolor{{{colors[role]}}}{{{tex}}}" if role in colors else tex
+
+    out = axis_out(kind, axis)
+    h_in, h_out = f"{symbol}_{{in}}", f"{symbol}_{{out}}"
+    reach_sym = paint("window", r"d\,(k-1)")
+    reach_num = paint("window", rf"{axis.dilation}\cdot({axis.kernel}-1)")
+    if kind == "transposed":
+        sym = rf"{h_out} = ({h_in} - 1)\,s - {paint('padding', '2p')} + {reach_sym} + p_{{out}} + 1"
+        pad_num = paint("padding", rf"2\cdot {axis.pad_before}")
+        num = (rf"= ({axis.size} - 1)\cdot {axis.stride} - {pad_num} + {reach_num} + "
+               rf"{axis.output_padding} + 1 = {out}")
+        return sym, num
+    if axis.pad_before == axis.pad_after:
+        pad_sym, pad_num = paint("padding", "2p"), paint("padding", rf"2\cdot {axis.pad_before}")
+    else:
+        pad_sym = paint("padding", "(p_0 + p_1)")
+        pad_num = paint("padding", f"({axis.pad_before} + {axis.pad_after})")
+    lo, hi = (r"\left\lceil", r"\right\rceil") if axis.ceil_mode else (r"\left\lfloor",
+                                                                        r"\right\rfloor")
+    sym = rf"{h_out} = {lo} \frac{{{h_in} + {pad_sym} - {reach_sym} - 1}}{{s}} {hi} + 1"
+    numerator = axis.size + axis.pad_before + axis.pad_after - axis.dilation * (axis.kernel - 1) - 1
+    frac = numerator / axis.stride
+    frac_txt = f"{frac:g}" if frac == int(frac) else f"{frac:.2f}".rstrip("0")
+    num = (rf"= {lo} \frac{{{axis.size} + {pad_num} - {reach_num} - 1}}{{{axis.stride}}} {hi}"
+           rf" + 1 = {lo} {frac_txt} {hi} + 1 = {out}")
+    if axis.ceil_mode and out != -(-numerator // axis.stride) + 1:
+        num += r"\quad\text{(the last window would start in the padding: one fewer)}"
+    return sym, num
+
+
+# --- reverse solver and the slide's error case ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ranges:
+    """The slider ranges the reverse solver searches."""
+
+    kernel: range = range(1, 8)
+    stride: range = range(1, 5)
+    padding: range = range(0, 4)
+    dilation: range = range(1, 4)
+
+
+def solve(size: int, wanted: int, kind: Kind = "conv", ranges: Ranges = Ranges()
+          ) -> list[tuple[int, int, int, int]]:
+    """Every (kernel, stride, padding, dilation) in `ranges` that maps `size` to `wanted`."""
+    hits = []
+    for k, s, p, d in itertools.product(ranges.kernel, ranges.stride, ranges.padding,
+                                        ranges.dilation):
+        layer = Layer(kind, (size, size), (k, k), (s, s), (p, p), (d, d))
+        if problem(layer) is None and axis_out(kind, layer.axes()[0]) == wanted:
+            hits.append((k, s, p, d))
+    return hits
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    """A call PyTorch refuses, its message, and what the message means."""
+
+    code: str
+    message: str
+    explanation: str
+
+
+@lru_cache(maxsize=8)
+def channel_mismatch(size: int = 28) -> ErrorCase:
+    """The slide's error: a [16, 3, 5, 5] weight on a 1-channel image, run live."""
+    x = torch.zeros(1, 1, size, size)
+    weight = torch.zeros(16, 3, 5, 5)
+    code = (f"x = torch.randn(1, 1, {size}, {size})   # one grey channel\n"
+            "w = torch.randn(16, 3, 5, 5)            # 16 kernels, each for 3 channels\n"
+            "F.conv2d(x, w)")
+    try:
+        F.conv2d(x, weight)
+    except RuntimeError as err:
+        message = str(err).split("\n")[0]
+    else:  # pragma: no cover - PyTorch has always refused this
+        message = "PyTorch accepted it."
+    explanation = (
+        f"The weight [16, 3, 5, 5] holds 16 kernels, each 5×5 deep over 3 input channels, "
+        f"so PyTorch expects x to be [b, 3, H, W]; the input [1, 1, {size}, {size}] has one "
+        "channel, so each kernel has 2 channel slices with nothing to multiply. Give the input "
+        "3 channels or make the weight [16, 1, 5, 5]."
+    )
+    return ErrorCase(code, message, explanation)
+
