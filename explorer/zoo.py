@@ -1,0 +1,374 @@
+"""The model zoo: every network of the course, for small images and for ImageNet.
+
+One registry (`list_models`, `get_spec`), one way to build a model for an input
+(`build_model`), and torchvision's pretrained ImageNet weights read only from the local torch
+hub cache (`load_pretrained`). The architectures live in `explorer.architectures`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from explorer.architectures import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, vgg
+from explorer.architectures.common import Builder
+
+
+class BuildError(ValueError):
+    """A model that cannot be built for the requested input; `str(err)` is one sentence."""
+
+
+class PretrainedMissing(ValueError):
+    """The pretrained weights are not in the local torch hub cache; says where they go."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named input configuration."""
+
+    name: str
+    in_channels: int
+    height: int
+    width: int
+    num_classes: int
+    small: bool
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.in_channels, self.height, self.width)
+
+
+VARIANTS: dict[str, Variant] = {
+    "mnist": Variant("mnist", 1, 28, 28, 10, small=True),
+    "cifar": Variant("cifar", 3, 32, 32, 10, small=True),
+    "imagenet": Variant("imagenet", 3, 224, 224, 1000, small=False),
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the pages say about a network of the zoo."""
+
+    key: str
+    title: str
+    family: str
+    paper: str
+    small_note: str
+    imagenet_from_torchvision: bool
+    supports_batchnorm: bool
+    # torchvision's weights enum entry for pretrained ImageNet weights, e.g. "ResNet18_Weights"
+    torchvision_weights: str | None = None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    spec: ModelSpec
+    small: Builder
+    imagenet: Builder
+
+
+def _tv(name: str, **kwargs) -> Builder:
+    """An ImageNet builder that calls torchvision's `models.<name>(weights=None)`."""
+
+    def build(in_channels: int, height: int, width: int, num_classes: int,
+              batchnorm: bool = False) -> nn.Module:
+        fn_name = f"{name}_bn" if batchnorm and name.startswith("vgg") else name
+        return getattr(torchvision.models, fn_name)(weights=None, num_classes=num_classes,
+                                                    **kwargs)
+
+    return build
+
+
+def _vgg_small(config: str) -> Builder:
+    def build(in_channels: int, height: int, width: int, num_classes: int,
+              batchnorm: bool = False) -> nn.Module:
+        return vgg.SmallVGG(config, in_channels, height, width, num_classes, batchnorm)
+
+    return build
+
+
+def _vgg_c(in_channels: int, height: int, width: int, num_classes: int,
+           batchnorm: bool = False) -> nn.Module:
+    return vgg.imagenet_vgg("C", num_classes, batchnorm)
+
+
+_VGG_SMALL = ("channels ÷4 (16–128), a 256-wide classifier instead of 4096 and no fifth "
+              "max-pool, so a 28×28 digit still ends at 1×1 and it trains in minutes")
+_RESNET_SMALL = ("3×3 stride-1 stem without the first max-pool (CIFAR-style: a 28-pixel image "
+                 "would shrink to 1×1 otherwise) and half the widths (32–256)")
+_PAPER = {
+    "lenet": "LeCun, Bottou, Bengio & Haffner, 1998",
+    "alexnet": "Krizhevsky, Sutskever & Hinton, 2012",
+    "vgg": "Simonyan & Zisserman, 2014",
+    "nin": "Lin, Chen & Yan, 2013",
+    "googlenet": "Szegedy et al., 2014",
+    "resnet": "He, Zhang, Ren & Sun, 2015",
+    "densenet": "Huang, Liu, van der Maaten & Weinberger, 2016",
+}
+
+
+def _spec(key: str, title: str, family: str, small_note: str, *, torchvision_weights=None,
+          batchnorm: bool = False, paper: str | None = None) -> ModelSpec:
+    return ModelSpec(key, title, family, paper or _PAPER[family], small_note,
+                     imagenet_from_torchvision=torchvision_weights is not None,
+                     supports_batchnorm=batchnorm, torchvision_weights=torchvision_weights)
+
+
+_REGISTRY: dict[str, _Entry] = {
+    e.spec.key: e for e in (
+        _Entry(_spec("mlp", "MLP [784, 256×4, 10]", "mlp",
+                     "the same four 256-wide hidden layers at every size; only the input layer "
+                     "grows with channels × height × width", batchnorm=True,
+                     paper="the course's multilayer perceptron"), mlp.mlp, mlp.mlp),
+        _Entry(_spec("lenet5", "LeNet-5 (ReLU, max-pool)", "lenet",
+                     "first conv padded by 2 so a 28×28 digit plays the paper's 32×32 input; "
+                     "ReLU and max-pooling as modern courses teach it", batchnorm=True),
+               lenet.lenet5, lenet.lenet5),
+        _Entry(_spec("lenet5-classic", "LeNet-5 (1998: sigmoid, average pool)", "lenet",
+                     "first conv padded by 2 so a 28×28 digit plays the paper's 32×32 input; "
+                     "otherwise the 1998 sigmoid + average-pool network", batchnorm=True),
+               lenet.lenet5_classic, lenet.lenet5_classic),
+        _Entry(_spec("alexnet", "AlexNet", "alexnet",
+                     "3×3 stride-1 convs instead of the 11×11 stride-4 stem (a 28-pixel digit "
+                     "would vanish) and a 1024-wide classifier instead of 4096, to train in "
+                     "minutes", torchvision_weights="AlexNet_Weights"),
+               alexnet.small_alexnet, _tv("alexnet")),
+        _Entry(_spec("vgg11", "VGG-11 (A)", "vgg", _VGG_SMALL, batchnorm=True,
+                     torchvision_weights="VGG11_Weights"), _vgg_small("A"), _tv("vgg11")),
+        _Entry(_spec("vgg13", "VGG-13 (B)", "vgg", _VGG_SMALL, batchnorm=True,
+                     torchvision_weights="VGG13_Weights"), _vgg_small("B"), _tv("vgg13")),
+        _Entry(_spec("vgg16-c", "VGG-16 (C, with 1×1 convs)", "vgg", _VGG_SMALL,
+                     batchnorm=True), _vgg_small("C"), _vgg_c),
+        _Entry(_spec("vgg16", "VGG-16 (D)", "vgg", _VGG_SMALL, batchnorm=True,
+                     torchvision_weights="VGG16_Weights"), _vgg_small("D"), _tv("vgg16")),
+        _Entry(_spec("vgg19", "VGG-19 (E)", "vgg", _VGG_SMALL, batchnorm=True,
+                     torchvision_weights="VGG19_Weights"), _vgg_small("E"), _tv("vgg19")),
+        _Entry(_spec("nin", "Network in Network", "nin",
+                     "3×3 stride-1 stem instead of 11×11 stride 4 and widths 48/128/192 "
+                     "instead of 96/256/384, so small images keep their detail", batchnorm=True),
+               nin.nin_small, nin.nin_imagenet),
+        _Entry(_spec("googlenet", "GoogLeNet (Inception v1)", "googlenet",
+                     "the nine Inception blocks at half width behind a 3×3 stem and one "
+                     "max-pool (instead of 7×7/2 + three pools); no auxiliary heads",
+                     torchvision_weights="GoogLeNet_Weights"),
+               googlenet.small_googlenet, _tv("googlenet", aux_logits=False, init_weights=True)),
+        _Entry(_spec("resnet18", "ResNet-18", "resnet", _RESNET_SMALL,
+                     torchvision_weights="ResNet18_Weights"),
+               resnet.small_resnet(18), _tv("resnet18")),
+        _Entry(_spec("resnet34", "ResNet-34", "resnet", _RESNET_SMALL,
+                     torchvision_weights="ResNet34_Weights"),
+               resnet.small_resnet(34), _tv("resnet34")),
+        _Entry(_spec("resnet50", "ResNet-50 (bottleneck)", "resnet", _RESNET_SMALL,
+                     torchvision_weights="ResNet50_Weights"),
+               resnet.small_resnet(50), _tv("resnet50")),
+        _Entry(_spec("densenet121", "DenseNet-121", "densenet",
+                     "growth rate 12 instead of 32 and a 3×3 stride-1 stem without the first "
+                     "max-pool, so it fits small images and trains in minutes",
+                     torchvision_weights="DenseNet121_Weights"),
+               densenet.small_densenet121, _tv("densenet121")),
+    )
+}
+
+
+def list_models() -> list[str]:
+    """Registry keys in course order."""
+    return list(_REGISTRY)
+
+
+def get_spec(key: str) -> ModelSpec:
+    """The spec of `key`; KeyError names the known keys."""
+    try:
+        return _REGISTRY[key].spec
+    except KeyError:
+        raise KeyError(f"unknown model {key!r}; known: {', '.join(_REGISTRY)}") from None
+
+
+def resolve_input(variant: str = "mnist", in_channels: int | None = None,
+                  height: int | None = None, width: int | None = None,
+                  num_classes: int | None = None) -> Variant:
+    """The variant's input configuration with any explicit sizes applied."""
+    if variant not in VARIANTS:
+        raise BuildError(f"Unknown configuration “{variant}”: choose one of "
+                         f"{', '.join(VARIANTS)}.")
+    base = VARIANTS[variant]
+    resolved = Variant(
+        base.name,
+        base.in_channels if in_channels is None else in_channels,
+        base.height if height is None else height,
+        base.width if width is None else width,
+        base.num_classes if num_classes is None else num_classes,
+        base.small,
+    )
+    for label, value in (("channels", resolved.in_channels), ("height", resolved.height),
+                         ("width", resolved.width), ("classes", resolved.num_classes)):
+        if value < 1:
+            raise BuildError(f"The number of {label} must be at least 1, not {value}.")
+    if not base.small and resolved.in_channels != 3:
+        raise BuildError(f"The ImageNet configuration takes 3-channel images as torchvision "
+                         f"defines it, not {resolved.in_channels}; use mnist or cifar instead.")
+    return resolved
+
+
+def _builder(key: str, small: bool) -> Builder:
+    get_spec(key)
+    entry = _REGISTRY[key]
+    return entry.small if small else entry.imagenet
+
+
+@lru_cache(maxsize=512)
+def _fits(key: str, config: Variant, batchnorm: bool) -> bool:
+    """Whether the model builds and forwards a config-sized input (checked on meta: free)."""
+    build = _builder(key, config.small)
+    try:
+        with torch.device("meta"), torch.no_grad():
+            model = build(config.in_channels, config.height, config.width, config.num_classes,
+                          batchnorm)
+            model.eval()(torch.zeros(1, *config.input_shape))
+    except RuntimeError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=256)
+def min_input_size(key: str, variant: str = "mnist", batchnorm: bool = False) -> int:
+    """The smallest square input side the model accepts in this configuration."""
+    base = VARIANTS[variant]
+    low, high = 1, 512
+
+    def fits(side: int) -> bool:
+        return _fits(key, Variant(variant, base.in_channels, side, side, base.num_classes,
+                                  base.small), batchnorm)
+
+    if fits(low):
+        return low
+    while high - low > 1:  # invariant: low does not fit, high does
+        mid = (low + high) // 2
+        low, high = (low, mid) if fits(mid) else (mid, high)
+    return high
+
+
+def _vanishing_layer(key: str, config: Variant, side: int, batchnorm: bool) -> str:
+    """Name of the first layer whose output is empty for `config` (model built at `side`)."""
+    with torch.device("meta"), torch.no_grad():
+        model = _builder(key, config.small)(config.in_channels, side, side, config.num_classes,
+                                            batchnorm)
+        entered: list[str] = []
+        handles = [m.register_forward_pre_hook(lambda _m, _i, n=name: entered.append(n))
+                   for name, m in model.named_modules() if name and not list(m.children())]
+        with contextlib.suppress(RuntimeError):  # the failure is what we are locating
+            model.eval()(torch.zeros(1, *config.input_shape))
+        for handle in handles:
+            handle.remove()
+    return entered[-1] if entered else "the first layer"
+
+
+def build_model(key: str, *, variant: str = "mnist", in_channels: int | None = None,
+                height: int | None = None, width: int | None = None,
+                num_classes: int | None = None, batchnorm: bool = False) -> nn.Module:
+    """A freshly initialised `key` network for the variant's input, with overrides applied.
+
+    "mnist" and "cifar" build the small architecture, "imagenet" the paper's (torchvision's
+    where torchvision has it). `batchnorm` adds BatchNorm where `spec.supports_batchnorm`;
+    ResNet, GoogLeNet and DenseNet always have it and AlexNet never does, so it is ignored
+    there. Builds on the current default device (use `with torch.device("meta"):` for a free
+    structural copy). Raises `BuildError` with one sentence when the input is too small.
+    """
+    spec = get_spec(key)
+    config = resolve_input(variant, in_channels, height, width, num_classes)
+    batchnorm = batchnorm and spec.supports_batchnorm
+    if not _fits(key, config, batchnorm):
+        side = min_input_size(key, variant, batchnorm)
+        layer = _vanishing_layer(key, config, max(side, config.height, config.width), batchnorm)
+        raise BuildError(
+            f"{spec.title} ({variant}) needs inputs of at least {side}×{side}: at "
+            f"{config.height}×{config.width} the image shrinks to nothing at layer “{layer}”."
+        )
+    return _builder(key, config.small)(config.in_channels, config.height, config.width,
+                                       config.num_classes, batchnorm)
+
+
+# --- pretrained ImageNet weights ---------------------------------------------------------
+
+
+def _weights(key: str, batchnorm: bool = False):
+    spec = get_spec(key)
+    if not spec.torchvision_weights:
+        return None
+    name = spec.torchvision_weights
+    if batchnorm and spec.family == "vgg":
+        name = name.replace("_Weights", "_BN_Weights")
+    return torchvision.models.get_weight(f"{name}.IMAGENET1K_V1")
+
+
+def pretrained_url(key: str, batchnorm: bool = False) -> str | None:
+    """Where torchvision publishes the ImageNet weights of `key` (None: no such weights)."""
+    weights = _weights(key, batchnorm)
+    return weights.url if weights else None
+
+
+def pretrained_path(key: str, batchnorm: bool = False) -> Path | None:
+    """Where the weights file goes in the torch hub cache (None: torchvision has none)."""
+    url = pretrained_url(key, batchnorm)
+    if url is None:
+        return None
+    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+
+
+_DENSENET_OLD_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
+)
+
+
+def _fix_keys(key: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Undo the quirks of torchvision's published files (as torchvision's builders do)."""
+    if key == "googlenet":  # published with the auxiliary heads we leave out
+        return {k: v for k, v in state.items() if not k.startswith(("aux1.", "aux2."))}
+    if key == "densenet121":  # published with the pre-0.4 "norm.1" key names
+        return {(_DENSENET_OLD_KEY.sub(r"\1\2", k)): v for k, v in state.items()}
+    return state
+
+
+def _has_batchnorm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+def load_pretrained(model: nn.Module, key: str) -> nn.Module:
+    """Load torchvision's ImageNet weights into `model` (an "imagenet" build of `key`).
+
+    Reads only the local torch hub cache and never downloads; raises `PretrainedMissing`
+    naming the path and URL when the file is absent.
+    """
+    spec = get_spec(key)
+    batchnorm = spec.family == "vgg" and _has_batchnorm(model)
+    path = pretrained_path(key, batchnorm)
+    if path is None:
+        raise PretrainedMissing(f"torchvision publishes no ImageNet weights for {spec.title}.")
+    if not path.is_file():
+        raise PretrainedMissing(
+            f"No pretrained {spec.title} weights on this machine: download "
+            f"{pretrained_url(key, batchnorm)} and save it as {path}."
+        )
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(_fix_keys(key, state))
+    if key == "googlenet":  # the published weights expect torchvision's input re-scaling
+        model.transform_input = True
+    return model
+
+
+@lru_cache(maxsize=1)
+def _class_names() -> tuple[str, ...]:
+    return tuple(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def imagenet_class_names() -> list[str]:
+    """The 1000 ImageNet class names, from torchvision's weights metadata (offline)."""
+    return list(_class_names())
+
+

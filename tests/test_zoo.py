@@ -1,0 +1,191 @@
+"""The model zoo: registry, every model on every configuration, exact ImageNet parameter counts,
+clear build errors and offline-only pretrained weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from explorer import zoo
+
+IMAGENET_PARAMS = {
+    "alexnet": 61_100_840, "vgg11": 132_863_336, "vgg13": 133_047_848, "vgg16": 138_357_544,
+    "vgg19": 143_667_240, "googlenet": 6_624_904, "resnet18": 11_689_512,
+    "resnet34": 21_797_672, "resnet50": 25_557_032, "densenet121": 7_978_856,
+}
+CONTRACT_KEYS = ["mlp", "lenet5", "lenet5-classic", "alexnet", "vgg11", "vgg13", "vgg16",
+                 "vgg19", "nin", "googlenet", "resnet18", "resnet34", "resnet50", "densenet121"]
+
+
+def n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_registry_has_the_course_networks_in_order():
+    keys = zoo.list_models()
+    assert [k for k in keys if k in CONTRACT_KEYS] == CONTRACT_KEYS
+    for key in keys:
+        spec = zoo.get_spec(key)
+        assert spec.key == key and spec.title and spec.paper and spec.small_note
+        assert "\n" not in spec.small_note
+    assert zoo.get_spec("resnet50").imagenet_from_torchvision
+    assert not zoo.get_spec("nin").imagenet_from_torchvision
+    with pytest.raises(KeyError, match="unknown model"):
+        zoo.get_spec("transformer")
+
+
+def test_variants():
+    assert zoo.VARIANTS["mnist"].input_shape == (1, 28, 28)
+    assert zoo.VARIANTS["cifar"].input_shape == (3, 32, 32)
+    assert zoo.VARIANTS["imagenet"].input_shape == (3, 224, 224)
+    assert zoo.VARIANTS["imagenet"].num_classes == 1000
+    assert zoo.VARIANTS["mnist"].small and not zoo.VARIANTS["imagenet"].small
+
+
+@pytest.mark.parametrize("key", zoo.list_models())
+def test_small_models_forward_for_real(key):
+    torch.manual_seed(0)
+    model = zoo.build_model(key, variant="mnist").eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 1, 28, 28))
+    assert out.shape == (2, 10)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("key", zoo.list_models())
+@pytest.mark.parametrize("variant", ["cifar", "imagenet"])
+def test_models_forward_on_meta(key, variant):
+    """The same code on the meta device: every shape is checked, no arithmetic is done."""
+    config = zoo.VARIANTS[variant]
+    with torch.device("meta"):
+        model = zoo.build_model(key, variant=variant)
+        out = model.eval()(torch.zeros(2, *config.input_shape))
+    assert out.shape == (2, config.num_classes)
+
+
+@pytest.mark.parametrize(("key", "expected"), IMAGENET_PARAMS.items())
+def test_imagenet_parameter_counts_equal_torchvision(key, expected):
+    with torch.device("meta"):
+        assert n_params(zoo.build_model(key, variant="imagenet")) == expected
+
+
+def test_vgg_configuration_c_has_1x1_convs_and_the_papers_134m():
+    with torch.device("meta"):
+        model = zoo.build_model("vgg16-c", variant="imagenet")
+    kernels = [m.kernel_size for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert kernels.count((1, 1)) == 3 and len(kernels) == 13
+    assert round(n_params(model) / 1e6) == 134
+
+
+def test_mlp_is_the_courses_400906_parameters():
+    assert n_params(zoo.build_model("mlp")) == 400_906
+
+
+BATCHNORM_KEYS = [k for k in zoo.list_models() if zoo.get_spec(k).supports_batchnorm]
+
+
+@pytest.mark.parametrize("key", BATCHNORM_KEYS)
+def test_batchnorm_option_adds_batchnorm(key):
+    plain = zoo.build_model(key, variant="cifar")
+    with_bn = zoo.build_model(key, variant="cifar", batchnorm=True).eval()
+    has_bn = [isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in with_bn.modules()]
+    assert any(has_bn)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in plain.modules())
+    assert with_bn(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_explicit_sizes_override_the_variant():
+    model = zoo.build_model("lenet5", variant="mnist", in_channels=3, height=40, width=36,
+                            num_classes=7)
+    assert model(torch.zeros(1, 3, 40, 36)).shape == (1, 7)
+    assert zoo.build_model("resnet18", variant="imagenet", height=64, width=64,
+                           num_classes=5)(torch.zeros(1, 3, 64, 64)).shape == (1, 5)
+
+
+def test_seeded_builds_are_identical():
+    torch.manual_seed(3)
+    a = zoo.build_model("lenet5")
+    torch.manual_seed(3)
+    b = zoo.build_model("lenet5")
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                  b.state_dict().values(), strict=True))
+
+
+@pytest.mark.parametrize(("key", "variant", "side"), [("lenet5", "mnist", 8),
+                                                      ("vgg16", "imagenet", 16),
+                                                      ("alexnet", "imagenet", 40)])
+def test_too_small_input_says_why_in_one_sentence(key, variant, side):
+    with pytest.raises(zoo.BuildError) as err:
+        zoo.build_model(key, variant=variant, height=side, width=side)
+    message = str(err.value)
+    minimum = zoo.min_input_size(key, variant)
+    assert minimum > side
+    assert f"at least {minimum}×{minimum}" in message and f"{side}×{side}" in message
+    assert message.endswith(".") and ". " not in message and "\n" not in message
+    with torch.device("meta"):  # the minimum builds
+        zoo.build_model(key, variant=variant, height=minimum, width=minimum)
+
+
+def test_bad_settings_are_build_errors():
+    with pytest.raises(zoo.BuildError, match="3-channel"):
+        zoo.build_model("resnet18", variant="imagenet", in_channels=1)
+    with pytest.raises(zoo.BuildError, match="Unknown configuration"):
+        zoo.build_model("resnet18", variant="svhn")
+    with pytest.raises(zoo.BuildError, match="at least 1"):
+        zoo.build_model("mlp", num_classes=0)
+    assert issubclass(zoo.BuildError, ValueError)
+
+
+@pytest.fixture
+def offline_hub(tmp_path, monkeypatch):
+    """An empty torch hub cache, and any attempt to download fails the test."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the zoo must never download")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_download)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
+    return tmp_path
+
+
+def test_missing_pretrained_weights_say_where_they_go(offline_hub):
+    path = zoo.pretrained_path("resnet18")
+    assert path == offline_hub / "checkpoints" / "resnet18-f37072fd.pth"
+    with torch.device("meta"):
+        model = zoo.build_model("resnet18", variant="imagenet")
+    with pytest.raises(zoo.PretrainedMissing) as err:
+        zoo.load_pretrained(model, "resnet18")
+    assert str(path) in str(err.value)
+    assert "https://download.pytorch.org/models/resnet18-f37072fd.pth" in str(err.value)
+    assert zoo.pretrained_path("nin") is None
+
+
+def test_pretrained_weights_load_from_the_hub_cache(offline_hub):
+    torch.manual_seed(1)
+    source = zoo.build_model("resnet18", variant="imagenet")
+    path = zoo.pretrained_path("resnet18")
+    path.parent.mkdir(parents=True)
+    torch.save(source.state_dict(), path)
+    torch.manual_seed(2)
+    target = zoo.load_pretrained(zoo.build_model("resnet18", variant="imagenet"), "resnet18")
+    assert torch.equal(target.fc.weight, source.fc.weight)
+
+
+def test_published_file_quirks_are_undone():
+    aux = {"aux1.fc1.weight": 0, "aux2.conv.bn.bias": 0, "fc.weight": 1}
+    assert zoo._fix_keys("googlenet", aux) == {"fc.weight": 1}
+    old = {"features.denseblock1.denselayer1.norm.1.weight": 0,
+           "features.denseblock1.denselayer1.conv.2.weight": 0,
+           "features.norm5.weight": 0}
+    assert set(zoo._fix_keys("densenet121", old)) == {
+        "features.denseblock1.denselayer1.norm1.weight",
+        "features.denseblock1.denselayer1.conv2.weight", "features.norm5.weight"}
+    with torch.device("meta"):
+        names = set(zoo.build_model("densenet121", variant="imagenet").state_dict())
+    assert set(zoo._fix_keys("densenet121", old)) - {"features.norm5.weight"} <= names
+
+
+def test_imagenet_class_names_offline():
+    names = zoo.imagenet_class_names()
+    assert len(names) == 1000 and names[0] == "tench"
