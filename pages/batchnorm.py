@@ -1,0 +1,471 @@
+"""BatchNorm lab: step a real BatchNorm layer in train and eval mode and watch every number move."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from explorer import batchnorm as bn
+from explorer import ui
+
+COLORS = qualitative.Plotly
+KINDS = {"1d": "BatchNorm1d on [N, C]", "2d": "BatchNorm2d on [N, C, H, W]"}
+BATCH_MODES = {"same": "the same batch again", "new": "a new batch each step"}
+MODES = ("train", "eval")
+#: The course's experiment: x = torch.randn(100, 16) + 0.5 through nn.BatchNorm1d(16).
+DEFAULTS: dict[str, object] = {
+    "bn_kind": "1d", "bn_channels": 16, "bn_batch": 100, "bn_size": 4, "bn_shift": 0.5,
+    "bn_scale": 1.0, "bn_seed": 0, "bn_batches": "same", "bn_momentum": "0.1", "bn_eps": 1e-5,
+    "bn_affine": True, "bn_track": True, "bn_mode": "train",
+}
+URL_KEYS = tuple(DEFAULTS)
+
+
+def _course_settings() -> None:
+    for key, value in DEFAULTS.items():
+        st.session_state[key] = value
+    st.session_state["bn_gamma"], st.session_state["bn_beta"] = 1.0, 0.0
+    st.session_state["bn_reset"] = True
+
+
+def _shift_and_run() -> None:
+    st.session_state["bn_shift"] = round(min(3.0, st.session_state["bn_shift"] + 1.0), 1)
+    st.session_state["bn_pending"] = 50
+
+
+def _fmt(v: float | None, digits: int = 4) -> str:
+    return "None" if v is None or v != v else f"{v:.{digits}f}"
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+def _history_figure(lab: bn.BatchNormLab, channels: list[int]) -> go.Figure:
+    fig = make_subplots(1, 2, subplot_titles=("running_mean", "running_var"),
+                        horizontal_spacing=0.08)
+    steps = [r.step for r in lab.history]
+    for col, (name, target) in enumerate(
+        (("running_mean", "target_mean"), ("running_var", "target_var")), start=1
+    ):
+        values, targets = lab.series(name), lab.series(target)
+        for k, c in enumerate(channels):
+            color = COLORS[k % len(COLORS)]
+            fig.add_scatter(x=steps, y=values[:, c], name=f"channel {c}", legendgroup=str(c),
+                            showlegend=col == 1, line=dict(color=color), row=1, col=col)
+            fig.add_scatter(x=steps, y=targets[:, c], name=f"data, channel {c}",
+                            legendgroup=str(c), showlegend=False, row=1, col=col,
+                            line=dict(color=color, dash="dash", width=1.5))
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(height=380, margin=dict(t=40, b=40, l=40, r=10),
+                      legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def _channels_figure(lab: bn.BatchNormLab) -> go.Figure:
+    last = lab.history[-1]
+    fig = make_subplots(1, 2, subplot_titles=("running_mean per channel",
+                                              "running_var per channel"))
+    chans = list(range(lab.config.channels))
+    for col, (name, target) in enumerate(
+        (("running_mean", "target_mean"), ("running_var", "target_var")), start=1
+    ):
+        fig.add_bar(x=chans, y=getattr(last, name).numpy(), name=name, row=1, col=col,
+                    marker_color=COLORS[0] if col == 1 else COLORS[1])
+        tgt = lab.series(target)[-1]
+        if not np.isnan(tgt).all():
+            fig.add_scatter(x=chans, y=tgt, mode="markers", name="the data's value",
+                            marker=dict(symbol="line-ew-open", size=18, color="black",
+                                        line=dict(width=2)),
+                            showlegend=col == 1, row=1, col=col)
+    fig.update_xaxes(title_text="channel", dtick=1 if len(chans) <= 32 else None)
+    fig.update_layout(height=300, margin=dict(t=40, b=40, l=40, r=10), bargap=0.25,
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def _histograms(panels: dict[str, np.ndarray], height: int = 280) -> go.Figure:
+    fig = make_subplots(1, len(panels), subplot_titles=tuple(panels), shared_yaxes=True)
+    for i, values in enumerate(panels.values(), start=1):
+        fig.add_histogram(x=values, nbinsx=30, marker_color=COLORS[i - 1], showlegend=False,
+                          row=1, col=i)
+    fig.update_layout(height=height, margin=dict(t=40, b=30, l=40, r=10), bargap=0.05)
+    return fig
+
+
+def _overlay(before: np.ndarray, after: np.ndarray, names: tuple[str, str]) -> go.Figure:
+    fig = go.Figure()
+    for values, name, color in zip((before, after), names, COLORS, strict=False):
+        fig.add_histogram(x=values, name=name, nbinsx=30, opacity=0.6, marker_color=color)
+    fig.update_layout(barmode="overlay", height=280, margin=dict(t=20, b=30, l=40, r=10),
+                      legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+def _axes_figure(shape: tuple[int, int, int, int], sample: int, channel: int) -> go.Figure:
+    n, c, h, w = shape
+    titles = []
+    for kind, axes in bn.NORM_AXES.items():
+        group = bn.norm_group(kind, shape, sample, channel)
+        size = int(group.sum())
+        titles.append(f"<b>{kind}</b>: averages over {axes}<br>{size} values per μ, σ² · "
+                      f"{group.numel() // size} pairs in all")
+    fig = make_subplots(1, 3, subplot_titles=titles, horizontal_spacing=0.06)
+    for i, kind in enumerate(bn.NORM_AXES, start=1):
+        grid = bn.tile(bn.norm_group(kind, shape, sample, channel).double())
+        fig.add_heatmap(z=grid, colorscale=[[0, "#e5e7eb"], [1, "#2563eb"]], zmin=0, zmax=1,
+                        showscale=False, xgap=1, ygap=1, row=1, col=i,
+                        hovertemplate="averaged together: %{z}<extra></extra>")
+        fig.update_xaxes(tickvals=[j * (w + 1) + (w - 1) / 2 for j in range(n)],
+                         ticktext=[f"n={j}" for j in range(n)], title_text="N (samples) →",
+                         side="top", showgrid=False, zeroline=False, row=1, col=i)
+        fig.update_yaxes(tickvals=[j * (h + 1) + (h - 1) / 2 for j in range(c)],
+                         ticktext=[f"c={j}" for j in range(c)], autorange="reversed",
+                         title_text="C (channels) ↓" if i == 1 else None, showgrid=False,
+                         zeroline=False, scaleanchor=f"x{'' if i == 1 else i}", row=1, col=i)
+    fig.update_layout(height=420, margin=dict(t=110, b=10, l=60, r=10))
+    fig.update_annotations(font_size=13)
+    return fig
+
+
+def _maps_figure(result: bn.FeatureMapsNorm) -> go.Figure:
+    fig = make_subplots(1, 2, subplot_titles=("before BatchNorm2d", "after BatchNorm2d"),
+                        horizontal_spacing=0.1)
+    n, c, h, w = result.before.shape
+    for i, maps in enumerate((result.before, result.after), start=1):
+        fig.add_heatmap(z=bn.tile(maps, gap=2), colorscale="RdBu_r", zmid=0,
+                        showscale=True, colorbar=dict(x=0.45 if i == 1 else 1.0, len=0.9),
+                        row=1, col=i, hovertemplate="%{z:.3f}<extra></extra>")
+        fig.update_xaxes(tickvals=[j * (w + 2) + w / 2 for j in range(n)],
+                         ticktext=[f"crop {j}" for j in range(n)], showgrid=False,
+                         zeroline=False, row=1, col=i)
+        fig.update_yaxes(tickvals=[j * (h + 2) + h / 2 for j in range(c)],
+                         ticktext=list(result.names), autorange="reversed", showgrid=False,
+                         zeroline=False, scaleanchor=f"x{'' if i == 1 else i}", row=1, col=i)
+    fig.update_layout(height=460, margin=dict(t=40, b=10, l=110, r=10))
+    return fig
+
+
+# --- page -----------------------------------------------------------------------------------
+
+ui.page_header(
+    "BatchNorm lab",
+    "The course runs `x = torch.randn(100, 16) + 0.5` through `nn.BatchNorm1d(16)` once and "
+    "then 100 times and prints `running_mean` and `running_var`. Here you step that very "
+    "experiment: every **Step** is one real forward pass of a real `torch` BatchNorm layer kept "
+    "for you, and every number below is read from it. Change the data, the layer and the mode, "
+    "and break it.",
+)
+photo = ui.image_input()
+
+for key, default in DEFAULTS.items():
+    choices = {"bn_kind": tuple(KINDS), "bn_batches": tuple(BATCH_MODES), "bn_mode": MODES,
+               "bn_momentum": tuple(bn.MOMENTUM_CHOICES), "bn_eps": bn.EPS_CHOICES}.get(key)
+    bounds = {"bn_channels": (1, 64), "bn_batch": (1, 512), "bn_size": (1, 16),
+              "bn_shift": (-3.0, 3.0), "bn_scale": (0.1, 3.0), "bn_seed": (0, 9999)}.get(key)
+    ui.url_state(key, default, choices=choices, bounds=bounds)
+
+with st.container(border=True):
+    data_col, layer_col, run_col = st.columns(3, gap="large")
+    with data_col:
+        st.markdown("**Data** · `x = z·scale + shift`, `z ~ randn`")
+        channels = st.number_input("Features (channels) C", 1, 64, key="bn_channels")
+        batch_size = st.number_input("Batch size N", 1, 512, key="bn_batch")
+        shift = st.slider("Mean shift", -3.0, 3.0, step=0.1, key="bn_shift",
+                          help="Change it mid-run to shift the data under a trained layer.")
+        scale = st.slider("Scale (standard deviation)", 0.1, 3.0, step=0.1, key="bn_scale")
+        seed = st.number_input("Seed", 0, 9999, key="bn_seed")
+        batches = st.radio("Each step feeds", tuple(BATCH_MODES), key="bn_batches",
+                           format_func=BATCH_MODES.get, horizontal=True,
+                           help="The course repeats the same x.")
+    with layer_col:
+        st.markdown("**Layer**")
+        kind = st.radio("Layer type", tuple(KINDS), key="bn_kind", format_func=KINDS.get)
+        size = st.number_input("Feature map height = width (BatchNorm2d)", 1, 16, key="bn_size",
+                               disabled=kind == "1d")
+        momentum_label = st.selectbox(
+            "momentum", tuple(bn.MOMENTUM_CHOICES), key="bn_momentum",
+            format_func=lambda m: bn.format_momentum(bn.MOMENTUM_CHOICES[m]),
+            help="PyTorch's momentum is the weight on the NEW batch. None: cumulative average.",
+        )
+        eps = st.selectbox("eps", bn.EPS_CHOICES, key="bn_eps", format_func=lambda e: f"{e:g}")
+        affine = st.toggle("affine (learnable γ and β)", key="bn_affine")
+        track = st.toggle("track_running_stats", key="bn_track")
+    with run_col:
+        st.markdown("**Run**")
+        mode = st.radio("Mode", MODES, key="bn_mode", horizontal=True,
+                        format_func=lambda m: f"layer.{m}()")
+        b1, b2, b3, b4 = st.columns(4)
+        clicked = {1: b1.button("Step 1"), 10: b2.button("Step 10"), 100: b3.button("Run 100")}
+        reset = b4.button("Reset")
+        st.button("Back to the course's settings", on_click=_course_settings, type="tertiary",
+                  icon=":material/school:")
+ui.sync_url(*URL_KEYS)
+st.session_state.setdefault("bn_gamma", 1.0)
+st.session_state.setdefault("bn_beta", 0.0)
+
+config = bn.LabConfig(kind=kind, channels=int(channels), batch_size=int(batch_size),
+                      size=int(size), seed=int(seed), affine=affine, track_running_stats=track)
+knobs = bn.Knobs(shift=float(shift), scale=float(scale), same_batch=batches == "same",
+                 momentum=bn.MOMENTUM_CHOICES[momentum_label], eps=float(eps),
+                 training=mode == "train", gamma=float(st.session_state["bn_gamma"]),
+                 beta=float(st.session_state["bn_beta"]))
+lab: bn.BatchNormLab | None = st.session_state.get("bn_lab")
+if lab is None or lab.config != config:
+    lab = st.session_state["bn_lab"] = bn.BatchNormLab(config, knobs)
+lab.apply(knobs)
+if reset or st.session_state.pop("bn_reset", False):
+    lab.reset()
+for n, pressed in clicked.items():
+    if pressed:
+        lab.step(n)
+if pending := st.session_state.pop("bn_pending", 0):
+    lab.step(pending)
+if lab.error:
+    st.error(
+        f"PyTorch refused the step: “{lab.error}”. In train mode BatchNorm needs more than one "
+        "value per channel to compute a variance: raise the batch size, give BatchNorm2d "
+        "bigger feature maps, or switch to eval mode." if "Expected more than 1" in lab.error
+        else lab.error,
+        icon=":material/block:",
+    )
+
+for key, limit in (("bn_channel", config.channels), ("bn_sample", config.batch_size)):
+    if st.session_state.get(key, 0) >= limit:  # the range shrank under a stored choice
+        st.session_state[key] = limit - 1
+last = lab.history[-1]
+
+# --- the numbers now ------------------------------------------------------------------------
+st.subheader("Running statistics")
+pick, *metric_cols = st.columns([1.2, 1, 1, 1, 1, 1])
+channel = int(pick.number_input("Channel to inspect", 0, config.channels - 1, key="bn_channel"))
+metric_cols[0].metric("Steps", last.step, help="Forward passes so far (train and eval).")
+metric_cols[1].metric("num_batches_tracked", last.num_batches_tracked)
+for col, name in zip(metric_cols[2:4], ("running_mean", "running_var"), strict=True):
+    buffer = getattr(last, name)
+    col.metric(f"{name}[{channel}]", _fmt(None if buffer is None else float(buffer[channel])))
+batch_now = lab.batch()
+metric_cols[4].metric(f"batch mean[{channel}]", _fmt(float(lab.batch_mean()[channel])),
+                      help="Mean of this channel over the batch the layer sees now.")
+
+if not track:
+    st.info("`track_running_stats=False`: the layer keeps no running statistics, so there is "
+            "nothing to plot, and even in eval mode it normalises with each batch's own "
+            "statistics.", icon=":material/info:")
+else:
+    shown = st.multiselect("Channels to plot", list(range(config.channels)),
+                           default=list(range(min(4, config.channels))), key="bn_plot_channels")
+    st.plotly_chart(_history_figure(lab, shown), key="bn_history")
+    st.caption("Solid: the layer's buffers after each step. Dashed: the data's true value: "
+               "the repeated batch's mean and unbiased variance, or, with a new batch each step, "
+               "the distribution's shift and scale².")
+    st.plotly_chart(_channels_figure(lab), key="bn_channels_now")
+
+# --- the update rule ------------------------------------------------------------------------
+st.subheader("The update rule, with this step's numbers")
+rule = lab.update_rule(channel)
+keras = st.toggle("Show the Keras convention beside PyTorch's", key="bn_keras")
+if rule is None:
+    st.info("Press **Step 1** in train mode (with track_running_stats on) to see the update "
+            "of the last step." if track else "No running statistics to update.")
+else:
+    m_text = "1/num_batches_tracked" if rule.momentum is None else "momentum"
+    f = rule.factor
+    rule_cols = st.columns(2 if keras else 1)
+    with rule_cols[0]:
+        st.markdown(f"**PyTorch**: `running = (1 − {m_text})·running + {m_text}·batch_stat`, "
+                    f"{m_text} = **{f:g}** (the weight on the new batch)")
+        st.latex(
+            rf"\text{{running\_mean}}[{channel}] = (1-{f:g})\cdot{rule.old_mean:.4f} + "
+            rf"{f:g}\cdot{rule.batch_mean:.4f} = {rule.by_hand_mean:.4f}"
+        )
+        st.latex(
+            rf"\text{{running\_var}}[{channel}] = (1-{f:g})\cdot{rule.old_var:.4f} + "
+            rf"{f:g}\cdot\underbrace{{{rule.batch_var_unbiased:.4f}}}_{{\text{{unbiased}}}}"
+            rf" = {rule.by_hand_var:.4f}"
+        )
+        st.caption(f"The layer stored running_mean = {rule.new_mean:.6f} and running_var = "
+                   f"{rule.new_var:.6f}. It normalised this batch with the **biased** variance "
+                   f"{rule.batch_var:.4f} (divide by m) but stores the **unbiased** "
+                   f"{rule.batch_var_unbiased:.4f} (divide by m − 1) in running_var.")
+    if keras:
+        with rule_cols[1]:
+            if rule.momentum is None:
+                st.markdown("**Keras** has no cumulative-average mode: its `momentum` is a "
+                            "fixed weight on the old value.")
+            else:
+                k = bn.keras_momentum(rule.momentum)
+                st.markdown(f"**Keras**: `moving = momentum·moving + (1 − momentum)·batch`, "
+                            f"momentum = **{k:g}** (the weight on the old value)")
+                st.latex(rf"\text{{moving\_mean}}[{channel}] = {k:g}\cdot{rule.old_mean:.4f} + "
+                         rf"(1-{k:g})\cdot{rule.batch_mean:.4f} = {rule.by_hand_mean:.4f}")
+                st.caption(
+                    f"Same physics, opposite numbers: PyTorch momentum={rule.momentum:g} is "
+                    f"Keras momentum={k:g}. Keras' default "
+                    f"{bn.KERAS_DEFAULT_MOMENTUM:g} is PyTorch momentum="
+                    f"{bn.torch_momentum(bn.KERAS_DEFAULT_MOMENTUM):g}: ten times slower than "
+                    "PyTorch's default 0.1."
+                )
+
+# --- the algorithm box ----------------------------------------------------------------------
+st.subheader("The algorithm box, by hand")
+if lab.last_input is None:
+    st.info("Press **Step 1** to feed a batch; the box then shows that step's numbers.")
+else:
+    out = lab.output()
+    sample = int(st.number_input("Sample i", 0, config.batch_size - 1, key="bn_sample"))
+    hand = bn.hand_computation(lab.last_input, out, lab.layer, lab.last_training, channel,
+                               sample)
+    box, check = st.columns([3, 2])
+    with box:
+        where = "" if config.kind == "1d" else ", at position (0, 0)"
+        if hand.uses_batch_stats:
+            st.markdown(f"Channel {channel}, sample {sample}{where}; the batch holds "
+                        f"m = {hand.m} values of this channel.")
+            st.latex(rf"\mu_B = \frac{{1}}{{m}}\sum_{{i=1}}^{{m}} x_i = {hand.mean:.6f}")
+            st.latex(rf"\sigma_B^2 = \frac{{1}}{{m}}\sum_{{i=1}}^{{m}}(x_i-\mu_B)^2 = "
+                     rf"{hand.var:.6f}")
+        else:
+            st.markdown(f"Eval mode: channel {channel}, sample {sample}{where} is normalised "
+                        "with the running statistics instead of the batch's.")
+            st.latex(rf"\mu = \text{{running\_mean}} = {hand.mean:.6f},\quad "
+                     rf"\sigma^2 = \text{{running\_var}} = {hand.var:.6f}")
+        st.latex(rf"\hat x_i = \frac{{x_i-\mu}}{{\sqrt{{\sigma^2+\epsilon}}}} = "
+                 rf"\frac{{{hand.x:.6f} - {hand.mean:.6f}}}{{\sqrt{{{hand.var:.6f} + "
+                 rf"{hand.eps:g}}}}} = {hand.x_hat:.6f}")
+        st.latex(rf"y_i = \gamma\hat x_i + \beta = {hand.gamma:g}\cdot{hand.x_hat:.6f} + "
+                 rf"{hand.beta:g} = {hand.y_hand:.6f}")
+    with check:
+        st.metric("By hand: y", f"{hand.y_hand:.7f}")
+        st.metric(f"The layer: y[{', '.join(map(str, hand.index))}]", f"{hand.y_layer:.7f}")
+        st.metric("Largest |hand − layer| over the whole output", f"{hand.max_abs_diff:.1e}",
+                  help="The hand computation runs in float64, the layer in float32.")
+
+# --- gamma and beta -------------------------------------------------------------------------
+st.subheader("γ and β: scale and shift after normalising")
+g_col, b_col = st.columns(2)
+g_col.slider("γ (weight), every channel", -3.0, 3.0, step=0.1, key="bn_gamma",
+             disabled=not affine)
+b_col.slider("β (bias), every channel", -3.0, 3.0, step=0.1, key="bn_beta",
+             disabled=not affine)
+if not affine:
+    st.caption("affine=False: the layer has no weight or bias; its output stays at mean 0, "
+               "variance 1.")
+if lab.last_input is not None:
+    y_c = lab.output()[:, channel].flatten().double().numpy()
+    x_c = lab.last_input[:, channel].flatten().double().numpy()
+    st.plotly_chart(_overlay(x_c, y_c, (f"input, channel {channel}",
+                                        f"output, channel {channel}")), key="bn_affine_hist")
+    st.caption(f"Output of channel {channel}: mean {y_c.mean():.3f}, standard deviation "
+               f"{y_c.std():.3f}; in train mode these follow β and |γ|.")
+
+st.subheader("Inside the layer: `vars(layer)`")
+st.code(bn.layer_vars(lab.layer, preview=8), language="python")
+
+# --- train against eval ---------------------------------------------------------------------
+st.header("Train vs eval")
+st.markdown("In train mode the layer normalises with the **batch's** statistics (and updates "
+            "its buffers); after `layer.eval()` it uses `running_mean` and `running_var`. "
+            f"Here is the current batch, channel {channel}, through both (on a copy of the "
+            "layer, so nothing moves).")
+comparison = bn.compare_modes(lab.layer, batch_now, channel)
+if comparison is None:
+    st.warning("Train mode refuses this batch: one value per channel has no variance.")
+else:
+    st.plotly_chart(_histograms({"input": comparison.x, "output, train mode": comparison.y_train,
+                                 "output, eval mode": comparison.y_eval}), key="bn_modes")
+    st.caption(f"Train-mode output: mean {comparison.y_train.mean():.3f}, std "
+               f"{comparison.y_train.std():.3f}. Eval-mode output: mean "
+               f"{comparison.y_eval.mean():.3f}, std {comparison.y_eval.std():.3f}. They agree "
+               "once the running statistics have caught up with the data.")
+
+st.subheader("Forgot `model.eval()`?")
+st.markdown("At test time you predict **one** sample. Press the button to push one fresh "
+            "sample of this data through a copy of the layer left in train mode, and through "
+            "one in eval mode.")
+if st.button("Predict one sample without model.eval()", icon=":material/bug_report:"):
+    st.session_state["bn_single_shown"] = True
+if st.session_state.get("bn_single_shown"):
+    single = bn.single_sample(lab)
+    if single.error:
+        st.error(f"ValueError: {single.error}", icon=":material/error:")
+        st.markdown(
+            f"That is PyTorch's own message. With a batch of one, each of the {config.channels} "
+            "channels holds a single value: its batch mean is that value and its variance is 0, "
+            "so every output would be β whatever the input. PyTorch refuses rather than "
+            "silently returning garbage."
+        )
+        if single.y_eval is not None:
+            st.markdown("In eval mode the same sample is fine: channel "
+                        f"{channel} gives **{float(single.y_eval[0, channel].flatten()[0]):.4f}**.")
+        else:
+            st.markdown("Here eval mode refuses too: with `track_running_stats=False` there are "
+                        "no running statistics to fall back on.")
+    else:
+        eval_means, train_means = single.channel_means()
+        st.warning(
+            "No error: BatchNorm2d has H×W values per channel even in one image, so train mode "
+            "normalises the image with **its own** statistics, and the answer depends on the "
+            f"batch. Largest difference from eval mode: **{single.max_abs_diff:.4f}**.",
+            icon=":material/warning:",
+        )
+        st.dataframe(
+            {"channel": list(range(config.channels)),
+             "output mean, eval mode": np.round(eval_means, 4),
+             "output mean, train mode (its own stats)": np.round(train_means, 4)},
+            hide_index=True,
+        )
+        st.caption("In train mode each channel's mean comes out as β: the image's own "
+                   "brightness in that channel has been normalised away.")
+
+st.subheader("Distribution shift")
+st.markdown(
+    "Move **Mean shift** mid-run (no reset) and step again: the data moves under a layer "
+    "whose running statistics still describe the old data, and they catch up at a speed set "
+    "by momentum. Each step closes a fraction `momentum` of the gap: after k steps "
+    "`(1 − momentum)^k` of it is left."
+)
+st.button("Shift the data mean by +1 and run 50 steps", on_click=_shift_and_run,
+          disabled=shift >= 3.0, icon=":material/trending_up:")
+catch = lab.catch_up(channel)
+if catch is not None:
+    measured = ("not yet: step on" if catch.steps_measured is None
+                else f"{catch.steps_measured} steps")
+    predicted = ("no fixed rate with the cumulative average: each step weighs 1/n, so it "
+                 "slows down the longer it has run" if catch.steps_predicted is None
+                 else f"{catch.steps_predicted} steps by (1 − momentum)^k")
+    st.markdown(
+        f"At step {catch.from_step} the mean shift went from {catch.old_shift:g} to "
+        f"{catch.new_shift:g}. To close {catch.fraction:.0%} of the gap in running_mean"
+        f"[{channel}]: measured **{measured}**; predicted {predicted}."
+    )
+
+# --- the BatchNorm2d picture ----------------------------------------------------------------
+st.header("BatchNorm2d: which axes are averaged")
+st.markdown(
+    "A block of shape [N, C, H, W] (here N = 3 samples, C = 4 channels, H = W = 3): each little "
+    "square is one feature map. Blue: the values that share one mean and variance with the "
+    "top-left value of sample 0, channel 1, found by asking each real layer which inputs "
+    "its output depends on (autograd)."
+)
+st.plotly_chart(_axes_figure((3, 4, 3, 3), 0, 1), key="bn_axes")
+
+st.subheader(f"BatchNorm2d on feature maps of your photo ({photo.name})")
+maps = bn.image_feature_maps(photo.image)
+result = bn.batchnorm_feature_maps(maps)
+st.markdown(
+    f"A batch of {maps.shape[0]} crops of the photo, each filtered by {maps.shape[1]} fixed "
+    "3×3 kernels: a real [N, C, H, W] = "
+    f"{list(maps.shape)} batch of feature maps through `nn.BatchNorm2d({maps.shape[1]})` in "
+    "train mode. Before, the channels live on very different scales; after, every channel "
+    "has mean 0 and variance 1 over N, H and W."
+)
+st.plotly_chart(_maps_figure(result), key="bn_maps")
+st.dataframe(
+    {"channel": list(result.names), "mean before": np.round(result.mean_before, 4),
+     "std before": np.round(result.std_before, 4), "mean after": np.round(result.mean_after, 4),
+     "std after": np.round(result.std_after, 4)},
+    hide_index=True,
+)
