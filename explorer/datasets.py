@@ -1,0 +1,289 @@
+"""Datasets for the training lessons, each decoded once into one uint8 tensor plus labels.
+
+The registry holds the offline default `mnist-mini` (shipped in `assets/`), the torchvision
+datasets MNIST, Fashion-MNIST, KMNIST and CIFAR-10 (downloaded only on demand into the data
+folder, `$EXPLORER_DATA_DIR` or `<repo>/data`) and any image folder on the server's disk in
+torchvision's ImageFolder layout (`folder:<path>`). When the files are missing, loading raises
+`DatasetUnavailable` with one sentence that names the folder where they are expected.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from explorer import REPO_ROOT
+
+MNIST_MINI_DIR = REPO_ROOT / "assets" / "datasets" / "mnist-mini"
+FOLDER_PREFIX = "folder:"
+DOWNLOAD_TIMEOUT_S = 15.0
+MAX_FOLDER_IMAGES = 20_000
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+
+MNIST_MINI_NOTE = (
+    "Real MNIST digits, small enough to live beside the project and to train on in CI; the "
+    "app's offline default dataset. It is NOT the full MNIST. Never report an accuracy measured "
+    "on it as an MNIST accuracy; call it \"mnist-mini\". The MNIST database of handwritten "
+    "digits (Yann LeCun, Corinna Cortes, Christopher J.C. Burges) is distributed under "
+    "CC BY-SA 3.0; this copy carries that attribution."
+)
+
+
+class DatasetUnavailable(ValueError):
+    """A dataset that cannot be loaded; `str(err)` is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One entry of the registry."""
+
+    key: str
+    title: str
+    source: str  # "bundled", "torchvision" or "folder"
+    in_channels: int
+    height: int
+    width: int
+    class_names: tuple[str, ...]
+    note: str
+    folder_name: str = ""  # where torchvision keeps the files under the data folder
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+_DIGITS = tuple(str(i) for i in range(10))
+REGISTRY: dict[str, DatasetSpec] = {
+    spec.key: spec
+    for spec in (
+        DatasetSpec("mnist-mini", "mnist-mini (offline, 8,000 + 2,000 digits)", "bundled", 1,
+                    28, 28, _DIGITS, MNIST_MINI_NOTE, "MNIST/raw"),
+        DatasetSpec("mnist", "MNIST (download)", "torchvision", 1, 28, 28, _DIGITS,
+                    "60,000 + 10,000 handwritten digits (LeCun, Cortes, Burges), CC BY-SA 3.0.",
+                    "MNIST/raw"),
+        DatasetSpec("fashion-mnist", "Fashion-MNIST (download)", "torchvision", 1, 28, 28,
+                    ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                     "Sneaker", "Bag", "Ankle boot"),
+                    "60,000 + 10,000 Zalando clothing images (Xiao, Rasul, Vollgraf), MIT.",
+                    "FashionMNIST/raw"),
+        DatasetSpec("kmnist", "KMNIST (download)", "torchvision", 1, 28, 28,
+                    ("お", "き", "す", "つ", "な", "は", "ま", "や", "れ", "を"),
+                    "60,000 + 10,000 cursive Japanese characters (Clanuwat et al.), CC BY-SA 4.0.",
+                    "KMNIST/raw"),
+        DatasetSpec("cifar10", "CIFAR-10 (download)", "torchvision", 3, 32, 32,
+                    ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                     "ship", "truck"),
+                    "50,000 + 10,000 colour photos, 32×32 (Krizhevsky, 2009).",
+                    "cifar-10-batches-py"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ArrayDataset:
+    """A whole dataset as tensors: images uint8 [N, C, H, W], labels int64 [N]."""
+
+    key: str
+    title: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    class_names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    note: str
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        c, h, w = self.train_x.shape[1:]
+        return int(c), int(h), int(w)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def data_dir() -> Path:
+    """Where downloaded datasets live: `$EXPLORER_DATA_DIR`, else `<repo>/data` (git-ignored)."""
+    return Path(os.environ.get("EXPLORER_DATA_DIR") or REPO_ROOT / "data")
+
+
+def choices() -> list[str]:
+    """Registry keys, offline default first."""
+    return list(REGISTRY)
+
+
+def expected_folder(key: str) -> Path:
+    """The folder where a download dataset's files are expected."""
+    spec = REGISTRY[key]
+    return (MNIST_MINI_DIR if spec.source == "bundled" else data_dir()) / spec.folder_name
+
+
+def _torchvision_class(key: str):
+    from torchvision import datasets as tvd
+
+    return {"mnist-mini": tvd.MNIST, "mnist": tvd.MNIST, "fashion-mnist": tvd.FashionMNIST,
+            "kmnist": tvd.KMNIST, "cifar10": tvd.CIFAR10}[key]
+
+
+def is_available(key: str) -> bool:
+    """True when loading `key` needs no download."""
+    if key.startswith(FOLDER_PREFIX):
+        return Path(key[len(FOLDER_PREFIX):]).expanduser().is_dir()
+    spec = REGISTRY[key]
+    if spec.source == "bundled":
+        return True
+    cls = _torchvision_class(key)
+    probe = cls.__new__(cls)
+    probe.root = str(data_dir())
+    probe.train = True
+    check = getattr(probe, "_check_exists", None) or probe._check_integrity
+    try:
+        return bool(check())
+    except Exception:
+        return False
+
+
+def _stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    flat = x.transpose(0, 1).reshape(x.shape[1], -1).float() / 255.0
+    return tuple(flat.mean(1).tolist()), tuple(flat.std(1).clamp_min(1e-3).tolist())
+
+
+def _as_nchw(data) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(data))
+    if x.ndim == 3:  # MNIST family: [N, H, W]
+        return x.unsqueeze(1).contiguous()
+    return x.permute(0, 3, 1, 2).contiguous()  # CIFAR: [N, H, W, C]
+
+
+def _load_torchvision(key: str, download: bool) -> ArrayDataset:
+    spec = REGISTRY[key]
+    cls = _torchvision_class(key)
+    root = MNIST_MINI_DIR if spec.source == "bundled" else data_dir()
+    folder = expected_folder(key)
+    if not is_available(key):
+        if not download:
+            raise DatasetUnavailable(
+                f"{spec.title.split(' (')[0]} is not on this machine yet: its files are "
+                f"expected in {folder} (press Download, which needs internet, or copy them there)."
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # never hang on a machine without network
+        try:
+            cls(str(root), train=True, download=True)
+            cls(str(root), train=False, download=True)
+        except Exception:
+            raise DatasetUnavailable(
+                f"Could not download {spec.title.split(' (')[0]} (no network?): put its files "
+                f"in {folder} and try again."
+            ) from None
+        finally:
+            socket.setdefaulttimeout(previous)
+    try:
+        train = cls(str(root), train=True, download=False)
+        test = cls(str(root), train=False, download=False)
+    except Exception as err:
+        raise DatasetUnavailable(
+            f"The files of {spec.title.split(' (')[0]} in {folder} could not be read "
+            f"({err}); delete them and download again."
+        ) from None
+    train_x, test_x = _as_nchw(train.data), _as_nchw(test.data)
+    mean, std = _stats(train_x)
+    return ArrayDataset(
+        key, spec.title, train_x, torch.as_tensor(train.targets, dtype=torch.int64),
+        test_x, torch.as_tensor(test.targets, dtype=torch.int64), spec.class_names, mean, std,
+        spec.note,
+    )
+
+
+def _decode_folder(files: list[Path], size: int, mode: str) -> torch.Tensor:
+    out = torch.empty(len(files), 1 if mode == "L" else 3, size, size, dtype=torch.uint8)
+    for i, path in enumerate(files):
+        with Image.open(path) as img:
+            img = img.convert(mode).resize((size, size), Image.Resampling.BILINEAR)
+        arr = torch.from_numpy(np.asarray(img).copy())
+        out[i] = arr.unsqueeze(0) if mode == "L" else arr.permute(2, 0, 1)
+    return out
+
+
+def _class_files(root: Path) -> dict[str, list[Path]]:
+    classes = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    return {d.name: sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+            for d in classes}
+
+
+def _load_folder(path: str, size: int) -> ArrayDataset:
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DatasetUnavailable(f"{root} is not a folder on the server's disk.")
+    split_dirs = [root / "train", next((root / n for n in ("test", "val") if (root / n).is_dir()),
+                                       root / "test")]
+    if all(d.is_dir() for d in split_dirs):
+        train_files, test_files = _class_files(split_dirs[0]), _class_files(split_dirs[1])
+    else:
+        train_files, test_files = _class_files(root), {}
+    names = sorted(name for name, files in train_files.items() if files)
+    if len(names) < 2:
+        raise DatasetUnavailable(
+            f"{root} needs one sub-folder of images per class (ImageFolder layout, at least two "
+            "classes), like cats/001.jpg and dogs/001.jpg."
+        )
+    total = sum(len(train_files[n]) + len(test_files.get(n, [])) for n in names)
+    if total > MAX_FOLDER_IMAGES:
+        raise DatasetUnavailable(
+            f"{root} holds {total:,} images; this page decodes at most {MAX_FOLDER_IMAGES:,}."
+        )
+    files, labels, test_mask = [], [], []
+    for label, name in enumerate(names):
+        train_list = train_files[name]
+        test_list = test_files.get(name, [])
+        if not test_files:  # no split on disk: every fifth image (seeded) goes to test
+            order = np.random.default_rng(0).permutation(len(train_list))
+            test_list = [train_list[i] for i in order[::5]]
+            train_list = [train_list[i] for i in sorted(set(order) - set(order[::5]))]
+        files += train_list + test_list
+        labels += [label] * (len(train_list) + len(test_list))
+        test_mask += [False] * len(train_list) + [True] * len(test_list)
+    try:
+        first = Image.open(files[0])
+        mode = "L" if first.mode in ("L", "1", "I;16", "I") else "RGB"
+        x = _decode_folder(files, size, mode)
+    except (OSError, UnidentifiedImageError) as err:
+        raise DatasetUnavailable(f"An image in {root} could not be read: {err}.") from None
+    y = torch.tensor(labels, dtype=torch.int64)
+    mask = torch.tensor(test_mask)
+    mean, std = _stats(x[~mask])
+    return ArrayDataset(
+        FOLDER_PREFIX + str(root), f"Image folder {root.name}", x[~mask], y[~mask], x[mask],
+        y[mask], tuple(names), mean, std, f"{len(files):,} images from {root}, resized to "
+        f"{size}×{size}.",
+    )
+
+
+@functools.lru_cache(maxsize=6)
+def _load_cached(key: str, folder_size: int, data_root: str) -> ArrayDataset:
+    if key.startswith(FOLDER_PREFIX):
+        return _load_folder(key[len(FOLDER_PREFIX):], folder_size)
+    return _load_torchvision(key, download=False)
+
+
+def load(key: str, *, download: bool = False, folder_size: int = 32) -> ArrayDataset:
+    """Decode dataset `key` once (cached per process) into uint8 tensors.
+
+    `download=True` fetches a missing torchvision dataset into `data_dir()` (with a short
+    socket timeout); otherwise a missing one raises `DatasetUnavailable` naming the folder.
+    """
+    if not key.startswith(FOLDER_PREFIX) and key not in REGISTRY:
+        raise DatasetUnavailable(f"Unknown dataset {key!r}: choose one of {', '.join(REGISTRY)}.")
+    if download and not key.startswith(FOLDER_PREFIX) and not is_available(key):
+        _load_torchvision(key, download=True)  # fetch the files; the cached load reads them
+    return _load_cached(key, folder_size, str(data_dir()))
