@@ -212,8 +212,9 @@ def problem(layer: Layer) -> str | None:
             return (f"C_out = {layer.out_channels} output channels cannot be split into "
                     f"{layer.groups} equal groups: groups must divide C_out.")
     if layer.kind == "conv" and layer.padding == "same" and max(layer.stride) > 1:
-        return ("PyTorch rejects padding='same' with stride > 1, because a strided window "
-                "cannot keep the output as large as the input; use a number for padding.")
+        return ("PyTorch rejects padding='same' with stride > 1: a stride s shrinks the output "
+                "to about H_in/s, so no padding can keep it the size of the input; use a number "
+                "for padding instead.")
     if layer.kind == "transposed":
         for name, a in zip(DIM_NAMES, (h, w), strict=True):
             if a.output_padding >= a.stride and a.output_padding >= a.dilation:
@@ -403,12 +404,55 @@ def formula_latex(kind: Kind, axis: Axis, colors: dict[str, str] | None = None,
 
 @dataclass(frozen=True)
 class Ranges:
-    """The slider ranges the reverse solver searches."""
+    """The slider ranges of the page; the reverse solver searches the same ones."""
 
+    size: range = range(1, 65)
     kernel: range = range(1, 8)
     stride: range = range(1, 5)
     padding: range = range(0, 4)
     dilation: range = range(1, 4)
+    output_padding: range = range(0, 4)
+
+
+def _clip(value: int, lo: int, hi: int) -> int:
+    return min(max(value, lo), hi)
+
+
+def clamp_axis(kind: Kind, values: dict[str, int], ranges: Ranges = Ranges(),
+               same_padding: bool = False) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """Clamp one dimension's settings so the output cannot be empty, as the sliders do.
+
+    `values` has size, kernel, stride, padding, dilation and output_padding. Returns the
+    clamped values and the (min, max) each slider may offer given the others. Channel
+    and 'same'-with-stride problems are left for `problem` to explain.
+    """
+    v = dict(values)
+    limits: dict[str, tuple[int, int]] = {}
+    for name in ("size", "stride", "dilation", "padding", "kernel", "output_padding"):
+        r = getattr(ranges, name)
+        limits[name] = (r.start, r.stop - 1)
+    if kind == "avgpool":
+        limits["dilation"] = (1, 1)
+    for _ in range(3):  # each limit depends on the others: settle to a fixed point
+        for name in ("size", "stride", "dilation"):
+            v[name] = _clip(v[name], *limits[name])
+        if kind == "transposed":
+            op_hi = min(limits["output_padding"][1], max(v["stride"], v["dilation"]) - 1)
+            limits["output_padding"] = (0, op_hi)
+            v["output_padding"] = _clip(v["output_padding"], 0, op_hi)
+            pads = [p for p in ranges.padding if conv_transpose_out(
+                v["size"], v["kernel"], v["stride"], p, v["dilation"], v["output_padding"]) >= 1]
+            limits["padding"] = (0, max(pads, default=0))
+        elif kind in ("maxpool", "avgpool"):
+            limits["padding"] = (0, min(ranges.padding.stop - 1, v["kernel"] // 2))
+        v["padding"] = _clip(v["padding"], *limits["padding"])
+        if kind != "transposed":
+            room = v["size"] + (0 if same_padding else 2 * v["padding"])
+            fits = [k for k in ranges.kernel
+                    if same_padding or v["dilation"] * (k - 1) + 1 <= room]
+            limits["kernel"] = (1, max(fits, default=1))
+        v["kernel"] = _clip(v["kernel"], *limits["kernel"])
+    return v, limits
 
 
 def solve(size: int, wanted: int, kind: Kind = "conv", ranges: Ranges = Ranges()

@@ -200,3 +200,45 @@ def test_channel_mismatch_is_the_real_pytorch_message():
     case = ca.channel_mismatch()
     assert "expected input[1, 1, 28, 28] to have 3 channels, but got 1 channels" in case.message
     assert "3 channels" in case.explanation
+
+
+@PROPERTY
+@given(kind=st.sampled_from(ca.KINDS), size=st.integers(1, 64), kernel=st.integers(1, 7),
+       stride=st.integers(1, 4), padding=st.integers(0, 3), dilation=st.integers(1, 3),
+       output_padding=st.integers(0, 3), same=st.booleans())
+def test_clamped_sliders_never_give_an_empty_output(kind, size, kernel, stride, padding,
+                                                    dilation, output_padding, same):
+    same = same and kind == "conv"
+    values = {"size": size, "kernel": kernel, "stride": 1 if same else stride,
+              "padding": padding, "dilation": dilation, "output_padding": output_padding}
+    clamped, limits = ca.clamp_axis(kind, values, same_padding=same)
+    for name, value in clamped.items():
+        assert limits[name][0] <= value <= limits[name][1], name
+    pad = "same" if same else (clamped["padding"],) * 2
+    layer = Layer(kind, (clamped["size"],) * 2, (clamped["kernel"],) * 2,
+                  (clamped["stride"],) * 2, pad, (clamped["dilation"],) * 2,
+                  (clamped["output_padding"],) * 2)
+    assert ca.problem(layer) is None, (layer, ca.problem(layer))
+    # every value a slider offers is itself safe: the largest kernel still fits
+    top = Layer(kind, layer.size, (limits["kernel"][1],) * 2, layer.stride, pad, layer.dilation,
+                layer.output_padding)
+    assert ca.problem(top) is None
+
+
+def test_grid_figure_is_a_valid_plotly_figure_with_the_window_lit():
+    import plotly.graph_objects as go
+
+    from explorer import conv_grid
+
+    layer = Layer("conv", (7, 7), (3, 3), (2, 2), (1, 1), (2, 2))  # output 3×3
+    spec = conv_grid.grid_figure(layer, (1, 1), (1, 1)).to_dict()
+    go.Figure(spec)  # plotly's own validation of the prebuilt dict
+    taps = spec["data"][2]
+    assert taps["y"] == [r for r in (1, 3, 5) for _ in range(3)]  # rows 1·2 − 1 + 2t
+    assert taps["x"] == [1, 3, 5] * 3
+    rows, _cols, z = conv_grid.input_categories(layer)
+    assert rows[0] == -1 and z[0][0] == 1  # padding shaded
+    assert z[1][1] == 3  # input row 0 sits in a dilation hole of every window: never read
+    assert len(spec["frames"]) == 9  # the play button visits every output cell
+    fed = spec["data"][6]
+    assert set(zip(fed["y"], fed["x"], strict=True)) == {(0, 0), (0, 1), (1, 0), (1, 1)}

@@ -1,0 +1,228 @@
+"""Conv arithmetic: stride, padding and dilation against the output-size formula."""
+
+import streamlit as st
+
+from explorer import conv_arithmetic as ca
+from explorer import conv_grid, ui
+
+ui.page_header(
+    "Conv arithmetic",
+    "How big is the output of a convolution? Set the input size, kernel, stride, padding and "
+    "dilation; the page evaluates the course's formula, draws which input cells every output "
+    "cell reads, and builds the real `nn.Conv2d` to check that PyTorch agrees.",
+)
+
+RANGES = ca.Ranges()
+TRANSPOSED_MAX_SIZE = 16  # (H−1)·s grows fast: keep the transposed grid readable
+LAYERS = {"Conv2d": "conv", "ConvTranspose2d": "transposed"}
+PAD_MODES = ["numbers", "same", "valid"]
+PARAMS = {  # key stem: (label when square, label per dimension)
+    "k": ("Kernel size", "Kernel"), "s": ("Stride", "Stride"), "p": ("Padding", "Padding"),
+    "d": ("Dilation", "Dilation"), "op": ("Output padding", "Output padding"),
+}
+FIELDS = {"k": "kernel", "s": "stride", "p": "padding", "d": "dilation", "op": "output_padding"}
+DEFAULTS = {"k": 3, "s": 1, "p": 0, "d": 1, "op": 0}
+
+ui.url_state("ca_layer", "Conv2d", choices=list(LAYERS))
+ui.url_state("ca_pad_mode", "numbers", choices=PAD_MODES)
+ui.url_state("ca_square", True)
+ui.url_state("ca_h", 28, bounds=(1, 64))
+ui.url_state("ca_w", 28, bounds=(1, 64))
+for stem, default in DEFAULTS.items():
+    for dim in "hw":
+        ui.url_state(f"ca_{stem}{dim}", default, bounds=(0, 7))
+for key, default in {"ca_cin": 1, "ca_cout": 1, "ca_groups": 1, "ca_batch": 1}.items():
+    ui.url_state(key, default, bounds=(1, 64))
+
+top = st.columns([2, 2, 3])
+kind = LAYERS[top[0].radio("Layer", list(LAYERS), key="ca_layer", horizontal=True)]
+pad_mode = "numbers"
+if kind == "conv":
+    pad_mode = top[1].radio("Padding mode", PAD_MODES, key="ca_pad_mode", horizontal=True,
+                            help="'same' keeps H_out = H_in (stride 1 only); 'valid' is 0.")
+square = top[2].toggle("Same kernel, stride, padding and dilation for height and width",
+                       key="ca_square")
+
+# Clamp every control before drawing any, so no slider can make the output empty.
+size_cap = TRANSPOSED_MAX_SIZE if kind == "transposed" else RANGES.size.stop - 1
+ranges = ca.Ranges(size=range(1, size_cap + 1))
+state = st.session_state
+limits = {}
+for dim in "hw":
+    if square:
+        for stem in FIELDS:
+            state[f"ca_{stem}w"] = state[f"ca_{stem}h"]
+    values = {"size": state[f"ca_{dim}"]}
+    values |= {FIELDS[stem]: state[f"ca_{stem}{dim}"] for stem in FIELDS}
+    if pad_mode == "valid":
+        values["padding"] = 0
+    clamped, limits[dim] = ca.clamp_axis(kind, values, ranges, same_padding=pad_mode == "same")
+    state[f"ca_{dim}"] = clamped["size"]
+    for stem, field in FIELDS.items():
+        if stem != "p" or pad_mode == "numbers":  # keep the numbers for when they return
+            state[f"ca_{stem}{dim}"] = clamped[field]
+
+
+def slider(label: str, key: str, bounds: tuple[int, int], column) -> int:
+    """A slider over `bounds`; a one-value range shows a disabled slider that says why."""
+    lo, hi = bounds
+    if lo == hi:
+        column.slider(label, lo, lo + 1, key=key, disabled=True,
+                      help="Only this value keeps the output non-empty with the other settings.")
+    else:
+        column.slider(label, lo, hi, key=key)
+    return state[key]
+
+
+st.markdown("##### Settings")
+c_size, c_window, c_channels = st.columns([2, 4, 2])
+h_in = slider("H_in (input height)", "ca_h", limits["h"]["size"], c_size)
+w_in = slider("W_in (input width)", "ca_w", limits["w"]["size"], c_size)
+stems = ["k", "s", "p", "d"] + (["op"] if kind == "transposed" else [])
+if pad_mode != "numbers":
+    stems.remove("p")
+chosen = {}
+with c_window:
+    columns = st.columns(2)
+    for i, stem in enumerate(stems):
+        column = columns[i % 2]
+        square_label, dim_label = PARAMS[stem]
+        if square:
+            value = slider(square_label, f"ca_{stem}h", limits["h"][FIELDS[stem]], column)
+            chosen[stem] = (value, value)
+        else:
+            chosen[stem] = tuple(
+                slider(f"{dim_label} ({name})", f"ca_{stem}{dim}", limits[dim][FIELDS[stem]],
+                       column)
+                for dim, name in (("h", "height"), ("w", "width"))
+            )
+with c_channels:
+    c_in = st.number_input("C_in (input channels)", 1, 64, key="ca_cin")
+    c_out = st.number_input("C_out (kernels)", 1, 64, key="ca_cout")
+    groups = st.number_input("groups", 1, 64, key="ca_groups")
+    batch = st.number_input("batch b", 1, 64, key="ca_batch")
+ui.sync_url("ca_layer", "ca_pad_mode", "ca_square", "ca_h", "ca_w", "ca_cin", "ca_cout",
+            "ca_groups", "ca_batch", *(f"ca_{stem}{dim}" for stem in FIELDS for dim in "hw"))
+
+padding = pad_mode if pad_mode != "numbers" else chosen["p"]
+layer = ca.Layer(kind, (h_in, w_in), chosen["k"], chosen["s"], padding, chosen["d"],
+                 chosen.get("op", (0, 0)), c_in, c_out, groups, batch)
+check = ca.live_check(layer)
+axes = layer.axes()
+
+# --- the answer ------------------------------------------------------------------------------
+m = st.columns(4)
+shape = check.torch_shape
+m[0].metric("H_out", shape[2] if shape else "—", help="From the real PyTorch layer.")
+m[1].metric("W_out", shape[3] if shape else "—", help="From the real PyTorch layer.")
+m[2].metric("Parameters", f"{check.parameters:,}" if shape else "—")
+m[3].metric("Multiply-adds", f"{check.multiply_adds:,}" if shape else "—",
+            help="Counted by torch.utils.flop_counter.FlopCounterMode (FLOPs / 2).")
+if check.reason:
+    st.error(check.reason, icon=":material/block:")
+
+st.subheader("The formula, floored")
+st.markdown(
+    "The slide writes ceiling brackets, but PyTorch **floors**: a window that would hang off "
+    "the padded input is simply not computed, and the cells only it would have read are "
+    "dropped (red in the grid). Colours tie the terms to the picture: "
+    f"<span style='color:{conv_grid.COLORS['padding']}'>■ padding</span>, "
+    f"<span style='color:{conv_grid.COLORS['window']}'>■ the window's reach "
+    "d·(k−1)+1</span>.",
+    unsafe_allow_html=True,
+)
+colors = {"padding": "#6e6e6e", "window": conv_grid.COLORS["window"]}
+for symbol, axis in zip(("H", "W"), axes, strict=True):
+    sym, num = ca.formula_latex(kind, axis, colors, symbol)
+    st.latex(sym + r"\quad" + num)
+
+st.subheader("Live check against PyTorch")
+built = ca.code_twin(layer)
+run_line = (f"{built}.to('meta')(torch.empty({batch}, {c_in}, {h_in}, {w_in}, "
+            "device='meta')).shape")
+if shape:
+    verdict = "agree" if check.agrees else "DISAGREE"
+    st.success(f"Formula [b, C_out, H_out, W_out] = {list(check.formula)}; PyTorch says "
+               f"{list(shape)}: they {verdict}.", icon=":material/check_circle:")
+else:
+    st.warning(f"PyTorch refuses these settings too: `{check.torch_error}`",
+               icon=":material/error:")
+st.code(f"{run_line}\n# -> {list(shape) if shape else check.torch_error}", language="python")
+
+# --- the grid picture ------------------------------------------------------------------------
+st.subheader("Which input cells each output cell reads")
+if shape:
+    out_h, out_w = shape[2], shape[3]
+    pick = st.columns(4)
+    for key, top_value in (("ca_oi", out_h), ("ca_oj", out_w), ("ca_ii", h_in), ("ca_ij", w_in)):
+        state[key] = min(state.get(key, 0), top_value - 1)
+    oi = pick[0].number_input("Output row", 0, out_h - 1, key="ca_oi")
+    oj = pick[1].number_input("Output column", 0, out_w - 1, key="ca_oj")
+    ii = pick[2].number_input("Input row", 0, h_in - 1, key="ca_ii")
+    ij = pick[3].number_input("Input column", 0, w_in - 1, key="ca_ij")
+    figure = conv_grid.grid_figure(layer, (oi, oj), (ii, ij))
+    st.plotly_chart(figure, width="content", key="ca_grid")
+    reads = "reads" if kind != "transposed" else "receives from"
+    st.caption(
+        f"Orange: output cell ({oi}, {oj}) {reads} the orange input cells"
+        + (" (the outline is the window's reach; unlit cells inside it are dilation holes)"
+           if kind != "transposed" else "")
+        + f". Purple: input cell ({ii}, {ij}) feeds the purple output cells. Grey: padding; "
+        "red: dropped by the floor; peach: never read because the stride jumps over them. "
+        "Press ▶ Play to crawl the window across the output."
+    )
+    h_axis = axes[0]
+    if kind != "transposed":
+        st.markdown(
+            f"Along the height the window reaches **{h_axis.reach}** cells and the padded input "
+            f"has **{h_in + h_axis.pad_before + h_axis.pad_after}**; stepping by "
+            f"**{h_axis.stride}** it fits **{out_h}** times. Rows dropped by the floor: "
+            f"**{ca.dropped(kind, h_axis) or 'none'}**; rows never read: "
+            f"**{ca.skipped(kind, h_axis) or 'none'}**."
+        )
+else:
+    st.info("Fix the settings above to see the grid.", icon=":material/grid_off:")
+
+# --- shapes with many kernels ----------------------------------------------------------------
+st.subheader("Shapes with many kernels")
+if shape:
+    rows = [
+        ("x (input)", "[b, C_in, H, W]", [batch, c_in, h_in, w_in]),
+        ("weight", "[C_out, C_in/groups, kH, kW]" if kind == "conv"
+         else "[C_in, C_out/groups, kH, kW]", list(check.weight_shape)),
+        ("bias", "[C_out]", list(check.bias_shape)),
+        ("out", "[b, C_out, H_out, W_out]", list(shape)),
+    ]
+    st.table({"tensor": [r[0] for r in rows], "shape": [r[1] for r in rows],
+              "now": [str(r[2]) for r in rows]})
+    st.caption(f"Parameters = weight + bias = {check.parameters:,} (summed from the module's "
+               f"`parameters()`); multiply-adds for the batch = {check.multiply_adds:,}.")
+
+# --- reverse solver --------------------------------------------------------------------------
+st.subheader("Reverse solver: which settings give the size I want?")
+ui.url_state("ca_want", 14, bounds=(1, 300))
+want = st.number_input(f"Wanted H_out for H_in = {h_in}", 1, 300, key="ca_want")
+hits = ca.solve(h_in, want, kind, ranges)
+if hits:
+    st.dataframe({"kernel": [h[0] for h in hits], "stride": [h[1] for h in hits],
+                  "padding": [h[2] for h in hits], "dilation": [h[3] for h in hits]},
+                 height=220, hide_index=True)
+    st.caption(f"{len(hits)} settings within the sliders' ranges map {h_in} to {want}.")
+else:
+    st.warning(f"No kernel, stride, padding and dilation within the sliders' ranges turn "
+               f"H_in = {h_in} into {want}.")
+
+# --- the slide's error and the code twin -----------------------------------------------------
+left, right = st.columns(2)
+with left:
+    st.subheader("The slide's error, run live")
+    case = ca.channel_mismatch(28)
+    st.code(case.code, language="python")
+    st.error(f"RuntimeError: {case.message}")
+    st.markdown(case.explanation)
+with right:
+    st.subheader("Code twin")
+    st.code(f"import torch.nn as nn\n\nlayer = {built}", language="python")
+    if kind == "conv" and pad_mode == "same":
+        st.caption("padding='same' pads d·(k−1) cells in total; when that is odd PyTorch puts "
+                   "the extra cell at the bottom/right.")
