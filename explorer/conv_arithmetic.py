@@ -188,8 +188,9 @@ class Layer:
         for d in range(2):
             pad = self.padding if isinstance(self.padding, str) else self.padding[d]
             before, after = resolve_padding(pad, self.kernel[d], self.dilation[d])
+            dilation = 1 if self.kind == "avgpool" else self.dilation[d]  # AvgPool2d has none
             axes.append(Axis(self.size[d], self.kernel[d], self.stride[d], before, after,
-                             self.dilation[d], self.output_padding[d], self.ceil_mode))
+                             dilation, self.output_padding[d], self.ceil_mode))
         return axes[0], axes[1]
 
     @property
@@ -461,8 +462,11 @@ def solve(size: int, wanted: int, kind: Kind = "conv", ranges: Ranges = Ranges()
     hits = []
     for k, s, p, d in itertools.product(ranges.kernel, ranges.stride, ranges.padding,
                                         ranges.dilation):
-        layer = Layer(kind, (size, size), (k, k), (s, s), (p, p), (d, d))
-        if problem(layer) is None and axis_out(kind, layer.axes()[0]) == wanted:
+        if (kind in ("maxpool", "avgpool") and p > k // 2) or (kind == "avgpool" and d > 1):
+            continue  # pooling refuses padding over half the kernel; AvgPool2d has no dilation
+        # one channel, numeric padding, no output_padding: the only refusal left is an
+        # empty output, which `wanted` >= 1 already excludes
+        if axis_out(kind, Axis(size, k, s, p, p, d)) == wanted:
             hits.append((k, s, p, d))
     return hits
 

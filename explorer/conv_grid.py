@@ -157,17 +157,22 @@ def grid_figure(layer: ca.Layer, out_cell: tuple[int, int], in_cell: tuple[int, 
                  "transition": {"duration": 0}}
     play = {"frame": {"duration": 250, "redraw": True}, "fromcurrent": True,
             "transition": {"duration": 0}}
-    axis = {"showgrid": False, "zeroline": False, "side": "top", "constrain": "domain"}
+    axis = {"showgrid": False, "zeroline": False, "side": "top", "constrain": "domain",
+            "tickmode": "linear", "tick0": 0}
+    in_tick = max(1, max(len(rows), len(cols)) // 8)
+    out_tick = max(1, max(out_shape) // 8)
     in_title = f"input {h.size}×{w.size}" + (
         f", padded to {len(rows)}×{len(cols)}" if layer.kind != "transposed" else "")
     layout = {
         "width": width, "height": height, "margin": margin, "plot_bgcolor": "white",
         "showlegend": False,
-        "xaxis": {**axis, "domain": [0, split - 0.03], "title": {"text": in_title}},
-        "yaxis": {**axis, "autorange": "reversed", "scaleanchor": "x"},
-        "xaxis2": {**axis, "domain": [split + 0.03, 1],
+        "xaxis": {**axis, "domain": [0, split - 0.03], "title": {"text": in_title},
+                  "dtick": in_tick},
+        "yaxis": {**axis, "autorange": "reversed", "scaleanchor": "x", "dtick": in_tick},
+        "xaxis2": {**axis, "domain": [split + 0.03, 1], "dtick": out_tick,
                    "title": {"text": f"output {out_shape[0]}×{out_shape[1]}"}},
-        "yaxis2": {**axis, "autorange": "reversed", "scaleanchor": "x2", "anchor": "x2"},
+        "yaxis2": {**axis, "autorange": "reversed", "scaleanchor": "x2", "anchor": "x2",
+                   "dtick": out_tick},
         "updatemenus": [{
             "type": "buttons", "direction": "left", "x": 0, "y": -0.02, "xanchor": "left",
             "yanchor": "top", "pad": {"t": 10},

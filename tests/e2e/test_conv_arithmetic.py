@@ -58,3 +58,19 @@ def test_transposed_mode_and_extremes_stay_healthy(app):
     assert "nn.ConvTranspose2d(" in app.text()
     assert "they agree" in app.text()
     app.screenshot("conv_arithmetic_transposed")
+
+
+def test_grid_picture_shows_window_and_plays(app):
+    app.open("conv-arithmetic", "ca_h=9&ca_w=11&ca_kh=3&ca_sh=2&ca_ph=1&ca_dh=2")
+    chart = app.page.locator("[data-testid='stPlotlyChart']").first
+    chart.scroll_into_view_if_needed()
+    app.page.wait_for_timeout(500)
+    assert chart.locator(".heatmaplayer, .hm").count() + chart.locator("image").count() >= 1
+    chart.screenshot(path=str(app.screenshot("conv_arithmetic_grid_page").with_name(
+        "conv_arithmetic_grid.png")))
+    play = chart.locator(".updatemenu-button").first
+    play.click()
+    app.page.wait_for_timeout(1200)
+    current = chart.locator("text").filter(has_text="output cell (").first.text_content()
+    assert current.startswith("output cell (") and current != "output cell (0, 0)", current
+    app.assert_healthy()
