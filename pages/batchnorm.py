@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
@@ -38,6 +39,16 @@ def _shift_and_run() -> None:
 
 def _fmt(v: float | None, digits: int = 4) -> str:
     return "None" if v is None or v != v else f"{v:.{digits}f}"
+
+
+def _tex(v: float, digits: int = 4) -> str:
+    """A number for a LaTeX product: negatives in parentheses, 1e-05 as 10^{-5}."""
+    if v != 0 and abs(v) < 1e-3:
+        mantissa, exponent = f"{v:.0e}".split("e")
+        text = rf"{mantissa}\times10^{{{int(exponent)}}}".removeprefix(r"1\times")
+    else:
+        text = f"{v:.{digits}f}"
+    return f"({text})" if v < 0 else text
 
 
 # --- figures --------------------------------------------------------------------------------
@@ -86,10 +97,17 @@ def _channels_figure(lab: bn.BatchNormLab) -> go.Figure:
     return fig
 
 
+def _bins(*arrays: np.ndarray, count: int = 30) -> dict[str, float]:
+    lo = min(float(a.min()) for a in arrays)
+    hi = max(float(a.max()) for a in arrays)
+    return dict(start=lo, end=hi + 1e-9, size=max(hi - lo, 1e-6) / count)
+
+
 def _histograms(panels: dict[str, np.ndarray], height: int = 280) -> go.Figure:
     fig = make_subplots(1, len(panels), subplot_titles=tuple(panels), shared_yaxes=True)
+    bins = _bins(*panels.values())
     for i, values in enumerate(panels.values(), start=1):
-        fig.add_histogram(x=values, nbinsx=30, marker_color=COLORS[i - 1], showlegend=False,
+        fig.add_histogram(x=values, xbins=bins, marker_color=COLORS[i - 1], showlegend=False,
                           row=1, col=i)
     fig.update_layout(height=height, margin=dict(t=40, b=30, l=40, r=10), bargap=0.05)
     return fig
@@ -97,55 +115,64 @@ def _histograms(panels: dict[str, np.ndarray], height: int = 280) -> go.Figure:
 
 def _overlay(before: np.ndarray, after: np.ndarray, names: tuple[str, str]) -> go.Figure:
     fig = go.Figure()
+    bins = _bins(before, after, count=40)
     for values, name, color in zip((before, after), names, COLORS, strict=False):
-        fig.add_histogram(x=values, name=name, nbinsx=30, opacity=0.6, marker_color=color)
+        fig.add_histogram(x=values, name=name, xbins=bins, opacity=0.6, marker_color=color)
     fig.update_layout(barmode="overlay", height=280, margin=dict(t=20, b=30, l=40, r=10),
                       legend=dict(orientation="h", y=1.12))
     return fig
 
 
+@st.cache_resource(show_spinner=False)
 def _axes_figure(shape: tuple[int, int, int, int], sample: int, channel: int) -> go.Figure:
     n, c, h, w = shape
+    groups = {kind: bn.norm_group(kind, shape, sample, channel) for kind in bn.NORM_AXES}
     titles = []
     for kind, axes in bn.NORM_AXES.items():
-        group = bn.norm_group(kind, shape, sample, channel)
-        size = int(group.sum())
+        size = int(groups[kind].sum())
         titles.append(f"<b>{kind}</b>: averages over {axes}<br>{size} values per μ, σ² · "
-                      f"{group.numel() // size} pairs in all")
+                      f"{groups[kind].numel() // size} pairs in all")
     fig = make_subplots(1, 3, subplot_titles=titles, horizontal_spacing=0.06)
     for i, kind in enumerate(bn.NORM_AXES, start=1):
-        grid = bn.tile(bn.norm_group(kind, shape, sample, channel).double())
+        grid = bn.tile(groups[kind].double())
         fig.add_heatmap(z=grid, colorscale=[[0, "#e5e7eb"], [1, "#2563eb"]], zmin=0, zmax=1,
                         showscale=False, xgap=1, ygap=1, row=1, col=i,
                         hovertemplate="averaged together: %{z}<extra></extra>")
         fig.update_xaxes(tickvals=[j * (w + 1) + (w - 1) / 2 for j in range(n)],
                          ticktext=[f"n={j}" for j in range(n)], title_text="N (samples) →",
-                         side="top", showgrid=False, zeroline=False, row=1, col=i)
+                         showgrid=False, zeroline=False, row=1, col=i)
         fig.update_yaxes(tickvals=[j * (h + 1) + (h - 1) / 2 for j in range(c)],
                          ticktext=[f"c={j}" for j in range(c)], autorange="reversed",
                          title_text="C (channels) ↓" if i == 1 else None, showgrid=False,
                          zeroline=False, scaleanchor=f"x{'' if i == 1 else i}", row=1, col=i)
-    fig.update_layout(height=420, margin=dict(t=110, b=10, l=60, r=10))
+    fig.update_layout(height=440, margin=dict(t=70, b=50, l=60, r=10))
     fig.update_annotations(font_size=13)
     return fig
 
 
 def _maps_figure(result: bn.FeatureMapsNorm) -> go.Figure:
     fig = make_subplots(1, 2, subplot_titles=("before BatchNorm2d", "after BatchNorm2d"),
-                        horizontal_spacing=0.1)
+                        horizontal_spacing=0.12)
     n, c, h, w = result.before.shape
     for i, maps in enumerate((result.before, result.after), start=1):
         fig.add_heatmap(z=bn.tile(maps, gap=2), colorscale="RdBu_r", zmid=0,
-                        showscale=True, colorbar=dict(x=0.45 if i == 1 else 1.0, len=0.9),
+                        showscale=True, colorbar=dict(x=0.43 if i == 1 else 1.0, len=0.9),
                         row=1, col=i, hovertemplate="%{z:.3f}<extra></extra>")
         fig.update_xaxes(tickvals=[j * (w + 2) + w / 2 for j in range(n)],
                          ticktext=[f"crop {j}" for j in range(n)], showgrid=False,
                          zeroline=False, row=1, col=i)
         fig.update_yaxes(tickvals=[j * (h + 2) + h / 2 for j in range(c)],
                          ticktext=list(result.names), autorange="reversed", showgrid=False,
+                         showticklabels=i == 1,
                          zeroline=False, scaleanchor=f"x{'' if i == 1 else i}", row=1, col=i)
     fig.update_layout(height=460, margin=dict(t=40, b=10, l=110, r=10))
     return fig
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _photo_maps(mode: str, size: tuple[int, int], pixels: bytes) -> bn.FeatureMapsNorm:
+    image = Image.frombytes(mode, size, pixels)
+    return bn.batchnorm_feature_maps(bn.image_feature_maps(image))
 
 
 # --- page -----------------------------------------------------------------------------------
@@ -168,40 +195,47 @@ for key, default in DEFAULTS.items():
     ui.url_state(key, default, choices=choices, bounds=bounds)
 
 with st.container(border=True):
-    data_col, layer_col, run_col = st.columns(3, gap="large")
+    data_col, layer_col, run_col = st.columns([1.1, 1.1, 1], gap="large")
     with data_col:
         st.markdown("**Data** · `x = z·scale + shift`, `z ~ randn`")
-        channels = st.number_input("Features (channels) C", 1, 64, key="bn_channels")
-        batch_size = st.number_input("Batch size N", 1, 512, key="bn_batch")
+        c1, c2 = st.columns(2)
+        channels = c1.number_input("Features (channels) C", 1, 64, key="bn_channels")
+        batch_size = c2.number_input("Batch size N", 1, 512, key="bn_batch")
         shift = st.slider("Mean shift", -3.0, 3.0, step=0.1, key="bn_shift",
                           help="Change it mid-run to shift the data under a trained layer.")
         scale = st.slider("Scale (standard deviation)", 0.1, 3.0, step=0.1, key="bn_scale")
-        seed = st.number_input("Seed", 0, 9999, key="bn_seed")
-        batches = st.radio("Each step feeds", tuple(BATCH_MODES), key="bn_batches",
-                           format_func=BATCH_MODES.get, horizontal=True,
-                           help="The course repeats the same x.")
+        c1, c2 = st.columns(2)
+        seed = c1.number_input("Seed", 0, 9999, key="bn_seed")
+        batches = c2.radio("Each step feeds", tuple(BATCH_MODES), key="bn_batches",
+                           format_func=BATCH_MODES.get, help="The course repeats the same x.")
     with layer_col:
         st.markdown("**Layer**")
         kind = st.radio("Layer type", tuple(KINDS), key="bn_kind", format_func=KINDS.get)
-        size = st.number_input("Feature map height = width (BatchNorm2d)", 1, 16, key="bn_size",
-                               disabled=kind == "1d")
-        momentum_label = st.selectbox(
+        c1, c2 = st.columns(2)
+        momentum_label = c1.selectbox(
             "momentum", tuple(bn.MOMENTUM_CHOICES), key="bn_momentum",
             format_func=lambda m: bn.format_momentum(bn.MOMENTUM_CHOICES[m]),
             help="PyTorch's momentum is the weight on the NEW batch. None: cumulative average.",
         )
-        eps = st.selectbox("eps", bn.EPS_CHOICES, key="bn_eps", format_func=lambda e: f"{e:g}")
+        eps = c2.selectbox("eps", bn.EPS_CHOICES, key="bn_eps", format_func=lambda e: f"{e:g}")
+        size = st.number_input("Feature map height = width (BatchNorm2d only)", 1, 16,
+                               key="bn_size", disabled=kind == "1d")
         affine = st.toggle("affine (learnable γ and β)", key="bn_affine")
         track = st.toggle("track_running_stats", key="bn_track")
     with run_col:
         st.markdown("**Run**")
         mode = st.radio("Mode", MODES, key="bn_mode", horizontal=True,
                         format_func=lambda m: f"layer.{m}()")
-        b1, b2, b3, b4 = st.columns(4)
-        clicked = {1: b1.button("Step 1"), 10: b2.button("Step 10"), 100: b3.button("Run 100")}
-        reset = b4.button("Reset")
+        b1, b2 = st.columns(2)
+        clicked = {1: b1.button("Step 1", width="stretch", type="primary"),
+                   10: b2.button("Step 10", width="stretch")}
+        b1, b2 = st.columns(2)
+        clicked[100] = b1.button("Run 100", width="stretch")
+        reset = b2.button("Reset", width="stretch", icon=":material/restart_alt:")
         st.button("Back to the course's settings", on_click=_course_settings, type="tertiary",
                   icon=":material/school:")
+        st.caption("Changing C, N, H×W, the seed, affine or track_running_stats builds a new "
+                   "layer; the other settings apply mid-run.")
 ui.sync_url(*URL_KEYS)
 st.session_state.setdefault("bn_gamma", 1.0)
 st.session_state.setdefault("bn_beta", 0.0)
@@ -278,11 +312,11 @@ else:
         st.markdown(f"**PyTorch**: `running = (1 − {m_text})·running + {m_text}·batch_stat`, "
                     f"{m_text} = **{f:g}** (the weight on the new batch)")
         st.latex(
-            rf"\text{{running\_mean}}[{channel}] = (1-{f:g})\cdot{rule.old_mean:.4f} + "
-            rf"{f:g}\cdot{rule.batch_mean:.4f} = {rule.by_hand_mean:.4f}"
+            rf"\text{{running\_mean}}[{channel}] = (1-{f:g})\cdot{_tex(rule.old_mean)} + "
+            rf"{f:g}\cdot{_tex(rule.batch_mean)} = {rule.by_hand_mean:.4f}"
         )
         st.latex(
-            rf"\text{{running\_var}}[{channel}] = (1-{f:g})\cdot{rule.old_var:.4f} + "
+            rf"\text{{running\_var}}[{channel}] = (1-{f:g})\cdot{_tex(rule.old_var)} + "
             rf"{f:g}\cdot\underbrace{{{rule.batch_var_unbiased:.4f}}}_{{\text{{unbiased}}}}"
             rf" = {rule.by_hand_var:.4f}"
         )
@@ -299,8 +333,8 @@ else:
                 k = bn.keras_momentum(rule.momentum)
                 st.markdown(f"**Keras**: `moving = momentum·moving + (1 − momentum)·batch`, "
                             f"momentum = **{k:g}** (the weight on the old value)")
-                st.latex(rf"\text{{moving\_mean}}[{channel}] = {k:g}\cdot{rule.old_mean:.4f} + "
-                         rf"(1-{k:g})\cdot{rule.batch_mean:.4f} = {rule.by_hand_mean:.4f}")
+                st.latex(rf"\text{{moving\_mean}}[{channel}] = {k:g}\cdot{_tex(rule.old_mean)} "
+                         rf"+ (1-{k:g})\cdot{_tex(rule.batch_mean)} = {rule.by_hand_mean:.4f}")
                 st.caption(
                     f"Same physics, opposite numbers: PyTorch momentum={rule.momentum:g} is "
                     f"Keras momentum={k:g}. Keras' default "
@@ -315,7 +349,8 @@ if lab.last_input is None:
     st.info("Press **Step 1** to feed a batch; the box then shows that step's numbers.")
 else:
     out = lab.output()
-    sample = int(st.number_input("Sample i", 0, config.batch_size - 1, key="bn_sample"))
+    sample = int(st.columns(4)[0].number_input("Sample i", 0, config.batch_size - 1,
+                                               key="bn_sample"))
     hand = bn.hand_computation(lab.last_input, out, lab.layer, lab.last_training, channel,
                                sample)
     box, check = st.columns([3, 2])
@@ -333,10 +368,10 @@ else:
             st.latex(rf"\mu = \text{{running\_mean}} = {hand.mean:.6f},\quad "
                      rf"\sigma^2 = \text{{running\_var}} = {hand.var:.6f}")
         st.latex(rf"\hat x_i = \frac{{x_i-\mu}}{{\sqrt{{\sigma^2+\epsilon}}}} = "
-                 rf"\frac{{{hand.x:.6f} - {hand.mean:.6f}}}{{\sqrt{{{hand.var:.6f} + "
-                 rf"{hand.eps:g}}}}} = {hand.x_hat:.6f}")
-        st.latex(rf"y_i = \gamma\hat x_i + \beta = {hand.gamma:g}\cdot{hand.x_hat:.6f} + "
-                 rf"{hand.beta:g} = {hand.y_hand:.6f}")
+                 rf"\frac{{{hand.x:.6f} - {_tex(hand.mean, 6)}}}{{\sqrt{{{hand.var:.6f} + "
+                 rf"{_tex(hand.eps)}}}}} = {hand.x_hat:.6f}")
+        st.latex(rf"y_i = \gamma\hat x_i + \beta = {_tex(hand.gamma, 2)}\cdot"
+                 rf"{_tex(hand.x_hat, 6)} + {_tex(hand.beta, 2)} = {hand.y_hand:.6f}")
     with check:
         st.metric("By hand: y", f"{hand.y_hand:.7f}")
         st.metric(f"The layer: y[{', '.join(map(str, hand.index))}]", f"{hand.y_layer:.7f}")
@@ -362,7 +397,7 @@ if lab.last_input is not None:
                f"{y_c.std():.3f}; in train mode these follow β and |γ|.")
 
 st.subheader("Inside the layer: `vars(layer)`")
-st.code(bn.layer_vars(lab.layer, preview=8), language="python")
+st.code(bn.layer_vars(lab.layer, preview=6), language="python")
 
 # --- train against eval ---------------------------------------------------------------------
 st.header("Train vs eval")
@@ -379,7 +414,9 @@ else:
     st.caption(f"Train-mode output: mean {comparison.y_train.mean():.3f}, std "
                f"{comparison.y_train.std():.3f}. Eval-mode output: mean "
                f"{comparison.y_eval.mean():.3f}, std {comparison.y_eval.std():.3f}. They agree "
-               "once the running statistics have caught up with the data.")
+               "once the running statistics have caught up with the data, up to a factor "
+               "√((m−1)/m): running_var holds the unbiased variance, train mode divides by the "
+               "biased one.")
 
 st.subheader("Forgot `model.eval()`?")
 st.markdown("At test time you predict **one** sample. Press the button to push one fresh "
@@ -453,8 +490,8 @@ st.markdown(
 st.plotly_chart(_axes_figure((3, 4, 3, 3), 0, 1), key="bn_axes")
 
 st.subheader(f"BatchNorm2d on feature maps of your photo ({photo.name})")
-maps = bn.image_feature_maps(photo.image)
-result = bn.batchnorm_feature_maps(maps)
+result = _photo_maps(photo.image.mode, photo.image.size, photo.image.tobytes())
+maps = result.before
 st.markdown(
     f"A batch of {maps.shape[0]} crops of the photo, each filtered by {maps.shape[1]} fixed "
     "3×3 kernels: a real [N, C, H, W] = "
@@ -463,6 +500,8 @@ st.markdown(
     "has mean 0 and variance 1 over N, H and W."
 )
 st.plotly_chart(_maps_figure(result), key="bn_maps")
+st.caption("Rows: channels (one kernel each); columns: the crops of the batch. Each panel uses "
+           "one colour scale for all its maps, so a channel with a small range looks pale.")
 st.dataframe(
     {"channel": list(result.names), "mean before": np.round(result.mean_before, 4),
      "std before": np.round(result.std_before, 4), "mean after": np.round(result.mean_after, 4),
