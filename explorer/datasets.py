@@ -173,7 +173,7 @@ def _load_torchvision(key: str, download: bool) -> ArrayDataset:
         if not download:
             raise DatasetUnavailable(
                 f"{spec.title.split(' (')[0]} is not on this machine yet: its files are "
-                f"expected in {folder} (press Download, which needs internet, or copy them there)."
+                f"expected in {folder} (download it, which needs internet, or copy them there)."
             )
         root.mkdir(parents=True, exist_ok=True)
         previous = socket.getdefaulttimeout()
