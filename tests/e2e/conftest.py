@@ -175,7 +175,9 @@ class AppDriver:
 
     def select(self, label: str, option: str) -> None:
         """Choose `option` in the selectbox labelled `label`."""
-        self.widget(label, "stSelectbox").locator("[data-baseweb='select']").click()
+        box = self.widget(label, "stSelectbox")
+        # Streamlit 1.67 draws a react-aria combobox; older versions a baseweb select.
+        box.locator("[role='combobox'], [data-baseweb='select']").first.click()
         self.page.get_by_role("option", name=option, exact=True).click()
         self.wait()
 
