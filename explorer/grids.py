@@ -1,0 +1,117 @@
+"""Plotly figures of small numeric grids: one coloured cell per number, its text written inside.
+
+Used for kernels, image patches, products and feature maps. Any page can draw a grid with
+`grid_figure(values, text=..., highlight=..., boxes=...)`; with `clickable=True` a click on a
+cell comes back through `st.plotly_chart(fig, on_select="rerun", selection_mode="points")`
+and `clicked_cell(event.selection)` turns it into (row, col). Row 0 is drawn at the top.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explorer.kernels import format_number
+
+HIGHLIGHT = "#d9480f"  # the app's primary colour
+Cell = tuple[int, int]
+Box = tuple[int, int, int, int]  # (row, col, height, width)
+
+
+def _array(values: object) -> np.ndarray:
+    array = np.asarray(values.tolist() if hasattr(values, "tolist") else values, dtype=float)
+    if array.ndim != 2:
+        raise ValueError(f"grid_figure needs a 2-D grid, got shape {array.shape}")
+    return array
+
+
+def grid_figure(
+    values: object,
+    *,
+    text: Sequence[Sequence[str]] | None = None,
+    highlight: Iterable[Cell] = (),
+    boxes: Iterable[Box] = (),
+    title: str | None = None,
+    colorscale: str | None = None,
+    zmin: float | None = None,
+    zmax: float | None = None,
+    cell_px: int = 44,
+    font_size: int = 13,
+    clickable: bool = False,
+    show_indices: bool = True,
+) -> go.Figure:
+    """A heatmap of `values` (2-D; NaN cells stay blank) with each cell's number written in it.
+
+    text: per-cell labels (default: the value, shortly formatted; blank for NaN).
+    highlight: cells outlined in the highlight colour. boxes: (row, col, height, width)
+    rectangles outlined around blocks of cells (e.g. a kernel window).
+    colorscale: default grey for non-negative grids, red-blue centred on 0 for signed ones.
+    clickable: add an invisible marker on every cell so a click selects it (heatmaps
+    themselves do not report selections).
+    """
+    z = _array(values)
+    rows, cols = z.shape
+    finite = z[np.isfinite(z)]
+    signed = finite.size > 0 and finite.min() < 0
+    if text is None:
+        text = [["" if math.isnan(v) else format_number(v) for v in row] for row in z]
+    if colorscale is None:
+        colorscale = "RdBu" if signed else "Greys"
+    # Strings keep plotly from reformatting the labels; None marks the blank (NaN) cells.
+    z_list = [[None if math.isnan(v) else v for v in row] for row in z]
+    heat = go.Heatmap(
+        z=z_list, text=text, texttemplate="%{text}", textfont={"size": font_size},
+        colorscale=colorscale, showscale=False, xgap=1, ygap=1,
+        zmin=zmin if zmin is not None else (min(finite.min(), -finite.max(), -1)
+                                            if signed else (0 if finite.size else None)),
+        zmax=zmax if zmax is not None else (max(finite.max(), -finite.min(), 1)
+                                            if signed else (max(finite.max(), 1)
+                                                            if finite.size else None)),
+        hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>",
+    )
+    fig = go.Figure(heat)
+    if clickable:
+        grid_r, grid_c = np.mgrid[0:rows, 0:cols]
+        fig.add_trace(go.Scatter(
+            x=grid_c.ravel(), y=grid_r.ravel(), mode="markers",
+            marker={"size": cell_px * 0.9, "symbol": "square", "color": "rgba(0,0,0,0)"},
+            hovertemplate="row %{y}, col %{x}: click to inspect<extra></extra>",
+            showlegend=False,
+        ))
+    for r, c in highlight:
+        boxes = [*boxes, (r, c, 1, 1)]
+    for r, c, h, w in boxes:
+        fig.add_shape(type="rect", x0=c - 0.5, x1=c + w - 0.5, y0=r - 0.5, y1=r + h - 0.5,
+                      line={"color": HIGHLIGHT, "width": 3})
+    margin_top = 30 if title else 8
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}} if title else None,
+        width=None, height=rows * cell_px + margin_top + (24 if show_indices else 8),
+        margin={"l": 28 if show_indices else 4, "r": 4, "t": margin_top, "b": 4},
+        plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)",
+        clickmode="event+select", dragmode=False,
+    )
+    axis = {"showgrid": False, "zeroline": False, "showticklabels": show_indices,
+            "tickmode": "linear", "dtick": 1, "fixedrange": True, "ticks": ""}
+    fig.update_xaxes(axis, side="top", range=[-0.5, cols - 0.5], constrain="domain")
+    fig.update_yaxes(axis, autorange=False, range=[rows - 0.5, -0.5], scaleanchor="x",
+                     constrain="domain")
+    return fig
+
+
+def grid_width(values: object, cell_px: int = 44, show_indices: bool = True) -> int:
+    """Pixel width that makes `grid_figure`'s cells square at `cell_px`."""
+    return _array(values).shape[1] * cell_px + (32 if show_indices else 8)
+
+
+def clicked_cell(selection: Mapping | None) -> Cell | None:
+    """(row, col) of the last clicked cell in a plotly selection, or None."""
+    points = (selection or {}).get("points") or []
+    for point in reversed(points):
+        x, y = point.get("x"), point.get("y")
+        if isinstance(x, (int, float)) and isinstance(y, (int, float)):
+            return round(y), round(x)
+    return None

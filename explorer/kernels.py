@@ -1,0 +1,417 @@
+"""Image kernels: the presets of the course, validation of hand-typed kernels, and applying them.
+
+A kernel is a small square grid of weights. `apply_kernel` slides it over an image with
+`torch.nn.functional.conv2d`, either on the grayscale image or on each RGB channel separately
+(a depthwise convolution, `groups=3`). The output keeps the image's size: the border is padded
+first, with zeros or by reflecting or replicating the edge pixels. The pixel inspector
+(`inspect_pixel`) redoes the arithmetic of one output pixel by hand so it can be checked
+against the tensor `conv2d` produced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+PaddingMode = Literal["zeros", "reflect", "replicate"]
+DisplayMode = Literal["clip", "abs", "minmax"]
+ColourMode = Literal["grayscale", "rgb"]
+
+PADDING_MODES: tuple[PaddingMode, ...] = ("zeros", "reflect", "replicate")
+DISPLAY_MODES: tuple[DisplayMode, ...] = ("clip", "abs", "minmax")
+COLOUR_MODES: tuple[ColourMode, ...] = ("grayscale", "rgb")
+MIN_SIZE, MAX_SIZE = 1, 7
+CUSTOM = "Custom"
+
+Grid = tuple[tuple[float, ...], ...]
+
+
+class KernelError(ValueError):
+    """A kernel or setting that cannot be applied; `str(err)` is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named kernel. `normalise` is the switch position that shows it as intended."""
+
+    name: str
+    weights: Grid
+    about: str
+    normalise: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.weights)
+
+
+def _bordered(inner: Grid) -> Grid:
+    """`inner` inside a one-cell border of zeros (how the course writes its 5x5 kernels)."""
+    width = len(inner[0]) + 2
+    zero_row = (0.0,) * width
+    return (zero_row, *((0.0, *row, 0.0) for row in inner), zero_row)
+
+
+_SOBEL_X: Grid = ((-1, 0, 1), (-2, 0, 2), (-1, 0, 1))
+_BINOMIAL_5 = (1, 4, 6, 4, 1)
+
+PRESET_LIST: tuple[Preset, ...] = (
+    Preset("Sharpen 5x5 (course)", _bordered(((0, -1, 0), (-1, 5, -1), (0, -1, 0))),
+           "The course's sharpen: each pixel counts 5 times, minus its four neighbours, so "
+           "differences from the surroundings are amplified. The weights sum to 1."),
+    Preset("Blur 5x5 (course)", _bordered(((1, 1, 1), (1, 1, 1), (1, 1, 1))),
+           "The course's blur: a 3x3 block of ones. Each output pixel is the sum of nine "
+           "input pixels, so without normalising the image gets nine times brighter."),
+    Preset("Edge detect 3x3 (course)", ((0, 1, 0), (1, -4, 1), (0, 1, 0)),
+           "The course's edge detector (a Laplacian): four neighbours minus four times the "
+           "centre. Flat regions give 0, edges give large positive and negative values."),
+    Preset("Identity 3x3", ((0, 0, 0), (0, 1, 0), (0, 0, 0)),
+           "Copies the centre pixel: the output equals the input."),
+    Preset("Box blur 3x3", ((1, 1, 1), (1, 1, 1), (1, 1, 1)),
+           "The average of a 3x3 neighbourhood (ones, divided by their sum 9).", normalise=True),
+    Preset("Gaussian blur 5x5", tuple(tuple(float(a * b) for b in _BINOMIAL_5)
+                                      for a in _BINOMIAL_5),
+           "A weighted average that favours the centre (binomial weights, divided by their "
+           "sum 256): a softer blur than the box.", normalise=True),
+    Preset("Sobel x 3x3", _SOBEL_X,
+           "Right minus left: responds to vertical edges, positive where the image gets "
+           "brighter to the right. Not symmetric, so flipping it changes the result."),
+    Preset("Sobel y 3x3", tuple(zip(*_SOBEL_X, strict=True)),
+           "Bottom minus top: responds to horizontal edges."),
+    Preset("Emboss 3x3", ((-2, -1, 0), (-1, 1, 1), (0, 1, 2)),
+           "Bottom-right minus top-left plus the pixel itself: a raised, lit-from-one-side look."),
+    Preset("Outline 3x3", ((-1, -1, -1), (-1, 8, -1), (-1, -1, -1)),
+           "Eight times the centre minus all eight neighbours: outlines every edge."),
+)
+PRESETS: dict[str, Preset] = {p.name: p for p in PRESET_LIST}
+
+
+# --- reading kernels ------------------------------------------------------------------------
+
+
+def parse_cell(value: object, row: int = 0, col: int = 0, what: str = "kernel") -> float:
+    """One grid cell as a float: numbers, numeric text, or a fraction such as "1/9".
+
+    Raises `KernelError` naming the cell (1-based row and column) when it is not a number.
+    """
+    where = f"row {row + 1}, column {col + 1} of the {what}"
+    if isinstance(value, bool):
+        raise KernelError(f"The cell at {where} is {value}, not a number.")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        number = float(value)
+    else:
+        text = "" if value is None else str(value).strip().replace("−", "-")
+        if not text:
+            raise KernelError(f"The cell at {where} is empty; type a number such as 0.")
+        try:
+            number = float(Fraction(text)) if "/" in text else float(text)
+        except (ValueError, ZeroDivisionError):
+            raise KernelError(
+                f"The cell at {where} is “{text}”, which is not a number "
+                "(use e.g. 2, -0.5 or 1/9)."
+            ) from None
+    if not math.isfinite(number):
+        raise KernelError(f"The cell at {where} is {number}; weights must be finite.")
+    return number
+
+
+def parse_kernel(cells: Sequence[Sequence[object]], max_size: int = MAX_SIZE,
+                 what: str = "kernel") -> torch.Tensor:
+    """A square grid of cells as a float32 (k, k) tensor, 1 <= k <= max_size; else `KernelError`.
+
+    `what` names the grid in the messages ("kernel", "input grid").
+    """
+    size = len(cells)
+    if not MIN_SIZE <= size <= max_size:
+        raise KernelError(f"The {what} must be 1x1 to {max_size}x{max_size}; this one has "
+                          f"{size} rows.")
+    if any(len(row) != size for row in cells):
+        raise KernelError(f"The {what} must be square: every one of its {size} rows needs "
+                          f"{size} numbers.")
+    values = [[parse_cell(v, r, c, what) for c, v in enumerate(row)]
+              for r, row in enumerate(cells)]
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def format_number(value: float, digits: int = 4) -> str:
+    """A weight as short text: 1 not 1.0, 0.1111 not 0.111111111."""
+    value = float(value)
+    if value == int(value) and abs(value) < 1e9:
+        return str(int(value))
+    return f"{value:.{digits}g}"
+
+
+def kernel_cells(kernel: torch.Tensor | Grid) -> list[list[str]]:
+    """The kernel as a grid of short strings, for an editable table."""
+    return [[format_number(v) for v in row] for row in torch.as_tensor(kernel).tolist()]
+
+
+def resize_cells(cells: Sequence[Sequence[str]], size: int, max_size: int = MAX_SIZE
+                 ) -> list[list[str]]:
+    """Grow (zero border) or shrink (crop) a square grid around its centre to `size`."""
+    size = min(max(int(size), MIN_SIZE), max_size)
+    old = len(cells)
+    offset = (old - size) // 2  # negative when growing
+    return [[str(cells[r + offset][c + offset]) if 0 <= r + offset < old
+             and 0 <= c + offset < old else "0" for c in range(size)] for r in range(size)]
+
+
+def apply_edits(cells: Sequence[Sequence[str]], edited_rows: dict) -> list[list[str]]:
+    """`cells` with a table editor's edits applied: {row: {column index as str: value}}."""
+    out = [list(map(str, row)) for row in cells]
+    for row, changes in edited_rows.items():
+        for col, value in changes.items():
+            r, c = int(row), int(col)
+            if 0 <= r < len(out) and 0 <= c < len(out[r]):
+                out[r][c] = "" if value is None else str(value)
+    return out
+
+
+def outline_window(image: Image.Image, row: int, col: int, size: int) -> Image.Image:
+    """A copy of `image` with a red square around the k x k window centred on (row, col).
+
+    The square is at least 2% of the image wide so it stays visible on a downscaled photo.
+    """
+    marked = image.convert("RGB")
+    draw = ImageDraw.Draw(marked)
+    before, after, _, _ = same_padding(size)
+    grow = max(0, (max(image.size) // 50 - size) // 2)
+    line = max(1, max(image.size) // 300)
+    draw.rectangle((col - before - grow - line, row - before - grow - line,
+                    col + after + grow + line, row + after + grow + line),
+                   outline=(255, 40, 0), width=line)
+    return marked
+
+
+# --- preparing and applying ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreparedKernel:
+    """The weights conv2d actually uses, plus sentences saying what was done to them."""
+
+    weights: torch.Tensor
+    notes: tuple[str, ...]
+
+
+def prepare_kernel(kernel: torch.Tensor, normalise: bool = False, flip: bool = False
+                   ) -> PreparedKernel:
+    """Optionally divide by the kernel's sum (when non-zero) and flip it for true convolution."""
+    notes: list[str] = []
+    weights = kernel.to(torch.float32)
+    if normalise:
+        total = float(weights.sum())
+        if not weights.any():
+            notes.append("The kernel is all zeros, so there is nothing to normalise: every "
+                         "output pixel is 0.")
+        elif abs(total) < 1e-12:
+            notes.append("The weights sum to 0 (as for edge detectors), so normalising "
+                         "would divide by zero; the kernel is used as it is.")
+        else:
+            weights = weights / total
+            notes.append(f"Divided by the sum of the weights, {format_number(total)}.")
+    if flip:
+        weights = weights.flip(0, 1)
+        notes.append("Flipped top-bottom and left-right (true convolution).")
+    return PreparedKernel(weights, tuple(notes))
+
+
+def is_point_symmetric(kernel: torch.Tensor) -> bool:
+    """True when turning the kernel by 180° leaves it unchanged (flipping changes nothing)."""
+    return bool(torch.equal(kernel, kernel.flip(0, 1)))
+
+
+def same_padding(size: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) padding that keeps the image size, as conv2d's 'same' does."""
+    before = (size - 1) // 2
+    after = size - 1 - before
+    return before, after, before, after
+
+
+def image_tensor(image: Image.Image, colour: ColourMode = "rgb") -> torch.Tensor:
+    """A PIL image as a float32 (1, C, H, W) tensor of 0..255 values (C = 1 or 3)."""
+    mode = "L" if colour == "grayscale" else "RGB"
+    pixels = np.asarray(image.convert(mode) if image.mode != mode else image, dtype=np.float32)
+    tensor = torch.from_numpy(pixels.copy())
+    return tensor[None, None] if mode == "L" else tensor.permute(2, 0, 1)[None]
+
+
+def check_fits(kernel_size: int, height: int, width: int) -> None:
+    """Raise `KernelError` when a kernel is larger than the image it should slide over."""
+    if kernel_size > min(height, width):
+        raise KernelError(
+            f"The {kernel_size}x{kernel_size} kernel is larger than the {width}x{height} "
+            "image; choose a smaller kernel or a larger image."
+        )
+
+
+def pad(x: torch.Tensor, kernel_size: int, padding: PaddingMode) -> torch.Tensor:
+    """`x` (N, C, H, W) padded so a `kernel_size` kernel gives an output of the same size."""
+    mode = "constant" if padding == "zeros" else padding
+    return F.pad(x, same_padding(kernel_size), mode=mode)
+
+
+def apply_kernel(x: torch.Tensor, weights: torch.Tensor, padding: PaddingMode = "zeros"
+                 ) -> torch.Tensor:
+    """Cross-correlate every channel of `x` (1, C, H, W) with `weights` (k, k); same size out.
+
+    One channel is a plain conv2d; several are a depthwise conv2d (`groups=C`), the same
+    kernel on each channel separately. Raises `KernelError` if the kernel does not fit.
+    """
+    if padding not in PADDING_MODES:
+        raise KernelError(f"Unknown padding “{padding}”; use one of {', '.join(PADDING_MODES)}.")
+    size = weights.shape[-1]
+    channels = x.shape[1]
+    check_fits(size, x.shape[-2], x.shape[-1])
+    # channels_last lets oneDNN's depthwise kernel run several times faster on the CPU.
+    padded = pad(x, size, padding).contiguous(memory_format=torch.channels_last)
+    weight = weights.to(x.dtype).expand(channels, 1, size, size)
+    with torch.no_grad():
+        out = F.conv2d(padded, weight, groups=channels)
+    return out.contiguous()
+
+
+# --- showing the result -----------------------------------------------------------------------
+
+
+def to_display(y: torch.Tensor, mode: DisplayMode = "clip") -> np.ndarray:
+    """Raw conv output (1, C, H, W) as uint8 pixels (H, W) or (H, W, 3) for showing.
+
+    clip: clamp to 0..255. abs: the absolute value, then clamp. minmax: rescale the whole
+    output's range to 0..255 (one range for all channels, so colours keep their balance).
+    """
+    if mode == "clip":
+        shown = y.clamp(0, 255)
+    elif mode == "abs":
+        shown = y.abs().clamp(0, 255)
+    elif mode == "minmax":
+        lo, hi = float(y.min()), float(y.max())
+        shown = (y - lo) * (255.0 / (hi - lo)) if hi > lo else torch.zeros_like(y)
+    else:
+        raise KernelError(f"Unknown display “{mode}”; use one of {', '.join(DISPLAY_MODES)}.")
+    pixels = shown.round().to(torch.uint8)[0]
+    return pixels[0].numpy() if pixels.shape[0] == 1 else pixels.permute(1, 2, 0).numpy()
+
+
+def to_image(pixels: np.ndarray) -> Image.Image:
+    """uint8 pixels from `to_display` as a PIL image."""
+    return Image.fromarray(pixels, mode="L" if pixels.ndim == 2 else "RGB")
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Counts of raw output values in equal-width bins, plus where the display range falls."""
+
+    edges: np.ndarray  # bins + 1 boundaries
+    counts: np.ndarray
+    minimum: float
+    maximum: float
+    below_zero: float  # fraction of values < 0 (clipped to black by "clip")
+    above_255: float  # fraction of values > 255 (clipped to white)
+
+
+def histogram(y: torch.Tensor, bins: int = 64) -> Histogram:
+    """Histogram of every raw value in `y`."""
+    flat = y.detach().flatten().to(torch.float32)
+    lo, hi = float(flat.min()), float(flat.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    counts = torch.histc(flat, bins=bins, min=lo, max=hi)
+    return Histogram(
+        edges=np.linspace(lo, hi, bins + 1), counts=counts.numpy(),
+        minimum=float(flat.min()), maximum=float(flat.max()),
+        below_zero=float((flat < 0).float().mean()), above_255=float((flat > 255).float().mean()),
+    )
+
+
+# --- the pixel inspector ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """The arithmetic behind one output pixel, redone by hand."""
+
+    row: int
+    col: int
+    channel: int
+    patch: torch.Tensor  # (k, k) input values under the kernel, padding included
+    weights: torch.Tensor  # (k, k)
+    products: torch.Tensor  # patch * weights
+    total: float  # sum of the products, computed here in float64
+
+
+def inspect_pixel(x: torch.Tensor, weights: torch.Tensor, padding: PaddingMode,
+                  row: int, col: int, channel: int = 0) -> Inspection:
+    """The k x k patch of padded `x` (1, C, H, W) under the kernel at output (row, col).
+
+    The sum is computed independently of conv2d (element-wise products in float64), so a
+    page can show it next to the output tensor's value and they must agree.
+    """
+    size = weights.shape[-1]
+    height, width = x.shape[-2:]
+    check_fits(size, height, width)
+    if not (0 <= row < height and 0 <= col < width):
+        raise KernelError(f"Pixel (x={col}, y={row}) is outside the {width}x{height} image.")
+    if not 0 <= channel < x.shape[1]:
+        raise KernelError(f"Channel {channel} does not exist; the image has {x.shape[1]}.")
+    padded = pad(x[:, channel : channel + 1], size, padding)[0, 0]
+    patch = padded[row : row + size, col : col + size]
+    products = patch.double() * weights.double()
+    return Inspection(row, col, channel, patch, weights, products.float(),
+                      float(products.sum()))
+
+
+# --- the code twin -----------------------------------------------------------------------------
+
+
+def code_twin(image_name: str, weights: torch.Tensor, colour: ColourMode,
+              padding: PaddingMode, normalise: bool, flip: bool, display: DisplayMode) -> str:
+    """The PyTorch lines that reproduce the page's output image exactly, ready to copy.
+
+    `weights` is the kernel as typed (before normalising and flipping).
+    """
+    size = weights.shape[-1]
+    rows = ",\n    ".join("[" + ", ".join(f"{v!r}" for v in row) + "]"
+                          for row in weights.tolist())
+    mode = "L" if colour == "grayscale" else "RGB"
+    channels = 1 if colour == "grayscale" else 3
+    lines = [
+        "import numpy as np",
+        "import torch",
+        "import torch.nn.functional as F",
+        "from PIL import Image",
+        "",
+        f'img = Image.open("{image_name}").convert("{mode}")',
+        "x = torch.from_numpy(np.asarray(img, dtype=np.float32))",
+        "x = x[None, None]  # (1, 1, H, W)" if channels == 1
+        else "x = x.permute(2, 0, 1)[None]  # (1, 3, H, W)",
+        f"kernel = torch.tensor([\n    {rows},\n])",
+    ]
+    if normalise and float(weights.sum()) != 0:
+        lines.append("kernel = kernel / kernel.sum()  # normalise")
+    if flip:
+        lines.append("kernel = kernel.flip(0, 1)  # true convolution: conv2d does not flip")
+    torch_mode = "constant" if padding == "zeros" else padding
+    lines += [
+        f"weight = kernel.expand({channels}, 1, {size}, {size})"
+        + ("  # the same kernel for each channel" if channels > 1 else ""),
+        f'x = F.pad(x, {same_padding(size)}, mode="{torch_mode}")  # keep the size',
+        f"y = F.conv2d(x, weight, groups={channels})  # raw output, any sign",
+    ]
+    if display == "clip":
+        lines.append("shown = y.clamp(0, 255)")
+    elif display == "abs":
+        lines.append("shown = y.abs().clamp(0, 255)")
+    else:
+        lines.append("shown = (y - y.min()) * (255 / (y.max() - y.min()))")
+    lines.append("pixels = shown.round().to(torch.uint8)[0]"
+                 + ("[0]" if channels == 1 else ".permute(1, 2, 0)"))
+    lines.append("Image.fromarray(pixels.numpy()).save(\"output.png\")")
+    return "\n".join(lines)
