@@ -377,6 +377,11 @@ def count_modules(model: nn.Module) -> tuple[int, int]:
     return len(list(model.children())), len(list(model.modules()))
 
 
+def print_form(model: nn.Module) -> str:
+    """What `print(model)` shows: the module tree with each layer's constructor arguments."""
+    return repr(model)
+
+
 def mode_sensitive(model: nn.Module) -> list[str]:
     """Modules that behave differently under train() and eval(): Dropout and BatchNorm."""
     kinds = (nn.Dropout, nn.modules.batchnorm._BatchNorm)

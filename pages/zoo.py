@@ -1,0 +1,287 @@
+"""Model zoo: the classic CNNs as nn.Modules: layer table, shapes, parameters, FLOPs, save/load."""
+
+from __future__ import annotations
+
+import copy
+
+import streamlit as st
+import torch
+
+from explorer import devices, inspector, ui, zoo
+
+ui.page_header(
+    "Model zoo",
+    "LeNet-5 to DenseNet as real `nn.Module`s. Pick a network and an input configuration: "
+    "PyTorch runs a dummy image through it and every shape, parameter count and "
+    "multiply-add below comes from that forward pass. Change the input size or a key "
+    "layer and watch the numbers follow, or break.",
+)
+
+VARIANT_LABELS = {
+    name: f"{name} · {v.in_channels}×{v.height}×{v.width} · {v.num_classes} classes"
+    for name, v in zoo.VARIANTS.items()
+}
+REAL_WEIGHTS_MB = 60.0  # above this, the save/load lesson would ship hundreds of MB
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def meta_model(key: str, variant: str, batchnorm: bool) -> torch.nn.Module:
+    """The network on PyTorch's meta device: every shape, no memory, instant to build."""
+    with torch.device("meta"):
+        return zoo.build_model(key, variant=variant, batchnorm=batchnorm)
+
+
+@st.cache_resource(max_entries=96, show_spinner="Running a dummy image through the network…")
+def inspect(key: str, variant: str, batchnorm: bool, size: int, layer: str, kernel: int,
+            stride: int) -> tuple[torch.nn.Module, inspector.Inspection]:
+    model = meta_model(key, variant, batchnorm)
+    if layer:
+        model = inspector.with_layer_changed(model, layer, kernel=kernel, stride=stride)
+    channels = zoo.VARIANTS[variant].in_channels
+    return model, inspector.inspect_model(model, (channels, size, size))
+
+
+@st.cache_resource(max_entries=6, show_spinner="Initialising real weights…")
+def real_model(key: str, variant: str, batchnorm: bool, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return zoo.build_model(key, variant=variant, batchnorm=batchnorm).eval()
+
+
+@st.cache_data(show_spinner=False)
+def facts() -> dict[str, object]:
+    return {"mlp": inspector.mlp_vs_lenet(), "vgg": inspector.vgg_stacked_convs(64),
+            "bottleneck": inspector.bottleneck_macs(), "1x1": inspector.one_by_one_is_linear(),
+            "deep": inspector.vgg19_vs_resnet101()}
+
+
+def reset_size() -> None:
+    st.session_state["zoo_size"] = zoo.VARIANTS[st.session_state["zoo_variant"]].height
+    st.session_state["zoo_layer"] = ""
+
+
+# --- controls ------------------------------------------------------------------------------
+ui.url_state("zoo_model", "lenet5", choices=zoo.list_models())
+ui.url_state("zoo_variant", "mnist", choices=list(zoo.VARIANTS))
+ui.url_state("zoo_bn", False)
+ui.url_state("zoo_size", zoo.VARIANTS[st.session_state["zoo_variant"]].height, bounds=(4, 320))
+c1, c2, c3 = st.columns([2, 3, 1])
+key = c1.selectbox("Network", zoo.list_models(), key="zoo_model", on_change=reset_size,
+                   format_func=lambda k: zoo.get_spec(k).title)
+variant = c2.radio("Configuration", list(zoo.VARIANTS), key="zoo_variant", horizontal=True,
+                   format_func=VARIANT_LABELS.get, on_change=reset_size)
+spec = zoo.get_spec(key)
+config = zoo.VARIANTS[variant]
+batchnorm = c3.toggle("BatchNorm", key="zoo_bn", disabled=not spec.supports_batchnorm,
+                      help="Adds BatchNorm after every conv and hidden Linear. ResNet, "
+                      "GoogLeNet and DenseNet always have it; AlexNet predates it.")
+batchnorm = batchnorm and spec.supports_batchnorm
+ui.sync_url("zoo_model", "zoo_variant", "zoo_bn", "zoo_size")
+
+st.markdown(f"**{spec.title}** · {spec.paper}")
+if config.small:
+    st.info(f"**What differs from the paper and why:** {spec.small_note}.",
+            icon=":material/compare_arrows:")
+elif spec.imagenet_from_torchvision:
+    st.caption(f"torchvision's own architecture (`weights=None`): the parameter count below is "
+               f"torchvision's. Built for {VARIANT_LABELS[variant]}.")
+else:
+    st.caption("torchvision has no such model: built from the paper's description for "
+               f"{VARIANT_LABELS[variant]}.")
+
+# --- shape propagation controls -------------------------------------------------------------
+try:
+    base = meta_model(key, variant, batchnorm)
+except zoo.BuildError as err:
+    st.error(str(err))
+    st.stop()
+key_layers = inspector.key_layers(base)
+with st.container(border=True):
+    st.markdown(f"**Shape propagation.** The network was built for "
+                f"{config.height}×{config.width} inputs; feed it another size, or change a "
+                "key layer, and every shape, parameter and multiply-add downstream follows.")
+    s1, s2, s3, s4 = st.columns([3, 2, 1, 1])
+    size = s1.slider("Input height and width", 4, 320, key="zoo_size")
+    if st.session_state.get("zoo_layer") not in ["", *key_layers]:
+        st.session_state["zoo_layer"] = ""
+    layer = s2.selectbox("Key layer to change", ["", *key_layers], key="zoo_layer",
+                         format_func=lambda n: n or "none (as built)")
+    kernel, stride = inspector.kernel_and_stride(base.get_submodule(layer)) if layer else (3, 1)
+    if layer:
+        kernel = s3.number_input("Kernel", 1, 11, value=kernel, key=f"zoo_kernel_{key}_{layer}")
+        stride = s4.number_input("Stride", 1, 4, value=stride, key=f"zoo_stride_{key}_{layer}")
+
+try:
+    model, table = inspect(key, variant, batchnorm, size, layer, int(kernel), int(stride))
+except (ValueError, RuntimeError) as err:
+    st.error(f"That change cannot be applied: {err}")
+    st.stop()
+
+for problem in table.problems:
+    st.warning(problem, icon=":material/warning:")
+
+m1, m2, m3, m4, m5 = st.columns(5)
+m1.metric("Parameters", f"{table.total_params:,}")
+m2.metric("Trainable", f"{table.trainable_params:,}")
+m3.metric("Multiply-adds / image", f"{table.total_macs:,}" if table.ok else "—",
+          help="Counted by torch.utils.flop_counter.FlopCounterMode (FLOPs ÷ 2).")
+m4.metric("Weights at fp32", f"{table.weight_mb:,.1f} MB", help="parameters × 4 bytes")
+m5.metric("Output", "×".join(map(str, table.output_shape)) if table.ok else "none")
+
+
+# --- the course's facts, next to the model they belong to -----------------------------------
+def fact_text(name: str) -> str:
+    f = facts()[name]
+    if name == "mlp":
+        return (f"The course's MLP {list(f.widths)} has **{f.mlp_params:,}** parameters "
+                f"(**{f.mlp_mb:.1f} MB** at fp32; the slide rounds to “390K”), against "
+                f"**{f.lenet_params:,}** for LeNet-5 on the same 28×28 digits.")
+    if name == "vgg":
+        c = f.channels
+        return (f"One 7×7 conv on C = {c} channels needs 49C² = **{f.big_kernel_params:,}** "
+                f"weights; three stacked 3×3 convs see the same {f.receptive_field}×"
+                f"{f.receptive_field} window with 27C² = **{f.stacked_params:,}** "
+                "(and two more ReLUs).")
+    if name == "bottleneck":
+        return (f"On {f.channels} channels a direct 3×3 conv costs **{f.direct_macs:,}** "
+                f"multiply-adds per position; the bottleneck 1×1 ({f.channels}→{f.reduced}), "
+                f"3×3, 1×1 (→{f.channels}) costs **{f.bottleneck_macs:,}**.")
+    if name == "1x1":
+        return (f"A 1×1 conv is a Linear applied to every pixel: on a {f.in_channels}×"
+                f"{f.height}×{f.width} input, `Conv2d({f.in_channels}, {f.out_channels}, 1)` "
+                f"and `Linear({f.in_channels}, {f.out_channels})` with the same weights differ "
+                f"by at most **{f.max_difference:.1e}**.")
+    vgg19, resnet101 = f
+    return (f"Depth is not size: VGG-19 has **{vgg19:,}** parameters, ResNet-101 only "
+            f"**{resnet101:,}** (torchvision builders, no weights downloaded).")
+
+
+FAMILY_FACTS = {"mlp": ["mlp"], "lenet": ["mlp"], "vgg": ["vgg", "deep"], "nin": ["1x1"],
+                "googlenet": ["1x1"], "resnet": ["bottleneck", "deep"], "densenet": ["1x1"],
+                "alexnet": []}
+for name in FAMILY_FACTS.get(spec.family, []):
+    st.success(fact_text(name), icon=":material/calculate:")
+
+# --- tabs -----------------------------------------------------------------------------------
+tab_table, tab_graph, tab_module, tab_save, tab_facts = st.tabs(
+    ["Layer table", "Block diagram", "nn.Module", "Save & load", "All the course's numbers"]
+)
+
+with tab_table:
+    st.caption(f"{len(table.rows)} layers (leaf modules) in the order the forward pass "
+               f"met them, for a 1×{'×'.join(map(str, table.input_shape))} input.")
+    st.dataframe(
+        inspector.table_records(table), hide_index=True, width="stretch", height=420,
+        column_config={
+            "parameters": st.column_config.NumberColumn(format="localized"),
+            "multiply-adds": st.column_config.NumberColumn(format="localized"),
+            "trainable": st.column_config.CheckboxColumn(),
+        },
+    )
+
+with tab_graph:
+    st.caption("One box per stage; the edges carry the output shape (channels × height × "
+               "width) of the stage they leave. A red box is where the image ran out.")
+    st.graphviz_chart(inspector.graph_dot(table, spec.title), width="stretch")
+
+with tab_module:
+    lesson = copy.deepcopy(model)  # train()/eval() below must not touch the cached model
+    n_children, n_modules = inspector.count_modules(lesson)
+    st.markdown(f"`list(model.children())` has **{n_children}** modules, the direct "
+                f"sub-modules; `list(model.modules())` has **{n_modules}**: the model itself "
+                "and every descendant. Open a child to see its own tree.")
+    tree = inspector.module_tree(lesson)
+
+    def tree_lines(node: inspector.TreeNode, depth: int = 0) -> list[str]:
+        line = f"{'    ' * depth}{node.name}: {node.type}  ({node.params:,} params)"
+        return [line, *(x for child in node.children for x in tree_lines(child, depth + 1))]
+
+    for child in tree.children:
+        with st.expander(f"{child.name} · {child.type} · {child.params:,} parameters"):
+            st.code("\n".join(tree_lines(child)), language=None)
+
+    st.markdown("**`named_parameters()`**: every learnable tensor with its name.")
+    st.dataframe(inspector.named_parameter_records(lesson), hide_index=True, width="stretch",
+                 height=260)
+
+    st.markdown("**`train()` / `eval()`**")
+    mode = st.radio("Mode", ["model.train()", "model.eval()"], key="zoo_mode", horizontal=True)
+    training, n_training, n_all = inspector.training_flags(lesson, mode == "model.train()")
+    sensitive = inspector.mode_sensitive(lesson)
+    st.markdown(
+        f"`model.training = {training}`; {n_training} of {n_all} modules are in training mode. "
+        + (f"The {len(sensitive)} layers that behave differently: "
+           + ", ".join(f"`{n}`" for n in sensitive[:8]) + ("…" if len(sensitive) > 8 else "")
+           + " (Dropout zeroes activations only in training; BatchNorm uses batch statistics "
+           "in training and its running averages in eval)."
+           if sensitive else "No Dropout or BatchNorm here, so both modes compute the same.")
+    )
+
+    st.markdown("**`to(device)`**")
+    device = devices.pick_device()
+    if table.weight_mb <= REAL_WEIGHTS_MB and not layer:
+        real = real_model(key, variant, batchnorm)
+        moved = copy.deepcopy(real).to(device)
+        st.markdown(f"Before: tensors per device {inspector.tensor_devices(real)}. After "
+                    f"`model.to({str(device)!r})`: {inspector.tensor_devices(moved)}. Every "
+                    "parameter and buffer moves; the input batch must follow with "
+                    "`x.to(device)`.")
+    else:
+        st.markdown(f"This table's copy lives on PyTorch's **meta** device "
+                    f"({inspector.tensor_devices(lesson)}): shapes without memory, which is "
+                    f"how the page tabulates big networks instantly. A real "
+                    f"`model.to({str(device)!r})` would move {table.weight_mb:,.0f} MB.")
+
+    with st.expander("`print(model)`"):
+        st.code(inspector.print_form(lesson), language=None)
+
+with tab_save:
+    if table.weight_mb > REAL_WEIGHTS_MB:
+        st.info(f"{spec.title} weighs {table.weight_mb:,.0f} MB at fp32: too much to send "
+                f"through a browser lesson. Pick a small configuration (or a network under "
+                f"{REAL_WEIGHTS_MB:.0f} MB) to save and load its state_dict.")
+    elif layer:
+        st.info("Save & load works on the network as built: set the key layer back to "
+                "“none (as built)”.")
+    else:
+        real = real_model(key, variant, batchnorm)
+        st.markdown(
+            "`torch.save(model.state_dict(), path)` stores only tensors, by name. Download this "
+            "model's state_dict (seeded random weights), then upload it back: it is read with "
+            "`torch.load(..., weights_only=True)`, which refuses any file that would run code, "
+            "and loaded with a strict key check."
+        )
+        st.download_button(
+            "Download state_dict (.pt)", data=lambda: inspector.state_dict_bytes(real),
+            file_name=f"{key}-{variant}{'-bn' if batchnorm else ''}.pt",
+            mime="application/octet-stream", on_click="ignore",
+            icon=":material/download:",
+        )
+        upload = st.file_uploader("Upload a state_dict (.pt) to load into this model",
+                                  type=["pt", "pth"], key="zoo_state_upload")
+        if upload is not None:
+            try:
+                state = inspector.read_state_dict(upload.getvalue())
+                fresh = inspector.load_checked(
+                    zoo.build_model(key, variant=variant, batchnorm=batchnorm), state
+                )
+            except inspector.StateDictError as err:
+                st.error(str(err))
+            else:
+                diff = inspector.max_output_difference(real, fresh, config.input_shape)
+                verdict = ("identical to the model above: the round trip restored every "
+                           "weight" if diff == 0 else
+                           "different from the model above: same architecture, other weights")
+                st.success(f"Loaded {len(state)} tensors from “{upload.name}” with "
+                           f"`load_state_dict(strict=True)`. On a fixed random input its "
+                           f"outputs are {verdict} (max |Δ| = {diff:.3g}).")
+    if variant == "imagenet" and spec.imagenet_from_torchvision:
+        path = zoo.pretrained_path(key, batchnorm)
+        if path and path.is_file():
+            st.success(f"Pretrained ImageNet weights found at `{path}`.")
+        else:
+            st.info(f"No pretrained weights on this machine (nothing is ever downloaded): "
+                    f"fetch {zoo.pretrained_url(key, batchnorm)} and save it as `{path}`.")
+
+with tab_facts:
+    for name in ("mlp", "vgg", "1x1", "bottleneck", "deep"):
+        st.markdown(f"- {fact_text(name)}")

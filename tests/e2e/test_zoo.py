@@ -1,0 +1,79 @@
+"""The model zoo page in Chromium: every network in every configuration, a Linear that breaks
+when the input grows, and a state_dict downloaded and uploaded back."""
+
+from __future__ import annotations
+
+import torch
+
+from explorer import zoo
+
+
+def test_every_network_in_every_configuration(app):
+    app.open("zoo")
+    variants = list(zoo.VARIANTS)
+    current = "mnist"
+    for i, key in enumerate(zoo.list_models()):
+        spec = zoo.get_spec(key)
+        app.select("Network", spec.title)
+        # start from the configuration already selected, so each network costs two clicks
+        order = [current, *[v for v in variants if v != current]]
+        for variant in order:
+            if variant != current:
+                app.page.locator("[data-testid='stRadio'] label").filter(
+                    has_text=f"{variant} · ").click()
+                app.wait()
+                current = variant
+            app.assert_healthy()
+            text = app.text()
+            assert f"{spec.title} ·" in text, (key, variant)
+            assert "Parameters" in text and "Multiply-adds" in text
+            assert "×1000" in text if variant == "imagenet" else "×10\n" in text, (key, variant)
+        if key == "resnet50":
+            app.screenshot("zoo_resnet50_imagenet" if current == "imagenet" else f"zoo_{key}")
+        if i == 0:
+            app.screenshot("zoo_mlp")
+
+
+def test_growing_the_input_breaks_the_linear_and_says_why(app):
+    app.open("zoo", query="zoo_model=lenet5&zoo_variant=mnist")
+    assert "needs in_features" not in app.text()
+    app.set_slider("Input height and width", 36)
+    text = app.text()
+    assert "“classifier.0” is nn.Linear(in_features=400" in text
+    assert "it needs in_features=784" in text
+    app.assert_healthy()
+    app.screenshot("zoo_linear_breaks")
+    app.page.get_by_role("tab", name="Block diagram").click()
+    app.page.locator("[data-testid='stGraphVizChart']").scroll_into_view_if_needed()
+    app.page.wait_for_timeout(500)
+    app.screenshot("zoo_diagram_36")
+    app.set_slider("Input height and width", 9)
+    assert "too small" in app.text()
+    app.assert_healthy()
+
+
+def test_download_and_upload_a_state_dict(app, tmp_path):
+    app.open("zoo", query="zoo_model=resnet18&zoo_variant=cifar")
+    app.page.get_by_role("tab", name="Save & load").click()
+    with app.page.expect_download() as info:
+        app.page.get_by_role("button", name="Download state_dict (.pt)").click()
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    assert path.name == "resnet18-cifar.pt"
+    assert "fc.weight" in torch.load(path, weights_only=True)
+
+    uploader = app.page.locator("[data-testid='stMain'] [data-testid='stFileUploader']")
+    uploader.locator("input[type='file']").set_input_files(str(path))
+    app.wait(settle_ms=800)
+    text = app.text()
+    assert "identical to the model above" in text and "max |Δ| = 0" in text
+    app.assert_healthy()
+    app.screenshot("zoo_state_dict_round_trip")
+
+    other = tmp_path / "lenet.pt"
+    torch.save(zoo.build_model("lenet5").state_dict(), other)
+    uploader.locator("input[type='file']").set_input_files(str(other))
+    app.wait(settle_ms=800)
+    assert "does not fit the model (strict check)" in app.text()
+    app.assert_healthy()
+    app.screenshot("zoo_state_dict_mismatch")
