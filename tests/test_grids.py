@@ -1,0 +1,45 @@
+"""Numeric grid figures: values, labels, blanks, outlines and clicks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import grids
+
+
+def test_grid_figure_writes_each_value_and_keeps_nan_blank():
+    fig = grids.grid_figure(torch.tensor([[1.0, float("nan")], [-2.5, 0.25]]))
+    heat = fig.data[0]
+    assert [list(row) for row in heat.text] == [["1", ""], ["-2.5", "0.25"]]
+    assert heat.z[0][1] is None
+    assert heat.colorscale[0][1] != grids.grid_figure([[1, 2]]).data[0].colorscale[0][1]
+    assert heat.zmin == -heat.zmax  # signed grids are centred on 0
+    assert tuple(fig.layout.yaxis.range) == (1.5, -0.5)  # row 0 on top
+
+
+def test_custom_text_highlights_and_boxes_become_outlines():
+    fig = grids.grid_figure(np.zeros((3, 4)), text=[["a"] * 4] * 3, highlight=[(2, 3)],
+                            boxes=[(0, 1, 2, 2)])
+    assert fig.data[0].text[0][0] == "a"
+    shapes = sorted((s.x0, s.y0, s.x1, s.y1) for s in fig.layout.shapes)
+    assert shapes == [(0.5, -0.5, 2.5, 1.5), (2.5, 1.5, 3.5, 2.5)]
+
+
+def test_clickable_grid_has_one_marker_per_cell_and_clicks_map_back():
+    fig = grids.grid_figure(np.arange(6).reshape(2, 3), clickable=True)
+    markers = fig.data[1]
+    assert len(markers.x) == 6 and (markers.x[4], markers.y[4]) == (1, 1)
+    assert grids.clicked_cell({"points": [{"x": 2, "y": 1, "curve_number": 1}]}) == (1, 2)
+    assert grids.clicked_cell({"points": []}) is None
+    assert grids.clicked_cell(None) is None
+    assert grids.grid_width(np.zeros((2, 3)), 40) == 3 * 40 + 32
+
+
+def test_grid_figure_refuses_non_2d():
+    with pytest.raises(ValueError, match="2-D"):
+        grids.grid_figure([1, 2, 3])
+    assert math.isclose(grids.grid_figure([[5]]).data[0].zmax, 5)
