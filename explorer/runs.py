@@ -194,3 +194,25 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
     root = root or runs_dir()
     dirs = [d for d in root.iterdir() if (d / "config.json").is_file()] if root.exists() else []
     return [run_info(d) for d in sorted(dirs, key=lambda d: d.name, reverse=True)]
+
+
+def ema(values: list[float], alpha: float = 0.9) -> list[float]:
+    """Exponential moving average with bias correction (the smoothed loss curve)."""
+    out, avg = [], 0.0
+    for i, v in enumerate(values, start=1):
+        avg = alpha * avg + (1 - alpha) * v
+        out.append(avg / (1 - alpha**i))
+    return out
+
+
+def curves(records: list[dict]) -> dict[str, list]:
+    """Metrics split for plotting: per-step loss (raw and smoothed) and per-epoch records."""
+    steps = [r for r in records if r.get("kind") == "step"]
+    loss = [r["loss"] for r in steps]
+    return {
+        "step": [r["step"] for r in steps],
+        "loss": loss,
+        "loss_smooth": ema(loss),
+        "lr": [r["lr"] for r in steps],
+        "epochs": [r for r in records if r.get("kind") == "epoch"],
+    }

@@ -71,3 +71,14 @@ def test_checkpoint_is_atomic_and_loads_with_weights_only(root):
     assert torch.equal(ckpt["state_dict"]["weight"], model.weight.detach())
     assert runs.load_checkpoint(run_dir)["epoch"] == 2
     assert runs.list_runs()[0].has_checkpoint
+
+
+def test_curves_split_steps_and_epochs_and_smooth_the_loss():
+    records = [{"kind": "step", "step": i, "loss": float(v), "lr": 0.1}
+               for i, v in enumerate([4, 2, 4, 2], 1)]
+    records.append({"kind": "epoch", "epoch": 1, "test_acc": 0.5})
+    c = runs.curves(records)
+    assert c["step"] == [1, 2, 3, 4] and c["loss"] == [4, 2, 4, 2]
+    assert c["loss_smooth"][0] == pytest.approx(4.0)  # bias-corrected: starts at the first value
+    assert 2 < c["loss_smooth"][-1] < 4
+    assert [e["epoch"] for e in c["epochs"]] == [1]
