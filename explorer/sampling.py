@@ -1,0 +1,323 @@
+"""Down- and up-sampling: pooling, strided convolution, F.interpolate and activations.
+
+Everything runs real torch ops on the shared photo (as one grey channel) or on a small
+integer grid whose numbers can be read. Figures are plain Plotly; no streamlit here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from PIL import Image
+from torch import nn
+from torch.nn import functional as F
+
+from explorer import conv_arithmetic as ca
+
+PoolKind = Literal["maxpool", "avgpool"]
+UpMode = Literal["nearest", "bilinear", "bicubic"]
+UP_MODES: tuple[UpMode, ...] = ("nearest", "bilinear", "bicubic")
+ACTIVATIONS: dict[str, nn.Module] = {
+    "ReLU": nn.ReLU(), "LeakyReLU(0.1)": nn.LeakyReLU(0.1), "Sigmoid": nn.Sigmoid(),
+    "Tanh": nn.Tanh(),
+}
+SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+
+
+# --- tensors in and out ----------------------------------------------------------------------
+
+
+def grey_tensor(image: Image.Image, max_side: int = 256) -> torch.Tensor:
+    """The photo as a [1, 1, H, W] float tensor in 0..1, at most `max_side` on its long side."""
+    img = image.convert("L")
+    if max(img.size) > max_side:
+        img = img.copy()
+        img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None, None]
+
+
+def to_uint8(x: torch.Tensor, signed: bool = False) -> np.ndarray:
+    """A [1, 1, H, W] (or [H, W]) map as an 8-bit picture; signed maps put 0 at mid-grey."""
+    a = x.detach().float().reshape(x.shape[-2], x.shape[-1])  # 2-D even for a 1-pixel row
+    if signed:
+        scale = a.abs().max().clamp_min(1e-8)
+        a = 0.5 + 0.5 * a / scale
+    return (a.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+def number_grid(size: int = 6, seed: int = 7) -> torch.Tensor:
+    """A [1, 1, size, size] grid of small integers (as floats) to pool by hand."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 10, (1, 1, size, size), generator=generator).float()
+
+
+# --- pooling ---------------------------------------------------------------------------------
+
+
+def pool_layer(kind: PoolKind, size: tuple[int, int], kernel: int, stride: int, padding: int,
+               ceil_mode: bool) -> ca.Layer:
+    """The pooling layer as a conv-arithmetic `Layer` (its formula, its PyTorch check)."""
+    return ca.Layer(kind, size, (kernel, kernel), (stride, stride), (padding, padding),
+                    ceil_mode=ceil_mode)
+
+
+def pool(x: torch.Tensor, layer: ca.Layer) -> torch.Tensor:
+    """Run the real nn.MaxPool2d / nn.AvgPool2d of `layer` on `x`."""
+    with torch.no_grad():
+        return ca.build_module(layer, "cpu")(x)
+
+
+@dataclass(frozen=True)
+class PoolFrame:
+    """A small pooling worked by hand: which input cells each output cell used."""
+
+    x: torch.Tensor  # [H, W]
+    out: torch.Tensor  # [H_out, W_out]
+    windows: list[list[list[tuple[int, int]]]]  # per output cell, its input cells
+    winners: list[list[tuple[int, int]]] | None  # max pooling: the cell that won
+
+
+def pool_frame(x: torch.Tensor, layer: ca.Layer) -> PoolFrame:
+    """Pool `x` ([1, 1, H, W]) with `layer` and trace every window and max winner."""
+    h, w = layer.axes()
+    out = pool(x, layer)
+    windows = [[[(r, c) for r in ca.window(layer.kind, h, i) for c in ca.window(layer.kind, w, j)
+                 if 0 <= r < h.size and 0 <= c < w.size]
+                for j in range(out.shape[3])] for i in range(out.shape[2])]
+    winners = None
+    if layer.kind == "maxpool":
+        _, idx = F.max_pool2d(x, layer.kernel, layer.stride, layer.padding[0],
+                              ceil_mode=layer.ceil_mode, return_indices=True)
+        winners = [[divmod(int(v), w.size) for v in row] for row in idx[0, 0]]
+    return PoolFrame(x[0, 0], out[0, 0], windows, winners)
+
+
+def avg_divisor(layer: ca.Layer, i: int, j: int) -> int:
+    """What AvgPool2d divides output (i, j) by: its window clipped to the padded input
+    (padding counts, as count_include_pad=True; a ceil-mode overhang does not)."""
+    divisor = 1
+    for axis, index in zip(layer.axes(), (i, j), strict=True):
+        start = index * axis.stride - axis.pad_before
+        end = min(start + axis.kernel, axis.size + axis.pad_after)
+        divisor *= end - start
+    return divisor
+
+
+def _number_heatmap(values: torch.Tensor, xaxis: str, yaxis: str, colorscale: str,
+                    fmt: str) -> dict:
+    v = values.tolist()
+    return {"type": "heatmap", "z": v, "text": [[format(a, fmt) for a in row] for row in v],
+            "texttemplate": "%{text}", "textfont": {"size": 16}, "colorscale": colorscale,
+            "showscale": False, "xgap": 2, "ygap": 2, "xaxis": xaxis, "yaxis": yaxis,
+            "hovertemplate": "row %{y}, column %{x}: %{text}<extra></extra>"}
+
+
+def pool_frame_figure(frame: PoolFrame, highlight: tuple[int, int] = (0, 0),
+                      height: int = 300) -> go.Figure:
+    """Input numbers (left) with one window outlined and its max circled, output (right)."""
+    i, j = highlight
+    fmt = ".0f" if frame.winners is not None else ".2f"
+    cells = frame.windows[i][j]
+    data = [
+        _number_heatmap(frame.x, "x", "y", "Blues", ".0f"),
+        _number_heatmap(frame.out, "x2", "y2", "Oranges", fmt),
+        {"type": "scatter", "mode": "markers", "x": [c for _, c in cells],
+         "y": [r for r, _ in cells], "marker": {"symbol": "square-open", "size": 34,
+                                                 "color": "#ff7f0e", "line": {"width": 3}},
+         "xaxis": "x", "yaxis": "y", "hoverinfo": "skip", "name": "window"},
+        {"type": "scatter", "mode": "markers", "x": [j], "y": [i], "xaxis": "x2", "yaxis": "y2",
+         "marker": {"symbol": "square-open", "size": 34, "color": "#ff7f0e",
+                    "line": {"width": 3}}, "hoverinfo": "skip", "name": "output"},
+    ]
+    if frame.winners is not None:
+        wins = [cell for row in frame.winners for cell in row]
+        data.append({"type": "scatter", "mode": "markers", "x": [c for _, c in wins],
+                     "y": [r for r, _ in wins], "xaxis": "x", "yaxis": "y", "name": "max",
+                     "marker": {"symbol": "circle-open", "size": 26, "color": "#c0392b",
+                                "line": {"width": 3}}, "hoverinfo": "skip"})
+    axis = {"showgrid": False, "zeroline": False, "tickmode": "linear", "tick0": 0, "dtick": 1}
+    layout = {
+        "height": height, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "showlegend": False,
+        "plot_bgcolor": "white",
+        "xaxis": {**axis, "domain": [0, 0.55], "side": "top"},
+        "yaxis": {**axis, "autorange": "reversed", "scaleanchor": "x"},
+        "xaxis2": {**axis, "domain": [0.65, 1], "side": "top"},
+        "yaxis2": {**axis, "autorange": "reversed", "scaleanchor": "x2", "anchor": "x2"},
+    }
+    return go.Figure({"data": data, "layout": layout})
+
+
+# --- strided convolution vs pooling ----------------------------------------------------------
+
+
+def read_fraction(size: tuple[int, int], kernel: int, stride: int) -> float:
+    """Share of input pixels at least one window reads, counted by torch's unfold/fold."""
+    ones = torch.ones(1, 1, *size)
+    cols = F.unfold(ones, kernel, stride=stride)
+    covered = [(ca.conv_out(n, kernel, stride) - 1) * stride + kernel for n in size]
+    counts = F.fold(cols, tuple(covered), kernel, stride=stride)
+    return float((counts > 0).sum()) / (size[0] * size[1])
+
+
+@dataclass(frozen=True)
+class Downsampled:
+    """The same photo shrunk three ways by the same factor."""
+
+    strided: torch.Tensor
+    maxpool: torch.Tensor
+    avgpool: torch.Tensor
+    strided_reads: float
+    pool_reads: float
+
+
+def strided_vs_pool(x: torch.Tensor, stride: int) -> Downsampled:
+    """A 1×1 identity conv with stride s (keeps one pixel in s×s) against s×s pooling."""
+    conv = nn.Conv2d(1, 1, 1, stride=stride, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+        strided = conv(x)
+        maxed = nn.MaxPool2d(stride, stride)(x)
+        averaged = nn.AvgPool2d(stride, stride)(x)
+    size = (x.shape[2], x.shape[3])
+    return Downsampled(strided, maxed, averaged, read_fraction(size, 1, stride),
+                       read_fraction(size, stride, stride))
+
+
+# --- upsampling ------------------------------------------------------------------------------
+
+
+def shape_trace(scales: tuple[int, ...] = (2, 3)) -> list[tuple[str, list[int]]]:
+    """The course's trace, run live: [1,16,14,14] -> MaxPool2d(2,2) -> ×2 and ×3."""
+    x = torch.zeros(1, 16, 14, 14)
+    pooled = nn.MaxPool2d(2, 2)(x)
+    trace = [("x", list(x.shape)), ("nn.MaxPool2d(2, 2)(x)", list(pooled.shape))]
+    for s in scales:
+        up = F.interpolate(pooled, scale_factor=s, mode="nearest")
+        trace.append((f"F.interpolate(·, scale_factor={s})", list(up.shape)))
+    return trace
+
+
+def upsample(x: torch.Tensor, scale: int, mode: UpMode) -> torch.Tensor:
+    """F.interpolate with `mode`; bicubic can overshoot 0..1 and is left unclipped."""
+    kwargs = {} if mode == "nearest" else {"align_corners": False}
+    return F.interpolate(x, scale_factor=scale, mode=mode, **kwargs)
+
+
+def center_crop(x: torch.Tensor, side: int) -> torch.Tensor:
+    """The central side×side patch of a [1, 1, H, W] map (smaller if the map is)."""
+    h, w = x.shape[2], x.shape[3]
+    sh, sw = min(side, h), min(side, w)
+    top, left = (h - sh) // 2, (w - sw) // 2
+    return x[:, :, top:top + sh, left:left + sw]
+
+
+def patch_for_upsampling(x: torch.Tensor, side: int = 16) -> torch.Tensor:
+    """A central side×side patch of the photo shrunk 4× (so a patch shows a real detail)."""
+    if min(x.shape[2], x.shape[3]) >= 4 * side:
+        with torch.no_grad():
+            x = nn.AvgPool2d(4, 4)(x)
+    return center_crop(x, side)
+
+
+def pixels_figure(x: torch.Tensor, title: str, zrange: tuple[float, float] = (0.0, 1.0),
+                  colorscale: str = "gray", height: int = 260) -> go.Figure:
+    """A map drawn cell by cell (no browser smoothing), so every pixel is visible."""
+    z = x.detach().reshape(x.shape[-2], x.shape[-1]).tolist()
+    layout = {"height": height, "margin": {"l": 0, "r": 0, "t": 30, "b": 0},
+              "title": {"text": title, "font": {"size": 13}},
+              "xaxis": {"visible": False}, "yaxis": {"visible": False, "autorange": "reversed",
+                                                     "scaleanchor": "x"}}
+    return go.Figure({"data": [{"type": "heatmap", "z": z, "colorscale": colorscale,
+                                "zmin": zrange[0], "zmax": zrange[1], "showscale": False,
+                                "hovertemplate": "(%{y}, %{x}): %{z:.3f}<extra></extra>"}],
+                      "layout": layout})
+
+
+# --- activations -----------------------------------------------------------------------------
+
+
+def edge_map(x: torch.Tensor) -> torch.Tensor:
+    """Signed horizontal-gradient (Sobel x) response: bright-to-dark edges are negative."""
+    with torch.no_grad():
+        return F.conv2d(x, SOBEL_X[None, None], padding=1)
+
+
+def activate(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Apply one of ACTIVATIONS (out of place)."""
+    with torch.no_grad():
+        return ACTIVATIONS[name](x)
+
+
+def histogram(x: torch.Tensor, bins: int, lo: float, hi: float) -> tuple[list[float], list[int]]:
+    """Bin centres and counts of `x` over [lo, hi], by torch.histc."""
+    counts = torch.histc(x.detach().float(), bins=bins, min=lo, max=hi)
+    width = (hi - lo) / bins
+    return [lo + (i + 0.5) * width for i in range(bins)], [int(c) for c in counts]
+
+
+def histogram_figure(before: torch.Tensor, after: torch.Tensor, name: str,
+                     bins: int = 60, height: int = 280) -> go.Figure:
+    """Histograms of a map before and after the activation, on shared bins."""
+    lo = float(min(before.min(), after.min()))
+    hi = float(max(before.max(), after.max()))
+    hi = hi if hi > lo else lo + 1.0
+    data = []
+    for label, t, color in (("before", before, "#1f77b4"), (f"after {name}", after, "#ff7f0e")):
+        centres, counts = histogram(t, bins, lo, hi)
+        data.append({"type": "bar", "x": centres, "y": counts, "name": label, "opacity": 0.6,
+                     "marker": {"color": color}, "width": (hi - lo) / bins})
+    layout = {"height": height, "barmode": "overlay", "margin": {"l": 10, "r": 10, "t": 30,
+                                                                  "b": 10},
+              "yaxis": {"type": "log", "title": {"text": "pixels (log)"}},
+              "xaxis": {"title": {"text": "value"}}, "legend": {"orientation": "h", "y": 1.12}}
+    return go.Figure({"data": data, "layout": layout})
+
+
+@dataclass(frozen=True)
+class InplaceReport:
+    """What `inplace=True` changes, measured on a real tensor."""
+
+    map_bytes: int
+    out_of_place_shares_memory: bool
+    inplace_shares_memory: bool
+    negatives_zeroed: int
+
+    @property
+    def saved_bytes(self) -> int:
+        return self.map_bytes if self.inplace_shares_memory else 0
+
+
+def inplace_report(x: torch.Tensor) -> InplaceReport:
+    """Run ReLU out of place and in place on copies of `x` and compare their storage."""
+    a, b = x.clone(), x.clone()
+    with torch.no_grad():
+        y = nn.ReLU()(a)
+        z = nn.ReLU(inplace=True)(b)
+    return InplaceReport(
+        map_bytes=x.numel() * x.element_size(),
+        out_of_place_shares_memory=y.data_ptr() == a.data_ptr(),
+        inplace_shares_memory=z.data_ptr() == b.data_ptr(),
+        negatives_zeroed=int((x < 0).sum()),
+    )
+
+
+def inplace_figure(report: InplaceReport, height: int = 240) -> go.Figure:
+    """Memory held by the input and the output map, without and with inplace=True."""
+    kib = report.map_bytes / 1024
+    out_kib = 0.0 if report.inplace_shares_memory else kib
+    data = [
+        {"type": "bar", "name": "input map", "y": ["nn.ReLU()", "nn.ReLU(inplace=True)"],
+         "x": [kib, kib], "orientation": "h", "marker": {"color": "#1f77b4"}},
+        {"type": "bar", "name": "new output map", "orientation": "h",
+         "y": ["nn.ReLU()", "nn.ReLU(inplace=True)"], "x": [kib, out_kib],
+         "marker": {"color": "#ff7f0e"}},
+    ]
+    layout = {"height": height, "barmode": "stack", "margin": {"l": 10, "r": 10, "t": 30,
+                                                                "b": 10},
+              "xaxis": {"title": {"text": "KiB held after the call"}},
+              "legend": {"orientation": "h", "y": 1.2}}
+    return go.Figure({"data": data, "layout": layout})
