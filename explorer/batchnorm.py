@@ -36,6 +36,8 @@ EPS_CHOICES: tuple[float, ...] = (1e-5, 1e-3, 0.1, 1.0)
 KERAS_DEFAULT_MOMENTUM = 0.99
 #: Steps kept per lab; beyond this the student is asked to reset (keeps plots and memory small).
 MAX_STEPS = 5000
+#: Largest batch (N·C·H·W values) a lab accepts, so one student cannot hog the server.
+MAX_VALUES = 1 << 20
 
 
 # --- configuration --------------------------------------------------------------------------
@@ -59,6 +61,11 @@ class LabConfig:
         if self.kind == "1d":
             return (self.batch_size, self.channels)
         return (self.batch_size, self.channels, self.size, self.size)
+
+    @property
+    def numel(self) -> int:
+        """Values in one batch."""
+        return math.prod(self.shape)
 
     @property
     def reduce_dims(self) -> tuple[int, ...]:
@@ -154,6 +161,8 @@ class BatchNormLab:
         self.layer = make_layer(self.config, self.knobs.momentum, self.knobs.eps)
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.z = torch.randn(self.config.shape, generator=self.generator)
+        # the repeated batch and its statistics, per (shift, scale): most steps reuse them
+        self._memo: tuple[tuple[float, float], torch.Tensor, dict[str, torch.Tensor]] | None = None
         self.last_input: torch.Tensor | None = None
         self.last_output: torch.Tensor | None = None
         self.last_training = True
@@ -202,7 +211,12 @@ class BatchNormLab:
                 return done
             if not self.knobs.same_batch:
                 self.z = torch.randn(self.config.shape, generator=self.generator)
-            x = self.batch()
+                self._memo = None
+            key = (self.knobs.shift, self.knobs.scale)
+            if self._memo is None or self._memo[0] != key:
+                x = self.batch()
+                self._memo = (key, x, batch_statistics(x))
+            x = self._memo[1]
             self.layer.train(self.knobs.training)
             try:
                 with torch.no_grad():
@@ -211,21 +225,15 @@ class BatchNormLab:
                 self.error = str(err)
                 return done
             self.last_input, self.last_output, self.last_training = x, y, self.knobs.training
-            self.history.append(self._record(self.steps + 1, x))
+            self.history.append(self._record(self.steps + 1, self._memo[2]))
         return n
 
-    def _record(self, step: int, x: torch.Tensor | None) -> StepRecord:
+    def _record(self, step: int, batch_stats: dict[str, torch.Tensor] | None) -> StepRecord:
         layer, knobs = self.layer, self.knobs
         tracked = layer.track_running_stats
-        stats: dict[str, torch.Tensor | None] = {}
-        if x is not None:
-            dims = self.config.reduce_dims
-            one_value = x.numel() == x.shape[1]  # eval mode accepts it; no unbiased variance
-            stats = dict(
-                batch_mean=x.mean(dims), batch_var=x.var(dims, unbiased=False),
-                batch_var_unbiased=torch.full((x.shape[1],), math.nan) if one_value
-                else x.var(dims, unbiased=True),
-            )
+        stats: dict[str, torch.Tensor] = {}
+        if batch_stats is not None:
+            stats = dict(batch_stats)
             if knobs.same_batch:
                 stats.update(target_mean=stats["batch_mean"],
                              target_var=stats["batch_var_unbiased"])
@@ -313,6 +321,16 @@ class CatchUp:
     steps_measured: int | None  # None: not caught up yet
     steps_predicted: int | None  # from (1 - m)^k; None for the cumulative average
     fraction: float
+
+
+def batch_statistics(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-channel batch mean, biased variance (what BatchNorm normalises with) and unbiased
+    variance (what it stores), over N, or N, H and W."""
+    per_channel = x.transpose(0, 1).reshape(x.shape[1], -1)  # one row per channel
+    m = per_channel.shape[1]
+    var, mean = torch.var_mean(per_channel, dim=1, correction=0)
+    unbiased = var * (m / (m - 1)) if m > 1 else torch.full_like(var, math.nan)  # m=1: eval only
+    return dict(batch_mean=mean, batch_var=var, batch_var_unbiased=unbiased)
 
 
 # --- the algorithm box ----------------------------------------------------------------------

@@ -246,6 +246,11 @@ knobs = bn.Knobs(shift=float(shift), scale=float(scale), same_batch=batches == "
                  momentum=bn.MOMENTUM_CHOICES[momentum_label], eps=float(eps),
                  training=mode == "train", gamma=float(st.session_state["bn_gamma"]),
                  beta=float(st.session_state["bn_beta"]))
+if config.numel > bn.MAX_VALUES:
+    st.warning(f"A batch of {list(config.shape)} holds {config.numel:,} values; this lab takes "
+               f"at most {bn.MAX_VALUES:,}. Make the batch, the channels or the feature maps "
+               "smaller.", icon=":material/warning:")
+    st.stop()
 lab: bn.BatchNormLab | None = st.session_state.get("bn_lab")
 if lab is None or lab.config != config:
     lab = st.session_state["bn_lab"] = bn.BatchNormLab(config, knobs)

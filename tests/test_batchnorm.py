@@ -349,3 +349,18 @@ def test_feature_maps_of_a_tiny_image_do_not_fail():
     maps = bn.image_feature_maps(Image.new("RGB", (1, 1), (10, 200, 30)))
     result = bn.batchnorm_feature_maps(maps)
     assert np.isfinite(result.after.numpy()).all()
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (5, 3, 4, 4), (1, 3, 2, 2)])
+def test_batch_statistics_match_torch(shape):
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(3)) * 2 + 1
+    dims = (0,) if x.dim() == 2 else (0, 2, 3)
+    stats = bn.batch_statistics(x)
+    torch.testing.assert_close(stats["batch_mean"], x.mean(dims))
+    torch.testing.assert_close(stats["batch_var"], x.var(dims, unbiased=False))
+    torch.testing.assert_close(stats["batch_var_unbiased"], x.var(dims, unbiased=True))
+
+
+def test_a_batch_that_is_too_big_is_flagged_by_its_size():
+    assert bn.LabConfig().numel == 1600 <= bn.MAX_VALUES
+    assert bn.LabConfig(kind="2d", channels=64, batch_size=512, size=16).numel > bn.MAX_VALUES
