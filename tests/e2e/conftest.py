@@ -152,7 +152,18 @@ class AppDriver:
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+        # Streamlit scrolls inside its main container, so a "full page" shot is only the
+        # viewport: grow the viewport to the content's height for the shot, then restore it.
+        viewport = self.page.viewport_size or {"width": 1440, "height": 1000}
+        height = self.page.evaluate(
+            "() => Math.max(...['stMain', 'stSidebarContent'].map(id =>"
+            " document.querySelector(`[data-testid='${id}']`)?.scrollHeight ?? 0))"
+        )
+        self.page.set_viewport_size({"width": viewport["width"],
+                                     "height": max(viewport["height"], min(height, 8000))})
+        self.page.wait_for_timeout(300)
         self.page.screenshot(path=str(path), full_page=True)
+        self.page.set_viewport_size(viewport)
         return path
 
     # widgets -----------------------------------------------------------------------------
