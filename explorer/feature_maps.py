@@ -508,7 +508,7 @@ def overview_strip(records: Sequence[LayerRecord], cmap: str = "Viridis",
         rgb = Image.fromarray(colourise(normalise(maps[ch:ch + 1])[0], cmap))
         aspect = maps.shape[-1] / maps.shape[-2]
         tiles.append(rgb.resize((max(1, round(side * aspect)), side), Image.Resampling.NEAREST))
-        labels.append((r.name, shape_text(r.shape), f"ch {ch}"))
+        labels.append((r.name, " x ".join(map(str, r.shape)), f"ch {ch}"))
     pad, label_h = 10, 50
     widths = [max(t.width, 8 + max(int(font.getlength(a)), int(small.getlength(b)),
                                    int(small.getlength(c)))) for t, (a, b, c) in
