@@ -140,13 +140,14 @@ def pool_frame_figure(frame: PoolFrame, highlight: tuple[int, int] = (0, 0),
                      "marker": {"symbol": "circle-open", "size": 26, "color": "#c0392b",
                                 "line": {"width": 3}}, "hoverinfo": "skip"})
     axis = {"showgrid": False, "zeroline": False, "tickmode": "linear", "tick0": 0, "dtick": 1}
+    (in_h, in_w), (out_h, out_w) = frame.x.shape, frame.out.shape
     layout = {
         "height": height, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "showlegend": False,
         "plot_bgcolor": "white",
-        "xaxis": {**axis, "domain": [0, 0.55], "side": "top"},
-        "yaxis": {**axis, "autorange": "reversed", "scaleanchor": "x"},
-        "xaxis2": {**axis, "domain": [0.65, 1], "side": "top"},
-        "yaxis2": {**axis, "autorange": "reversed", "scaleanchor": "x2", "anchor": "x2"},
+        "xaxis": {**axis, "domain": [0, 0.55], "side": "top", "range": [-0.5, in_w - 0.5]},
+        "yaxis": {**axis, "range": [in_h - 0.5, -0.5], "scaleanchor": "x"},
+        "xaxis2": {**axis, "domain": [0.65, 1], "side": "top", "range": [-0.5, out_w - 0.5]},
+        "yaxis2": {**axis, "range": [out_h - 0.5, -0.5], "scaleanchor": "x2", "anchor": "x2"},
     }
     return go.Figure({"data": data, "layout": layout})
 

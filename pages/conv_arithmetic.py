@@ -131,7 +131,7 @@ st.markdown(
     "d·(k−1)+1</span>.",
     unsafe_allow_html=True,
 )
-colors = {"padding": "#6e6e6e", "window": conv_grid.COLORS["window"]}
+colors = {"padding": "#8c8c8c", "window": conv_grid.COLORS["window"]}
 for symbol, axis in zip(("H", "W"), axes, strict=True):
     sym, num = ca.formula_latex(kind, axis, colors, symbol)
     st.latex(sym + r"\quad" + num)
@@ -147,7 +147,8 @@ if shape:
 else:
     st.warning(f"PyTorch refuses these settings too: `{check.torch_error}`",
                icon=":material/error:")
-st.code(f"{run_line}\n# -> {list(shape) if shape else check.torch_error}", language="python")
+st.code(f"{run_line}\n# -> {list(shape) if shape else check.torch_error}", language="python",
+        wrap_lines=True)
 
 # --- the grid picture ------------------------------------------------------------------------
 st.subheader("Which input cells each output cell reads")
@@ -206,8 +207,9 @@ hits = ca.solve(h_in, want, kind, ranges)
 if hits:
     st.dataframe({"kernel": [h[0] for h in hits], "stride": [h[1] for h in hits],
                   "padding": [h[2] for h in hits], "dilation": [h[3] for h in hits]},
-                 height=220, hide_index=True)
-    st.caption(f"{len(hits)} settings within the sliders' ranges map {h_in} to {want}.")
+                 height="auto" if len(hits) <= 8 else 320, hide_index=True)
+    noun = "setting" if len(hits) == 1 else "settings"
+    st.caption(f"{len(hits)} {noun} within the sliders' ranges map {h_in} to {want}.")
 else:
     st.warning(f"No kernel, stride, padding and dilation within the sliders' ranges turn "
                f"H_in = {h_in} into {want}.")
@@ -217,12 +219,12 @@ left, right = st.columns(2)
 with left:
     st.subheader("The slide's error, run live")
     case = ca.channel_mismatch(28)
-    st.code(case.code, language="python")
+    st.code(case.code, language="python", wrap_lines=True)
     st.error(f"RuntimeError: {case.message}")
     st.markdown(case.explanation)
 with right:
     st.subheader("Code twin")
-    st.code(f"import torch.nn as nn\n\nlayer = {built}", language="python")
+    st.code(f"import torch.nn as nn\n\nlayer = {built}", language="python", wrap_lines=True)
     if kind == "conv" and pad_mode == "same":
         st.caption("padding='same' pads d·(k−1) cells in total; when that is odd PyTorch puts "
                    "the extra cell at the bottom/right.")

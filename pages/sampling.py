@@ -65,8 +65,8 @@ else:
                f"{list(check.formula)}, PyTorch {list(check.torch_shape)}, they {verdict}.")
     pooled = sampling.pool(x, layer)
     left, right = st.columns(2)
-    left.image(sampling.to_uint8(x), caption=f"input {size[0]}×{size[1]}", width="stretch")
-    right.image(sampling.to_uint8(pooled), width="stretch",
+    left.image(sampling.to_uint8(x), caption=f"input {size[0]}×{size[1]}", width=360)
+    right.image(sampling.to_uint8(pooled), width=360,
                 caption=f"{ca.code_twin(layer)} → {pooled.shape[2]}×{pooled.shape[3]}")
 
     st.subheader("The same settings on numbers you can check")
@@ -176,6 +176,6 @@ left.markdown(
     f"**{report.saved_bytes / 1024:.0f} KiB** per call (measured: in place shares the input's "
     f"storage = {report.inplace_shares_memory}; out of place = "
     f"{report.out_of_place_shares_memory}). The price: the values before ReLU are gone, so "
-    "use it only when nothing else needs them (autograd refuses it when they are needed)."
+    "use it only when nothing else needs them (if autograd needed them, backward() raises)."
 )
 right.plotly_chart(sampling.inplace_figure(report), width="stretch", key="sp_inplace")
