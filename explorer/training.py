@@ -250,6 +250,7 @@ class _Run:
         self.progress = Progress(self.run_config["run_id"], epochs=self.cfg.epochs)
         self.pending: list[tuple[int, int, torch.Tensor, float]] = []
         self.epochs_done = 0
+        self.last: dict[str, Any] = {}  # the last finished epoch's test accuracy, for status
         self.train_time = 0.0
         self.images_done = 0
 
@@ -369,6 +370,7 @@ class _Run:
             runs.append_metrics(self.run_dir, [record])
             runs.save_checkpoint(self.run_dir, model, rc, epoch)
             self.epochs_done = epoch
+            self.last = {"test_acc": test_acc}
             runs.write_status(self.run_dir, "running", epochs_done=epoch, device=str(dev),
                               test_acc=test_acc)
             self.report(epoch=epoch, images_per_s=record["images_per_s"],
@@ -415,4 +417,4 @@ def train(run_dir: Path | str, *, stop: threading.Event | None = None,
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
     run.report(state=state, reason=reason)
-    return runs.write_status(run_dir, state, reason, epochs_done=run.epochs_done)
+    return runs.write_status(run_dir, state, reason, epochs_done=run.epochs_done, **run.last)

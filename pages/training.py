@@ -18,7 +18,9 @@ ui.page_header(
 queue = jobs.default_queue()
 FOLDER = "Image folder on the server…"
 OPTIMISER_LR = {"sgd": 0.05, "adam": 3e-3, "adamw": 3e-3}
-STATE_ICON = {"queued": "⏳", "running": "▶️", "finished": "✅", "stopped": "⏹️", "failed": "⚠️"}
+STATE_ICON = {"queued": ":material/hourglass_top:", "running": ":material/play_circle:",
+              "finished": ":material/check_circle:", "stopped": ":material/stop_circle:",
+              "failed": ":material/error:"}
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -188,7 +190,7 @@ def _accuracy_figure(epochs: list[dict], run_id: str) -> go.Figure:
     fig.add_scatter(x=x, y=[e["train_acc"] for e in epochs], mode="lines+markers", name="train")
     fig.add_scatter(x=x, y=[e["test_acc"] for e in epochs], mode="lines+markers", name="test")
     fig.update_layout(title="Accuracy per epoch", xaxis_title="epoch", yaxis_title="accuracy",
-                      yaxis_tickformat=".0%", height=320, uirevision=run_id,
+                      yaxis_tickformat=".0%", height=320, uirevision=run_id, xaxis_dtick=1,
                       margin={"t": 40, "b": 40, "l": 50, "r": 10},
                       legend={"orientation": "h", "y": -0.25})
     return fig
@@ -324,7 +326,7 @@ else:
         "BatchNorm": bool(r.config.get("batchnorm")),
         "augmentation": augment.AugmentConfig(**r.config.get("augment", {})).describe(),
         "optimiser": f"{r.config.get('optimizer')} lr={r.config.get('lr'):g}",
-        "state": f"{STATE_ICON.get(r.state, '')} {r.state}",
+        "state": r.state,
         "epochs": f"{r.status.get('epochs_done', 0)}/{r.config.get('epochs')}",
         "test accuracy": r.status.get("test_acc"),
     } for r in all_runs]
@@ -339,7 +341,8 @@ else:
 
     st.markdown("**Compare runs**: overlay their curves (with and without BatchNorm or "
                 "augmentation, sigmoid LeNet vs ReLU LeNet, …).")
-    chosen = st.multiselect("Runs to compare", ids, default=ids[:2] if len(ids) > 1 else ids,
+    with_epochs = [r.run_id for r in all_runs if r.status.get("epochs_done")]
+    chosen = st.multiselect("Runs to compare", ids, default=with_epochs[:2],
                             key="training_compare")
     if chosen:
         acc, loss = go.Figure(), go.Figure()
@@ -350,14 +353,18 @@ else:
                      f" · aug {augment.AugmentConfig(**info.config.get('augment', {})).describe()}"
                      f" · {rid[-4:]}")
             ep = runs.curves(runs.read_metrics(info.path))["epochs"]
+            if not ep:
+                st.caption(f"{rid} has no finished epoch yet.")
+                continue
             x = [e["epoch"] for e in ep]
             acc.add_scatter(x=x, y=[e["test_acc"] for e in ep], mode="lines+markers", name=label)
             loss.add_scatter(x=x, y=[e["train_loss"] for e in ep], mode="lines+markers",
                              name=label)
         acc.update_layout(title="Test accuracy per epoch", yaxis_tickformat=".0%", height=360,
-                          xaxis_title="epoch", uirevision="compare",
+                          xaxis_title="epoch", xaxis_dtick=1, uirevision="compare",
                           legend={"orientation": "h", "y": -0.3})
         loss.update_layout(title="Training loss per epoch", height=360, xaxis_title="epoch",
+                           xaxis_dtick=1,
                            uirevision="compare", legend={"orientation": "h", "y": -0.3})
         k1, k2 = st.columns(2)
         k1.plotly_chart(acc, key="training_compare_acc")
