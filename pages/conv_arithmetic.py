@@ -134,7 +134,11 @@ st.markdown(
 colors = {"padding": "#8c8c8c", "window": conv_grid.COLORS["window"]}
 for symbol, axis in zip(("H", "W"), axes, strict=True):
     sym, num = ca.formula_latex(kind, axis, colors, symbol)
-    st.latex(sym + r"\quad" + num)
+    in_symbols, with_numbers = st.columns([1, 1])
+    with in_symbols:
+        st.latex(sym)
+    with with_numbers:
+        st.latex(num)
 
 st.subheader("Live check against PyTorch")
 built = ca.code_twin(layer)
