@@ -22,6 +22,7 @@ VARIANT_LABELS = {
     for name, v in zoo.VARIANTS.items()
 }
 REAL_WEIGHTS_MB = 60.0  # above this, the save/load lesson would ship hundreds of MB
+MOVE_DEMO_MB = 5.0  # real weights for the to(device) demo only where they are instant to build
 
 
 @st.cache_resource(max_entries=48, show_spinner=False)
@@ -218,7 +219,7 @@ with tab_module:
 
     st.markdown("**`to(device)`**")
     device = devices.pick_device()
-    if table.weight_mb <= REAL_WEIGHTS_MB and not layer:
+    if table.weight_mb <= MOVE_DEMO_MB and not layer:
         real = real_model(key, variant, batchnorm)
         moved = copy.deepcopy(real).to(device)
         st.markdown(f"Before: tensors per device {inspector.tensor_devices(real)}. After "
@@ -243,7 +244,6 @@ with tab_save:
         st.info("Save & load works on the network as built: set the key layer back to "
                 "“none (as built)”.")
     else:
-        real = real_model(key, variant, batchnorm)
         st.markdown(
             "`torch.save(model.state_dict(), path)` stores only tensors, by name. Download this "
             "model's state_dict (seeded random weights), then upload it back: it is read with "
@@ -251,7 +251,8 @@ with tab_save:
             "and loaded with a strict key check."
         )
         st.download_button(
-            "Download state_dict (.pt)", data=lambda: inspector.state_dict_bytes(real),
+            "Download state_dict (.pt)",
+            data=lambda: inspector.state_dict_bytes(real_model(key, variant, batchnorm)),
             file_name=f"{key}-{variant}{'-bn' if batchnorm else ''}.pt",
             mime="application/octet-stream", on_click="ignore",
             icon=":material/download:",
@@ -267,6 +268,7 @@ with tab_save:
             except inspector.StateDictError as err:
                 st.error(str(err))
             else:
+                real = real_model(key, variant, batchnorm)
                 diff = inspector.max_output_difference(real, fresh, config.input_shape)
                 verdict = ("identical to the model above: the round trip restored every "
                            "weight" if diff == 0 else

@@ -4,6 +4,7 @@ when the input grows, and a state_dict downloaded and uploaded back."""
 from __future__ import annotations
 
 import torch
+from playwright.sync_api import expect
 
 from explorer import zoo
 
@@ -36,18 +37,22 @@ def test_every_network_in_every_configuration(app):
 
 def test_growing_the_input_breaks_the_linear_and_says_why(app):
     app.open("zoo", query="zoo_model=lenet5&zoo_variant=mnist")
-    assert "needs in_features" not in app.text()
-    app.set_slider("Input height and width", 36)
+    size = 28
+    while "needs in_features" not in app.text():  # one pixel at a time until the Linear breaks
+        assert size < 40, "LeNet-5 built for 28×28 must break before 40×40"
+        size += 1
+        app.set_slider("Input height and width", size)
+    assert size == 32, "29–31 still flatten to 16×5×5 = 400; 32 gives 16×6×6"
     text = app.text()
     assert "“classifier.0” is nn.Linear(in_features=400" in text
-    assert "it needs in_features=784" in text
+    assert "it needs in_features=576" in text
     app.assert_healthy()
     app.screenshot("zoo_linear_breaks")
     app.page.get_by_role("tab", name="Block diagram").click()
     app.page.locator("[data-testid='stGraphVizChart']").scroll_into_view_if_needed()
     app.page.wait_for_timeout(500)
-    app.screenshot("zoo_diagram_36")
-    app.set_slider("Input height and width", 9)
+    app.screenshot("zoo_diagram_32")
+    app.open("zoo", query="zoo_model=lenet5&zoo_variant=mnist&zoo_size=9")
     assert "too small" in app.text()
     app.assert_healthy()
 
@@ -64,16 +69,17 @@ def test_download_and_upload_a_state_dict(app, tmp_path):
 
     uploader = app.page.locator("[data-testid='stMain'] [data-testid='stFileUploader']")
     uploader.locator("input[type='file']").set_input_files(str(path))
-    app.wait(settle_ms=800)
-    text = app.text()
-    assert "identical to the model above" in text and "max |Δ| = 0" in text
+    main = app.page.locator("[data-testid='stMain']")
+    expect(main).to_contain_text("identical to the model above", timeout=60_000)
+    app.wait()
+    assert "max |Δ| = 0" in app.text()
     app.assert_healthy()
     app.screenshot("zoo_state_dict_round_trip")
 
     other = tmp_path / "lenet.pt"
     torch.save(zoo.build_model("lenet5").state_dict(), other)
     uploader.locator("input[type='file']").set_input_files(str(other))
-    app.wait(settle_ms=800)
-    assert "does not fit the model (strict check)" in app.text()
+    expect(main).to_contain_text("does not fit the model (strict check)", timeout=60_000)
+    app.wait()
     app.assert_healthy()
     app.screenshot("zoo_state_dict_mismatch")
