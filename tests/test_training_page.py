@@ -1,0 +1,25 @@
+"""Training page in AppTest: offline datasets get one sentence and no Train button."""
+
+from __future__ import annotations
+
+
+def test_missing_download_dataset_says_where_files_go(open_page, tmp_path, monkeypatch):
+    from torchvision import datasets as tvd
+
+    def no_network(self):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(tvd.FashionMNIST, "download", no_network)
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "nodata"))
+    at = open_page("pages/training.py")
+    assert not at.exception
+    at.selectbox(key="training_dataset").set_value("fashion-mnist").run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert any(str(tmp_path / "nodata" / "FashionMNIST" / "raw") in w for w in warnings)
+    train = next(b for b in at.button if b.key == "training_train")
+    assert train.disabled
+    at.button(key="training_download").click().run()  # no network: one sentence, no traceback
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("Could not download Fashion-MNIST")
