@@ -34,6 +34,8 @@ MOMENTUM_CHOICES: dict[str, float | None] = {
 EPS_CHOICES: tuple[float, ...] = (1e-5, 1e-3, 0.1, 1.0)
 #: Keras' BatchNormalization(momentum=0.99) default, in Keras' own convention.
 KERAS_DEFAULT_MOMENTUM = 0.99
+#: PyTorch's default, read from the layer itself.
+TORCH_DEFAULT_MOMENTUM: float = nn.BatchNorm1d(1).momentum
 #: Steps kept per lab; beyond this the student is asked to reset (keeps plots and memory small).
 MAX_STEPS = 5000
 #: Largest batch (N·C·H·W values) a lab accepts, so one student cannot hog the server.

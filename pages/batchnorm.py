@@ -317,13 +317,14 @@ else:
         st.markdown(f"**PyTorch**: `running = (1 − {m_text})·running + {m_text}·batch_stat`, "
                     f"{m_text} = **{f:g}** (the weight on the new batch)")
         st.latex(
-            rf"\text{{running\_mean}}[{channel}] = (1-{f:g})\cdot{_tex(rule.old_mean)} + "
-            rf"{f:g}\cdot{_tex(rule.batch_mean)} = {rule.by_hand_mean:.4f}"
+            rf"\begin{{aligned}}\text{{running\_mean}}[{channel}] &= (1-{f:g})\cdot"
+            rf"{_tex(rule.old_mean)} + {f:g}\cdot{_tex(rule.batch_mean)} \\ "
+            rf"&= {rule.by_hand_mean:.4f}\end{{aligned}}"
         )
         st.latex(
-            rf"\text{{running\_var}}[{channel}] = (1-{f:g})\cdot{_tex(rule.old_var)} + "
-            rf"{f:g}\cdot\underbrace{{{rule.batch_var_unbiased:.4f}}}_{{\text{{unbiased}}}}"
-            rf" = {rule.by_hand_var:.4f}"
+            rf"\begin{{aligned}}\text{{running\_var}}[{channel}] &= (1-{f:g})\cdot"
+            rf"{_tex(rule.old_var)} + {f:g}\cdot\underbrace{{{rule.batch_var_unbiased:.4f}}}"
+            rf"_{{\text{{unbiased}}}} \\ &= {rule.by_hand_var:.4f}\end{{aligned}}"
         )
         st.caption(f"The layer stored running_mean = {rule.new_mean:.6f} and running_var = "
                    f"{rule.new_var:.6f}. It normalised this batch with the **biased** variance "
@@ -336,16 +337,18 @@ else:
                             "fixed weight on the old value.")
             else:
                 k = bn.keras_momentum(rule.momentum)
+                keras_default = bn.torch_momentum(bn.KERAS_DEFAULT_MOMENTUM)
                 st.markdown(f"**Keras**: `moving = momentum·moving + (1 − momentum)·batch`, "
                             f"momentum = **{k:g}** (the weight on the old value)")
-                st.latex(rf"\text{{moving\_mean}}[{channel}] = {k:g}\cdot{_tex(rule.old_mean)} "
-                         rf"+ (1-{k:g})\cdot{_tex(rule.batch_mean)} = {rule.by_hand_mean:.4f}")
+                st.latex(rf"\begin{{aligned}}\text{{moving\_mean}}[{channel}] &= {k:g}\cdot"
+                         rf"{_tex(rule.old_mean)} + (1-{k:g})\cdot{_tex(rule.batch_mean)} \\ "
+                         rf"&= {rule.by_hand_mean:.4f}\end{{aligned}}")
                 st.caption(
                     f"Same physics, opposite numbers: PyTorch momentum={rule.momentum:g} is "
-                    f"Keras momentum={k:g}. Keras' default "
-                    f"{bn.KERAS_DEFAULT_MOMENTUM:g} is PyTorch momentum="
-                    f"{bn.torch_momentum(bn.KERAS_DEFAULT_MOMENTUM):g}: ten times slower than "
-                    "PyTorch's default 0.1."
+                    f"Keras momentum={k:g}. Keras' default {bn.KERAS_DEFAULT_MOMENTUM:g} is "
+                    f"PyTorch momentum={keras_default:g}: "
+                    f"{bn.TORCH_DEFAULT_MOMENTUM / keras_default:.0f} times slower than "
+                    f"PyTorch's default {bn.TORCH_DEFAULT_MOMENTUM:g}."
                 )
 
 # --- the algorithm box ----------------------------------------------------------------------

@@ -13,14 +13,6 @@ def metric(app, label: str) -> float:
     return float(box.locator("[data-testid='stMetricValue']").inner_text())
 
 
-def scroll_to(app, heading: str) -> None:
-    """Bring a section to the top of the viewport (the page scrolls inside Streamlit's main)."""
-    app.page.locator("[data-testid='stHeading']").filter(has_text=heading).first.evaluate(
-        "e => e.scrollIntoView({block: 'start'})"
-    )
-    app.page.wait_for_timeout(300)
-
-
 def test_course_experiment_step_run_eval_and_batch_of_one(app):
     app.open("batchnorm")
     app.assert_healthy()
@@ -42,8 +34,6 @@ def test_course_experiment_step_run_eval_and_batch_of_one(app):
     assert metric(app, "Largest |hand − layer| over the whole output") < 1e-5
     app.assert_healthy()
     app.screenshot("batchnorm_run_100")
-    scroll_to(app, "The algorithm box, by hand")
-    app.screenshot("batchnorm_run_100_algorithm_box")
 
     app.radio("Mode", "layer.eval()")
     app.button("Step 10")
@@ -54,7 +44,6 @@ def test_course_experiment_step_run_eval_and_batch_of_one(app):
     assert "Expected more than 1 value per channel when training" in text
     assert "torch.Size([1, 16])" in text
     app.assert_healthy()
-    scroll_to(app, "Forgot")
     app.screenshot("batchnorm_eval_batch_of_one")
 
 
@@ -73,7 +62,4 @@ def test_batchnorm2d_from_the_url_keras_convention_and_distribution_shift(app):
     assert "measured 14 steps" in text.replace("**", "")
     assert "bn_shift=1.5" in app.page.url
     app.assert_healthy()
-    scroll_to(app, "Distribution shift")
     app.screenshot("batchnorm_2d_shift")
-    scroll_to(app, "BatchNorm2d: which axes are averaged")
-    app.screenshot("batchnorm_2d_axes_and_photo")
