@@ -77,12 +77,12 @@ ui.url_state("convolution_colour", "rgb", choices=kernels.COLOUR_MODES)
 ui.url_state("convolution_padding", "zeros", choices=kernels.PADDING_MODES)
 ui.url_state("convolution_display", "clip", choices=kernels.DISPLAY_MODES)
 ui.url_state("convolution_flip", False)
-if "convolution_cells" not in st.session_state:
-    preset = kernels.PRESETS.get(st.session_state["convolution_preset"], kernels.PRESET_LIST[0])
-    st.session_state["convolution_cells"] = kernels.kernel_cells(preset.weights)
-    st.session_state["convolution_size"] = preset.size
-    st.session_state["convolution_editor_v"] = 0
-    ui.url_state("convolution_normalise", preset.normalise)
+_first_preset = kernels.PRESETS.get(st.session_state["convolution_preset"],
+                                   kernels.PRESET_LIST[0])
+st.session_state.setdefault("convolution_cells", kernels.kernel_cells(_first_preset.weights))
+st.session_state.setdefault("convolution_size", len(st.session_state["convolution_cells"]))
+st.session_state.setdefault("convolution_editor_v", 0)
+ui.url_state("convolution_normalise", _first_preset.normalise)
 
 
 # --- cached computations ------------------------------------------------------------------
@@ -131,16 +131,24 @@ def kernel_controls() -> None:
 
 def histogram_figure(hist: kernels.Histogram) -> go.Figure:
     centres = (hist.edges[:-1] + hist.edges[1:]) / 2
-    fig = go.Figure(go.Bar(x=centres, y=hist.counts, width=np.diff(hist.edges),
-                           marker_color="#5c7cfa", hovertemplate="%{x:.1f}: %{y} values"
-                           "<extra></extra>"))
-    for edge in (0, 255):
-        fig.add_vline(x=edge, line_dash="dash", line_color=grids.HIGHLIGHT)
-    fig.add_vrect(x0=0, x1=255, fillcolor="#c3fae8", opacity=0.35, line_width=0,
-                  annotation_text="shown as is by “clip”", annotation_position="top left")
-    fig.update_layout(height=230, margin={"l": 8, "r": 8, "t": 24, "b": 8}, bargap=0,
-                      xaxis_title="raw output value", yaxis_title="pixels")
-    return fig
+    edge = {"type": "line", "yref": "paper", "y0": 0, "y1": 1,
+            "line": {"color": grids.HIGHLIGHT, "dash": "dash"}}
+    return go.Figure({
+        "data": [{"type": "bar", "x": centres.tolist(), "y": hist.counts.tolist(),
+                  "width": np.diff(hist.edges).tolist(), "marker": {"color": "#5c7cfa"},
+                  "hovertemplate": "%{x:.1f}: %{y} values<extra></extra>"}],
+        "layout": {
+            "height": 230, "margin": {"l": 8, "r": 8, "t": 24, "b": 8}, "bargap": 0,
+            "xaxis": {"title": {"text": "raw output value"}},
+            "yaxis": {"title": {"text": "pixels"}},
+            "shapes": [{**edge, "x0": 0, "x1": 0}, {**edge, "x0": 255, "x1": 255},
+                       {"type": "rect", "yref": "paper", "y0": 0, "y1": 1, "x0": 0, "x1": 255,
+                        "fillcolor": "#c3fae8", "opacity": 0.35, "line": {"width": 0},
+                        "layer": "below"}],
+            "annotations": [{"x": 127.5, "y": 1, "yref": "paper", "showarrow": False,
+                             "text": "0..255: shown as is by “clip”", "yanchor": "bottom"}],
+        },
+    })
 
 
 def _pick_pixel() -> None:
@@ -258,10 +266,6 @@ def photo_lesson() -> None:
         except KernelError as err:
             st.error(str(err))
             return
-        if not normalise or not kernel.any():
-            for note in prepared.notes:
-                if "all zeros" in note:
-                    st.warning(note)
         weights = tuple(map(tuple, prepared.weights.tolist()))
         started = time.perf_counter()
         y = _convolve(pixels, colour, weights, padding)
@@ -288,8 +292,7 @@ def photo_lesson() -> None:
             f"{kernels.format_number(float(prepared.weights.sum()))})."
         )
         for note in prepared.notes:
-            if "all zeros" not in note:
-                st.caption(note)
+            (st.warning if "all zeros" in note else st.caption)(note)
         if not normalise and float(kernel.sum()) > 1.5:
             st.info(
                 f"Why so bright? The weights add up to {kernels.format_number(float(kernel.sum()))}"

@@ -229,3 +229,13 @@ def test_code_twin_reproduces_the_page_output(tmp_path, photo, colour, padding, 
     finally:
         os.chdir(cwd)
     assert np.array_equal(np.asarray(Image.open(tmp_path / "output.png")), expected)
+
+
+@pytest.mark.parametrize("bands", [1, 3, 8, 50])
+def test_banded_depthwise_equals_plain_conv2d(bands):
+    x = torch.rand(1, 3, 19, 12) * 255
+    weights = torch.randn(4, 4)
+    expected = torch.nn.functional.conv2d(x, weights.expand(3, 1, 4, 4), groups=3)
+    got = kernels._banded_depthwise(x, weights, bands)
+    assert got.shape == expected.shape == (1, 3, 16, 9)
+    assert torch.allclose(got, expected, atol=1e-3)
