@@ -139,7 +139,8 @@ def pool_frame_figure(frame: PoolFrame, highlight: tuple[int, int] = (0, 0),
                      "y": [r for r, _ in wins], "xaxis": "x", "yaxis": "y", "name": "max",
                      "marker": {"symbol": "circle-open", "size": 26, "color": "#c0392b",
                                 "line": {"width": 3}}, "hoverinfo": "skip"})
-    axis = {"showgrid": False, "zeroline": False, "tickmode": "linear", "tick0": 0, "dtick": 1}
+    axis = {"showgrid": False, "zeroline": False, "tickmode": "linear", "tick0": 0, "dtick": 1,
+            "constrain": "domain"}
     (in_h, in_w), (out_h, out_w) = frame.x.shape, frame.out.shape
     layout = {
         "height": height, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "showlegend": False,
