@@ -476,8 +476,12 @@ st.button("Shift the data mean by +1 and run 50 steps", on_click=_shift_and_run,
           disabled=shift >= 3.0, icon=":material/trending_up:")
 catch = lab.catch_up(channel)
 if catch is not None:
-    measured = ("not yet: step on" if catch.steps_measured is None
-                else f"{catch.steps_measured} steps")
+    if catch.steps_measured is not None:
+        measured = f"{catch.steps_measured} steps"
+    elif not last.training:
+        measured = "never, while the layer is in eval mode (its buffers stay put)"
+    else:
+        measured = "not yet: step on"
     predicted = ("no fixed rate with the cumulative average: each step weighs 1/n, so it "
                  "slows down the longer it has run" if catch.steps_predicted is None
                  else f"{catch.steps_predicted} steps by (1 − momentum)^k")
