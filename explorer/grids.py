@@ -92,6 +92,7 @@ def grid_figure(
             "tickmode": "linear", "dtick": 1, "fixedrange": True, "ticks": "",
             "constrain": "domain"}
     layout = {
+        "width": cols * cell_px + (32 if show_indices else 8),
         "height": rows * cell_px + margin_top + (24 if show_indices else 8),
         "margin": {"l": 28 if show_indices else 4, "r": 4, "t": margin_top, "b": 4},
         "plot_bgcolor": "rgba(0,0,0,0)", "paper_bgcolor": "rgba(0,0,0,0)",
@@ -108,7 +109,8 @@ def grid_figure(
 
 
 def grid_width(values: object, cell_px: int = 44, show_indices: bool = True) -> int:
-    """Pixel width that makes `grid_figure`'s cells square at `cell_px`."""
+    """Pixel width of `grid_figure` at `cell_px` (the figure sets it; draw it with
+    `width="content"`)."""
     return _array(values).shape[1] * cell_px + (32 if show_indices else 8)
 
 

@@ -31,11 +31,11 @@ photo = ui.image_input()
 
 
 def show_grid(values: object, key: str, cell_px: int = 44, show_indices: bool = True,
-              target=st, **figure_args) -> None:
-    """A static numeric grid figure at a width that keeps its cells square."""
-    target.plotly_chart(
+              **figure_args) -> None:
+    """A static numeric grid figure (cells `cell_px` wide, not clickable)."""
+    st.plotly_chart(
         grids.grid_figure(values, cell_px=cell_px, show_indices=show_indices, **figure_args),
-        key=key, width=grids.grid_width(values, cell_px, show_indices=show_indices),
+        key=key, width="content",
         config={"displayModeBar": False, "staticPlot": True})
 
 
@@ -187,13 +187,17 @@ def pixel_inspector(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor,
     with zoom:
         st.caption(f"Input around ({col}, {row}); click a pixel to inspect it")
         fig = grids.grid_figure(crop, highlight=[(row - top, col - left)], boxes=[window],
-                                cell_px=30, font_size=9, clickable=True, zmin=0, zmax=255)
+                                cell_px=30, font_size=9, clickable=True, zmin=0, zmax=255,
+                                colorscale="gray")
         st.plotly_chart(fig, key="convolution_picker", on_select=_pick_pixel,
-                        selection_mode="points", width=grids.grid_width(crop, 30),
+                        selection_mode="points", width="content",
                         config={"displayModeBar": False})
     cell_px = 46 if size <= 5 else 38
-    for column, grid, label in ((patch, info.patch, "Input patch (padding included)"),
-                                (kern, info.weights, "Kernel (as conv2d uses it)"),
+    with patch:
+        st.caption("Input patch (padding included)")
+        show_grid(info.patch, "convolution_inspector_patch", cell_px, show_indices=False,
+                  font_size=11, colorscale="gray", zmin=0, zmax=255)
+    for column, grid, label in ((kern, info.weights, "Kernel (as conv2d uses it)"),
                                 (prods, info.products, "Products")):
         with column:
             st.caption(label)
@@ -424,13 +428,16 @@ def moving_window_lesson() -> None:
         return
     step = min(st.session_state["convolution_mw_step"], total)
     b1, b2, b3, b4, b5 = st.columns(5)
-    b1.button("⏮ Start", on_click=_mw_move, args=(-total, total), width="stretch")
-    b2.button("◀ Back", on_click=_mw_move, args=(-1, total), width="stretch",
-              disabled=step == 0)
-    b3.button("Step ▶", on_click=_mw_move, args=(1, total), width="stretch",
-              disabled=step >= total, type="primary")
-    play = b4.button("Play ⏵", width="stretch", disabled=step >= total)
-    b5.button("End ⏭", on_click=_mw_move, args=(total, total), width="stretch")
+    b1.button("Start", icon=":material/first_page:", on_click=_mw_move,
+              args=(-total, total), width="stretch")
+    b2.button("Back", icon=":material/chevron_left:", on_click=_mw_move, args=(-1, total),
+              width="stretch", disabled=step == 0)
+    b3.button("Step", icon=":material/chevron_right:", on_click=_mw_move, args=(1, total),
+              width="stretch", disabled=step >= total, type="primary")
+    play = b4.button("Play", icon=":material/play_arrow:", width="stretch",
+                     disabled=step >= total)
+    b5.button("End", icon=":material/last_page:", on_click=_mw_move, args=(total, total),
+              width="stretch")
     slot = st.empty()
     if play:
         for s in range(step + 1, total + 1):
@@ -468,12 +475,11 @@ def moving_window_lesson() -> None:
                                             bank[start : start + 3], maps[start : start + 3],
                                             strict=False):
             with column.container(border=True):
-                st.markdown(f"**{name}** → map {names.index(name)}")
-                k_col, m_col = st.columns([1, 1.3])
-                show_grid(kern, f"convolution_bank_k_{name}", 30, False, k_col,
+                st.markdown(f"**{name}** → output map {names.index(name)}")
+                show_grid(kern, f"convolution_bank_k_{name}", 30, False,
                           colorscale="Greens", font_size=11)
-                show_grid(fmap, f"convolution_bank_map_{name}", 34, False, m_col,
-                          colorscale="Oranges", font_size=12)
+                show_grid(fmap, f"convolution_bank_map_{name}", 40, False,
+                          colorscale="Oranges", font_size=14)
 
 
 photo_tab, window_tab = st.tabs(["Kernels on a photo", "The moving window"])
