@@ -1,0 +1,103 @@
+"""Training throughput: the engine against the course's own loop, in one process.
+
+Both sides train the zoo's LeNet-5 with AdamW at batch size 128 on mnist-mini, one epoch per
+round, alternating, and report training images per second (the test pass is not timed):
+
+* course loop: `torchvision.datasets.MNIST` + `transforms.ToTensor()` +
+  `DataLoader(batch_size=128, shuffle=True)`; with augmentation, PIL transforms per sample
+  (`RandomRotation(15)` + `RandomResizedCrop(28, scale=(0.8, 1.0))`);
+* engine: `explorer.training.train` (whole dataset as one uint8 tensor on the device,
+  batched on-device augmentation with the same kind of random rotation and zoom).
+
+    python bench/train_throughput.py [--rounds 3] [--threads N]
+
+Prints the median images/s of each side, the ratio with and without augmentation, and ends
+with `ratio <engine images/s ÷ course-loop images/s>` for the plain (unaugmented) comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision import datasets as tvd
+from torchvision import transforms
+
+from explorer import augment, datasets, runs, training, zoo
+
+BATCH = 128
+LR = 1e-3
+
+
+def course_epoch(augmented: bool) -> float:
+    """One epoch of the course's loop; returns images per second."""
+    steps = [transforms.RandomRotation(15), transforms.RandomResizedCrop(28, scale=(0.8, 1.0))]
+    tf = transforms.Compose([*(steps if augmented else []), transforms.ToTensor()])
+    train = tvd.MNIST(str(datasets.MNIST_MINI_DIR), train=True, download=False, transform=tf)
+    loader = DataLoader(train, batch_size=BATCH, shuffle=True)
+    torch.manual_seed(0)
+    model = zoo.build_model("lenet5")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LR)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    seen, start = 0, time.perf_counter()
+    for x, y in loader:
+        loss = loss_fn(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        seen += len(y)
+    return seen / (time.perf_counter() - start)
+
+
+def engine_epoch(augmented: bool) -> float:
+    """One epoch of the engine on the CPU; returns its measured training images per second."""
+    aug = (augment.AugmentConfig(rotation=15, scale_min=1.0, scale_max=1.25) if augmented
+           else augment.AugmentConfig())
+    config = training.TrainConfig(model="lenet5", dataset="mnist-mini", epochs=1,
+                                  batch_size=BATCH, optimizer="adamw", lr=LR,
+                                  weight_decay=0.01, schedule="constant", device="cpu",
+                                  augment=aug)
+    run_dir = training.prepare_run(config)
+    status = training.train(run_dir)
+    assert status["state"] == "finished", status
+    (epoch,) = [m for m in runs.read_metrics(run_dir) if m["kind"] == "epoch"]
+    return epoch["images_per_s"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    os.environ["EXPLORER_RUNS_DIR"] = tempfile.mkdtemp(prefix="bench-runs-")
+    datasets.load("mnist-mini")  # decode once, outside the timing (the page caches it too)
+    print(f"torch {torch.__version__} · {torch.get_num_threads()} threads · "
+          f"{os.cpu_count()} cores · LeNet-5 · AdamW · batch {BATCH} · mnist-mini (8,000 train)")
+    ratios = {}
+    for augmented in (False, True):
+        course_ips, engine_ips = [], []
+        course_epoch(augmented)  # warm-up (allocator, PIL, kernels)
+        for _ in range(args.rounds):
+            course_ips.append(course_epoch(augmented))
+            engine_ips.append(engine_epoch(augmented))
+        c, e = statistics.median(course_ips), statistics.median(engine_ips)
+        label = "with augmentation" if augmented else "without augmentation"
+        print(f"{label}: course loop median {c:,.0f} images/s "
+              f"({', '.join(f'{v:,.0f}' for v in course_ips)}); "
+              f"engine median {e:,.0f} images/s ({', '.join(f'{v:,.0f}' for v in engine_ips)})")
+        ratios[augmented] = e / c
+        print(f"ratio {label}: {e / c:.2f}")
+    print(f"ratio {ratios[False]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
