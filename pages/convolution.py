@@ -98,6 +98,23 @@ def _convolve(pixels: np.ndarray, colour: str, weights: tuple, padding: str) -> 
     return kernels.apply_kernel(_input_tensor(pixels, colour), torch.tensor(weights), padding)
 
 
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def _input_shown(pixels: np.ndarray, colour: str) -> np.ndarray:
+    return kernels.to_display(_input_tensor(pixels, colour), "clip")
+
+
+@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
+def _histogram(pixels: np.ndarray, colour: str, weights: tuple, padding: str
+               ) -> kernels.Histogram:
+    return kernels.histogram(_convolve(pixels, colour, weights, padding))
+
+
+@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
+def _shown(pixels: np.ndarray, colour: str, weights: tuple, padding: str, display: str
+           ) -> np.ndarray:
+    return kernels.to_display(_convolve(pixels, colour, weights, padding), display)
+
+
 # --- kernels on a photo -------------------------------------------------------------------
 
 
@@ -117,7 +134,7 @@ def kernel_controls() -> None:
                        for i in range(len(st.session_state["convolution_cells"]))},
     )
     st.caption("Edit any cell and the kernel becomes “Custom”.")
-    st.toggle("Normalise (divide by the sum of the weights)", key="convolution_normalise")
+    st.toggle("Normalise (÷ sum of weights)", key="convolution_normalise")
     st.toggle("Flip the kernel (true convolution)", key="convolution_flip")
     st.radio("Colour", kernels.COLOUR_MODES, key="convolution_colour",
              format_func=COLOUR_LABELS.get, horizontal=True)
@@ -225,8 +242,10 @@ def flip_comparison(x: torch.Tensor, pixels: np.ndarray, kernel: torch.Tensor,
                 "cross-correlating with the kernel turned by 180°. In a CNN the weights are "
                 "learned, so the flip makes no difference; for a fixed kernel it can.")
     flipped = weights_unflipped.flip(0, 1)
-    plain = _convolve(pixels, colour, tuple(map(tuple, weights_unflipped.tolist())), padding)
-    conv = _convolve(pixels, colour, tuple(map(tuple, flipped.tolist())), padding)
+    plain_w = tuple(map(tuple, weights_unflipped.tolist()))
+    conv_w = tuple(map(tuple, flipped.tolist()))
+    plain = _convolve(pixels, colour, plain_w, padding)
+    conv = _convolve(pixels, colour, conv_w, padding)
     diff = float((plain - conv).abs().max())
     if kernels.is_point_symmetric(kernel):
         st.info("This kernel looks the same turned by 180°, so both give identical outputs "
@@ -241,10 +260,10 @@ def flip_comparison(x: torch.Tensor, pixels: np.ndarray, kernel: torch.Tensor,
         with column:
             st.caption(label)
             show_grid(grid, f"convolution_flip_{label}", 34, show_indices=False, font_size=10)
-    cols[1].image(kernels.to_display(plain, display), caption="conv2d(x, h): cross-correlation",
-                  width="stretch")
-    cols[3].image(kernels.to_display(conv, display), caption="conv2d(x, flip(h)): convolution",
-                  width="stretch")
+    cols[1].image(_shown(pixels, colour, plain_w, padding, display), width="stretch",
+                  caption="conv2d(x, h): cross-correlation")
+    cols[3].image(_shown(pixels, colour, conv_w, padding, display), width="stretch",
+                  caption="conv2d(x, flip(h)): convolution")
 
 
 def photo_lesson() -> None:
@@ -275,13 +294,13 @@ def photo_lesson() -> None:
         y = _convolve(pixels, colour, weights, padding)
         elapsed = time.perf_counter() - started
         x = _input_tensor(pixels, colour)
-        shown = kernels.to_display(y, display)
+        shown = _shown(pixels, colour, weights, padding, display)
 
         row = min(int(st.session_state.get("convolution_y", height // 2)), height - 1)
         col = min(int(st.session_state.get("convolution_x", width // 2)), width - 1)
         size = kernel.shape[0]
         in_col, out_col = st.columns(2)
-        in_col.image(kernels.outline_window(kernels.to_image(kernels.to_display(x, "clip")),
+        in_col.image(kernels.outline_window(kernels.to_image(_input_shown(pixels, colour)),
                                             row, col, size),
                      caption=f"Input · {photo.name} · {width}×{height}", width="stretch")
         out_col.image(kernels.outline_window(kernels.to_image(shown), row, col, size),
@@ -305,7 +324,7 @@ def photo_lesson() -> None:
                 "course's Blur 5x5 sums nine ones, hence ×9. Switch on **Normalise** to divide "
                 "by the sum and get an average instead.", icon=":material/lightbulb:")
 
-        hist = kernels.histogram(y)
+        hist = _histogram(pixels, colour, weights, padding)
         st.markdown(
             f"**Raw output values** range from {hist.minimum:.1f} to {hist.maximum:.1f}; "
             f"{hist.below_zero:.1%} are below 0 and {hist.above_255:.1%} above 255. A screen "

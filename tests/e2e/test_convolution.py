@@ -29,10 +29,22 @@ def _inspector_agrees(app) -> None:
     assert found[3] == "yes"
 
 
+def test_click_in_the_neighbourhood_picks_the_pixel(app):
+    app.open("convolution")
+    assert "Input around (256, 256)" in app.text()
+    plot = app.page.locator(".st-key-convolution_picker .nsewdrag").first
+    box = plot.bounding_box()
+    cell = box["width"] / 11  # an 11x11 neighbourhood starting at (251, 251)
+    plot.click(position={"x": cell * 1.5, "y": cell * 0.5})
+    app.wait()
+    assert "Input around (252, 251)" in app.text()
+    assert app.widget("x (column)", "stNumberInput").locator("input").input_value() == "252"
+    _inspector_agrees(app)
+
+
 def test_every_preset_on_a_sample_and_an_uploaded_photo(app, tmp_path):
     app.open("convolution")
     app.assert_healthy()
-    app.select("Photo", "Chelsea")
     for name in kernels.PRESETS:
         app.select("Kernel", name)
         app.assert_healthy()
