@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from explorer.kernels import format_number
 
 HIGHLIGHT = "#d9480f"  # the app's primary colour
+MIN_WIDTH = 180  # px
 Cell = tuple[int, int]
 Box = tuple[int, int, int, int]  # (row, col, height, width)
 
@@ -91,10 +92,13 @@ def grid_figure(
     axis = {"showgrid": False, "zeroline": False, "showticklabels": show_indices,
             "tickmode": "linear", "dtick": 1, "fixedrange": True, "ticks": "",
             "constrain": "domain"}
+    width = grid_width(z, cell_px, show_indices)
     layout = {
-        "width": cols * cell_px + (32 if show_indices else 8),
+        "width": width,
         "height": rows * cell_px + margin_top + (24 if show_indices else 8),
-        "margin": {"l": 28 if show_indices else 4, "r": 4, "t": margin_top, "b": 4},
+        # Very narrow charts get clipped by Streamlit: small grids pad on the right instead.
+        "margin": {"l": 28 if show_indices else 4, "r": 4 + width - (cols * cell_px + (
+            32 if show_indices else 8)), "t": margin_top, "b": 4},
         "plot_bgcolor": "rgba(0,0,0,0)", "paper_bgcolor": "rgba(0,0,0,0)",
         "clickmode": "event+select", "dragmode": False, "shapes": shapes,
         "xaxis": {**axis, "side": "top", "range": [-0.5, cols - 0.5]},
@@ -111,7 +115,7 @@ def grid_figure(
 def grid_width(values: object, cell_px: int = 44, show_indices: bool = True) -> int:
     """Pixel width of `grid_figure` at `cell_px` (the figure sets it; draw it with
     `width="content"`)."""
-    return _array(values).shape[1] * cell_px + (32 if show_indices else 8)
+    return max(MIN_WIDTH, _array(values).shape[1] * cell_px + (32 if show_indices else 8))
 
 
 def clicked_cell(selection: Mapping | None) -> Cell | None:

@@ -36,7 +36,8 @@ def test_clickable_grid_has_one_marker_per_cell_and_clicks_map_back():
     assert grids.clicked_cell({"points": [{"x": 2, "y": 1, "curve_number": 1}]}) == (1, 2)
     assert grids.clicked_cell({"points": []}) is None
     assert grids.clicked_cell(None) is None
-    assert grids.grid_width(np.zeros((2, 3)), 40) == 3 * 40 + 32
+    assert grids.grid_width(np.zeros((2, 5)), 40) == 5 * 40 + 32
+    assert grids.grid_width(np.zeros((2, 3)), 30) == grids.MIN_WIDTH
 
 
 def test_grid_figure_refuses_non_2d():
