@@ -127,7 +127,7 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 def save_checkpoint(run_dir: Path, model: torch.nn.Module, config: dict, epoch: int) -> Path:
     """Write `checkpoint.pt` atomically: CPU state_dict, config and epochs done."""
-    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
     path = Path(run_dir) / "checkpoint.pt"
     tmp = path.with_name(f".checkpoint.{os.getpid()}.{secrets.token_hex(3)}.tmp")
     torch.save({"state_dict": state, "config": config, "epoch": int(epoch)}, tmp)
