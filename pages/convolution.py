@@ -253,7 +253,9 @@ def flip_comparison(x: torch.Tensor, pixels: np.ndarray, kernel: torch.Tensor,
     else:
         st.warning(f"This kernel is not symmetric: the two outputs differ by up to "
                    f"{kernels.format_number(diff, 6)} (for Sobel x, flipping negates it: "
-                   "bright-to-dark edges swap with dark-to-bright ones).")
+                   "bright-to-dark edges swap with dark-to-bright ones)."
+                   + (" Shown by absolute value, a negated output looks the same: choose "
+                      "“Clip to 0..255” to see the swap." if display == "abs" else ""))
     cols = st.columns(4)
     for column, grid, label in ((cols[0], weights_unflipped, "Kernel h"),
                                 (cols[2], flipped, "h turned by 180°")):
