@@ -99,6 +99,7 @@ def image_input(mode: images.Mode = "RGB") -> images.LoadedImage:
             help=f"Images larger than {images.DEFAULT_MAX_SIDE} px on the longest side are "
             "downscaled before any computation.",
         )
+        just_uploaded = False
         if uploaded is not None and st.session_state.get("_shared_upload_id") != uploaded.file_id:
             st.session_state["_shared_upload_id"] = uploaded.file_id
             try:
@@ -109,11 +110,17 @@ def image_input(mode: images.Mode = "RGB") -> images.LoadedImage:
                 st.session_state.pop("_shared_upload_error", None)
                 st.session_state[_IMAGE_UPLOAD] = loaded
                 st.session_state[_IMAGE_CHOICE] = _UPLOAD_PREFIX + loaded.name
+                just_uploaded = True
         if error := st.session_state.get("_shared_upload_error"):
             st.error(error)
 
         upload: images.LoadedImage | None = st.session_state.get(_IMAGE_UPLOAD)
         options = list(samples) + ([_UPLOAD_PREFIX + upload.name] if upload else [])
+        # The select's own state is the freshest choice, unless an upload just replaced it;
+        # the persistent copy carries the choice to pages where the select was not drawn.
+        picked = st.session_state.get("shared_image_select")
+        if not just_uploaded and picked in options:
+            st.session_state[_IMAGE_CHOICE] = picked
         if st.session_state.get(_IMAGE_CHOICE) not in options:
             st.session_state[_IMAGE_CHOICE] = options[0]
         st.session_state["shared_image_select"] = st.session_state[_IMAGE_CHOICE]

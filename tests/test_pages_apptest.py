@@ -20,3 +20,16 @@ def test_home_demo_computes_output_shape_from_url_state(open_page):
     at.slider(key="padding").set_value(1).run()
     assert "output [1, 1, 28, 28]" in at.code[0].value
     assert at.query_params["padding"] in ("1", ["1"])
+
+
+def test_shared_photo_choice_switches_and_follows_to_other_pages(open_page):
+    at = open_page("pages/home.py")
+    assert "astronaut.png" in at.sidebar.caption[-1].value
+    at.sidebar.selectbox(key="shared_image_select").set_value("Chelsea").run()
+    assert "chelsea.png · 451×300" in at.sidebar.caption[-1].value
+    at.sidebar.selectbox(key="shared_image_select").set_value("Coffee").run()
+    assert "coffee.png" in at.sidebar.caption[-1].value
+    if any(p.url_path == "convolution" for p in PAGES):
+        at.switch_page("../pages/convolution.py").run()
+        assert not at.exception
+        assert at.sidebar.selectbox(key="shared_image_select").value == "Coffee"
