@@ -134,7 +134,8 @@ class AppDriver:
         links = self.page.locator("[data-testid='stSidebarNav'] a")
         if not links.count():  # Streamlit hides the navigation while there is only one page
             return [("Home", self.base_url + "/")]
-        return [(links.nth(i).inner_text().strip(), links.nth(i).get_attribute("href") or "")
+        return [(links.nth(i).inner_text().strip().splitlines()[-1],
+                 links.nth(i).get_attribute("href") or "")
                 for i in range(links.count())]
 
     # checks ------------------------------------------------------------------------------
@@ -189,7 +190,10 @@ class AppDriver:
         box = self.widget(label, "stSelectbox")
         # Streamlit 1.67 draws a react-aria combobox; older versions a baseweb select.
         box.locator("[role='combobox'], [data-baseweb='select']").first.click()
-        self.page.get_by_role("option", name=option, exact=True).click()
+        wanted = self.page.get_by_role("option", name=option, exact=True)
+        if not wanted.count():  # long lists are virtualised: type to filter the option into view
+            self.page.keyboard.type(option)
+        wanted.click()
         self.wait()
 
     def radio(self, label: str, option: str) -> None:

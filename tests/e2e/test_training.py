@@ -24,7 +24,7 @@ def test_live_run_keeps_growing_across_page_switches_and_stops_with_a_checkpoint
     app.open("training")
     app.assert_healthy()
     assert "mnist-mini" in app.text()
-    app.set_number("Epochs", 3)
+    app.set_number("Epochs", 30)  # long enough to still be running at every check below
     app.button("Train")
     _wait_until(lambda: _steps_logged(app) > 0, what="the first logged steps")
     run_id = re.search(r"Run (\d{8}-\d{6}-[\w-]+)", app.text()).group(1)
