@@ -193,6 +193,8 @@ def _accuracy_figure(epochs: list[dict], run_id: str) -> go.Figure:
                       yaxis_tickformat=".0%", height=320, uirevision=run_id, xaxis_dtick=1,
                       margin={"t": 40, "b": 40, "l": 50, "r": 10},
                       legend={"orientation": "h", "y": -0.25})
+    if not epochs:  # before the first epoch ends, show an honest 0–100% frame
+        fig.update_layout(yaxis_range=[0, 1], xaxis_range=[0.5, 1.5])
     return fig
 
 
