@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,8 +15,11 @@ from streamlit.testing.v1 import AppTest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP = REPO_ROOT / "explorer" / "app.py"
 
-# Runs and downloads made by tests go to a throwaway folder, never the user's.
-os.environ.setdefault("EXPLORER_RUNS_DIR", str(REPO_ROOT / ".pytest_cache" / "runs"))
+# Runs made by tests go to a throwaway folder for this session, never the user's runs/; the
+# browser tests' server inherits it, so a run trained in a test is visible on its pages.
+_TEST_RUNS = tempfile.mkdtemp(prefix="explorer-test-runs-")
+atexit.register(shutil.rmtree, _TEST_RUNS, ignore_errors=True)
+os.environ.setdefault("EXPLORER_RUNS_DIR", _TEST_RUNS)
 
 
 @pytest.fixture
