@@ -24,6 +24,8 @@ import torch
 from PIL import Image
 from torch import nn
 
+from explorer import kernels
+
 Kind = Literal["1d", "2d"]
 NormKind = Literal["BatchNorm", "LayerNorm", "InstanceNorm"]
 
@@ -537,11 +539,12 @@ def tile(maps: torch.Tensor | np.ndarray, gap: int = 1) -> np.ndarray:
 
 
 #: Fixed 3×3 kernels applied to the image's grey levels: four feature maps per crop.
-FEATURE_KERNELS: dict[str, list[list[float]]] = {
-    "blur": [[1 / 9] * 3] * 3,
-    "vertical edges": [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
-    "horizontal edges": [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
-    "sharpen": [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
+# The Convolution page's presets, as 3x3 kernels (the course's 5x5 sharpen without its border).
+FEATURE_KERNELS: dict[str, torch.Tensor] = {
+    "blur": kernels.PRESETS["Box blur 3x3"].tensor(),
+    "vertical edges": kernels.PRESETS["Sobel x 3x3"].tensor(),
+    "horizontal edges": kernels.PRESETS["Sobel y 3x3"].tensor(),
+    "sharpen": kernels.PRESETS["Sharpen 5x5 (course)"].tensor()[1:-1, 1:-1],
 }
 
 
@@ -573,7 +576,7 @@ def image_feature_maps(image: Image.Image, crops: int = 4, size: int = 32) -> to
             (size + 2, size + 2), Image.Resampling.BILINEAR)
         tiles.append(torch.from_numpy(np.asarray(tile_img, dtype=np.float32) / 255.0))
     batch = torch.stack(tiles).unsqueeze(1)  # [N, 1, size+2, size+2]
-    weight = torch.tensor(list(FEATURE_KERNELS.values()), dtype=torch.float32).unsqueeze(1)
+    weight = torch.stack(list(FEATURE_KERNELS.values())).unsqueeze(1)
     return nn.functional.conv2d(batch, weight)
 
 

@@ -51,6 +51,11 @@ class Preset:
     def size(self) -> int:
         return len(self.weights)
 
+    def tensor(self) -> torch.Tensor:
+        """The weights as a float32 (k, k) tensor, divided by their sum if `normalise`."""
+        weights = torch.tensor(self.weights, dtype=torch.float32)
+        return weights / weights.sum() if self.normalise else weights
+
 
 def _bordered(inner: Grid) -> Grid:
     """`inner` inside a one-cell border of zeros (how the course writes its 5x5 kernels)."""

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from explorer import conv_arithmetic as ca
+from explorer import kernels
 
 PoolKind = Literal["maxpool", "avgpool"]
 UpMode = Literal["nearest", "bilinear", "bicubic"]
@@ -25,7 +26,7 @@ ACTIVATIONS: dict[str, nn.Module] = {
     "ReLU": nn.ReLU(), "LeakyReLU(0.1)": nn.LeakyReLU(0.1), "Sigmoid": nn.Sigmoid(),
     "Tanh": nn.Tanh(),
 }
-SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+SOBEL_X = kernels.PRESETS["Sobel x 3x3"].tensor()
 
 
 # --- tensors in and out ----------------------------------------------------------------------
