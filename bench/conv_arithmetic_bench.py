@@ -23,7 +23,7 @@ import plotly.io as pio
 from streamlit.testing.v1 import AppTest
 
 from explorer import conv_arithmetic as ca
-from explorer import conv_grid
+from explorer.figures import conv_grid
 
 REPO = Path(__file__).resolve().parent.parent
 BUDGET_MS = 150.0

@@ -29,7 +29,9 @@ from torch.utils.data import DataLoader
 from torchvision import datasets as tvd
 from torchvision import transforms
 
-from explorer import augment, datasets, runs, training, zoo
+from explorer.models import zoo
+from explorer.training import augment, datasets, engine, runs
+from explorer.training.config import TrainConfig
 
 BATCH = 128
 LR = 1e-3
@@ -60,12 +62,12 @@ def engine_epoch(augmented: bool) -> float:
     """One epoch of the engine on the CPU; returns its measured training images per second."""
     aug = (augment.AugmentConfig(rotation=15, scale_min=1.0, scale_max=1.25) if augmented
            else augment.AugmentConfig())
-    config = training.TrainConfig(model="lenet5", dataset="mnist-mini", epochs=1,
+    config = TrainConfig(model="lenet5", dataset="mnist-mini", epochs=1,
                                   batch_size=BATCH, optimizer="adamw", lr=LR,
                                   weight_decay=0.01, schedule="constant", device="cpu",
                                   augment=aug)
-    run_dir = training.prepare_run(config)
-    status = training.train(run_dir)
+    run_dir = engine.prepare_run(config)
+    status = engine.train(run_dir)
     assert status["state"] == "finished", status
     (epoch,) = [m for m in runs.read_metrics(run_dir) if m["kind"] == "epoch"]
     return epoch["images_per_s"]

@@ -14,7 +14,7 @@ import time
 import torch
 import torchvision
 
-from explorer import inspector, zoo
+from explorer.models import inspector, zoo
 
 REPEATS = 5
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import navigation, ui
+from explorer.ui import navigation, widgets
 
 st.set_page_config(
     page_title="CNN Explorer", page_icon=":material/grid_view:", layout="wide",
@@ -21,5 +21,5 @@ for section, specs in navigation.sections().items():
     pages[section] = [_page(spec) for spec in specs]
 
 current = st.navigation(pages)
-ui.sidebar()
+widgets.sidebar()
 current.run()

@@ -12,7 +12,6 @@ statistics, top-5). No streamlit here.
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,6 +21,8 @@ import torch
 import torchvision.transforms.functional as TF
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torch import nn
+
+from explorer.training.config import RunConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -69,14 +70,14 @@ class Preprocessing:
 
 
 def preprocessing_for(variant: str, *, invert: bool = False,
-                      config: dict | None = None) -> Preprocessing:
+                      config: RunConfig | None = None) -> Preprocessing:
     """The preprocessing of a zoo variant ("mnist", "cifar", "imagenet") or of a training run.
 
     A run's config (runs contract) fixes channels, size, mean and std; otherwise the variant's
     dataset statistics are used.
     """
     if config is not None:
-        variant = config.get("variant", variant)
+        variant = config.variant
     if variant == "imagenet":
         pre = Preprocessing(3, 224, 224, 256, IMAGENET_MEAN, IMAGENET_STD)
     elif variant == "cifar":
@@ -86,10 +87,10 @@ def preprocessing_for(variant: str, *, invert: bool = False,
     else:
         raise ValueError(f"Unknown input variant “{variant}”: use mnist, cifar or imagenet.")
     if config is not None:
-        c, h, w = int(config["in_channels"]), int(config["height"]), int(config["width"])
+        c, h, w = config.input_shape
         resize = round(min(h, w) * pre.resize / pre.height)
-        mean = tuple(float(m) for m in config.get("mean") or pre.mean)
-        std = tuple(float(s) for s in config.get("std") or pre.std)
+        mean = tuple(float(m) for m in config.mean or pre.mean)
+        std = tuple(float(s) for s in config.std or pre.std)
         if len(mean) != c or len(std) != c:
             mean, std = (mean[0],) * c, (std[0],) * c
         pre = Preprocessing(c, h, w, resize, mean, std)
@@ -620,9 +621,6 @@ def filter_summary(weight: torch.Tensor) -> dict[str, float]:
 
 # --- models -----------------------------------------------------------------------------------
 
-_BUILD_LOCK = threading.Lock()  # seeding + building touches torch's global RNG
-
-
 def for_inference(model: nn.Module) -> nn.Module:
     """Eval mode and channels-last memory, the faster layout for CPU convolutions."""
     return model.eval().to(memory_format=torch.channels_last)
@@ -633,30 +631,8 @@ def as_input(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.contiguous(memory_format=torch.channels_last)
 
 
-def seeded_model(key: str, variant: str, *, seed: int = 0, batchnorm: bool = False,
-                 **sizes: int) -> nn.Module:
-    """`zoo.build_model` after `torch.manual_seed(seed)`: the same weights for the same seed."""
-    from explorer import zoo
-
-    with _BUILD_LOCK, torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return zoo.build_model(key, variant=variant, batchnorm=batchnorm, **sizes)
-
-
-def initial_model(config: dict) -> nn.Module:
-    """A training run's model as it was before training (its seed, default 0)."""
-    return seeded_model(
-        config["model"], config["variant"], seed=int(config.get("seed", 0)),
-        batchnorm=bool(config.get("batchnorm", False)), in_channels=int(config["in_channels"]),
-        height=int(config["height"]), width=int(config["width"]),
-        num_classes=int(config["num_classes"]),
-    )
-
-
-def run_class_names(config: dict) -> list[str]:
+def run_class_names(config: RunConfig) -> list[str]:
     """The class names a run trained on (its config), else generic ones."""
-    names = config.get("class_names")
-    n = int(config.get("num_classes", len(names or [])))
-    if names and len(names) == n:
-        return [str(c) for c in names]
-    return default_class_names(str(config.get("variant", "")), n)
+    if len(config.class_names) == config.num_classes:
+        return [str(c) for c in config.class_names]
+    return default_class_names(config.variant, config.num_classes)

@@ -10,7 +10,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from explorer import batchnorm as bn
-from explorer import ui
+from explorer.ui import widgets
 
 COLORS = qualitative.Plotly
 KINDS = {"1d": "BatchNorm1d on [N, C]", "2d": "BatchNorm2d on [N, C, H, W]"}
@@ -177,7 +177,7 @@ def _photo_maps(mode: str, size: tuple[int, int], pixels: bytes) -> bn.FeatureMa
 
 # --- page -----------------------------------------------------------------------------------
 
-ui.page_header(
+widgets.page_header(
     "BatchNorm lab",
     "The course runs `x = torch.randn(100, 16) + 0.5` through `nn.BatchNorm1d(16)` once and "
     "then 100 times and prints `running_mean` and `running_var`. Here you step that very "
@@ -185,14 +185,14 @@ ui.page_header(
     "for you, and every number below is read from it. Change the data, the layer and the mode, "
     "and break it.",
 )
-photo = ui.image_input()
+photo = widgets.image_input()
 
 for key, default in DEFAULTS.items():
     choices = {"bn_kind": tuple(KINDS), "bn_batches": tuple(BATCH_MODES), "bn_mode": MODES,
                "bn_momentum": tuple(bn.MOMENTUM_CHOICES), "bn_eps": bn.EPS_CHOICES}.get(key)
     bounds = {"bn_channels": (1, 64), "bn_batch": (1, 512), "bn_size": (1, 16),
               "bn_shift": (-3.0, 3.0), "bn_scale": (0.1, 3.0), "bn_seed": (0, 9999)}.get(key)
-    ui.url_state(key, default, choices=choices, bounds=bounds)
+    widgets.url_state(key, default, choices=choices, bounds=bounds)
 
 with st.container(border=True):
     data_col, layer_col, run_col = st.columns([1.1, 1.1, 1], gap="large")
@@ -236,7 +236,7 @@ with st.container(border=True):
                   icon=":material/school:")
         st.caption("Changing C, N, H×W, the seed, affine or track_running_stats builds a new "
                    "layer; the other settings apply mid-run.")
-ui.sync_url(*URL_KEYS)
+widgets.sync_url(*URL_KEYS)
 st.session_state.setdefault("bn_gamma", 1.0)
 st.session_state.setdefault("bn_beta", 0.0)
 

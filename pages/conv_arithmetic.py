@@ -3,9 +3,10 @@
 import streamlit as st
 
 from explorer import conv_arithmetic as ca
-from explorer import conv_grid, ui
+from explorer.figures import conv_grid
+from explorer.ui import widgets
 
-ui.page_header(
+widgets.page_header(
     "Conv arithmetic",
     "How big is the output of a convolution? Set the input size, kernel, stride, padding and "
     "dilation; the page evaluates the course's formula, draws which input cells every output "
@@ -23,16 +24,16 @@ PARAMS = {  # key stem: (label when square, label per dimension)
 FIELDS = {"k": "kernel", "s": "stride", "p": "padding", "d": "dilation", "op": "output_padding"}
 DEFAULTS = {"k": 3, "s": 1, "p": 0, "d": 1, "op": 0}
 
-ui.url_state("ca_layer", "Conv2d", choices=list(LAYERS))
-ui.url_state("ca_pad_mode", "numbers", choices=PAD_MODES)
-ui.url_state("ca_square", True)
-ui.url_state("ca_h", 28, bounds=(1, 64))
-ui.url_state("ca_w", 28, bounds=(1, 64))
+widgets.url_state("ca_layer", "Conv2d", choices=list(LAYERS))
+widgets.url_state("ca_pad_mode", "numbers", choices=PAD_MODES)
+widgets.url_state("ca_square", True)
+widgets.url_state("ca_h", 28, bounds=(1, 64))
+widgets.url_state("ca_w", 28, bounds=(1, 64))
 for stem, default in DEFAULTS.items():
     for dim in "hw":
-        ui.url_state(f"ca_{stem}{dim}", default, bounds=(0, 7))
+        widgets.url_state(f"ca_{stem}{dim}", default, bounds=(0, 7))
 for key, default in {"ca_cin": 1, "ca_cout": 1, "ca_groups": 1, "ca_batch": 1}.items():
-    ui.url_state(key, default, bounds=(1, 64))
+    widgets.url_state(key, default, bounds=(1, 64))
 
 top = st.columns([2, 2, 3])
 kind = LAYERS[top[0].radio("Layer", list(LAYERS), key="ca_layer", horizontal=True)]
@@ -101,7 +102,7 @@ with c_channels:
     c_out = st.number_input("C_out (kernels)", 1, 64, key="ca_cout")
     groups = st.number_input("groups", 1, 64, key="ca_groups")
     batch = st.number_input("batch b", 1, 64, key="ca_batch")
-ui.sync_url("ca_layer", "ca_pad_mode", "ca_square", "ca_h", "ca_w", "ca_cin", "ca_cout",
+widgets.sync_url("ca_layer", "ca_pad_mode", "ca_square", "ca_h", "ca_w", "ca_cin", "ca_cout",
             "ca_groups", "ca_batch", *(f"ca_{stem}{dim}" for stem in FIELDS for dim in "hw"))
 
 padding = pad_mode if pad_mode != "numbers" else chosen["p"]
@@ -205,7 +206,7 @@ if shape:
 
 # --- reverse solver --------------------------------------------------------------------------
 st.subheader("Reverse solver: which settings give the size I want?")
-ui.url_state("ca_want", 14, bounds=(1, 300))
+widgets.url_state("ca_want", 14, bounds=(1, 300))
 want = st.number_input(f"Wanted H_out for H_in = {h_in}", 1, 300, key="ca_want")
 hits = ca.solve(h_in, want, kind, ranges)
 if hits:

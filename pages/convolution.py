@@ -10,8 +10,10 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from explorer import grids, kernels, moving_window, ui
+from explorer import kernels, moving_window
+from explorer.figures import grids
 from explorer.kernels import KernelError
+from explorer.ui import widgets
 
 PRESET_OPTIONS = [*kernels.PRESETS, kernels.CUSTOM]
 COLOUR_LABELS = {"grayscale": "Grayscale", "rgb": "RGB, each channel (groups=3)"}
@@ -20,14 +22,14 @@ DISPLAY_LABELS = {"clip": "Clip to 0..255", "abs": "Absolute value", "minmax": "
 CHANNELS = ("red", "green", "blue")
 PLAY_DELAY_S = 0.45
 
-ui.page_header(
+widgets.page_header(
     "Convolution",
     "A convolution slides a small grid of weights, the **kernel**, over an image: at every "
     "position it multiplies the pixels under the kernel by the weights and adds the products "
     "up into one output pixel. Choose a kernel, see what it does to a photo, then check the "
     "arithmetic of any pixel and step through the course's moving-window animation.",
 )
-photo = ui.image_input()
+photo = widgets.image_input()
 
 
 def show_grid(values: object, key: str, cell_px: int = 44, show_indices: bool = True,
@@ -72,17 +74,17 @@ def _resized_kernel() -> None:
     st.session_state["convolution_editor_v"] += 1
 
 
-ui.url_state("convolution_preset", PRESET_OPTIONS[0], choices=PRESET_OPTIONS)
-ui.url_state("convolution_colour", "rgb", choices=kernels.COLOUR_MODES)
-ui.url_state("convolution_padding", "zeros", choices=kernels.PADDING_MODES)
-ui.url_state("convolution_display", "clip", choices=kernels.DISPLAY_MODES)
-ui.url_state("convolution_flip", False)
+widgets.url_state("convolution_preset", PRESET_OPTIONS[0], choices=PRESET_OPTIONS)
+widgets.url_state("convolution_colour", "rgb", choices=kernels.COLOUR_MODES)
+widgets.url_state("convolution_padding", "zeros", choices=kernels.PADDING_MODES)
+widgets.url_state("convolution_display", "clip", choices=kernels.DISPLAY_MODES)
+widgets.url_state("convolution_flip", False)
 _first_preset = kernels.PRESETS.get(st.session_state["convolution_preset"],
                                    kernels.PRESET_LIST[0])
 st.session_state.setdefault("convolution_cells", kernels.kernel_cells(_first_preset.weights))
 st.session_state.setdefault("convolution_size", len(st.session_state["convolution_cells"]))
 st.session_state.setdefault("convolution_editor_v", 0)
-ui.url_state("convolution_normalise", _first_preset.normalise)
+widgets.url_state("convolution_normalise", _first_preset.normalise)
 
 
 # --- cached computations ------------------------------------------------------------------
@@ -142,7 +144,7 @@ def kernel_controls() -> None:
              format_func=PADDING_LABELS.get, horizontal=True)
     st.radio("Show negative and large values by", kernels.DISPLAY_MODES,
              key="convolution_display", format_func=DISPLAY_LABELS.get, horizontal=True)
-    ui.sync_url("convolution_preset", "convolution_colour", "convolution_padding",
+    widgets.sync_url("convolution_preset", "convolution_colour", "convolution_padding",
                 "convolution_display", "convolution_flip", "convolution_normalise")
 
 

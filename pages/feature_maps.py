@@ -12,15 +12,19 @@ import torch
 from PIL import Image
 
 from explorer import feature_maps as fm
-from explorer import gradcam, runs, ui, zoo
+from explorer import gradcam
+from explorer.models import zoo
+from explorer.training import checkpoints, runs
+from explorer.training.config import RunConfig
+from explorer.ui import widgets
 
-ui.page_header(
+widgets.page_header(
     "Feature maps",
     "Every layer of a CNN turns the image into a stack of **feature maps**, one per channel. "
     "Pick a network and watch the maps shrink while the channels multiply; then open any layer, "
     "see which region drove the prediction (Grad-CAM) and how much of the image one cell sees.",
 )
-photo = ui.image_input()
+photo = widgets.image_input()
 
 WEIGHTS = ("Random (seeded)", "Training run", "ImageNet pretrained")
 VIEWS = ("Layer maps", "First-layer filters", "Prediction & Grad-CAM", "Receptive field")
@@ -35,24 +39,26 @@ SORTS = {"Network order": "network", "Mean activation, high → low": "mean-desc
 
 @st.cache_resource(max_entries=4, show_spinner="Building the network…")
 def random_model(key: str, variant: str, batchnorm: bool, seed: int) -> torch.nn.Module:
-    return fm.for_inference(fm.seeded_model(key, variant, seed=seed, batchnorm=batchnorm))
+    return fm.for_inference(zoo.build_seeded(key, seed=seed, variant=variant,
+                                                       batchnorm=batchnorm))
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading ImageNet weights…")
 def pretrained_model(key: str) -> torch.nn.Module:
-    return fm.for_inference(zoo.load_pretrained(fm.seeded_model(key, "imagenet"), key))
+    model = zoo.build_seeded(key, seed=0, variant="imagenet")
+    return fm.for_inference(zoo.load_pretrained(model, key))
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the checkpoint…")
-def checkpoint_model(run_dir: str, mtime: float) -> tuple[torch.nn.Module, dict]:
-    model, config = runs.model_from_checkpoint(run_dir)
+def checkpoint_model(run_dir: str, mtime: float) -> tuple[torch.nn.Module, RunConfig]:
+    model, config = checkpoints.model_from_checkpoint(run_dir)
     return fm.for_inference(model), config
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def initial_filters(run_dir: str, mtime: float, config: dict) -> tuple[str, torch.Tensor] | None:
-    in_shape = (int(config["in_channels"]), int(config["height"]), int(config["width"]))
-    return fm.first_layer_weights(fm.initial_model(config), in_shape)
+def initial_filters(run_dir: str, mtime: float, _config: RunConfig
+                    ) -> tuple[str, torch.Tensor] | None:
+    return fm.first_layer_weights(checkpoints.initial_model(_config), _config.input_shape)
 
 
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner="Running the network…")
@@ -97,11 +103,11 @@ def keep_valid(key: str, options: list, default) -> None:
 
 # --- model and weights ---------------------------------------------------------------------
 
-ui.url_state("fm_weights", WEIGHTS[0], choices=WEIGHTS)
-ui.url_state("fm_model", "resnet18", choices=zoo.list_models())
-ui.url_state("fm_variant", "imagenet", choices=list(zoo.VARIANTS))
-ui.url_state("fm_view", VIEWS[0], choices=VIEWS)
-ui.url_state("fm_seed", 0, bounds=(0, 9999))
+widgets.url_state("fm_weights", WEIGHTS[0], choices=WEIGHTS)
+widgets.url_state("fm_model", "resnet18", choices=zoo.list_models())
+widgets.url_state("fm_variant", "imagenet", choices=list(zoo.VARIANTS))
+widgets.url_state("fm_view", VIEWS[0], choices=VIEWS)
+widgets.url_state("fm_seed", 0, bounds=(0, 9999))
 
 st.subheader("Network and weights")
 c1, c2, c3, c4 = st.columns([1.3, 1.2, 1.2, 0.8])
@@ -131,10 +137,10 @@ if weights == "Training run":
         except Exception as err:  # a damaged or foreign checkpoint: one sentence, no traceback
             st.error(f"The checkpoint of run {run.run_id} could not be loaded: {err}")
             st.stop()
-        key, variant = config["model"], config["variant"]
+        key, variant = config.model, config.variant
         model_id = f"run:{run.run_id}:{mtime}"
         c3.markdown(f"**{zoo.get_spec(key).title}** · {VARIANT_LABELS.get(variant, variant)}  \n"
-                    f"trained on {config.get('dataset', '?')}")
+                    f"trained on {config.dataset_title or config.settings.dataset}")
 if weights != "Training run":
     key = c2.selectbox("Network", zoo.list_models(), key="fm_model",
                        format_func=lambda k: zoo.get_spec(k).title)
@@ -166,16 +172,16 @@ if weights != "Training run":
             st.stop()
         model_id = f"random:{key}:{variant}:{seed}"
     st.caption(f"{spec.title} ({spec.paper}). {spec.small_note if variant != 'imagenet' else ''}")
-ui.sync_url("fm_weights", "fm_model", "fm_variant", "fm_seed")
+widgets.sync_url("fm_weights", "fm_model", "fm_variant", "fm_seed")
 
 # --- preprocessing -------------------------------------------------------------------------
 
 pre = fm.preprocessing_for(variant, config=config)
 if pre.grayscale:
-    ui.url_state("fm_invert", fm.looks_dark_on_light(photo.image))
+    widgets.url_state("fm_invert", fm.looks_dark_on_light(photo.image))
     st.toggle("Invert (for a dark digit on light paper: MNIST digits are light on dark)",
               key="fm_invert")
-    ui.sync_url("fm_invert")
+    widgets.sync_url("fm_invert")
     pre = fm.preprocessing_for(variant, config=config, invert=st.session_state["fm_invert"])
 pre_id = repr(pre)
 img_id = image_hash(photo.image)
@@ -211,7 +217,7 @@ if not any(r.is_spatial for r in capture.records):
 
 st.subheader("Overview: one map per layer")
 o1, o2 = st.columns([3, 1])
-ui.url_state("fm_cmap", "Viridis", choices=fm.COLORMAPS)
+widgets.url_state("fm_cmap", "Viridis", choices=fm.COLORMAPS)
 every = o1.toggle("Every layer (BatchNorm, activations, containers too)", key="fm_every")
 cmap = o2.selectbox("Colour scale", fm.COLORMAPS, key="fm_cmap")
 strip_layers = capture.overview(every_layer=every)
@@ -229,10 +235,10 @@ if view in ("Layer maps", "Receptive field") and spatial:
     labels = {r.name: r.label() for r in capture.records if r.is_spatial}
     default_layer = next((r.name for r in strip_layers if r.kind == "conv"), spatial[0])
     if "fm_layer" not in st.session_state:
-        ui.url_state("fm_layer", default_layer, choices=spatial)
+        widgets.url_state("fm_layer", default_layer, choices=spatial)
     keep_valid("fm_layer", spatial, default_layer)
     layer = st.selectbox("Layer", spatial, key="fm_layer", format_func=labels.get)
-    ui.sync_url("fm_layer")
+    widgets.sync_url("fm_layer")
     record = capture[layer]
     maps = record.maps
 
@@ -275,7 +281,7 @@ elif view == "First-layer filters":
         if init_filters is not None and config is not None:
             f1, f2 = st.columns(2)
             f1.image(fm.filter_grid(weight), caption=f"after training "
-                     f"(seed {config.get('seed', 0)})", width="stretch")
+                     f"(seed {config.seed})", width="stretch")
             f2.image(fm.filter_grid(init_filters[1]), caption="the same filters at "
                      "initialisation", width="stretch")
             table = pd.DataFrame({"trained": fm.filter_summary(weight),
@@ -346,4 +352,4 @@ elif view == "Receptive field" and spatial:
         r2.image(fm.draw_box(prepared.pixels, rf.box(row, col), scale=scale),
                  caption=f"cell ({row}, {col}) of {layer} sees this region of the "
                  f"{pre.height}×{pre.width} input (clipped to the image)", width="stretch")
-ui.sync_url("fm_view", "fm_cmap")
+widgets.sync_url("fm_view", "fm_cmap")

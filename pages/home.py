@@ -3,16 +3,16 @@
 import streamlit as st
 import torch
 
-from explorer import navigation, ui
+from explorer.ui import navigation, widgets
 
-ui.page_header(
+widgets.page_header(
     "CNN Explorer",
     "Learn how convolutional networks work by changing them and watching what PyTorch "
     "computes. Every number on every page comes from real `torch` code running now, on "
     "the photo you choose, with the settings you set.",
 )
 
-photo = ui.image_input()
+photo = widgets.image_input()
 st.info(
     f"Your photo: **{photo.name}** (sidebar). Pick a sample or upload your own there; the "
     "kernel, pooling and feature-map lessons all work on it.",
@@ -32,16 +32,16 @@ st.markdown(
     "Slide the settings and PyTorch runs a real `nn.Conv2d` on a zero image of that size. "
     "The address bar follows the sliders: copy it to share exactly this view."
 )
-ui.url_state("size", 28, bounds=(1, 64))
-ui.url_state("kernel", 3, bounds=(1, 7))
-ui.url_state("stride", 1, bounds=(1, 4))
-ui.url_state("padding", 0, bounds=(0, 3))
+widgets.url_state("size", 28, bounds=(1, 64))
+widgets.url_state("kernel", 3, bounds=(1, 7))
+widgets.url_state("stride", 1, bounds=(1, 4))
+widgets.url_state("padding", 0, bounds=(0, 3))
 c1, c2, c3, c4 = st.columns(4)
 size = c1.slider("Input height and width", 1, 64, key="size")
 kernel = c2.slider("Kernel size", 1, 7, key="kernel")
 stride = c3.slider("Stride", 1, 4, key="stride")
 padding = c4.slider("Padding", 0, 3, key="padding")
-ui.sync_url("size", "kernel", "stride", "padding")
+widgets.sync_url("size", "kernel", "stride", "padding")
 
 layer = torch.nn.Conv2d(1, 1, kernel_size=kernel, stride=stride, padding=padding)
 if size + 2 * padding < kernel:
@@ -59,8 +59,8 @@ else:
     )
 
 st.subheader("This machine")
-info = ui.device_info()
+info = widgets.device_info()
 c1, c2 = st.columns(2)
 c1.metric("Training device", info.name, help="Chosen automatically: CUDA, else MPS, else CPU.")
 c1.caption(info.detail)
-c2.markdown(" · ".join(f"**{name}** {version}" for name, version in ui.versions().items()))
+c2.markdown(" · ".join(f"**{name}** {version}" for name, version in widgets.versions().items()))

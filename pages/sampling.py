@@ -3,9 +3,10 @@
 import streamlit as st
 
 from explorer import conv_arithmetic as ca
-from explorer import sampling, ui
+from explorer import sampling
+from explorer.ui import widgets
 
-ui.page_header(
+widgets.page_header(
     "Pooling & upsampling",
     "Networks shrink feature maps with pooling or strided convolutions and grow them back "
     "with `F.interpolate`; between layers, activations such as ReLU reshape the values. "
@@ -13,7 +14,7 @@ ui.page_header(
     "or on a small grid of numbers you can check by hand.",
 )
 
-photo = ui.image_input("L")
+photo = widgets.image_input("L")
 x = sampling.grey_tensor(photo.image)
 size = (x.shape[2], x.shape[3])
 grid = sampling.number_grid(6)
@@ -21,11 +22,11 @@ grid = sampling.number_grid(6)
 # --- pooling ---------------------------------------------------------------------------------
 st.header("Max and average pooling")
 KINDS = {"MaxPool2d": "maxpool", "AvgPool2d": "avgpool"}
-ui.url_state("sp_pool", "MaxPool2d", choices=list(KINDS))
-ui.url_state("sp_k", 2, bounds=(1, 6))
-ui.url_state("sp_s", 2, bounds=(1, 6))
-ui.url_state("sp_p", 0, bounds=(0, 3))
-ui.url_state("sp_ceil", False)
+widgets.url_state("sp_pool", "MaxPool2d", choices=list(KINDS))
+widgets.url_state("sp_k", 2, bounds=(1, 6))
+widgets.url_state("sp_s", 2, bounds=(1, 6))
+widgets.url_state("sp_p", 0, bounds=(0, 3))
+widgets.url_state("sp_ceil", False)
 state = st.session_state
 kind = KINDS[state["sp_pool"]]
 # Clamp against the 6×6 number grid, the smallest input here: then the photo fits too.
@@ -49,7 +50,7 @@ else:
     c[3].caption("Padding: a kernel of 1 allows none (PyTorch caps it at half the kernel).")
 ceil_mode = c[4].toggle("ceil_mode", key="sp_ceil",
                         help="Round the output size up: the last window may hang over.")
-ui.sync_url("sp_pool", "sp_k", "sp_s", "sp_p", "sp_ceil")
+widgets.sync_url("sp_pool", "sp_k", "sp_s", "sp_p", "sp_ceil")
 
 layer = sampling.pool_layer(kind, size, kernel, stride, padding, ceil_mode)
 grid_layer = sampling.pool_layer(kind, (6, 6), kernel, stride, padding, ceil_mode)
@@ -101,7 +102,7 @@ st.caption("Max pooling keeps the largest value of each 2×2 window (circled) an
 
 # --- strided conv vs pooling -----------------------------------------------------------------
 st.header("Strided convolution vs pooling")
-ui.url_state("sp_factor", 4, bounds=(2, 8))
+widgets.url_state("sp_factor", 4, bounds=(2, 8))
 factor_max = min(8, *size)
 if factor_max < 2:
     st.info("This photo is too small to shrink: upload one at least 2 pixels on each side.")
@@ -112,7 +113,7 @@ else:
                            2, factor_max, key="sp_factor")
     else:
         factor = 2
-    ui.sync_url("sp_factor")
+    widgets.sync_url("sp_factor")
     down = sampling.strided_vs_pool(x, factor)
     cols = st.columns(3)
     for column, title, t, reads in (
@@ -132,9 +133,9 @@ else:
 st.header("Upsampling with F.interpolate")
 st.table({"step": [step for step, _ in sampling.shape_trace()],
           "shape (computed now)": [str(shape) for _, shape in sampling.shape_trace()]})
-ui.url_state("sp_scale", 2, choices=[2, 3])
+widgets.url_state("sp_scale", 2, choices=[2, 3])
 scale = st.radio("scale_factor", [2, 3], key="sp_scale", horizontal=True)
-ui.sync_url("sp_scale")
+widgets.sync_url("sp_scale")
 patch = sampling.patch_for_upsampling(x)
 cols = st.columns(4)
 cols[0].plotly_chart(sampling.pixels_figure(patch, f"patch {list(patch.shape)}"),
@@ -148,9 +149,9 @@ st.caption("nearest copies each pixel into a block; bilinear blends the 4 neares
 
 # --- activations -----------------------------------------------------------------------------
 st.header("ReLU and friends on a signed map")
-ui.url_state("sp_act", "ReLU", choices=list(sampling.ACTIVATIONS))
+widgets.url_state("sp_act", "ReLU", choices=list(sampling.ACTIVATIONS))
 name = st.radio("Activation", list(sampling.ACTIVATIONS), key="sp_act", horizontal=True)
-ui.sync_url("sp_act")
+widgets.sync_url("sp_act")
 edges = sampling.edge_map(x)
 after = sampling.activate(edges, name)
 cols = st.columns([1, 1, 2])

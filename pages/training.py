@@ -5,9 +5,13 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import augment, datasets, devices, jobs, runs, training, ui, zoo
+from explorer import devices
+from explorer.models import zoo
+from explorer.training import augment, datasets, jobs, runs
+from explorer.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from explorer.ui import widgets
 
-ui.page_header(
+widgets.page_header(
     "Training",
     "Train a classic CNN from the model zoo and watch its loss fall and its accuracy climb "
     "while it learns. The whole dataset sits on the training device as one tensor; batches "
@@ -51,10 +55,10 @@ def _show_run(run_id: str | None) -> None:
 
 # --- 1 · the form ------------------------------------------------------------------------
 st.subheader("1 · Set up a run")
-ui.url_state("training_model", "lenet5", choices=zoo.list_models())
-ui.url_state("training_dataset", "mnist-mini", choices=[*datasets.choices(), FOLDER])
-ui.url_state("training_epochs", 5, bounds=(1, 200))
-ui.url_state("training_batch", 128, choices=[16, 32, 64, 128, 256, 512, 1024])
+widgets.url_state("training_model", "lenet5", choices=zoo.list_models())
+widgets.url_state("training_dataset", "mnist-mini", choices=[*datasets.choices(), FOLDER])
+widgets.url_state("training_epochs", 5, bounds=(1, 200))
+widgets.url_state("training_batch", 128, choices=[16, 32, 64, 128, 256, 512, 1024])
 st.session_state.setdefault("training_optimizer", "adamw")
 st.session_state.setdefault("training_lr", OPTIMISER_LR["adamw"])
 
@@ -86,12 +90,12 @@ with c3:
     seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="training_seed")
 
 o1, o2, o3, o4 = st.columns(4)
-optimizer = o1.selectbox("Optimiser", training.OPTIMIZERS, key="training_optimizer",
+optimizer = o1.selectbox("Optimiser", OPTIMIZERS, key="training_optimizer",
                          format_func={"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}.get,
                          on_change=_on_optimiser_change)
 lr = o2.number_input("Learning rate", 1e-6, 100.0, key="training_lr", format="%.4g",
                      help="Peak rate for one-cycle. Try 10 to watch a run diverge.")
-schedule = o3.selectbox("Schedule", training.SCHEDULES, index=3, key="training_schedule",
+schedule = o3.selectbox("Schedule", SCHEDULES, index=3, key="training_schedule",
                         format_func={"constant": "constant", "step": "step (×0.1 every 2 "
                                      "epochs)", "cosine": "cosine", "onecycle": "one-cycle"}.get)
 weight_decay = o4.number_input("Weight decay", 0.0, 1.0, 5e-4, format="%.4g",
@@ -129,7 +133,7 @@ with st.expander("Augmentation: what the network will see", expanded=False):
                 st.image(augment.grid_image(grid, nrow=8).numpy(), width="stretch",
                          caption="Each row: an original training image, then 7 random "
                          f"augmentations ({aug.describe()}). Every sample draws its own.")
-ui.sync_url("training_model", "training_dataset", "training_epochs", "training_batch")
+widgets.sync_url("training_model", "training_dataset", "training_epochs", "training_batch")
 
 # --- dataset availability and the Train button ----------------------------------------------
 ready = dataset_key is not None
@@ -149,7 +153,7 @@ if dataset_key and not dataset_key.startswith(datasets.FOLDER_PREFIX):
                 else:
                     st.rerun()
 
-config = training.TrainConfig(
+config = TrainConfig(
     model=model_key, dataset=dataset_key or "", batchnorm=bool(batchnorm and
                                                                 spec.supports_batchnorm),
     epochs=int(epochs), batch_size=int(batch), optimizer=optimizer, lr=float(lr),
@@ -211,8 +215,8 @@ def _run_view(run_id: str) -> bool:
     job = queue.get(run_id)
     state = job.state if job else info.state
     cfg = info.config
-    st.markdown(f"**Run {run_id}** · {_model_title(cfg['model']) if cfg else ''} on "
-                f"{cfg.get('dataset_title', cfg.get('dataset', ''))} · "
+    st.markdown(f"**Run {run_id}** · {_model_title(cfg.model)} on "
+                f"{cfg.dataset_title or cfg.settings.dataset} · "
                 f"{STATE_ICON.get(state, '')} {state}")
     if job and job.active:
         p = job.progress
@@ -289,8 +293,8 @@ def results(run_id: str) -> None:
         return
     st.markdown("**Misclassified test images**, most confident mistakes first")
     try:
-        data = datasets.load(info.config["dataset"], folder_size=info.config.get(
-            "folder_size", 32))
+        data = datasets.load(info.config.settings.dataset,
+                             folder_size=info.config.settings.folder_size)
     except datasets.DatasetUnavailable as err:
         st.warning(str(err))
         return
@@ -324,12 +328,12 @@ if not all_runs:
     st.caption(f"No runs yet in {runs.runs_dir()}.")
 else:
     rows = [{
-        "run": r.run_id, "network": r.config.get("model"), "dataset": r.config.get("dataset"),
-        "BatchNorm": bool(r.config.get("batchnorm")),
-        "augmentation": augment.AugmentConfig(**r.config.get("augment", {})).describe(),
-        "optimiser": f"{r.config.get('optimizer')} lr={r.config.get('lr'):g}",
+        "run": r.run_id, "network": r.config.model, "dataset": r.config.settings.dataset,
+        "BatchNorm": r.config.batchnorm,
+        "augmentation": r.config.settings.augment.describe(),
+        "optimiser": f"{r.config.settings.optimizer} lr={r.config.settings.lr:g}",
         "state": r.state,
-        "epochs": f"{r.status.get('epochs_done', 0)}/{r.config.get('epochs')}",
+        "epochs": f"{r.status.get('epochs_done', 0)}/{r.config.settings.epochs}",
         "test accuracy": r.status.get("test_acc"),
     } for r in all_runs]
     st.dataframe(rows, hide_index=True, width="stretch",
@@ -350,9 +354,9 @@ else:
         acc, loss = go.Figure(), go.Figure()
         for rid in chosen:
             info = next(r for r in all_runs if r.run_id == rid)
-            label = (f"{info.config.get('model')} · {info.config.get('dataset')}"
-                     f"{' · BN' if info.config.get('batchnorm') else ''}"
-                     f" · aug {augment.AugmentConfig(**info.config.get('augment', {})).describe()}"
+            label = (f"{info.config.model} · {info.config.settings.dataset}"
+                     f"{' · BN' if info.config.batchnorm else ''}"
+                     f" · aug {info.config.settings.augment.describe()}"
                      f" · {rid[-4:]}")
             ep = runs.curves(runs.read_metrics(info.path))["epochs"]
             if not ep:

@@ -7,9 +7,11 @@ import copy
 import streamlit as st
 import torch
 
-from explorer import devices, inspector, ui, zoo
+from explorer import devices
+from explorer.models import inspector, zoo
+from explorer.ui import widgets
 
-ui.page_header(
+widgets.page_header(
     "Model zoo",
     "LeNet-5 to DenseNet as real `nn.Module`s. Pick a network and an input configuration: "
     "PyTorch runs a dummy image through it and every shape, parameter count and "
@@ -44,8 +46,7 @@ def inspect(key: str, variant: str, batchnorm: bool, size: int, layer: str, kern
 
 @st.cache_resource(max_entries=6, show_spinner="Initialising real weights…")
 def real_model(key: str, variant: str, batchnorm: bool, seed: int = 0) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    return zoo.build_model(key, variant=variant, batchnorm=batchnorm).eval()
+    return zoo.build_seeded(key, seed=seed, variant=variant, batchnorm=batchnorm).eval()
 
 
 @st.cache_data(show_spinner=False)
@@ -61,10 +62,10 @@ def reset_size() -> None:
 
 
 # --- controls ------------------------------------------------------------------------------
-ui.url_state("zoo_model", "lenet5", choices=zoo.list_models())
-ui.url_state("zoo_variant", "mnist", choices=list(zoo.VARIANTS))
-ui.url_state("zoo_bn", False)
-ui.url_state("zoo_size", zoo.VARIANTS[st.session_state["zoo_variant"]].height, bounds=(4, 320))
+widgets.url_state("zoo_model", "lenet5", choices=zoo.list_models())
+widgets.url_state("zoo_variant", "mnist", choices=list(zoo.VARIANTS))
+widgets.url_state("zoo_bn", False)
+widgets.url_state("zoo_size", zoo.VARIANTS[st.session_state["zoo_variant"]].height, bounds=(4, 320))
 c1, c2, c3 = st.columns([2, 3, 1])
 key = c1.selectbox("Network", zoo.list_models(), key="zoo_model", on_change=reset_size,
                    format_func=lambda k: zoo.get_spec(k).title)
@@ -76,7 +77,7 @@ batchnorm = c3.toggle("BatchNorm", key="zoo_bn", disabled=not spec.supports_batc
                       help="Adds BatchNorm after every conv and hidden Linear. ResNet, "
                       "GoogLeNet and DenseNet always have it; AlexNet predates it.")
 batchnorm = batchnorm and spec.supports_batchnorm
-ui.sync_url("zoo_model", "zoo_variant", "zoo_bn", "zoo_size")
+widgets.sync_url("zoo_model", "zoo_variant", "zoo_bn", "zoo_size")
 
 st.markdown(f"**{spec.title}** · {spec.paper}")
 if config.small:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from explorer import augment
-from explorer.augment import AugmentConfig
+from explorer.training import augment
+from explorer.training.augment import AugmentConfig
 
 
 def _batch(n=64, h=6, w=6):

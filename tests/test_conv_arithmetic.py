@@ -228,8 +228,7 @@ def test_clamped_sliders_never_give_an_empty_output(kind, size, kernel, stride, 
 def test_grid_figure_is_a_valid_plotly_figure_with_the_window_lit():
     import plotly.graph_objects as go
 
-    from explorer import conv_grid
-
+    from explorer.figures import conv_grid
     layer = Layer("conv", (7, 7), (3, 3), (2, 2), (1, 1), (2, 2))  # output 3×3
     spec = conv_grid.grid_figure(layer, (1, 1), (1, 1)).to_dict()
     go.Figure(spec)  # plotly's own validation of the prebuilt dict

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer import datasets
+from explorer.training import datasets
 
 
 @pytest.fixture

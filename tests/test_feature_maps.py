@@ -10,6 +10,8 @@ from PIL import Image
 from torch import nn
 
 from explorer import feature_maps as fm
+from explorer.models import zoo
+from explorer.training.config import RunConfig, TrainConfig
 
 
 class Block(nn.Module):
@@ -87,30 +89,27 @@ def test_channels_last_capture_gives_the_same_maps():
 
 
 def _zoo_cases():
-    zoo = pytest.importorskip("explorer.zoo")
     return [(key, variant) for key in zoo.list_models() for variant in ("mnist", "cifar")]
 
 
 @pytest.mark.parametrize(("key", "variant"), _zoo_cases())
 def test_every_zoo_model_capture_matches_a_real_forward_pass(key, variant):
-    model = fm.seeded_model(key, variant).eval()
+    model = zoo.build_seeded(key, seed=0, variant=variant).eval()
     pre = fm.preprocessing_for(variant)
     cap = assert_capture_is_real(model, torch.randn(1, pre.in_channels, pre.height, pre.width))
     assert any(r.is_spatial for r in cap.records) or key == "mlp"
 
 
 def test_imagenet_resnet18_at_reduced_size_matches_direct_recomputation():
-    pytest.importorskip("explorer.zoo")
-    model = fm.seeded_model("resnet18", "imagenet", height=64, width=64).eval()
+    model = zoo.build_seeded("resnet18", seed=0, variant="imagenet", height=64, width=64).eval()
     assert_capture_is_real(model, torch.randn(1, 3, 64, 64))
 
 
 @pytest.mark.parametrize("key", ["alexnet", "vgg16", "googlenet", "resnet50", "densenet121"])
 def test_imagenet_models_at_224_capture_real_shapes_on_meta(key):
     """Full-size ImageNet shapes without the cost of weights: every layer on the meta device."""
-    pytest.importorskip("explorer.zoo")
     with torch.device("meta"):
-        model = fm.seeded_model(key, "imagenet").eval()
+        model = zoo.build_seeded(key, seed=0, variant="imagenet").eval()
     cap = fm.capture(model, torch.empty(1, 3, 224, 224, device="meta"), keep_inputs=True)
     assert cap.logits.shape == (1000,)
     with torch.no_grad():
@@ -190,8 +189,8 @@ def test_mnist_preprocessing_is_grayscale_28_with_invert():
 
 
 def test_run_config_sets_size_and_statistics():
-    config = {"variant": "cifar", "in_channels": 1, "height": 28, "width": 28,
-              "mean": [0.5], "std": [0.25], "num_classes": 3, "class_names": ["a", "b", "c"]}
+    config = RunConfig("r", TrainConfig(), variant="cifar", in_channels=1, height=28, width=28,
+                       num_classes=3, class_names=("a", "b", "c"), mean=(0.5,), std=(0.25,))
     pre = fm.preprocessing_for("imagenet", config=config)
     assert (pre.in_channels, pre.height, pre.width, pre.mean, pre.std) == (1, 28, 28, (0.5,),
                                                                          (0.25,))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import grids
+from explorer.figures import grids
 
 
 def test_grid_figure_writes_each_value_and_keeps_nan_blank():

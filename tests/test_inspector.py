@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import inspector, zoo
+from explorer.models import inspector, zoo
 
 
 def real_shapes(model: nn.Module, input_shape) -> dict[str, tuple[int, ...]]:

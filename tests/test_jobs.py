@@ -8,8 +8,8 @@ import time
 import pytest
 import torch
 
-from explorer import jobs, runs, training
-from explorer.training import TrainConfig
+from explorer.training import engine, jobs, runs
+from explorer.training.config import TrainConfig
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def runs_root(tmp_path, monkeypatch):
 
 
 class FakeRunner:
-    """Stands in for training.train: records the order of events, ends when released."""
+    """Stands in for engine.train: records the order of events, ends when released."""
 
     def __init__(self):
         self.events: list[str] = []
@@ -152,4 +152,4 @@ def test_cpu_threads_leave_a_core_for_the_server():
 def test_default_queue_is_one_per_process():
     assert jobs.default_queue() is jobs.default_queue()
     assert jobs.default_queue().per_device == 1
-    assert training.Progress("x", total_steps=4, step=1).fraction == 0.25
+    assert engine.Progress("x", total_steps=4, step=1).fraction == 0.25

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 import torch
 
-from explorer import runs
+from explorer.training import checkpoints, runs
+from explorer.training.config import RunConfig, TrainConfig
 
 
 @pytest.fixture
@@ -16,11 +18,10 @@ def root(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
-def _config(run_id: str) -> dict:
-    return {"run_id": run_id, "model": "lenet5", "variant": "mnist", "batchnorm": False,
-            "dataset": "mnist-mini", "in_channels": 1, "height": 28, "width": 28,
-            "num_classes": 10, "class_names": [str(i) for i in range(10)],
-            "mean": [0.13], "std": [0.31]}
+def _config(run_id: str) -> RunConfig:
+    return RunConfig(run_id, TrainConfig(), variant="mnist", in_channels=1, height=28,
+                     width=28, num_classes=10, class_names=tuple(str(i) for i in range(10)),
+                     mean=(0.13,), std=(0.31,))
 
 
 def test_runs_dir_follows_the_environment(root):
@@ -39,7 +40,7 @@ def test_create_status_metrics_and_listing(root):
     first = runs.create_run(_config("20260101-000000-a"))
     second = runs.create_run(_config("20260102-000000-b"))
     assert runs.read_status(first)["state"] == "queued"
-    assert "status" not in runs.read_config(first)
+    assert runs.read_config(first) == _config("20260101-000000-a")
     runs.write_status(second, "running", epochs_done=1)
     runs.append_metrics(second, [{"kind": "step", "loss": 1.0}, {"kind": "step", "loss": 0.5}])
     (second / "metrics.jsonl").open("a").write('{"kind": "st')  # a line being written
@@ -64,12 +65,12 @@ def test_a_run_whose_process_died_reads_as_stopped(root):
 def test_checkpoint_is_atomic_and_loads_with_weights_only(root):
     run_dir = runs.create_run(_config("20260101-000000-ckpt"))
     model = torch.nn.Linear(3, 2)
-    runs.save_checkpoint(run_dir, model, runs.read_config(run_dir), epoch=2)
+    checkpoints.save(run_dir, model, runs.read_config(run_dir), epoch=2)
     assert [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")] == []
-    ckpt = runs.load_checkpoint(run_dir / "checkpoint.pt")
+    ckpt = checkpoints.load(run_dir / "checkpoint.pt")
     assert ckpt["epoch"] == 2 and ckpt["config"]["model"] == "lenet5"
     assert torch.equal(ckpt["state_dict"]["weight"], model.weight.detach())
-    assert runs.load_checkpoint(run_dir)["epoch"] == 2
+    assert checkpoints.load(run_dir)["epoch"] == 2
     assert runs.list_runs()[0].has_checkpoint
 
 
@@ -82,3 +83,19 @@ def test_curves_split_steps_and_epochs_and_smooth_the_loss():
     assert c["loss_smooth"][0] == pytest.approx(4.0)  # bias-corrected: starts at the first value
     assert 2 < c["loss_smooth"][-1] < 4
     assert [e["epoch"] for e in c["epochs"]] == [1]
+
+
+def test_run_config_round_trips_through_json_and_reads_old_folders():
+    config = _config("20260101-000000-rt")
+    assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    old = {k: v for k, v in config.to_dict().items() if k not in ("owner", "class_names")}
+    assert RunConfig.from_dict(old).class_names == config.class_names
+
+
+def test_a_folder_with_a_broken_config_is_skipped_in_listings(root):
+    runs.create_run(_config("20260101-000000-good"))
+    (root / "20260101-000000-bad").mkdir()
+    (root / "20260101-000000-bad" / "config.json").write_text("{not json")
+    assert [r.run_id for r in runs.list_runs()] == ["20260101-000000-good"]
+    with pytest.raises(ValueError, match="no readable config"):
+        runs.read_config(root / "20260101-000000-bad")

@@ -8,8 +8,9 @@ import threading
 import pytest
 import torch
 
-from explorer import datasets, runs, train, training
-from explorer.training import TrainConfig
+from explorer.models import zoo
+from explorer.training import checkpoints, cli, datasets, engine, runs
+from explorer.training.config import TrainConfig
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +31,8 @@ def test_lenet5_reaches_97_5_percent_on_mnist_mini_within_10_epochs():
     config = TrainConfig(model="lenet5", dataset="mnist-mini", epochs=6, batch_size=64,
                          optimizer="adamw", lr=4e-3, schedule="onecycle", seed=0,
                          device="cpu")
-    run_dir = training.prepare_run(config)
-    status = training.train(run_dir)
+    run_dir = engine.prepare_run(config)
+    status = engine.train(run_dir)
     assert status["state"] == "finished", status["reason"]
     epochs = _epochs(run_dir)
     assert len(epochs) == 6
@@ -41,8 +42,8 @@ def test_lenet5_reaches_97_5_percent_on_mnist_mini_within_10_epochs():
     matrix = torch.tensor(evaluation["confusion"])
     assert matrix.sum() == 2000 and matrix.shape == (10, 10)
     assert len(evaluation["misclassified"]) == min(48, int(matrix.sum() - matrix.trace()))
-    model, config_back = runs.model_from_checkpoint(run_dir)
-    assert config_back["class_names"] == [str(i) for i in range(10)]
+    model, config_back = checkpoints.model_from_checkpoint(run_dir)
+    assert config_back.class_names == tuple(str(i) for i in range(10))
     data = datasets.load("mnist-mini")
     x = (data.test_x[:500].float() / 255 - data.mean[0]) / data.std[0]
     with torch.no_grad():
@@ -52,8 +53,8 @@ def test_lenet5_reaches_97_5_percent_on_mnist_mini_within_10_epochs():
 
 def test_learning_rate_10_diverges_with_a_reason():
     config = TrainConfig(epochs=3, batch_size=256, lr=10.0, device="cpu", readouts_per_s=50)
-    run_dir = training.prepare_run(config)
-    status = training.train(run_dir)
+    run_dir = engine.prepare_run(config)
+    status = engine.train(run_dir)
     assert status["state"] == "failed"
     assert "Diverged" in status["reason"] and "learning rate 10" in status["reason"]
     assert runs.read_status(run_dir)["state"] == "failed"
@@ -69,13 +70,13 @@ def test_stop_mid_epoch_keeps_a_loadable_checkpoint():
             stop.set()
 
     config = TrainConfig(epochs=4, batch_size=512, device="cpu", readouts_per_s=1000)
-    run_dir = training.prepare_run(config)
-    status = training.train(run_dir, stop=stop, on_progress=on_progress)
+    run_dir = engine.prepare_run(config)
+    status = engine.train(run_dir, stop=stop, on_progress=on_progress)
     assert status["state"] == "stopped" and status["epochs_done"] == 1
     assert "during epoch 2" in status["reason"]
-    ckpt = runs.load_checkpoint(run_dir / "checkpoint.pt")
+    ckpt = checkpoints.load(run_dir / "checkpoint.pt")
     assert ckpt["epoch"] == 1 and ckpt["config"]["run_id"] == run_dir.name
-    model, _ = runs.model_from_checkpoint(run_dir)
+    model, _ = checkpoints.model_from_checkpoint(run_dir)
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     assert len(_epochs(run_dir)) == 1
 
@@ -85,17 +86,17 @@ def test_cuda_out_of_memory_suggests_a_smaller_batch(monkeypatch):
         def forward(self, x):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 40 GiB")
 
-    monkeypatch.setattr(training, "build_model", lambda rc: Greedy(1, 1))
-    run_dir = training.prepare_run(TrainConfig(batch_size=512, device="cpu"))
-    status = training.train(run_dir)
+    monkeypatch.setattr(zoo, "build_seeded", lambda *a, **k: Greedy(1, 1))
+    run_dir = engine.prepare_run(TrainConfig(batch_size=512, device="cpu"))
+    status = engine.train(run_dir)
     assert status["state"] == "failed"
     assert "ran out of memory at batch size 512" in status["reason"]
     assert "batch size of 256" in status["reason"]
 
 
 def test_a_model_that_cannot_be_built_fails_with_its_sentence():
-    run_dir = training.prepare_run(TrainConfig(model="vgg11", image_size=4, device="cpu"))
-    status = training.train(run_dir)
+    run_dir = engine.prepare_run(TrainConfig(model="vgg11", image_size=4, device="cpu"))
+    status = engine.train(run_dir)
     assert status["state"] == "failed"
     assert "Traceback" not in status["reason"] and status["reason"].endswith(".")
 
@@ -103,7 +104,7 @@ def test_a_model_that_cannot_be_built_fails_with_its_sentence():
 def test_missing_dataset_offline_refuses_before_writing(monkeypatch, tmp_path, runs_root):
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "nodata"))
     with pytest.raises(datasets.DatasetUnavailable, match="expected in"):
-        training.prepare_run(TrainConfig(dataset="fashion-mnist"))
+        engine.prepare_run(TrainConfig(dataset="fashion-mnist"))
     assert not runs_root.exists() or not any(runs_root.iterdir())
 
 
@@ -116,17 +117,17 @@ def test_invalid_settings_are_refused(bad):
 
 def test_optimisers_and_schedules():
     model = torch.nn.Linear(2, 2)
-    sgd = training.make_optimizer(model, TrainConfig(optimizer="sgd", nesterov=True, lr=0.1))
+    sgd = engine.make_optimizer(model, TrainConfig(optimizer="sgd", nesterov=True, lr=0.1))
     assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["nesterov"]
-    assert isinstance(training.make_optimizer(model, TrainConfig(optimizer="adam")),
+    assert isinstance(engine.make_optimizer(model, TrainConfig(optimizer="adam")),
                       torch.optim.Adam)
-    assert type(training.make_optimizer(model, TrainConfig(optimizer="adamw"))) is \
+    assert type(engine.make_optimizer(model, TrainConfig(optimizer="adamw"))) is \
         torch.optim.AdamW
 
     def lrs(schedule, **kw):
         cfg = TrainConfig(optimizer="sgd", lr=1.0, epochs=4, schedule=schedule, **kw)
-        opt = training.make_optimizer(model, cfg)
-        sched = training.make_schedule(opt, cfg, steps_per_epoch=10)
+        opt = engine.make_optimizer(model, cfg)
+        sched = engine.make_schedule(opt, cfg, steps_per_epoch=10)
         out = []
         for _ in range(40):
             out.append(opt.param_groups[0]["lr"])
@@ -146,7 +147,7 @@ def test_optimisers_and_schedules():
 def test_evaluation_counts_and_sorts_mistakes():
     labels = torch.tensor([0, 0, 1, 1, 2])
     logits = torch.tensor([[5.0, 0, 0], [0, 9, 0], [0, 5, 0], [0, 0, 1], [0, 0, 5]])
-    ev = training.evaluation(logits, labels, ["a", "b", "c"], keep=10)
+    ev = engine.evaluation(logits, labels, ["a", "b", "c"], keep=10)
     assert ev["confusion"] == [[1, 1, 0], [0, 1, 1], [0, 0, 1]]
     assert ev["per_class_accuracy"] == [0.5, 0.5, 1.0]
     assert ev["accuracy"] == pytest.approx(0.6)
@@ -156,23 +157,23 @@ def test_evaluation_counts_and_sorts_mistakes():
 
 
 def test_config_round_trips_through_json_dict():
-    cfg = TrainConfig(augment=training.augment.AugmentConfig(hflip=True, noise=0.1))
+    cfg = TrainConfig(augment=engine.augment.AugmentConfig(hflip=True, noise=0.1))
     assert TrainConfig.from_dict({**cfg.to_dict(), "run_id": "x", "variant": "mnist"}) == cfg
 
 
 def test_cli_trains_and_writes_the_same_run_folder(runs_root):
     out = io.StringIO()
-    code = train.main(["--model", "lenet5", "--dataset", "mnist-mini", "--epochs", "1",
+    code = cli.main(["--model", "lenet5", "--dataset", "mnist-mini", "--epochs", "1",
                        "--batch-size", "512", "--device", "cpu", "--hflip"], out=out)
     assert code == 0, out.getvalue()
     (run,) = runs.list_runs()
     assert run.state == "finished" and run.has_checkpoint
-    assert run.config["augment"]["hflip"] is True
+    assert run.config.settings.augment.hflip is True
     text = out.getvalue()
     assert "[" in text and "img/s" in text and "epoch 1: train loss" in text
 
 
 def test_cli_says_one_sentence_for_a_missing_dataset(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "nodata"))
-    assert train.main(["--dataset", "kmnist"]) == 2
+    assert cli.main(["--dataset", "kmnist"]) == 2
     assert "KMNIST is not on this machine yet" in capsys.readouterr().err

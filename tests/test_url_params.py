@@ -1,6 +1,6 @@
 import pytest
 
-from explorer.url_params import format_param, parse_param
+from explorer.ui.url_params import format_param, parse_param
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer import zoo
+from explorer.models import zoo
 
 IMAGENET_PARAMS = {
     "alexnet": 61_100_840, "vgg11": 132_863_336, "vgg13": 133_047_848, "vgg16": 138_357_544,
@@ -189,3 +189,32 @@ def test_published_file_quirks_are_undone():
 def test_imagenet_class_names_offline():
     names = zoo.imagenet_class_names()
     assert len(names) == 1000 and names[0] == "tench"
+
+
+def _weights(model):
+    return [t.clone() for t in model.state_dict().values()]
+
+
+def test_seeded_builds_are_reproducible_under_concurrency():
+    """Two threads building with different seeds each get exactly a lone build's weights."""
+    import threading
+
+    alone = {seed: _weights(zoo.build_seeded("lenet5", seed=seed)) for seed in (1, 2)}
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    for _ in range(20):
+        got: dict[int, list] = {}
+        barrier = threading.Barrier(2)
+
+        def build(seed, got=got, barrier=barrier):
+            barrier.wait()
+            got[seed] = _weights(zoo.build_seeded("lenet5", seed=seed))
+
+        threads = [threading.Thread(target=build, args=(s,)) for s in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for seed in (1, 2):
+            assert all(torch.equal(a, b) for a, b in zip(got[seed], alone[seed], strict=True))
+    assert torch.equal(torch.random.get_rng_state(), before)  # the caller's RNG is untouched

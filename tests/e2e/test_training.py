@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from explorer import runs
+from explorer.training import checkpoints, runs
 
 
 def _steps_logged(app) -> int:
@@ -52,9 +52,9 @@ def test_live_run_keeps_growing_across_page_switches_and_stops_with_a_checkpoint
     run_dir = runs.runs_dir() / run_id
     _wait_until(lambda: runs.read_status(run_dir)["state"] == "stopped", timeout_s=5,
                 what="the run to stop")
-    ckpt = runs.load_checkpoint(run_dir / "checkpoint.pt")
+    ckpt = checkpoints.load(run_dir / "checkpoint.pt")
     assert ckpt["config"]["run_id"] == run_id and "state_dict" in ckpt
-    model, _ = runs.model_from_checkpoint(run_dir)
+    model, _ = checkpoints.model_from_checkpoint(run_dir)
     assert sum(p.numel() for p in model.parameters()) > 0
     _wait_until(lambda: "stopped" in app.text() and "Download checkpoint.pt" in app.text(),
                 what="the page to show the stopped run")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from playwright.sync_api import expect
 
-from explorer import zoo
+from explorer.models import zoo
 
 
 def test_every_network_in_every_configuration(app):

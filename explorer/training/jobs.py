@@ -17,7 +17,9 @@ from pathlib import Path
 
 import torch
 
-from explorer import devices, runs, training
+from explorer import devices
+from explorer.training import engine, runs
+from explorer.training.config import TrainConfig
 
 Runner = Callable[..., dict]
 
@@ -34,12 +36,11 @@ class Job:
 
     run_id: str
     run_dir: Path
-    config: training.TrainConfig
+    config: TrainConfig
     device: str  # "cpu", "cuda", "mps": the slot it queues for
-    progress: training.Progress
+    progress: engine.Progress
     stop_event: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
-    submitted: float = field(default_factory=time.time)
 
     @property
     def state(self) -> str:
@@ -53,7 +54,7 @@ class Job:
 class JobQueue:
     """Runs training jobs in daemon threads, at most `per_device` at once on each device."""
 
-    def __init__(self, per_device: int = 1, runner: Runner = training.train) -> None:
+    def __init__(self, per_device: int = 1, runner: Runner = engine.train) -> None:
         self.per_device = max(1, per_device)
         self.runner = runner
         self._lock = threading.RLock()
@@ -61,13 +62,13 @@ class JobQueue:
         self._pending: list[Job] = []
         self._running: dict[str, int] = {}
 
-    def submit(self, config: training.TrainConfig, root: Path | None = None) -> Job:
+    def submit(self, config: TrainConfig, root: Path | None = None) -> Job:
         """Queue a run. Raises ValueError (one sentence) if it cannot start at all."""
         device = devices.pick_device(config.device).type  # a missing forced device raises here
-        run_dir = training.prepare_run(config, root)
+        run_dir = engine.prepare_run(config, root)
         run_id = run_dir.name
         job = Job(run_id, run_dir, config, device,
-                  training.Progress(run_id, epochs=config.epochs))
+                  engine.Progress(run_id, epochs=config.epochs))
         with self._lock:
             self._jobs[run_id] = job
             self._pending.append(job)
@@ -96,7 +97,7 @@ class JobQueue:
                 self._dispatch()
 
     def _run(self, job: Job) -> None:
-        def update(progress: training.Progress) -> None:
+        def update(progress: engine.Progress) -> None:
             job.progress = progress
 
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from explorer.architectures.common import conv_block
+from explorer.models.architectures.common import conv_block
 
 
 def nin_block(in_channels: int, out_channels: int, kernel: int, stride: int, padding: int,

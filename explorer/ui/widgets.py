@@ -14,7 +14,7 @@ import streamlit as st
 import torch
 
 from explorer import devices, images
-from explorer.url_params import format_param, parse_param
+from explorer.ui.url_params import format_param, parse_param
 
 _IMAGE_CHOICE = "shared_image_choice"  # persists across pages (not a widget key)
 _IMAGE_UPLOAD = "shared_image_upload"  # the decoded upload, kept when the uploader is cleared

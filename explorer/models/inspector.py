@@ -20,7 +20,7 @@ import torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from explorer import zoo
+from explorer.models import zoo
 
 _POOLS = (nn.MaxPool2d, nn.AvgPool2d)
 _MAX_PATCHES = 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from explorer.architectures.common import linear_block
+from explorer.models.architectures.common import linear_block
 
 HIDDEN = (256, 256, 256, 256)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from explorer.architectures.common import conv_block, flat_features, linear_block
+from explorer.models.architectures.common import conv_block, flat_features, linear_block
 
 
 class SmallAlexNet(nn.Module):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from torch import nn
 from torchvision.models.vgg import VGG
 
-from explorer.architectures.common import conv_block, flat_features, linear_block
+from explorer.models.architectures.common import conv_block, flat_features, linear_block
 
 # Per stage: the conv kernel sizes, in order. The stages' widths are 64, 128, 256, 512, 512.
 CONFIGS: dict[str, tuple[tuple[int, ...], ...]] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,8 +18,8 @@ import torch
 import torchvision
 from torch import nn
 
-from explorer.architectures import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, vgg
-from explorer.architectures.common import Builder
+from explorer.models.architectures import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, vgg
+from explorer.models.architectures.common import Builder
 
 
 class BuildError(ValueError):
@@ -292,6 +293,24 @@ def build_model(key: str, *, variant: str = "mnist", in_channels: int | None = N
         )
     return _builder(key, config.small)(config.in_channels, config.height, config.width,
                                        config.num_classes, batchnorm)
+
+
+_SEED_LOCK = threading.Lock()
+
+
+def build_seeded(key: str, *, seed: int, variant: str = "mnist", in_channels: int | None = None,
+                 height: int | None = None, width: int | None = None,
+                 num_classes: int | None = None, batchnorm: bool = False) -> nn.Module:
+    """`build_model` with the initial weights that `seed` gives, the same on every call.
+
+    The weights are drawn from torch's global generator (as every `reset_parameters` does), so
+    the build runs under a lock (two concurrent builds cannot interleave their draws) and under
+    `torch.random.fork_rng` (the caller's global RNG state is left as it was).
+    """
+    with _SEED_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(key, variant=variant, in_channels=in_channels, height=height,
+                           width=width, num_classes=num_classes, batchnorm=batchnorm)
 
 
 # --- pretrained ImageNet weights ---------------------------------------------------------

@@ -20,74 +20,21 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from explorer import augment, datasets, devices, runs
+from explorer import devices
+from explorer.models import zoo
+from explorer.training import augment, checkpoints, datasets, runs
+from explorer.training.config import RunConfig, TrainConfig
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "step", "cosine", "onecycle")
 #: A step loss above this many times chance level (ln of the class count) counts as diverged:
 #: a network that guesses uniformly scores ln K, so 10× that means huge, confidently wrong logits.
 DIVERGENCE_FACTOR = 10.0
-_BUILD_LOCK = threading.Lock()  # seeding + building a model touches torch's global RNG
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run (saved as the run's config.json)."""
-
-    model: str = "lenet5"
-    dataset: str = "mnist-mini"
-    batchnorm: bool = False
-    epochs: int = 5
-    batch_size: int = 128
-    optimizer: str = "adamw"
-    lr: float = 3e-3
-    momentum: float = 0.9  # SGD only
-    nesterov: bool = False  # SGD only
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"
-    step_epochs: int = 2  # "step": multiply the learning rate by step_gamma every step_epochs
-    step_gamma: float = 0.1
-    label_smoothing: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    augment: augment.AugmentConfig = field(default_factory=augment.AugmentConfig)
-    image_size: int | None = None  # resize inputs to size×size on the device; None keeps them
-    folder_size: int = 32  # decode size for image-folder datasets
-    amp: bool = True  # bf16 autocast on CUDA
-    channels_last: bool = True  # on CUDA only (slower on the CPU, see the module docstring)
-    readouts_per_s: float = 4.0
-    misclassified: int = 48  # how many misclassified test images the evaluation keeps
-
-    def validate(self) -> None:
-        """Raise ValueError with one sentence for settings that cannot train."""
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"Unknown optimiser {self.optimizer!r}: use one of {OPTIMIZERS}.")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"Unknown schedule {self.schedule!r}: use one of {SCHEDULES}.")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("Epochs and batch size must be at least 1.")
-        if not self.lr > 0:
-            raise ValueError("The learning rate must be positive.")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError("Label smoothing must be in [0, 1).")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in known}
-        if isinstance(kwargs.get("augment"), dict):
-            kwargs["augment"] = augment.AugmentConfig(**kwargs["augment"])
-        return cls(**kwargs)
 
 
 @dataclass
@@ -120,21 +67,7 @@ class _Stopped(Exception):
     pass
 
 
-def build_model(run_config: dict[str, Any]) -> nn.Module:
-    """The run's zoo model, randomly initialised from the run's seed."""
-    from explorer import zoo
-
-    with _BUILD_LOCK:
-        torch.manual_seed(run_config["seed"])
-        return zoo.build_model(
-            run_config["model"], variant=run_config["variant"],
-            in_channels=run_config["in_channels"], height=run_config["height"],
-            width=run_config["width"], num_classes=run_config["num_classes"],
-            batchnorm=run_config["batchnorm"],
-        )
-
-
-def prepare_run(config: TrainConfig, root: Path | None = None) -> Path:
+def prepare_run(config: TrainConfig, root: Path | None = None, owner: str = "") -> Path:
     """Check the settings and the dataset, then create the run folder (state `queued`).
 
     Raises ValueError (e.g. `datasets.DatasetUnavailable`) with one sentence when the run
@@ -144,16 +77,14 @@ def prepare_run(config: TrainConfig, root: Path | None = None) -> Path:
     data = datasets.load(config.dataset, folder_size=config.folder_size)
     c, h, w = data.shape
     size = config.image_size
-    run_config = {
-        **config.to_dict(),
-        "run_id": runs.new_run_id(config.model, config.dataset.rsplit("/", 1)[-1]),
-        "variant": "mnist" if c == 1 else "cifar",
-        "in_channels": c, "height": size or h, "width": size or w,
-        "num_classes": data.num_classes, "class_names": list(data.class_names),
-        "mean": list(data.mean), "std": list(data.std), "dataset_title": data.title,
-        "train_size": len(data.train_y), "test_size": len(data.test_y),
-        "created": time.time(),
-    }
+    run_config = RunConfig(
+        run_id=runs.new_run_id(config.model, config.dataset.rsplit("/", 1)[-1]),
+        settings=config, variant="mnist" if c == 1 else "cifar", in_channels=c,
+        height=size or h, width=size or w, num_classes=data.num_classes,
+        class_names=tuple(data.class_names), mean=tuple(data.mean), std=tuple(data.std),
+        dataset_title=data.title, train_size=len(data.train_y), test_size=len(data.test_y),
+        created=time.time(), owner=owner,
+    )
     return runs.create_run(run_config, root)
 
 
@@ -250,8 +181,8 @@ class _Run:
         self.stop = stop
         self.on_progress = on_progress
         self.run_config = runs.read_config(run_dir)
-        self.cfg = TrainConfig.from_dict(self.run_config)
-        self.progress = Progress(self.run_config["run_id"], epochs=self.cfg.epochs)
+        self.cfg = self.run_config.settings
+        self.progress = Progress(self.run_config.run_id, epochs=self.cfg.epochs)
         self.pending: list[tuple[int, int, torch.Tensor, float]] = []
         self.epochs_done = 0
         self.last: dict[str, Any] = {}  # the last finished epoch's test accuracy, for status
@@ -281,7 +212,7 @@ class _Run:
         eta = elapsed / done * (self.progress.total_steps - done) if done else None
         self.report(loss=losses[-1], images_per_s=ips, elapsed_s=elapsed, eta_s=eta,
                     memory_mb=memory_mb(self.device))
-        limit = DIVERGENCE_FACTOR * max(2.0, math.log(self.run_config["num_classes"]))
+        limit = DIVERGENCE_FACTOR * max(2.0, math.log(self.run_config.num_classes))
         bad = next((r for r in records if not math.isfinite(r["loss"]) or r["loss"] > limit),
                    None)
         if bad is not None:
@@ -304,12 +235,12 @@ class _Run:
             torch.backends.cudnn.benchmark = True
         train_x, train_y = data.train_x.to(dev), data.train_y.to(dev)
         test_x, test_y = data.test_x.to(dev), data.test_y.to(dev)
-        model = build_model(rc).to(dev)
+        model = zoo.build_seeded(rc.model, seed=rc.seed, **rc.build_kwargs()).to(dev)
         cl = dev.type == "cuda" and cfg.channels_last
         if cl:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        pipeline = augment.BatchPipeline(rc["mean"], rc["std"], cfg.augment, dev,
+        pipeline = augment.BatchPipeline(rc.mean, rc.std, cfg.augment, dev,
                                          cfg.image_size, seed=cfg.seed)
         n, bs = len(train_y), cfg.batch_size
         steps = n // bs + (1 if n % bs > 1 else 0)  # a last batch of one would upset BatchNorm
@@ -372,7 +303,7 @@ class _Run:
                 "memory_mb": memory_mb(dev), "time_s": time.monotonic() - self.t0,
             }
             runs.append_metrics(self.run_dir, [record])
-            runs.save_checkpoint(self.run_dir, model, rc, epoch)
+            checkpoints.save(self.run_dir, model, rc, epoch)
             self.epochs_done = epoch
             self.last = {"test_acc": test_acc}
             runs.write_status(self.run_dir, "running", epochs_done=epoch, device=str(dev),
@@ -380,7 +311,7 @@ class _Run:
             self.report(epoch=epoch, images_per_s=record["images_per_s"],
                         memory_mb=record["memory_mb"])
         logits = predict(model, test_x, pipeline, max(bs, 256), cfg.amp, cl)
-        result = evaluation(logits, test_y, rc["class_names"], cfg.misclassified)
+        result = evaluation(logits, test_y, list(rc.class_names), cfg.misclassified)
         runs.write_evaluation(self.run_dir, result)
         return runs.write_status(
             self.run_dir, "finished", epochs_done=self.epochs_done, device=str(dev),
@@ -406,7 +337,7 @@ def train(run_dir: Path | str, *, stop: threading.Event | None = None,
     except _Stopped as err:
         state, reason = "stopped", str(err)
         if getattr(run, "model", None) is not None:
-            runs.save_checkpoint(run_dir, run.model, run.run_config, run.epochs_done)
+            checkpoints.save(run_dir, run.model, run.run_config, run.epochs_done)
             reason += " The checkpoint holds the weights of that moment."
     except _Diverged as err:
         state, reason = "failed", f"Diverged. {err}"

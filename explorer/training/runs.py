@@ -1,13 +1,14 @@
 """The runs folder: every training run leaves a folder that outlives the server.
 
-`<runs_dir>/<run_id>/` holds `config.json` (what was trained), `status.json` (queued, running,
+`<runs_dir>/<run_id>/` holds `config.json` (a `RunConfig`), `status.json` (queued, running,
 finished, stopped or failed, and why), `metrics.jsonl` (one JSON object per line, appended as
-the run goes) and `checkpoint.pt` (weights plus config, rewritten at every epoch end and on
-stop). Files are replaced atomically (temp file + rename) so a reader never sees half a file.
+the run goes) and `checkpoint.pt` (see `checkpoints`). Files are replaced atomically (temp
+file + rename) so a reader never sees half a file. Plain file I/O: no torch, no models.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -17,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from explorer import REPO_ROOT
+from explorer.training.config import RunConfig
 
 STATES = ("queued", "running", "finished", "stopped", "failed")
 ACTIVE_STATES = ("queued", "running")
@@ -55,11 +55,11 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-def create_run(config: dict[str, Any], root: Path | None = None) -> Path:
+def create_run(config: RunConfig, root: Path | None = None) -> Path:
     """Make the run's folder with its config and a `queued` status; returns the folder."""
-    run_dir = (root or runs_dir()) / config["run_id"]
+    run_dir = (root or runs_dir()) / config.run_id
     run_dir.mkdir(parents=True, exist_ok=False)
-    _write_json(run_dir / "config.json", config)
+    _write_json(run_dir / "config.json", config.to_dict())
     write_status(run_dir, "queued")
     return run_dir
 
@@ -98,8 +98,13 @@ def read_status(run_dir: Path) -> dict:
     return status
 
 
-def read_config(run_dir: Path) -> dict:
-    return _read_json(Path(run_dir) / "config.json")
+def read_config(run_dir: Path) -> RunConfig:
+    """The run's `config.json`; ValueError if it is missing or unreadable."""
+    data = _read_json(Path(run_dir) / "config.json")
+    try:
+        return RunConfig.from_dict(data)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{Path(run_dir).name} has no readable config.json ({err}).") from None
 
 
 def append_metrics(run_dir: Path, records: list[dict]) -> None:
@@ -125,40 +130,6 @@ def read_metrics(run_dir: Path) -> list[dict]:
     return out
 
 
-def save_checkpoint(run_dir: Path, model: torch.nn.Module, config: dict, epoch: int) -> Path:
-    """Write `checkpoint.pt` atomically: CPU state_dict, config and epochs done."""
-    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
-    path = Path(run_dir) / "checkpoint.pt"
-    tmp = path.with_name(f".checkpoint.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    torch.save({"state_dict": state, "config": config, "epoch": int(epoch)}, tmp)
-    os.replace(tmp, path)
-    return path
-
-
-def load_checkpoint(path: Path | str) -> dict:
-    """A checkpoint file (or a run folder's) as a dict, tensors on the CPU."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoint.pt"
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def model_from_checkpoint(run_dir: Path | str) -> tuple[torch.nn.Module, dict]:
-    """Rebuild the run's zoo model and load its checkpoint strictly; returns (model, config)."""
-    from explorer import zoo
-
-    ckpt = load_checkpoint(Path(run_dir) / "checkpoint.pt")
-    cfg = ckpt["config"]
-    model = zoo.build_model(
-        cfg["model"], variant=cfg["variant"], in_channels=cfg["in_channels"],
-        height=cfg["height"], width=cfg["width"], num_classes=cfg["num_classes"],
-        batchnorm=cfg["batchnorm"],
-    )
-    model.load_state_dict(ckpt["state_dict"], strict=True)
-    model.eval()
-    return model, cfg
-
-
 def write_evaluation(run_dir: Path, evaluation: dict) -> None:
     """The end-of-run evaluation (confusion matrix, per-class accuracy, misclassified)."""
     _write_json(Path(run_dir) / "evaluation.json", evaluation)
@@ -174,7 +145,7 @@ class RunInfo:
 
     run_id: str
     path: Path
-    config: dict
+    config: RunConfig
     status: dict
     has_checkpoint: bool
 
@@ -193,7 +164,11 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
     """Every run folder with a config, newest first."""
     root = root or runs_dir()
     dirs = [d for d in root.iterdir() if (d / "config.json").is_file()] if root.exists() else []
-    return [run_info(d) for d in sorted(dirs, key=lambda d: d.name, reverse=True)]
+    out = []
+    for d in sorted(dirs, key=lambda d: d.name, reverse=True):
+        with contextlib.suppress(ValueError):  # a half-written or foreign folder is skipped
+            out.append(run_info(d))
+    return out
 
 
 def ema(values: list[float], alpha: float = 0.9) -> list[float]:

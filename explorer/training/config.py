@@ -1,0 +1,146 @@
+"""What a run is: the settings a student chose (`TrainConfig`) and the run as queued (`RunConfig`).
+
+`RunConfig` is the one contract between everything that touches a run: the page and the CLI
+create it, the run folder stores it as `config.json`, the worker trains from it, the
+checkpoint carries it, and the Feature maps page rebuilds the model from it. It is frozen and
+round-trips through JSON (`to_dict` / `from_dict`), so a run reads the same in any process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from explorer.training.augment import AugmentConfig
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "step", "cosine", "onecycle")
+COMPILE_MODES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a student chooses for a run."""
+
+    model: str = "lenet5"
+    dataset: str = "mnist-mini"
+    batchnorm: bool = False
+    epochs: int = 5
+    batch_size: int = 128  # the global batch: with N processes each takes batch_size / N
+    optimizer: str = "adamw"
+    lr: float = 3e-3
+    momentum: float = 0.9  # SGD only
+    nesterov: bool = False  # SGD only
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    step_epochs: int = 2  # "step": multiply the learning rate by step_gamma every step_epochs
+    step_gamma: float = 0.1
+    label_smoothing: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    image_size: int | None = None  # resize inputs to size×size on the device; None keeps them
+    folder_size: int = 32  # decode size for image-folder datasets
+    amp: bool = True  # bf16 autocast on CUDA
+    channels_last: bool = True  # on CUDA only (slower on the CPU, see engine's docstring)
+    compile: str = "auto"  # torch.compile the training step: auto = on CUDA only
+    nproc: int = 1  # worker processes (DDP ranks) on this machine
+    readouts_per_s: float = 4.0
+    misclassified: int = 48  # how many misclassified test images the evaluation keeps
+
+    def validate(self) -> None:
+        """Raise ValueError with one sentence for settings that cannot train."""
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"Unknown optimiser {self.optimizer!r}: use one of {OPTIMIZERS}.")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"Unknown schedule {self.schedule!r}: use one of {SCHEDULES}.")
+        if self.compile not in COMPILE_MODES:
+            raise ValueError(f"Unknown compile mode {self.compile!r}: use one of "
+                             f"{COMPILE_MODES}.")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("Epochs and batch size must be at least 1.")
+        if self.nproc < 1:
+            raise ValueError("A run needs at least one process.")
+        if self.batch_size < self.nproc:
+            raise ValueError(f"A batch of {self.batch_size} cannot be split over "
+                             f"{self.nproc} processes: each needs at least one image.")
+        if not self.lr > 0:
+            raise ValueError("The learning rate must be positive.")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError("Label smoothing must be in [0, 1).")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """The settings in `data`; unknown keys are ignored, missing ones take defaults."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if isinstance(kwargs.get("augment"), dict):
+            kwargs["augment"] = AugmentConfig(**kwargs["augment"])
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A run as queued: the settings plus what its dataset resolved, and who started it."""
+
+    run_id: str
+    settings: TrainConfig
+    variant: str  # the zoo configuration: "mnist" (1 channel) or "cifar" (3 channels)
+    in_channels: int
+    height: int
+    width: int
+    num_classes: int
+    class_names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    dataset_title: str = ""
+    train_size: int = 0
+    test_size: int = 0
+    created: float = 0.0
+    owner: str = ""  # the browser (or "cli") that started the run
+
+    @property
+    def model(self) -> str:
+        return self.settings.model
+
+    @property
+    def seed(self) -> int:
+        return self.settings.seed
+
+    @property
+    def batchnorm(self) -> bool:
+        return self.settings.batchnorm
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.in_channels, self.height, self.width)
+
+    def build_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of `zoo.build_model` / `zoo.build_seeded` for this run's network."""
+        return {"variant": self.variant, "in_channels": self.in_channels, "height": self.height,
+                "width": self.width, "num_classes": self.num_classes,
+                "batchnorm": self.settings.batchnorm}
+
+    def with_owner(self, owner: str) -> RunConfig:
+        return replace(self, owner=owner)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A flat JSON-ready dict: the settings' keys beside the resolved ones."""
+        resolved = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "settings"}
+        resolved["class_names"] = list(self.class_names)
+        resolved["mean"], resolved["std"] = list(self.mean), list(self.std)
+        return {**self.settings.to_dict(), **resolved}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Read `to_dict`'s output (also older run folders that lack the newer keys)."""
+        known = {f.name for f in fields(cls)} - {"settings"}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        for key in ("class_names", "mean", "std"):
+            kwargs[key] = tuple(kwargs.get(key) or ())
+        if not kwargs["class_names"]:
+            kwargs["class_names"] = tuple(str(i) for i in range(int(data["num_classes"])))
+        return cls(settings=TrainConfig.from_dict(data), **kwargs)
