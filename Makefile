@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
+# `make serve`: this many Streamlit processes behind HAProxy on PORT (default: one per core).
+REPLICAS  ?= $(shell nproc 2>/dev/null || echo 2)
+SERVE_DIR := build/serve
 
-.PHONY: run test lint bench browser clean
+.PHONY: run serve serve-tools test lint bench browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +25,29 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.runtime-installed
 run: $(VENV)/.runtime-installed
 	$(PY) -m streamlit run explorer/app.py --server.port $(PORT)
 
+# A classroom: REPLICAS Streamlit processes on loopback ports PORT+1.., HAProxy on PORT
+# (sticky by cookie, health-checked), all run by supervisord, which restarts a process that
+# dies and stops everything on Ctrl-C. Configs, logs and sockets go to build/serve/.
+serve: $(VENV)/.runtime-installed serve-tools
+	$(PY) -m explorer.serving --port $(PORT) --replicas $(REPLICAS) --run-dir $(SERVE_DIR)
+	exec $$(PATH="$$PATH:/usr/sbin:$(CURDIR)/$(VENV)/bin" command -v supervisord) \
+		-n -c $(SERVE_DIR)/supervisord.conf
+
+# HAProxy and supervisor from the Debian archive as root (the way `browser` gets Chromium);
+# elsewhere supervisor from pip into the venv, and HAProxy from the system's packages.
+serve-tools: | $(PY)
+	@if PATH="$$PATH:/usr/sbin" command -v haproxy >/dev/null 2>&1 \
+		&& PATH="$$PATH:$(VENV)/bin" command -v supervisord >/dev/null 2>&1; then \
+		echo "haproxy: $$(PATH="$$PATH:/usr/sbin" command -v haproxy)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			haproxy supervisor; \
+	else \
+		$(PY) -m pip install --quiet supervisor; \
+		PATH="$$PATH:/usr/sbin" command -v haproxy >/dev/null 2>&1 \
+			|| echo "no haproxy: install it (apt-get install haproxy) for make serve"; \
+	fi
+
 # A Chromium for the browser tests: Debian's package as root, else Playwright's own download.
 browser: $(VENV)/.test-installed
 	@if [ -n "$$CHROMIUM_PATH" ] || command -v chromium >/dev/null 2>&1; then \
@@ -35,7 +61,7 @@ browser: $(VENV)/.test-installed
 lint: $(VENV)/.test-installed
 	$(PY) -m ruff check .
 
-test: $(VENV)/.test-installed browser lint
+test: $(VENV)/.test-installed browser serve-tools lint
 	$(PY) -m pytest
 
 bench: $(VENV)/.test-installed
