@@ -15,8 +15,12 @@ import os
 import secrets
 import shlex
 import shutil
+import signal
 import string
+import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,6 +147,64 @@ def supervisord_command(run_dir: Path, supervisord: str | None = None) -> list[s
     """The foreground supervisord that runs what `write` configured."""
     exe = supervisord or find_binary("supervisord") or "supervisord"
     return [exe, "-n", "-c", str(run_dir / "supervisord.conf")]
+
+
+# --- running it from Python (the browser test and bench/classroom.py) -------------------------
+
+
+def start(cfg: ServeConfig, log: Path | None = None) -> subprocess.Popen:
+    """Write the configs and start the same foreground supervisord that `make serve` runs."""
+    write(cfg)
+    out = open(log or cfg.run_dir / "supervisord.out", "ab")  # noqa: SIM115 -- child owns it
+    with out:
+        return subprocess.Popen(supervisord_command(cfg.run_dir), stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+
+def healthy(port: int, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                    timeout=timeout) as resp:
+            return resp.read() == b"ok"
+    except OSError:
+        return False
+
+
+def wait_healthy(cfg: ServeConfig, proc: subprocess.Popen, timeout: float = 120.0) -> float:
+    """Wait until every replica and the balancer answer /_stcore/health; return the seconds."""
+    t0 = time.monotonic()
+    while not all(healthy(p) for p in (*cfg.ports(), cfg.port)):
+        if proc.poll() is not None:
+            raise RuntimeError(f"supervisord exited with {proc.returncode}; see {cfg.run_dir}")
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"not healthy after {timeout:.0f} s; see logs in {cfg.run_dir}")
+        time.sleep(0.5)
+    return time.monotonic() - t0
+
+
+def replica_pids(cfg: ServeConfig) -> dict[str, int]:
+    """{program name: pid} of the running Streamlit replicas, as supervisord reports them."""
+    ctl = find_binary("supervisorctl") or "supervisorctl"
+    pids = {}
+    for i in range(1, cfg.replicas + 1):
+        name = program_name(i)
+        out = subprocess.run([ctl, "-c", str(cfg.run_dir / "supervisord.conf"), "pid",
+                              f"streamlit:{name}"], capture_output=True, text=True).stdout
+        if out.strip().isdigit() and int(out) > 0:
+            pids[name] = int(out)
+    return pids
+
+
+def stop(proc: subprocess.Popen, timeout: float = 30.0) -> int:
+    """SIGTERM supervisord (it stops everything it started, like Ctrl-C); return its status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
 
 
 def main(argv: list[str] | None = None) -> None:
