@@ -17,8 +17,14 @@ def mps_available() -> bool:
     return bool(backend and backend.is_available())
 
 
-def pick_device(preference: DevicePreference = "auto") -> torch.device:
-    """`auto` picks CUDA, else MPS, else CPU; a forced device that is absent raises ValueError."""
+def pick_device(preference: DevicePreference = "auto", local_rank: int | None = None
+                ) -> torch.device:
+    """`auto` picks CUDA, else MPS, else CPU; a forced device that is absent raises ValueError.
+
+    `local_rank` (a torch.distributed worker's LOCAL_RANK) picks that worker's own GPU.
+    """
+    if local_rank is not None and preference in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
     if preference == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -66,3 +72,8 @@ def available_preferences() -> list[DevicePreference]:
         choices.append("mps")
     choices.append("cpu")
     return choices
+
+
+def cuda_count() -> int:
+    """How many CUDA GPUs torch sees (0 without CUDA)."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0

@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import devices
+from explorer.figures import training as figures
 from explorer.models import zoo
-from explorer.training import augment, datasets, jobs, runs
+from explorer.training import augment, datasets, engine, run_queue, runs
 from explorer.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from explorer.ui import widgets
 
-widgets.page_header(
-    "Training",
-    "Train a classic CNN from the model zoo and watch its loss fall and its accuracy climb "
-    "while it learns. The whole dataset sits on the training device as one tensor; batches "
-    "are shuffled, augmented and normalised there, so the device never waits for Python. "
-    "Runs go on in the background: switch pages or reload, and this page finds the run again.",
-)
-
-queue = jobs.default_queue()
 FOLDER = "Image folder on the server…"
 OPTIMISER_LR = {"sgd": 0.05, "adam": 3e-3, "adamw": 3e-3}
+BATCHES = [16, 32, 64, 128, 256, 512, 1024]
 STATE_ICON = {"queued": ":material/hourglass_top:", "running": ":material/play_circle:",
               "finished": ":material/check_circle:", "stopped": ":material/stop_circle:",
               "failed": ":material/error:"}
+FORM_KEYS = ("training_model", "training_dataset", "training_folder", "training_device",
+             "training_epochs", "training_batch", "training_seed", "training_optimizer",
+             "training_lr", "training_schedule", "training_wd", "training_momentum",
+             "training_nesterov", "training_smoothing", "training_batchnorm", "training_hflip",
+             "training_vflip", "training_rot90", "training_rotation", "training_scale",
+             "training_crop", "training_noise", "training_nproc", "training_compile",
+             "training_all_runs")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -40,166 +39,10 @@ def _on_optimiser_change() -> None:
     st.session_state["training_lr"] = OPTIMISER_LR[st.session_state["training_optimizer"]]
 
 
-# --- which run this page shows: the session's, the address bar's, else the newest live one --
-if "training_run" not in st.session_state:
-    live = queue.active()
-    st.session_state["training_run"] = st.query_params.get("run") or (
-        live[-1].run_id if live else None)
-
-
 def _show_run(run_id: str | None) -> None:
     st.session_state["training_run"] = run_id
     if run_id:
         st.query_params["run"] = run_id
-
-
-# --- 1 · the form ------------------------------------------------------------------------
-st.subheader("1 · Set up a run")
-widgets.url_state("training_model", "lenet5", choices=zoo.list_models())
-widgets.url_state("training_dataset", "mnist-mini", choices=[*datasets.choices(), FOLDER])
-widgets.url_state("training_epochs", 5, bounds=(1, 200))
-widgets.url_state("training_batch", 128, choices=[16, 32, 64, 128, 256, 512, 1024])
-st.session_state.setdefault("training_optimizer", "adamw")
-st.session_state.setdefault("training_lr", OPTIMISER_LR["adamw"])
-
-c1, c2, c3 = st.columns(3)
-with c1:
-    model_key = st.selectbox("Network", zoo.list_models(), key="training_model",
-                             format_func=_model_title)
-    spec = zoo.get_spec(model_key)
-    st.caption(f"{spec.paper} · small configuration: {spec.small_note}")
-    batchnorm = st.toggle("BatchNorm after every conv", key="training_batchnorm",
-                          disabled=not spec.supports_batchnorm,
-                          help="Compare a run with and without it in “Compare runs” below.")
-with c2:
-    dataset_choice = st.selectbox("Dataset", [*datasets.choices(), FOLDER],
-                                  key="training_dataset", format_func=lambda k: (
-                                      k if k == FOLDER else _dataset_label(k)))
-    if dataset_choice == FOLDER:
-        folder = st.text_input("Folder path (one sub-folder per class)", key="training_folder",
-                               placeholder="/data/pets with cats/…, dogs/…")
-        dataset_key = f"{datasets.FOLDER_PREFIX}{folder.strip()}" if folder.strip() else None
-    else:
-        dataset_key = dataset_choice
-    device_pref = st.selectbox("Device", devices.available_preferences(), key="training_device",
-                               help="auto: CUDA, else Apple MPS, else CPU. On CUDA the forward "
-                               "pass runs in bf16 autocast with channels_last tensors.")
-with c3:
-    epochs = st.number_input("Epochs", 1, 200, key="training_epochs")
-    batch = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024], key="training_batch")
-    seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="training_seed")
-
-o1, o2, o3, o4 = st.columns(4)
-optimizer = o1.selectbox("Optimiser", OPTIMIZERS, key="training_optimizer",
-                         format_func={"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}.get,
-                         on_change=_on_optimiser_change)
-lr = o2.number_input("Learning rate", 1e-6, 100.0, key="training_lr", format="%.4g",
-                     help="Peak rate for one-cycle. Try 10 to watch a run diverge.")
-schedule = o3.selectbox("Schedule", SCHEDULES, index=3, key="training_schedule",
-                        format_func={"constant": "constant", "step": "step (×0.1 every 2 "
-                                     "epochs)", "cosine": "cosine", "onecycle": "one-cycle"}.get)
-weight_decay = o4.number_input("Weight decay", 0.0, 1.0, 5e-4, format="%.4g",
-                               key="training_wd")
-p1, p2, p3 = st.columns(3)
-momentum = p1.slider("SGD momentum", 0.0, 0.99, 0.9, key="training_momentum",
-                     disabled=optimizer != "sgd")
-nesterov = p2.toggle("Nesterov", key="training_nesterov", disabled=optimizer != "sgd")
-smoothing = p3.slider("Label smoothing", 0.0, 0.3, 0.0, 0.05, key="training_smoothing")
-
-# --- augmentation with its preview ---------------------------------------------------------
-with st.expander("Augmentation: what the network will see", expanded=False):
-    a1, a2 = st.columns([1, 2])
-    with a1:
-        hflip = st.checkbox("Random horizontal flip", key="training_hflip")
-        vflip = st.checkbox("Random vertical flip", key="training_vflip")
-        rot90 = st.checkbox("Random multiple of 90°", key="training_rot90")
-        rotation = st.slider("Rotation (± degrees)", 0, 180, 0, key="training_rotation")
-        scale = st.slider("Zoom range", 0.5, 2.0, (1.0, 1.0), 0.05, key="training_scale")
-        crop = st.slider("Random crop: shift up to (pixels)", 0, 8, 0, key="training_crop")
-        noise = st.slider("Gaussian noise σ", 0.0, 0.5, 0.0, 0.01, key="training_noise")
-    aug = augment.AugmentConfig(hflip, vflip, float(rotation), rot90, scale[0], scale[1],
-                                crop, noise)
-    with a2:
-        preview_key = dataset_key if dataset_key and datasets.is_available(dataset_key) else None
-        if preview_key is None:
-            st.info("The preview appears once the dataset is on this machine.")
-        else:
-            try:
-                data = datasets.load(preview_key)
-            except datasets.DatasetUnavailable as err:
-                st.warning(str(err))
-            else:
-                grid = augment.preview(data.train_x[:6], aug, copies=8, seed=int(seed))
-                st.image(augment.grid_image(grid, nrow=8).numpy(), width="stretch",
-                         caption="Each row: an original training image, then 7 random "
-                         f"augmentations ({aug.describe()}). Every sample draws its own.")
-widgets.sync_url("training_model", "training_dataset", "training_epochs", "training_batch")
-
-# --- dataset availability and the Train button ----------------------------------------------
-ready = dataset_key is not None
-if dataset_key and not dataset_key.startswith(datasets.FOLDER_PREFIX):
-    entry = datasets.REGISTRY[dataset_key]
-    st.caption(entry.note)
-    if not datasets.is_available(dataset_key):
-        ready = False
-        st.warning(f"{entry.title.split(' (')[0]} is not on this machine yet: its files are "
-                   f"expected in {datasets.expected_folder(dataset_key)}.")
-        if st.button(f"Download {entry.title.split(' (')[0]}", key="training_download"):
-            with st.spinner("Downloading…"):
-                try:
-                    datasets.load(dataset_key, download=True)
-                except datasets.DatasetUnavailable as err:
-                    st.error(str(err))
-                else:
-                    st.rerun()
-
-config = TrainConfig(
-    model=model_key, dataset=dataset_key or "", batchnorm=bool(batchnorm and
-                                                                spec.supports_batchnorm),
-    epochs=int(epochs), batch_size=int(batch), optimizer=optimizer, lr=float(lr),
-    momentum=float(momentum), nesterov=bool(nesterov), weight_decay=float(weight_decay),
-    schedule=schedule, label_smoothing=float(smoothing), seed=int(seed), device=device_pref,
-    augment=aug,
-)
-b1, b2 = st.columns([1, 5])
-if b1.button("Train", type="primary", icon=":material/play_arrow:", disabled=not ready,
-             key="training_train"):
-    try:
-        job = queue.submit(config)
-    except ValueError as err:
-        st.error(str(err))
-    else:
-        _show_run(job.run_id)
-waiting = [j for j in queue.active() if j.state == "queued"]
-b2.caption(f"{len(queue.active())} run(s) live on this server, {len(waiting)} waiting · "
-           f"{queue.per_device} run(s) at a time per device.")
-
-
-# --- 2 · the live view ----------------------------------------------------------------------
-def _loss_figure(c: dict, run_id: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_scatter(x=c["step"], y=c["loss"], mode="lines", name="loss per step",
-                    line={"width": 1, "color": "rgba(99,110,250,0.35)"})
-    fig.add_scatter(x=c["step"], y=c["loss_smooth"], mode="lines", name="smoothed",
-                    line={"width": 2, "color": "#636efa"})
-    fig.update_layout(title="Training loss per step", xaxis_title="step", yaxis_title="loss",
-                      height=320, margin={"t": 40, "b": 40, "l": 50, "r": 10},
-                      uirevision=run_id, legend={"orientation": "h", "y": -0.25})
-    return fig
-
-
-def _accuracy_figure(epochs: list[dict], run_id: str) -> go.Figure:
-    fig = go.Figure()
-    x = [e["epoch"] for e in epochs]
-    fig.add_scatter(x=x, y=[e["train_acc"] for e in epochs], mode="lines+markers", name="train")
-    fig.add_scatter(x=x, y=[e["test_acc"] for e in epochs], mode="lines+markers", name="test")
-    fig.update_layout(title="Accuracy per epoch", xaxis_title="epoch", yaxis_title="accuracy",
-                      yaxis_tickformat=".0%", height=320, uirevision=run_id, xaxis_dtick=1,
-                      margin={"t": 40, "b": 40, "l": 50, "r": 10},
-                      legend={"orientation": "h", "y": -0.25})
-    if not epochs:  # before the first epoch ends, show an honest 0–100% frame
-        fig.update_layout(yaxis_range=[0, 1], xaxis_range=[0.5, 1.5])
-    return fig
 
 
 def _duration(seconds: float | None) -> str:
@@ -209,52 +52,233 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def _run_view(run_id: str) -> bool:
-    """Draw the run's status, progress and curves; True while it is still live."""
+def _run_label(info: runs.RunInfo) -> str:
+    cfg = info.config
+    return (f"{cfg.model} · {cfg.settings.dataset}{' · BN' if cfg.batchnorm else ''}"
+            f" · aug {cfg.settings.augment.describe()} · {info.run_id[-4:]}")
+
+
+# --- 1 · the form ------------------------------------------------------------------------------
+def network_and_data() -> tuple[str, zoo.ModelSpec, bool, str | None, str]:
+    """Network, dataset and device choices: (model key, spec, batchnorm, dataset key, device)."""
+    widgets.url_state("training_model", "lenet5", choices=zoo.list_models())
+    widgets.url_state("training_dataset", "mnist-mini", choices=[*datasets.choices(), FOLDER])
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        model_key = st.selectbox("Network", zoo.list_models(), key="training_model",
+                                 format_func=_model_title)
+        spec = zoo.get_spec(model_key)
+        st.caption(f"{spec.paper} · small configuration: {spec.small_note}")
+        batchnorm = st.toggle("BatchNorm after every conv", key="training_batchnorm",
+                              disabled=not spec.supports_batchnorm,
+                              help="Compare a run with and without it in “Compare runs” below.")
+    with c2:
+        choice = st.selectbox("Dataset", [*datasets.choices(), FOLDER], key="training_dataset",
+                              format_func=lambda k: k if k == FOLDER else _dataset_label(k))
+        if choice == FOLDER:
+            folder = st.text_input("Folder path (one sub-folder per class)",
+                                   key="training_folder",
+                                   placeholder="/data/pets with cats/…, dogs/…")
+            dataset_key = f"{datasets.FOLDER_PREFIX}{folder.strip()}" if folder.strip() else None
+        else:
+            dataset_key = choice
+        device = st.selectbox("Device", devices.available_preferences(), key="training_device",
+                              help="auto: CUDA, else Apple MPS, else CPU. On CUDA the forward "
+                              "pass runs in bf16 autocast with channels_last tensors.")
+    with c3:
+        processes()
+    return model_key, spec, bool(batchnorm and spec.supports_batchnorm), dataset_key, device
+
+
+def processes() -> None:
+    """Epochs, batch, seed, and how many processes train (DDP) and whether to compile."""
+    widgets.url_state("training_epochs", 5, bounds=(1, 200))
+    widgets.url_state("training_batch", 128, choices=BATCHES)
+    st.number_input("Epochs", 1, 200, key="training_epochs")
+    st.select_slider("Batch size", BATCHES, key="training_batch",
+                     help="The global batch: with several processes each takes its share.")
+    st.number_input("Seed", 0, 2**31 - 1, 0, key="training_seed")
+    gpus = devices.cuda_count()
+    label = f"GPUs (one process each, of {gpus})" if gpus > 1 else "CPU processes (DDP, gloo)"
+    st.number_input(label, 1, max(gpus, 2), 1, key="training_nproc",
+                    help="More than one trains with DistributedDataParallel under torchrun: "
+                    "each process keeps its own shard of the data and the gradients are "
+                    "averaged after every step.")
+
+
+def optimiser_knobs() -> dict:
+    """Optimiser, learning rate, schedule and regularisation, as TrainConfig fields."""
+    st.session_state.setdefault("training_optimizer", "adamw")
+    st.session_state.setdefault("training_lr", OPTIMISER_LR["adamw"])
+    o1, o2, o3, o4 = st.columns(4)
+    optimizer = o1.selectbox("Optimiser", OPTIMIZERS, key="training_optimizer",
+                             format_func={"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}.get,
+                             on_change=_on_optimiser_change)
+    lr = o2.number_input("Learning rate", 1e-6, 100.0, key="training_lr", format="%.4g",
+                         help="Peak rate for one-cycle. Try 10 to watch a run diverge.")
+    schedule = o3.selectbox("Schedule", SCHEDULES, index=3, key="training_schedule",
+                            format_func={"constant": "constant", "step": "step (×0.1 every 2 "
+                                         "epochs)", "cosine": "cosine",
+                                         "onecycle": "one-cycle"}.get)
+    weight_decay = o4.number_input("Weight decay", 0.0, 1.0, 5e-4, format="%.4g",
+                                   key="training_wd")
+    p1, p2, p3, p4 = st.columns(4)
+    momentum = p1.slider("SGD momentum", 0.0, 0.99, 0.9, key="training_momentum",
+                         disabled=optimizer != "sgd")
+    nesterov = p2.toggle("Nesterov", key="training_nesterov", disabled=optimizer != "sgd")
+    smoothing = p3.slider("Label smoothing", 0.0, 0.3, 0.0, 0.05, key="training_smoothing")
+    compile_mode = p4.selectbox(
+        "torch.compile", ["auto", "on", "off"], key="training_compile",
+        help="Compile forward, loss and backward into fused kernels. auto: on CUDA only; on "
+        "this kind of CPU it measured slower than eager for LeNet-5.")
+    return {"optimizer": optimizer, "lr": float(lr), "schedule": schedule,
+            "weight_decay": float(weight_decay), "momentum": float(momentum),
+            "nesterov": bool(nesterov), "label_smoothing": float(smoothing),
+            "compile": compile_mode}
+
+
+def augmentation(dataset_key: str | None) -> augment.AugmentConfig:
+    """The augmentation switches with a preview of what the network will see."""
+    with st.expander("Augmentation: what the network will see", expanded=False):
+        a1, a2 = st.columns([1, 2])
+        with a1:
+            hflip = st.checkbox("Random horizontal flip", key="training_hflip")
+            vflip = st.checkbox("Random vertical flip", key="training_vflip")
+            rot90 = st.checkbox("Random multiple of 90°", key="training_rot90")
+            rotation = st.slider("Rotation (± degrees)", 0, 180, 0, key="training_rotation")
+            scale = st.slider("Zoom range", 0.5, 2.0, (1.0, 1.0), 0.05, key="training_scale")
+            crop = st.slider("Random crop: shift up to (pixels)", 0, 8, 0, key="training_crop")
+            noise = st.slider("Gaussian noise σ", 0.0, 0.5, 0.0, 0.01, key="training_noise")
+        aug = augment.AugmentConfig(hflip, vflip, float(rotation), rot90, scale[0], scale[1],
+                                    crop, noise)
+        with a2:
+            preview = dataset_key if dataset_key and datasets.is_available(dataset_key) else None
+            if preview is None:
+                st.info("The preview appears once the dataset is on this machine.")
+                return aug
+            try:
+                data = datasets.load(preview)
+            except datasets.DatasetUnavailable as err:
+                st.warning(str(err))
+                return aug
+            grid = augment.preview(data.train_x[:6], aug, copies=8,
+                                   seed=int(st.session_state.get("training_seed", 0)))
+            st.image(augment.grid_image(grid, nrow=8).numpy(), width="stretch",
+                     caption="Each row: an original training image, then 7 random "
+                     f"augmentations ({aug.describe()}). Every sample draws its own.")
+    return aug
+
+
+def dataset_ready(dataset_key: str | None) -> bool:
+    """Whether the dataset is on this machine; offers its download when it is not."""
+    if dataset_key is None:
+        return False
+    if dataset_key.startswith(datasets.FOLDER_PREFIX):
+        return True
+    entry = datasets.REGISTRY[dataset_key]
+    st.caption(entry.note)
+    if datasets.is_available(dataset_key):
+        return True
+    name = entry.title.split(" (")[0]
+    st.warning(f"{name} is not on this machine yet: its files are expected in "
+               f"{datasets.expected_folder(dataset_key)}.")
+    if st.button(f"Download {name}", key="training_download"):
+        with st.spinner("Downloading…"):
+            try:
+                datasets.load(dataset_key, download=True)
+            except datasets.DatasetUnavailable as err:
+                st.error(str(err))
+            else:
+                st.rerun()
+    return False
+
+
+def train_button(config: TrainConfig, ready: bool, owner: str) -> None:
+    """Train (one live run per student), with what the queue looks like right now."""
+    mine = run_queue.live_runs(owner)
+    b1, b2 = st.columns([1, 5])
+    limit = run_queue.runs_per_owner()
+    if b1.button("Train", type="primary", icon=":material/play_arrow:", key="training_train",
+                 disabled=not ready or len(mine) >= limit):
+        try:
+            run_dir = run_queue.submit(config, owner)
+        except ValueError as err:
+            st.error(str(err))
+        else:
+            _show_run(run_dir.name)
+            st.rerun()
+    everyone = run_queue.live_runs()
+    waiting = sum(r.state == "queued" for r in everyone)
+    mine_text = (f" Your run {mine[-1].run_id} is {mine[-1].state}: Train is back when it ends."
+                 if len(mine) >= limit else "")
+    b2.caption(f"{len(everyone)} run(s) live on this server, {waiting} waiting · "
+               f"{run_queue.runs_per_device()} run(s) at a time per device.{mine_text}")
+
+
+# --- 2 · the live view ------------------------------------------------------------------------
+def _stop_button(info: runs.RunInfo, owner: str) -> None:
+    allowed = info.config.owner == owner or run_queue.teacher_mode()
+    if st.button(f"Stop {info.run_id}", icon=":material/stop:", key="training_stop",
+                 disabled=not allowed,
+                 help=None if allowed else "Another student's run: only the teacher's server "
+                 "(EXPLORER_TEACHER_MODE=1) may stop it."):
+        run_queue.request_stop(info.path)
+
+
+def _live_readouts(info: runs.RunInfo) -> None:
+    p = engine.Progress.from_status(info.run_id, info.status)
+    if info.state == "queued":
+        where = run_queue.position(info.run_id)
+        st.info(f"Waiting in the queue: number {where or '…'}. It starts when a slot of its "
+                "device is free.")
+    elif p.phase in ("starting", "loading data", "compiling"):
+        extra = f" {p.elapsed_s:.0f} s" if p.phase == "compiling" else ""
+        st.progress(0.0, text=f"{p.phase}…{extra}")
+    else:
+        st.progress(p.fraction, text=f"epoch {min(p.epoch + 1, p.epochs)} of {p.epochs} · step "
+                    f"{p.step} of {p.total_steps} · elapsed {_duration(p.elapsed_s)} · ETA "
+                    f"{_duration(p.eta_s)}")
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Images per second", f"{p.images_per_s:,.0f}" if p.images_per_s else "…")
+    label = "Process memory (CPU)" if p.device in ("", "cpu") else "Device memory"
+    m2.metric(label, f"{p.memory_mb:,.0f} MB" if p.memory_mb else "…")
+    m3.metric("Latest loss", f"{p.loss:.4f}" if p.loss is not None else "…")
+    m4.metric("Epochs done", f"{p.epoch} / {p.epochs or info.config.settings.epochs}")
+    notes = [f"{p.processes} processes (DDP)" if p.processes > 1 else "",
+             f"compiled in {p.compile_s:.1f} s" if p.compile_s else "", p.note]
+    if any(notes):
+        st.caption(" · ".join(n for n in notes if n))
+
+
+def run_view(run_id: str, owner: str) -> bool:
+    """The run's status, progress and curves, read from its folder; True while it is live."""
     info = runs.run_info(runs.runs_dir() / run_id)
-    job = queue.get(run_id)
-    state = job.state if job else info.state
     cfg = info.config
     st.markdown(f"**Run {run_id}** · {_model_title(cfg.model)} on "
                 f"{cfg.dataset_title or cfg.settings.dataset} · "
-                f"{STATE_ICON.get(state, '')} {state}")
-    if job and job.active:
-        p = job.progress
-        position = queue.queue_position(run_id)
-        if position:
-            st.info(f"Waiting in the queue: number {position}. It starts when a run on "
-                    f"{job.device} ends.")
-        else:
-            st.progress(p.fraction, text=f"epoch {min(p.epoch + 1, p.epochs)} of {p.epochs} · "
-                        f"step {p.step} of {p.total_steps} · elapsed {_duration(p.elapsed_s)}"
-                        f" · ETA {_duration(p.eta_s)}")
-        m1, m2, m3, m4 = st.columns(4)
-        m1.metric("Images per second", f"{p.images_per_s:,.0f}" if p.images_per_s else "…")
-        memory_label = "Device memory" if job.device != "cpu" else "Process memory (CPU)"
-        m2.metric(memory_label, f"{p.memory_mb:,.0f} MB" if p.memory_mb else "…")
-        m3.metric("Latest loss", f"{p.loss:.4f}" if p.loss is not None else "…")
-        m4.metric("Epochs done", f"{p.epoch} / {p.epochs}")
-        if st.button("Stop", icon=":material/stop:", key="training_stop"):
-            queue.stop(run_id)
-    else:
-        status = info.status
-        if status.get("reason"):
-            (st.error if state == "failed" else st.info)(status["reason"])
+                f"{STATE_ICON.get(info.state, '')} {info.state}")
+    live = info.state in runs.ACTIVE_STATES
+    if live:
+        _live_readouts(info)
+        _stop_button(info, owner)
+    elif reason := info.status.get("reason"):
+        (st.error if info.state == "failed" else st.info)(reason)
     c = runs.curves(runs.read_metrics(info.path))
     l1, l2 = st.columns(2)
-    l1.plotly_chart(_loss_figure(c, run_id), key=f"training_loss_{run_id}",
-                    config={"displaylogo": False})
-    l2.plotly_chart(_accuracy_figure(c["epochs"], run_id), key=f"training_acc_{run_id}",
-                    config={"displaylogo": False})
+    total = int(info.status.get("total_steps") or 0)
+    l1.plotly_chart(figures.loss_figure(c["step"], c["loss"], c["loss_smooth"], run_id, total),
+                    key=f"training_loss_{run_id}", config={"displaylogo": False})
+    l2.plotly_chart(figures.accuracy_figure(c["epochs"], run_id, cfg.settings.epochs),
+                    key=f"training_acc_{run_id}", config={"displaylogo": False})
     last = c["epochs"][-1] if c["epochs"] else None
     st.caption(f"{len(c['step'])} steps logged · {len(c['epochs'])} epochs finished"
                + (f" · last test accuracy {last['test_acc']:.2%}" if last else ""))
-    return bool(job and job.active)
+    return live
 
 
 @st.fragment(run_every=0.5)
-def live_run(run_id: str) -> None:
-    if not _run_view(run_id):
+def live_run(run_id: str, owner: str) -> None:
+    if not run_view(run_id, owner):
         st.rerun(scope="app")  # the run ended: redraw the page with its results
 
 
@@ -276,21 +300,16 @@ def results(run_id: str) -> None:
     st.markdown(f"**Test accuracy {evaluation['accuracy']:.2%}** on "
                 f"{sum(map(sum, evaluation['confusion'])):,} test images.")
     e1, e2 = st.columns(2)
-    heat = go.Figure(go.Heatmap(z=evaluation["confusion"], x=names, y=names,
-                                colorscale="Blues", texttemplate="%{z}",
-                                hovertemplate="true %{y} → predicted %{x}: %{z}<extra></extra>"))
-    heat.update_layout(title="Confusion matrix", xaxis_title="predicted", yaxis_title="true",
-                       yaxis_autorange="reversed", height=420, xaxis_type="category",
-                       yaxis_type="category", margin={"t": 40, "b": 40, "l": 60, "r": 10})
-    e1.plotly_chart(heat, key=f"training_confusion_{run_id}")
-    bars = go.Figure(go.Bar(x=names, y=evaluation["per_class_accuracy"],
-                            text=[f"{a:.1%}" for a in evaluation["per_class_accuracy"]]))
-    bars.update_layout(title="Accuracy per class", yaxis_tickformat=".0%", height=420,
-                       xaxis_type="category", margin={"t": 40, "b": 40, "l": 50, "r": 10})
-    e2.plotly_chart(bars, key=f"training_perclass_{run_id}")
+    e1.plotly_chart(figures.confusion_figure(evaluation["confusion"], names),
+                    key=f"training_confusion_{run_id}")
+    e2.plotly_chart(figures.per_class_figure(evaluation["per_class_accuracy"], names),
+                    key=f"training_perclass_{run_id}")
     mistakes = evaluation["misclassified"]
-    if not mistakes:
-        return
+    if mistakes:
+        gallery(info, mistakes, names)
+
+
+def gallery(info: runs.RunInfo, mistakes: list[dict], names: list[str]) -> None:
     st.markdown("**Misclassified test images**, most confident mistakes first")
     try:
         data = datasets.load(info.config.settings.dataset,
@@ -306,6 +325,91 @@ def results(run_id: str) -> None:
                                    f"true {names[m['true']]}")
 
 
+# --- 3 · runs and comparisons -----------------------------------------------------------------
+def runs_list(owner: str, shown: str | None) -> None:
+    """This student's runs (or the whole class's), live epochs and accuracy, compare."""
+    everyone = st.toggle("Show the whole class's runs (teacher's view)", key="training_all_runs")
+    listed = [r for r in runs.list_runs() if everyone or r.config.owner == owner]
+    mine_live = [r for r in listed if r.config.owner == owner and r.state in runs.ACTIVE_STATES]
+    if mine_live and st.button("Stop all my runs", icon=":material/stop_circle:",
+                               key="training_stop_mine"):
+        for r in mine_live:
+            run_queue.request_stop(r.path)
+    if not listed:
+        st.caption("No runs of yours yet." if not everyone else
+                   f"No runs yet in {runs.runs_dir()}.")
+        return
+    rows = [{
+        "run": r.run_id, "network": r.config.model, "dataset": r.config.settings.dataset,
+        "BatchNorm": r.config.batchnorm, "augmentation": r.config.settings.augment.describe(),
+        "optimiser": f"{r.config.settings.optimizer} lr={r.config.settings.lr:g}",
+        "state": r.state, "epochs": f"{r.status.get('epochs_done', 0)}/{r.config.settings.epochs}",
+        "test accuracy": r.status.get("test_acc"),
+        **({"mine": r.config.owner == owner} if everyone else {}),
+    } for r in listed]
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
+    ids = [r.run_id for r in listed]
+    pick = st.selectbox("Show a run", ids, index=ids.index(shown) if shown in ids else 0,
+                        key="training_pick")
+    if st.button("Show this run", key="training_show"):
+        _show_run(pick)
+        st.rerun()
+    compare(listed)
+
+
+def compare(listed: list[runs.RunInfo]) -> None:
+    st.markdown("**Compare runs**: overlay their curves (with and without BatchNorm or "
+                "augmentation, sigmoid LeNet vs ReLU LeNet, …).")
+    by_id = {r.run_id: r for r in listed}
+    with_epochs = [r.run_id for r in listed if r.status.get("epochs_done")]
+    chosen = st.multiselect("Runs to compare", list(by_id), default=with_epochs[:2],
+                            key="training_compare")
+    if not chosen:
+        return
+    series = []
+    for rid in chosen:
+        epochs = runs.curves(runs.read_metrics(by_id[rid].path))["epochs"]
+        if not epochs:
+            st.caption(f"{rid} has no finished epoch yet.")
+        series.append((_run_label(by_id[rid]), epochs))
+    acc, loss = figures.compare_figures(series)
+    k1, k2 = st.columns(2)
+    k1.plotly_chart(acc, key="training_compare_acc")
+    k2.plotly_chart(loss, key="training_compare_loss")
+
+
+# --- the page ---------------------------------------------------------------------------------
+widgets.page_header(
+    "Training",
+    "Train a classic CNN from the model zoo and watch its loss fall and its accuracy climb "
+    "while it learns. Each run trains in its own process (several, with DDP), never in the "
+    "web server: the whole dataset sits on the training device as one tensor, batches are "
+    "shuffled, augmented and normalised there. Switch pages or reload, and this page finds "
+    "your run again.",
+)
+owner = widgets.owner_id()
+widgets.keep_widget_state("training", FORM_KEYS)
+if "training_run" not in st.session_state:
+    mine = run_queue.live_runs(owner)
+    st.session_state["training_run"] = st.query_params.get("run") or (
+        mine[-1].run_id if mine else None)
+
+st.subheader("1 · Set up a run")
+model_key, spec, batchnorm, dataset_key, device_pref = network_and_data()
+knobs = optimiser_knobs()
+aug = augmentation(dataset_key)
+widgets.sync_url("training_model", "training_dataset", "training_epochs", "training_batch")
+ready = dataset_ready(dataset_key)
+config = TrainConfig(
+    model=model_key, dataset=dataset_key or "", batchnorm=batchnorm,
+    epochs=int(st.session_state["training_epochs"]),
+    batch_size=int(st.session_state["training_batch"]),
+    seed=int(st.session_state["training_seed"]), device=device_pref, augment=aug,
+    nproc=int(st.session_state["training_nproc"]), **knobs,
+)
+train_button(config, ready, owner)
+
 st.subheader("2 · Watch it train")
 run_id = st.session_state.get("training_run")
 if run_id and not (runs.runs_dir() / run_id / "config.json").exists():
@@ -313,65 +417,11 @@ if run_id and not (runs.runs_dir() / run_id / "config.json").exists():
     run_id = None
 if run_id is None:
     st.info("Press **Train** above, or pick a past run below.")
+elif runs.read_status(runs.runs_dir() / run_id)["state"] in runs.ACTIVE_STATES:
+    live_run(run_id, owner)
 else:
-    job = queue.get(run_id)
-    if job and job.active:
-        live_run(run_id)
-    else:
-        _run_view(run_id)
-        results(run_id)
+    run_view(run_id, owner)
+    results(run_id)
 
-# --- 3 · past runs and comparisons ----------------------------------------------------------
 st.subheader("3 · Runs")
-all_runs = runs.list_runs()
-if not all_runs:
-    st.caption(f"No runs yet in {runs.runs_dir()}.")
-else:
-    rows = [{
-        "run": r.run_id, "network": r.config.model, "dataset": r.config.settings.dataset,
-        "BatchNorm": r.config.batchnorm,
-        "augmentation": r.config.settings.augment.describe(),
-        "optimiser": f"{r.config.settings.optimizer} lr={r.config.settings.lr:g}",
-        "state": r.state,
-        "epochs": f"{r.status.get('epochs_done', 0)}/{r.config.settings.epochs}",
-        "test accuracy": r.status.get("test_acc"),
-    } for r in all_runs]
-    st.dataframe(rows, hide_index=True, width="stretch",
-                 column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
-    ids = [r.run_id for r in all_runs]
-    pick = st.selectbox("Show a run", ids, index=ids.index(run_id) if run_id in ids else 0,
-                        key="training_pick")
-    if st.button("Show this run", key="training_show"):
-        _show_run(pick)
-        st.rerun()
-
-    st.markdown("**Compare runs**: overlay their curves (with and without BatchNorm or "
-                "augmentation, sigmoid LeNet vs ReLU LeNet, …).")
-    with_epochs = [r.run_id for r in all_runs if r.status.get("epochs_done")]
-    chosen = st.multiselect("Runs to compare", ids, default=with_epochs[:2],
-                            key="training_compare")
-    if chosen:
-        acc, loss = go.Figure(), go.Figure()
-        for rid in chosen:
-            info = next(r for r in all_runs if r.run_id == rid)
-            label = (f"{info.config.model} · {info.config.settings.dataset}"
-                     f"{' · BN' if info.config.batchnorm else ''}"
-                     f" · aug {info.config.settings.augment.describe()}"
-                     f" · {rid[-4:]}")
-            ep = runs.curves(runs.read_metrics(info.path))["epochs"]
-            if not ep:
-                st.caption(f"{rid} has no finished epoch yet.")
-                continue
-            x = [e["epoch"] for e in ep]
-            acc.add_scatter(x=x, y=[e["test_acc"] for e in ep], mode="lines+markers", name=label)
-            loss.add_scatter(x=x, y=[e["train_loss"] for e in ep], mode="lines+markers",
-                             name=label)
-        acc.update_layout(title="Test accuracy per epoch", yaxis_tickformat=".0%", height=360,
-                          xaxis_title="epoch", xaxis_dtick=1, uirevision="compare",
-                          legend={"orientation": "h", "y": -0.3})
-        loss.update_layout(title="Training loss per epoch", height=360, xaxis_title="epoch",
-                           xaxis_dtick=1,
-                           uirevision="compare", legend={"orientation": "h", "y": -0.3})
-        k1, k2 = st.columns(2)
-        k1.plotly_chart(acc, key="training_compare_acc")
-        k2.plotly_chart(loss, key="training_compare_loss")
+runs_list(owner, run_id)

@@ -52,14 +52,17 @@ def test_create_status_metrics_and_listing(root):
         runs.write_status(first, "exploded")
 
 
-def test_a_run_whose_process_died_reads_as_stopped(root):
+def test_a_run_whose_process_died_reads_as_failed_and_a_queued_one_keeps_waiting(root):
     run_dir = runs.create_run(_config("20260101-000000-dead"))
     runs.write_status(run_dir, "running")
     status = (run_dir / "status.json").read_text().replace(str(os.getpid()), "999999999")
     (run_dir / "status.json").write_text(status)
     read = runs.read_status(run_dir)
-    assert read["state"] == "stopped"
-    assert "server stopped" in read["reason"]
+    assert read["state"] == "failed"
+    assert "ended unexpectedly" in read["reason"]
+    assert runs.read_status(run_dir, check_process=False)["state"] == "running"
+    runs.write_status(run_dir, "queued", pid=999999999)  # the queue needs no process
+    assert runs.read_status(run_dir)["state"] == "queued"
 
 
 def test_checkpoint_is_atomic_and_loads_with_weights_only(root):

@@ -20,12 +20,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from explorer import devices
 from explorer.models import zoo
@@ -35,14 +37,16 @@ from explorer.training.config import RunConfig, TrainConfig
 #: A step loss above this many times chance level (ln of the class count) counts as diverged:
 #: a network that guesses uniformly scores ln K, so 10× that means huge, confidently wrong logits.
 DIVERGENCE_FACTOR = 10.0
+HEARTBEAT_S = 1.0  # status.json is rewritten this often while a run is live
 
 
 @dataclass
 class Progress:
-    """What a live run reports a few times a second (read by the page and the CLI)."""
+    """What a live run reports a few times a second (its status.json, read by any process)."""
 
     run_id: str
     state: str = "queued"
+    phase: str = ""  # "loading data", "compiling", "training", "evaluating"
     epoch: int = 0  # epochs finished
     epochs: int = 0
     step: int = 0  # optimiser steps done
@@ -52,11 +56,28 @@ class Progress:
     elapsed_s: float = 0.0
     eta_s: float | None = None
     memory_mb: float | None = None
+    test_acc: float | None = None  # of the last finished epoch
+    compile_s: float | None = None
+    processes: int = 1
+    device: str = ""
+    note: str = ""  # e.g. why compilation fell back to eager
     reason: str = ""
 
     @property
     def fraction(self) -> float:
         return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    def live_fields(self) -> dict[str, Any]:
+        """The fields status.json carries while the run is live."""
+        return {k: v for k, v in asdict(self).items() if k not in ("run_id", "state", "reason",
+                                                                    "epoch")}
+
+    @classmethod
+    def from_status(cls, run_id: str, status: dict[str, Any]) -> Progress:
+        """Rebuild the progress a worker wrote into status.json (in any process)."""
+        known = {f.name for f in fields(cls)} - {"run_id", "epoch"}
+        kwargs = {k: v for k, v in status.items() if k in known}
+        return cls(run_id, epoch=int(status.get("epochs_done", 0)), **kwargs)
 
 
 class _Diverged(Exception):
@@ -172,8 +193,54 @@ def evaluation(logits: torch.Tensor, labels: torch.Tensor, class_names: list[str
     }
 
 
+def shard_indices(n: int, rank: int, world: int, seed: int) -> torch.Tensor:
+    """Rank `rank`'s share of `n` training images: disjoint shards that together cover all n.
+
+    One seeded permutation is cut into `world` nearly equal parts (sizes differ by at most 1),
+    so every rank keeps its own part of the device-resident dataset.
+    """
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    bounds = [n * r // world for r in range(world + 1)]
+    return order[bounds[rank]:bounds[rank + 1]]
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size) of the torch.distributed group, (0, 1) outside one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def use_compile(cfg: TrainConfig, device: torch.device) -> bool:
+    """Compile the training step? `auto` compiles on CUDA only (slower on this CPU, see bench)."""
+    return cfg.compile == "on" or (cfg.compile == "auto" and device.type == "cuda")
+
+
+class _Heartbeat:
+    """Writes the run's progress into status.json every `period_s` until stopped (rank 0)."""
+
+    def __init__(self, run: _Run, period_s: float = HEARTBEAT_S) -> None:
+        self.run, self.period_s = run, period_s
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.done.wait(self.period_s):
+            with contextlib.suppress(OSError):
+                self.run.write_live_status()
+
+    def __enter__(self) -> _Heartbeat:
+        self.run.write_live_status()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+
 class _Run:
-    """The state of one training run while it goes."""
+    """The state of one training run while it goes (one per process; rank 0 writes)."""
 
     def __init__(self, run_dir: Path, stop: threading.Event,
                  on_progress: Callable[[Progress], None] | None) -> None:
@@ -182,17 +249,28 @@ class _Run:
         self.on_progress = on_progress
         self.run_config = runs.read_config(run_dir)
         self.cfg = self.run_config.settings
-        self.progress = Progress(self.run_config.run_id, epochs=self.cfg.epochs)
+        self.rank, self.world = _distributed()
+        self.main = self.rank == 0
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.progress = Progress(self.run_config.run_id, epochs=self.cfg.epochs,
+                                 processes=self.world)
         self.pending: list[tuple[int, int, torch.Tensor, float]] = []
-        self.epochs_done = 0
-        self.last: dict[str, Any] = {}  # the last finished epoch's test accuracy, for status
         self.train_time = 0.0
         self.images_done = 0
+        self.model: nn.Module | None = None
+        self.t0 = time.monotonic()
+        self._status_lock = threading.Lock()
+
+    def write_live_status(self) -> None:
+        with self._status_lock:
+            if self.main and self.progress.state in runs.ACTIVE_STATES:
+                runs.write_status(self.run_dir, "running", epochs_done=self.progress.epoch,
+                                  **self.progress.live_fields())
 
     def report(self, **changes: Any) -> None:
         for key, value in changes.items():
             setattr(self.progress, key, value)
-        if self.on_progress is not None:
+        if self.on_progress is not None and self.main:
             with contextlib.suppress(Exception):  # a broken listener must not kill the run
                 self.on_progress(self.progress)
 
@@ -204,53 +282,96 @@ class _Run:
         records = [{"kind": "step", "epoch": e, "step": s, "loss": loss, "lr": lr}
                    for (e, s, _, lr), loss in zip(self.pending, losses, strict=True)]
         self.pending.clear()
-        runs.append_metrics(self.run_dir, records)
+        if self.main:
+            runs.append_metrics(self.run_dir, records)
         now = time.monotonic()
-        ips = self.images_done / max(self.train_time + now - t_epoch, 1e-9)
+        ips = self.world * self.images_done / max(self.train_time + now - t_epoch, 1e-9)
         done = self.progress.step
         elapsed = now - self.t0
         eta = elapsed / done * (self.progress.total_steps - done) if done else None
         self.report(loss=losses[-1], images_per_s=ips, elapsed_s=elapsed, eta_s=eta,
                     memory_mb=memory_mb(self.device))
-        limit = DIVERGENCE_FACTOR * max(2.0, math.log(self.run_config.num_classes))
-        bad = next((r for r in records if not math.isfinite(r["loss"]) or r["loss"] > limit),
-                   None)
+        bad = next((r for r in records if self.diverged(r["loss"])), None)
         if bad is not None:
-            what = (f"exploded to {bad['loss']:.3g}" if math.isfinite(bad["loss"])
-                    else f"became {bad['loss']}")
-            raise _Diverged(
-                f"The loss {what} at step {bad['step']} (epoch {bad['epoch']}): "
-                f"the learning rate {self.cfg.lr:g} is too high for this network; try a "
-                "smaller one (÷10)."
-            )
+            raise _Diverged(self.divergence_sentence(bad["loss"], bad["step"], bad["epoch"]))
+
+    def diverged(self, loss: float) -> bool:
+        limit = DIVERGENCE_FACTOR * max(2.0, math.log(self.run_config.num_classes))
+        return not math.isfinite(loss) or loss > limit
+
+    def divergence_sentence(self, loss: float, step: int, epoch: int) -> str:
+        what = f"exploded to {loss:.3g}" if math.isfinite(loss) else f"became {loss}"
+        return (f"The loss {what} at step {step} (epoch {epoch}): the learning rate "
+                f"{self.cfg.lr:g} is too high for this network; try a smaller one (÷10).")
+
+    def agree_to_go_on(self, loss: torch.Tensor, step: int, epoch: int) -> None:
+        """With several processes, all stop together: on a stop request or a bad loss anywhere.
+
+        One small all-reduce per step (MAX of the two flags), so no rank is left waiting in a
+        collective that the others have abandoned.
+        """
+        limit = DIVERGENCE_FACTOR * max(2.0, math.log(self.run_config.num_classes))
+        bad = (~torch.isfinite(loss) | (loss > limit)).float()
+        flags = torch.stack([torch.tensor(float(self.stop.is_set()), device=loss.device), bad])
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        stop, diverged = flags.tolist()
+        if diverged:
+            self.flush_quietly()
+            raise _Diverged(self.divergence_sentence(float("nan") if not math.isfinite(
+                float(loss)) else float(loss), step, epoch))
+        if stop:
+            self.stop.set()
+
+    def flush_quietly(self) -> None:
+        with contextlib.suppress(_Diverged):
+            self.flush(time.monotonic())
+
+    def _data(self, dev: torch.device):
+        cfg = self.cfg
+        data = datasets.load(cfg.dataset, folder_size=cfg.folder_size)
+        train_x, train_y = data.train_x, data.train_y
+        if self.world > 1:
+            part = shard_indices(len(train_y), self.rank, self.world, cfg.seed)
+            train_x, train_y = train_x[part], train_y[part]
+        return (train_x.to(dev), train_y.to(dev), data.test_x.to(dev), data.test_y.to(dev),
+                len(data.train_y))
+
+    def _steps_per_epoch(self, n_all: int, bs: int) -> int:
+        n = n_all // self.world  # the smallest shard: every rank takes the same number of steps
+        return max(1, n // bs + (1 if n % bs > 1 else 0))  # a last batch of one upsets BatchNorm
 
     def execute(self) -> dict:
         cfg, rc = self.cfg, self.run_config
-        self.t0 = time.monotonic()
-        self.device = devices.pick_device(cfg.device)
-        data = datasets.load(cfg.dataset, folder_size=cfg.folder_size)
-        dev = self.device
-        cuda = dev.type == "cuda"
-        if cuda:
+        self.device = dev = devices.pick_device(
+            cfg.device, local_rank=self.local_rank if self.world > 1 else None)
+        self.report(state="running", phase="loading data", device=str(dev))
+        if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        train_x, train_y = data.train_x.to(dev), data.train_y.to(dev)
-        test_x, test_y = data.test_x.to(dev), data.test_y.to(dev)
+        train_x, train_y, test_x, test_y, n_all = self._data(dev)
         model = zoo.build_seeded(rc.model, seed=rc.seed, **rc.build_kwargs()).to(dev)
         cl = dev.type == "cuda" and cfg.channels_last
         if cl:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        pipeline = augment.BatchPipeline(rc.mean, rc.std, cfg.augment, dev,
-                                         cfg.image_size, seed=cfg.seed)
-        n, bs = len(train_y), cfg.batch_size
-        steps = n // bs + (1 if n % bs > 1 else 0)  # a last batch of one would upset BatchNorm
+        step_model: nn.Module = model
+        if self.world > 1:
+            step_model = DistributedDataParallel(
+                model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        eager_model = step_model
+        compiling = use_compile(cfg, dev)
+        if compiling:
+            step_model = torch.compile(step_model)
+        pipeline = augment.BatchPipeline(rc.mean, rc.std, cfg.augment, dev, cfg.image_size,
+                                         seed=cfg.seed + 7919 * self.rank)
+        n, bs = len(train_y), max(1, cfg.batch_size // self.world)
+        steps = self._steps_per_epoch(n_all, bs)
         optimizer = make_optimizer(model, cfg)
         schedule = make_schedule(optimizer, cfg, steps)
         criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-        shuffle = torch.Generator(device=dev).manual_seed(cfg.seed)
+        shuffle = torch.Generator(device=dev).manual_seed(cfg.seed + 7919 * self.rank)
         interval = 1.0 / max(cfg.readouts_per_s, 0.1)
-        self.report(state="running", total_steps=steps * cfg.epochs)
-        runs.write_status(self.run_dir, "running", device=str(dev))
+        self.report(phase="compiling" if compiling else "training",
+                    total_steps=steps * cfg.epochs)
         step = 0
         for epoch in range(1, cfg.epochs + 1):
             model.train()
@@ -262,94 +383,139 @@ class _Run:
             self.images_done, self.train_time = 0, 0.0
             for i in range(steps):
                 if self.stop.is_set():
-                    self.flush(t_epoch)
+                    self.flush_quietly()
                     raise _Stopped(f"Stopped during epoch {epoch}, after {step} steps.")
                 idx = perm[i * bs:(i + 1) * bs]
                 x, y = pipeline(train_x[idx]), train_y[idx]
                 if cl:
                     x = x.contiguous(memory_format=torch.channels_last)
-                with _autocast(dev, cfg.amp):
-                    logits = model(x)
-                loss = criterion(logits.float(), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                if compiling:
+                    t_compile = time.monotonic()
+                    try:
+                        logits, loss = self._step(step_model, x, y, criterion, optimizer)
+                    except Exception as err:  # compilation failed: train eagerly instead
+                        step_model, compiling = eager_model, False
+                        optimizer.zero_grad(set_to_none=True)
+                        self.report(note=f"Compilation failed ({type(err).__name__}); "
+                                         "training without torch.compile.")
+                        logits, loss = self._step(step_model, x, y, criterion, optimizer)
+                    else:
+                        compiling = False
+                        self.report(compile_s=time.monotonic() - t_compile)
+                    self.report(phase="training")
+                    t_epoch = next_readout = time.monotonic()
+                    self.images_done = 0
+                else:
+                    logits, loss = self._step(step_model, x, y, criterion, optimizer)
                 lr = optimizer.param_groups[0]["lr"]
                 schedule.step()
                 step += 1
-                loss = loss.detach()
                 loss_sum += loss * len(y)
                 correct += (logits.argmax(1) == y).sum()
                 seen += len(y)
                 self.images_done += len(y)
                 self.pending.append((epoch, step, loss, lr))
                 self.progress.step = step
+                if self.world > 1:
+                    self.agree_to_go_on(loss, step, epoch)
                 if time.monotonic() >= next_readout:
                     next_readout = time.monotonic() + interval
                     self.flush(t_epoch)
             self.flush(t_epoch)
             self.train_time = time.monotonic() - t_epoch
-            train_loss = float(loss_sum) / seen
+            totals = torch.stack([loss_sum.float(), correct.float(),
+                                  torch.tensor(float(seen), device=dev)])
+            if self.world > 1:
+                dist.all_reduce(totals)
+            loss_total, correct_total, seen_total = totals.tolist()
+            train_loss = loss_total / seen_total
             if not math.isfinite(train_loss):
                 raise _Diverged(f"The training loss of epoch {epoch} is {train_loss}.")
-            logits = predict(model, test_x, pipeline, max(bs, 256), cfg.amp, cl)
-            test_loss = float(nn.functional.cross_entropy(logits, test_y))
-            test_acc = float((logits.argmax(1) == test_y).float().mean())
-            record = {
-                "kind": "epoch", "epoch": epoch, "step": step, "train_loss": train_loss,
-                "train_acc": float(correct) / seen, "test_loss": test_loss, "test_acc": test_acc,
-                "lr": optimizer.param_groups[0]["lr"],
-                "images_per_s": seen / max(self.train_time, 1e-9),
-                "memory_mb": memory_mb(dev), "time_s": time.monotonic() - self.t0,
-            }
-            runs.append_metrics(self.run_dir, [record])
-            checkpoints.save(self.run_dir, model, rc, epoch)
-            self.epochs_done = epoch
-            self.last = {"test_acc": test_acc}
-            runs.write_status(self.run_dir, "running", epochs_done=epoch, device=str(dev),
-                              test_acc=test_acc)
-            self.report(epoch=epoch, images_per_s=record["images_per_s"],
-                        memory_mb=record["memory_mb"])
+            self.report(phase="evaluating")
+            if self.main:
+                self._end_epoch(epoch, step, train_loss, correct_total / seen_total,
+                                seen_total, optimizer, (test_x, test_y, pipeline, bs, cl))
+            self.report(phase="training")
+        if not self.main:
+            return {"state": "finished"}
         logits = predict(model, test_x, pipeline, max(bs, 256), cfg.amp, cl)
         result = evaluation(logits, test_y, list(rc.class_names), cfg.misclassified)
         runs.write_evaluation(self.run_dir, result)
-        return runs.write_status(
-            self.run_dir, "finished", epochs_done=self.epochs_done, device=str(dev),
-            test_acc=result["accuracy"], elapsed_s=time.monotonic() - self.t0,
-        )
+        self.progress.test_acc = result["accuracy"]
+        return {"test_acc": result["accuracy"], "elapsed_s": time.monotonic() - self.t0}
+
+    def _step(self, step_model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+              criterion: nn.Module, optimizer: torch.optim.Optimizer
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        with _autocast(x.device, self.cfg.amp):
+            logits = step_model(x)
+        loss = criterion(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return logits, loss.detach()
+
+    def _end_epoch(self, epoch: int, step: int, train_loss: float, train_acc: float,
+                   seen: float, optimizer: torch.optim.Optimizer, test: tuple) -> None:
+        test_x, test_y, pipeline, bs, cl = test
+        model = self.model
+        logits = predict(model, test_x, pipeline, max(bs, 256), self.cfg.amp, cl)
+        test_loss = float(nn.functional.cross_entropy(logits, test_y))
+        test_acc = float((logits.argmax(1) == test_y).float().mean())
+        record = {
+            "kind": "epoch", "epoch": epoch, "step": step, "train_loss": train_loss,
+            "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc,
+            "lr": optimizer.param_groups[0]["lr"],
+            "images_per_s": seen / max(self.train_time, 1e-9),
+            "memory_mb": memory_mb(self.device), "time_s": time.monotonic() - self.t0,
+        }
+        runs.append_metrics(self.run_dir, [record])
+        checkpoints.save(self.run_dir, model, self.run_config, epoch)
+        self.report(epoch=epoch, test_acc=test_acc, images_per_s=record["images_per_s"],
+                    memory_mb=record["memory_mb"])
 
 
 def train(run_dir: Path | str, *, stop: threading.Event | None = None,
           on_progress: Callable[[Progress], None] | None = None) -> dict:
     """Run the training described by `run_dir/config.json`; returns the final status.
 
-    Never raises: divergence, CUDA out-of-memory, a stop request or any other error end the
+    Inside a torch.distributed group every rank calls this; rank 0 alone writes the run
+    folder. Never raises: divergence, out-of-memory, a stop request or any other error end the
     run with a status and one sentence of reason. Finished epochs stay in `checkpoint.pt`;
-    a stop also saves the weights of the moment.
+    a stop also saves the weights of that moment. While it runs, a heartbeat rewrites
+    status.json every second, so any process can show its progress and notice its death.
     """
     run_dir = Path(run_dir)
     run = _Run(run_dir, stop or threading.Event(), on_progress)
-    state, reason = "failed", ""
-    try:
-        status = run.execute()
-        run.report(state="finished", step=run.progress.total_steps)
-        return status
-    except _Stopped as err:
-        state, reason = "stopped", str(err)
-        if getattr(run, "model", None) is not None:
-            checkpoints.save(run_dir, run.model, run.run_config, run.epochs_done)
-            reason += " The checkpoint holds the weights of that moment."
-    except _Diverged as err:
-        state, reason = "failed", f"Diverged. {err}"
-    except torch.OutOfMemoryError:
-        bs = run.cfg.batch_size
-        reason = (f"The GPU ran out of memory at batch size {bs}: try a batch size of "
-                  f"{max(1, bs // 2)} or smaller, or a smaller network.")
-    except Exception as err:  # anything else ends the run, never the app
-        reason = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
-    finally:
-        run.model = None
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+    state, reason, extra = "failed", "", {}
+    with _Heartbeat(run):
+        try:
+            extra = run.execute()
+            state = "finished"
+            run.report(step=run.progress.total_steps)
+        except _Stopped as err:
+            state, reason = "stopped", str(err)
+            if run.model is not None and run.main:
+                checkpoints.save(run_dir, run.model, run.run_config, run.progress.epoch)
+                reason += " The checkpoint holds the weights of that moment."
+        except _Diverged as err:
+            state, reason = "failed", f"Diverged. {err}"
+        except torch.OutOfMemoryError:
+            bs = run.cfg.batch_size
+            reason = (f"The GPU ran out of memory at batch size {bs}: try a batch size of "
+                      f"{max(1, bs // 2)} or smaller, or a smaller network.")
+        except Exception as err:  # anything else ends the run, never the app
+            reason = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+        finally:
+            run.model = None
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            with run._status_lock:
+                run.progress.state = state  # the heartbeat writes nothing after this
     run.report(state=state, reason=reason)
-    return runs.write_status(run_dir, state, reason, epochs_done=run.epochs_done, **run.last)
+    fields_out = {**run.progress.live_fields(), **extra}
+    fields_out.pop("phase", None)
+    if not run.main:
+        return {"state": state, "reason": reason}
+    return runs.write_status(run_dir, state, reason, epochs_done=run.progress.epoch,
+                             **fields_out)

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,37 +65,58 @@ def create_run(config: RunConfig, root: Path | None = None) -> Path:
     return run_dir
 
 
+#: A running run whose status has not been rewritten for this long has lost its process.
+STALE_AFTER_S = 30.0
+HOST = socket.gethostname()
+
+
 def write_status(run_dir: Path, state: str, reason: str = "", epochs_done: int = 0,
                  **extra: Any) -> dict:
-    """Replace `status.json`; `reason` is one sentence for the user when a run did not finish."""
+    """Replace `status.json`; `reason` is one sentence for the user when a run did not finish.
+
+    `pid` (default: this process) and `host` name the process that trains the run.
+    """
     if state not in STATES:
         raise ValueError(f"unknown run state {state!r}")
     status = {"state": state, "reason": reason, "epochs_done": epochs_done,
-              "pid": os.getpid(), "updated": time.time(), **extra}
+              "pid": os.getpid(), "host": HOST, "updated": time.time(), **extra}
     _write_json(Path(run_dir) / "status.json", status)
     return status
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (a zombie counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (PermissionError, OSError):
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
 
 
-def read_status(run_dir: Path) -> dict:
-    """The run's status; a queued/running run whose process is gone reads as `stopped`."""
+def read_status(run_dir: Path, check_process: bool = True) -> dict:
+    """The run's status; a running run whose process is gone reads as `failed`.
+
+    A worker rewrites its status every second (a heartbeat). On the same machine a vanished
+    process is noticed at once; from another machine, by a heartbeat older than
+    `STALE_AFTER_S`. Queued runs wait on disk and need no process.
+    """
     status = _read_json(Path(run_dir) / "status.json") or {"state": "failed",
                                                           "reason": "status.json is missing."}
-    pid = status.get("pid")
-    if (status.get("state") in ACTIVE_STATES and isinstance(pid, int) and pid != os.getpid()
-            and not _pid_alive(pid)):
-        status = {**status, "state": "stopped",
-                  "reason": "The server stopped before this run ended; its last finished "
-                            "epoch is kept."}
+    if status.get("state") != "running" or not check_process:
+        return status
+    pid, age = status.get("pid"), time.time() - float(status.get("updated", 0))
+    gone = (status.get("host") == HOST and isinstance(pid, int) and pid != os.getpid()
+            and not pid_alive(pid))
+    if gone or age > STALE_AFTER_S:
+        why = "its process is gone" if gone else f"no sign of life for {age:.0f} s"
+        status = {**status, "state": "failed",
+                  "reason": f"The training process ended unexpectedly ({why}); its last "
+                            "finished epoch is kept."}
     return status
 
 
@@ -165,10 +187,10 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
     root = root or runs_dir()
     dirs = [d for d in root.iterdir() if (d / "config.json").is_file()] if root.exists() else []
     out = []
-    for d in sorted(dirs, key=lambda d: d.name, reverse=True):
+    for d in dirs:
         with contextlib.suppress(ValueError):  # a half-written or foreign folder is skipped
             out.append(run_info(d))
-    return out
+    return sorted(out, key=lambda r: (r.config.created, r.run_id), reverse=True)
 
 
 def ema(values: list[float], alpha: float = 0.9) -> list[float]:

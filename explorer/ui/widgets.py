@@ -6,6 +6,8 @@ the plain modules beside it.
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import streamlit as st
 import torch
 
 from explorer import devices, images
+from explorer.training import scheduler
 from explorer.ui.url_params import format_param, parse_param
 
 _IMAGE_CHOICE = "shared_image_choice"  # persists across pages (not a widget key)
@@ -34,6 +37,56 @@ def sidebar() -> None:
     """The part of the sidebar every page shares: where the computation runs."""
     info = device_info()
     st.sidebar.caption(f"Computing on **{info.name}** · {info.detail}")
+    owner_id()
+    training_scheduler()
+
+
+@st.cache_resource
+def training_scheduler() -> scheduler.Scheduler:
+    """This server process's scheduler thread, which starts queued runs as worker processes."""
+    return scheduler.ensure_started()
+
+
+# --- who is this browser ---------------------------------------------------------------------
+
+OWNER_COOKIE = "explorer_owner"
+_OWNER_RE = re.compile(r"[0-9a-f]{24}")
+
+
+def owner_id() -> str:
+    """This browser's owner id: its runs are "my runs". Kept in a cookie across reloads.
+
+    Not the Streamlit session id (a reload makes a new session) and not in the URL (a shared
+    link would share the identity). The first visit draws an id and sets the cookie with a
+    line of JavaScript; every later request brings it back (`st.context.cookies`).
+    """
+    if "owner_id" not in st.session_state:
+        cookie = st.context.cookies.get(OWNER_COOKIE)
+        known = isinstance(cookie, str) and bool(_OWNER_RE.fullmatch(cookie))
+        st.session_state["owner_id"] = cookie if known else secrets.token_hex(12)
+        st.session_state["owner_cookie_set"] = known
+    owner = st.session_state["owner_id"]
+    if not st.session_state["owner_cookie_set"]:
+        with st.sidebar:
+            st.html(f"<script>document.cookie = '{OWNER_COOKIE}={owner}; path=/; "
+                    "max-age=31536000; SameSite=Lax';</script>", unsafe_allow_javascript=True,
+                    width="content")
+        st.session_state["owner_cookie_set"] = True
+    return owner
+
+
+def keep_widget_state(name: str, keys: Sequence[str]) -> None:
+    """Keep a page's widget values across page switches (Streamlit drops unrendered widgets).
+
+    Call once at the top of the page with its value widgets' keys (not buttons): it restores
+    the values saved under `name` and saves the latest ones for the next visit.
+    """
+    saved: dict[str, Any] = st.session_state.setdefault(f"_kept_{name}", {})
+    for key in keys:
+        if key not in st.session_state and key in saved:
+            st.session_state[key] = saved[key]
+        if key in st.session_state:
+            saved[key] = st.session_state[key]
 
 
 @st.cache_resource

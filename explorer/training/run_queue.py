@@ -1,0 +1,209 @@
+"""The training queue, kept in the runs folder so every process on every machine shares it.
+
+Nothing here lives in a process's memory: any web server process, the CLI or a teacher's
+terminal can queue, claim, stop and list runs, and they never start one run twice.
+
+- Queued: `<runs>/.queue/<created>-<run_id>` holds the device type the run waits for.
+- Claimed: the marker is renamed into `<runs>/.claimed/`. `rename` is atomic, so of several
+  processes claiming one run exactly one succeeds; the others get FileNotFoundError.
+- Device slots: `<runs>/.slots/<device>-<i>.lock`, i < `$EXPLORER_RUNS_PER_DEVICE`, held with
+  `flock` by the worker for its whole life. The kernel releases a lock when its process
+  dies, even by SIGKILL, so a crashed run never keeps its slot.
+- Stop: `<run>/stop` asks a worker to stop; a queued run is dropped from the queue instead.
+- Owners: a run records who started it (a browser's owner id, or "cli"); a student may have
+  at most `$EXPLORER_RUNS_PER_OWNER` (default 1) runs queued or running at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from explorer import devices
+from explorer.training import engine, runs
+from explorer.training.config import RunConfig, TrainConfig
+
+STOP_FILE = "stop"
+
+
+def runs_per_device() -> int:
+    """How many runs may train at once on each device (`$EXPLORER_RUNS_PER_DEVICE`, 1)."""
+    return max(1, int(os.environ.get("EXPLORER_RUNS_PER_DEVICE") or 1))
+
+
+def runs_per_owner() -> int:
+    """How many live runs one student may have (`$EXPLORER_RUNS_PER_OWNER`, default 1)."""
+    return max(1, int(os.environ.get("EXPLORER_RUNS_PER_OWNER") or 1))
+
+
+def teacher_mode() -> bool:
+    """`$EXPLORER_TEACHER_MODE=1`: anyone may stop anyone's run (the teacher's server)."""
+    return os.environ.get("EXPLORER_TEACHER_MODE", "").lower() in ("1", "true", "yes")
+
+
+def _dir(root: Path, name: str) -> Path:
+    path = root / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A queued run as its marker names it."""
+
+    run_id: str
+    device: str
+    marker: Path
+
+
+def _marker_name(config: RunConfig) -> str:
+    return f"{config.created:017.6f}-{config.run_id}"
+
+
+def enqueue(run_dir: Path, config: RunConfig, device: str) -> None:
+    """Put a freshly created run folder (state `queued`) into the queue for `device`."""
+    root = Path(run_dir).parent
+    marker = _dir(root, ".queue") / _marker_name(config)
+    marker.write_text(device)
+
+
+def waiting(root: Path | None = None) -> list[Waiting]:
+    """Queued runs, first come first served."""
+    root = root or runs.runs_dir()
+    out = []
+    for marker in sorted(_dir(root, ".queue").iterdir()):
+        with contextlib.suppress(OSError):
+            run_id = marker.name.split("-", 1)[1]
+            out.append(Waiting(run_id, marker.read_text().strip() or "cpu", marker))
+    return out
+
+
+def position(run_id: str, root: Path | None = None) -> int | None:
+    """1 for the next run to start on its device; None when the run is not waiting."""
+    queue = waiting(root)
+    mine = next((w for w in queue if w.run_id == run_id), None)
+    if mine is None:
+        return None
+    same = [w.run_id for w in queue if w.device == mine.device]
+    return same.index(run_id) + 1
+
+
+def claim(item: Waiting) -> bool:
+    """Take a waiting run off the queue; True for exactly one caller."""
+    target = _dir(item.marker.parent.parent, ".claimed") / item.marker.name
+    try:
+        os.rename(item.marker, target)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+class Slot:
+    """One of a device's `runs_per_device()` places, held through an flock'd file."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd, self.path = fd, path
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def try_slot(device: str, root: Path | None = None) -> Slot | None:
+    """A free slot of `device` (locked by this process), or None when all are taken."""
+    slots = _dir(root or runs.runs_dir(), ".slots")
+    for i in range(runs_per_device()):
+        path = slots / f"{device}-{i}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return Slot(fd, path)
+    return None
+
+
+def wait_for_slot(device: str, root: Path | None = None, poll_s: float = 0.2,
+                  on_wait: Callable[[], None] | None = None) -> Slot:
+    """Block until a slot of `device` is free (used by the CLI, which trains in-process)."""
+    while (slot := try_slot(device, root)) is None:
+        if on_wait is not None:
+            on_wait()
+            on_wait = None
+        time.sleep(poll_s)
+    return slot
+
+
+def busy_slots(device: str, root: Path | None = None) -> int:
+    """How many of `device`'s slots are held right now."""
+    held = 0
+    slots = _dir(root or runs.runs_dir(), ".slots")
+    for i in range(runs_per_device()):
+        fd = os.open(slots / f"{device}-{i}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            held += 1
+        finally:
+            os.close(fd)
+    return held
+
+
+@contextlib.contextmanager
+def owner_lock(owner: str, root: Path | None = None) -> Iterator[None]:
+    """Serialise one owner's submissions across processes (check, then create)."""
+    safe = "".join(c for c in owner if c.isalnum() or c in "-_")[:64] or "anonymous"
+    fd = os.open(_dir(root or runs.runs_dir(), ".owners") / f"{safe}.lock",
+                 os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def live_runs(owner: str | None = None, root: Path | None = None) -> list[runs.RunInfo]:
+    """Queued and running runs (of `owner` when given), oldest first."""
+    live = [r for r in runs.list_runs(root) if r.state in runs.ACTIVE_STATES]
+    if owner is not None:
+        live = [r for r in live if r.config.owner == owner]
+    return live[::-1]
+
+
+def submit(config: TrainConfig, owner: str, root: Path | None = None) -> Path:
+    """Queue a run for `owner`; ValueError (one sentence) if it cannot, nothing written then."""
+    device = devices.pick_device(config.device).type  # a missing forced device raises here
+    with owner_lock(owner, root):
+        live = live_runs(owner, root)
+        if len(live) >= runs_per_owner():
+            raise ValueError(
+                f"You already have run {live[-1].run_id} {live[-1].state}: stop it or let it "
+                f"finish first ({runs_per_owner()} live run(s) per student)."
+            )
+        run_dir = engine.prepare_run(config, root, owner=owner)
+        enqueue(run_dir, runs.read_config(run_dir), device)
+    return run_dir
+
+
+def request_stop(run_dir: Path) -> str:
+    """Ask a run to stop. A queued run leaves the queue at once; returns what happened."""
+    run_dir = Path(run_dir)
+    status = runs.read_status(run_dir)
+    if status.get("state") not in runs.ACTIVE_STATES:
+        return "not live"
+    (run_dir / STOP_FILE).touch()
+    for item in waiting(run_dir.parent):
+        if item.run_id == run_dir.name and claim(item):
+            runs.write_status(run_dir, "stopped", "Stopped before it started.")
+            return "dropped"
+    return "requested"
+
+
+def stop_requested(run_dir: Path) -> bool:
+    return (Path(run_dir) / STOP_FILE).exists()

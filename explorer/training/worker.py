@@ -1,0 +1,133 @@
+"""The worker: one OS process (or one torchrun rank) that trains one run folder.
+
+`python -m explorer.train --run-dir <folder>` runs `main` here: the scheduler of a web server
+starts it with the queue claim done and the device slot's lock passed on; started by hand it
+claims the run and waits for a slot itself. Under `torchrun` every rank runs it: the process
+group comes from torchrun's environment (NCCL on CUDA, gloo on the CPU) and rank 0 alone
+writes the run folder. A stop request (the `stop` file, SIGTERM or Ctrl-C) ends the run at the
+next step with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from explorer import devices
+from explorer.training import engine, run_queue, runs
+from explorer.training.config import TrainConfig
+
+STOP_POLL_S = 0.1
+
+
+def in_torchrun() -> bool:
+    """Started by torchrun (it sets RANK, WORLD_SIZE, MASTER_ADDR… for every rank)."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or (
+        "RANK" in os.environ and "WORLD_SIZE" in os.environ)
+
+
+def init_distributed() -> tuple[int, int]:
+    """Join torchrun's process group (NCCL on CUDA, else gloo); returns (rank, world)."""
+    if not dist.is_initialized():
+        cuda = torch.cuda.is_available()
+        if cuda:
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            torch.cuda.set_device(local % torch.cuda.device_count())
+        dist.init_process_group("nccl" if cuda else "gloo",
+                                timeout=datetime.timedelta(minutes=10))
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _watch_stop(run_dir: Path, stop: threading.Event, done: threading.Event) -> None:
+    while not done.wait(STOP_POLL_S):
+        if run_queue.stop_requested(run_dir):
+            stop.set()
+            return
+
+
+def cpu_threads(processes: int = 1, cores: int | None = None) -> int:
+    """Torch threads per training process on the CPU: one core is left to the web server."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, (cores - 1) // max(1, processes))
+
+
+def train_here(run_dir: Path, on_progress: Callable[[engine.Progress], None] | None = None
+               ) -> dict:
+    """Train `run_dir` in this process, stopping on its stop file, SIGTERM or Ctrl-C."""
+    if "EXPLORER_CLAIMED" in os.environ:  # started by a server: share the CPU politely
+        nproc = int(os.environ.get("WORLD_SIZE", "1"))
+        torch.set_num_threads(cpu_threads(nproc * run_queue.runs_per_device()))
+    stop, done = threading.Event(), threading.Event()
+    watcher = threading.Thread(target=_watch_stop, args=(run_dir, stop, done), daemon=True)
+    watcher.start()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        return engine.train(run_dir, stop=stop, on_progress=on_progress)
+    finally:
+        done.set()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _claim_by_hand(run_dir: Path) -> str | None:
+    """Claim a queued run for a worker started by hand; the reason when it cannot."""
+    item = next((w for w in run_queue.waiting(run_dir.parent) if w.run_id == run_dir.name),
+                None)
+    if item is None or not run_queue.claim(item):
+        state = runs.read_status(run_dir).get("state")
+        return f"run {run_dir.name} is not waiting in the queue (it is {state})"
+    return None
+
+
+def _run_dir_for_ranks(run_dir: Path | None, make_config: Callable[[], TrainConfig],
+                       root: Path | None, rank: int) -> Path:
+    """Every rank's run folder: given, or created by rank 0 and broadcast to the others."""
+    if run_dir is not None:
+        return Path(run_dir)
+    box = [str(engine.prepare_run(make_config(), root, owner="cli")) if rank == 0 else None]
+    if dist.is_initialized():
+        dist.broadcast_object_list(box, src=0)
+    return Path(box[0])
+
+
+def main(run_dir: Path | None, make_config: Callable[[], TrainConfig], root: Path | None,
+         on_progress: Callable[[engine.Progress], None] | None = None) -> int:
+    """Worker entry: `--run-dir` (claimed by the scheduler or here), or settings under torchrun.
+
+    Exit status 0 when the run finished or was stopped, 1 when it failed (so that torchrun
+    ends the other ranks), 2 when it could not start.
+    """
+    rank, _ = init_distributed() if in_torchrun() else (0, 1)
+    slot = None
+    try:
+        given = run_dir is not None
+        run_dir = _run_dir_for_ranks(run_dir, make_config, root, rank)
+        if rank == 0 and os.environ.get("EXPLORER_CLAIMED") != "1":
+            if given and (reason := _claim_by_hand(run_dir)):
+                print(f"error: {reason}", file=sys.stderr)
+                return 2
+            device = runs.read_config(run_dir).settings.device
+            slot = run_queue.wait_for_slot(devices.pick_device(device).type, run_dir.parent)
+        status = train_here(run_dir, on_progress if rank == 0 else None)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if slot is not None:
+            slot.release()
+        if dist.is_initialized():
+            with contextlib.suppress(Exception):
+                dist.destroy_process_group()
+    return 0 if status.get("state") in ("finished", "stopped") else 1
