@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
+
+from playwright.sync_api import expect
 
 from explorer.training import checkpoints, runs
 
@@ -20,38 +23,65 @@ def _wait_until(predicate, timeout_s: float = 60, what: str = "") -> None:
         time.sleep(0.2)
 
 
-def test_live_run_keeps_growing_across_page_switches_and_stops_with_a_checkpoint(app):
+def _my_runs(app) -> list[str]:
+    return re.findall(r"\d{8}-\d{6}-lenet5-mnist-mini-[0-9a-f]{4}", app.text())
+
+
+def test_live_run_keeps_growing_across_page_switches_and_stops_with_a_checkpoint(
+        app, browser, app_url):
     app.open("training")
     app.assert_healthy()
     assert "mnist-mini" in app.text()
     app.set_number("Epochs", 30)  # long enough to still be running at every check below
-    app.button("Train")
+    train = app.page.get_by_role("button", name="Train", exact=True).first
+    for _ in range(3):  # a student clicking three times quickly starts one run
+        train.click(force=True, no_wait_after=True)
     _wait_until(lambda: _steps_logged(app) > 0, what="the first logged steps")
     run_id = re.search(r"Run (\d{8}-\d{6}-[\w-]+)", app.text()).group(1)
+    live = [r for r in runs.list_runs() if r.state in runs.ACTIVE_STATES]
+    assert [r.run_id for r in live] == [run_id], "three clicks must start exactly one run"
+    assert runs.read_status(live[0].path)["pid"] != os.getpid()  # a worker process trains it
+    expect(app.page.get_by_role("button", name="Train", exact=True)).to_be_disabled()
     assert app.page.locator("[data-testid='stPlotlyChart']").count() >= 2
     assert "Images per second" in app.text()
     app.screenshot("training_live")
     before = _steps_logged(app)
 
-    # switch to another page inside the session, then come back: the run is found again
+    # switch to another page inside the session, then come back: the run and the form remain
     app.page.locator("[data-testid='stSidebarNav'] a").filter(has_text="Home").first.click()
     app.wait()
     assert "Lessons" in app.text()
     app.page.locator("[data-testid='stSidebarNav'] a").filter(has_text="Training").first.click()
     _wait_until(lambda: f"Run {run_id}" in app.text(), what="re-attaching after a page switch")
     _wait_until(lambda: _steps_logged(app) > before, what="the curves to keep growing")
+    epochs = app.widget("Epochs").locator("input").first
+    assert epochs.input_value() == "30", "the form keeps its values across a page switch"
 
-    # a reload (a new browser session) re-attaches to the live run as well
+    # another student (a second browser context) does not see this run among their own
+    other = browser.new_context(viewport={"width": 1440, "height": 1000})
+    try:
+        student = type(app)(other.new_page(), app_url).open("training")
+        assert run_id not in _my_runs(student)
+        assert "No runs of yours yet" in student.text()
+        student.toggle("Show the whole class's runs (teacher's view)")
+        _wait_until(lambda: run_id in student.text(), what="the teacher's view")
+    finally:
+        other.close()
+
+    # a reload (a new browser session, same cookie) re-attaches to the live run as well
     app.open("training")
     _wait_until(lambda: f"Run {run_id}" in app.text(), what="re-attaching after a reload")
+    assert run_id in _my_runs(app)
     during = _steps_logged(app)
     _wait_until(lambda: _steps_logged(app) > during, what="growth after the reload")
     app.assert_healthy()
 
-    app.page.get_by_role("button", name="Stop").first.click()
+    app.page.get_by_role("button", name=f"Stop {run_id}").first.click()
+    asked = time.monotonic()
     run_dir = runs.runs_dir() / run_id
     _wait_until(lambda: runs.read_status(run_dir)["state"] == "stopped", timeout_s=5,
                 what="the run to stop")
+    assert time.monotonic() - asked < 2.5  # the click's round trip plus the 2 s promise
     ckpt = checkpoints.load(run_dir / "checkpoint.pt")
     assert ckpt["config"]["run_id"] == run_id and "state_dict" in ckpt
     model, _ = checkpoints.model_from_checkpoint(run_dir)
@@ -61,4 +91,5 @@ def test_live_run_keeps_growing_across_page_switches_and_stops_with_a_checkpoint
     app.wait()
     app.assert_healthy()
     assert run_id in app.text()  # listed among the runs
+    expect(app.page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
     app.screenshot("training_stopped")
