@@ -424,4 +424,5 @@ else:
     results(run_id)
 
 st.subheader("3 · Runs")
-runs_list(owner, run_id)
+anything_live = bool(run_queue.live_runs())  # then the table refreshes its epochs and accuracy
+st.fragment(runs_list, run_every=2.0 if anything_live else None)(owner, run_id)

@@ -1,0 +1,79 @@
+"""Does a training run slow the pages down? Page rerun time without and with a run training.
+
+A real `streamlit run` server (one process) serves the Conv arithmetic page; the load tool
+(`../shared/tools/loadtest.py run`, Streamlit's websocket protocol) plays a few students moving
+its sliders, first with nothing training, then while a LeNet-5 run trains in a worker process
+started through the same queue the Training page uses. Prints the median interaction time of
+each phase and `ratio <with ÷ without>` (goal ≤ 1.3 on a 2-core machine).
+
+    python bench/training_isolation.py [--students 3] [--interactions 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LOADTEST = REPO.parent / "shared" / "tools" / "loadtest.py"
+
+
+def _tool(*args: str, env: dict | None = None) -> str:
+    out = subprocess.run([sys.executable, str(LOADTEST), *args], cwd=REPO, env=env,
+                         capture_output=True, text=True, check=True, timeout=900)
+    return out.stdout
+
+
+def phase(port: int, pid: int, students: int, interactions: int) -> float:
+    """Median interaction seconds of one load phase on the Conv arithmetic page."""
+    report = Path(tempfile.mkdtemp(prefix="bench-isolation-")) / "phase.json"
+    _tool("run", "--port", str(port), "--pid", str(pid), "--pages",
+          f"conv-arithmetic:{students}", "--interactions", str(interactions),
+          "--think", "0.5,1.0", "--json", str(report))
+    latencies = json.loads(report.read_text())["per_page"]["conv-arithmetic"]["interact"]
+    if isinstance(latencies, dict):  # a summary rather than the raw latencies
+        return float(latencies["p50"])
+    return statistics.median(latencies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--students", type=int, default=3)
+    parser.add_argument("--interactions", type=int, default=8)
+    args = parser.parse_args()
+    runs_dir = tempfile.mkdtemp(prefix="bench-isolation-")
+    env = dict(os.environ, EXPLORER_RUNS_DIR=runs_dir)
+    server = json.loads(_tool("serve", "--app", "explorer/app.py", "--cwd", str(REPO),
+                              "--python", sys.executable, env=env).strip().splitlines()[-1])
+    os.environ["EXPLORER_RUNS_DIR"] = runs_dir
+    from explorer.training import run_queue, runs, scheduler
+    from explorer.training.config import TrainConfig
+
+    try:
+        without = phase(server["port"], server["pid"], args.students, args.interactions)
+        sched = scheduler.Scheduler().start()  # the same launcher a server's page uses
+        run_dir = run_queue.submit(TrainConfig(device="cpu", epochs=200, batch_size=64),
+                                   "bench")
+        while runs.read_status(run_dir).get("step", 0) == 0:
+            time.sleep(0.2)
+        with_run = phase(server["port"], server["pid"], args.students, args.interactions)
+        run_queue.request_stop(run_dir)
+        sched.wait(run_dir.name, timeout=60)
+        sched.stop()
+    finally:
+        _tool("stop", "--pid", str(server["pid"]))
+    print(f"conv-arithmetic interaction median without training: {without * 1000:.0f} ms")
+    print(f"conv-arithmetic interaction median with a LeNet-5 run training: "
+          f"{with_run * 1000:.0f} ms")
+    print(f"ratio {with_run / without:.2f}")
+
+
+if __name__ == "__main__":
+    main()
