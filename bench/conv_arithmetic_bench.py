@@ -23,7 +23,7 @@ import plotly.io as pio
 from streamlit.testing.v1 import AppTest
 
 from explorer import conv_arithmetic as ca
-from explorer.figures import conv_grid
+from explorer.figures import conv_arithmetic as conv_grid
 
 REPO = Path(__file__).resolve().parent.parent
 BUDGET_MS = 150.0
@@ -55,7 +55,7 @@ def computation_times(settings: dict[str, int], runs: int) -> list[float]:
         for axis in layer.axes():
             ca.formula_latex("conv", axis)
         ca.code_twin(layer)
-        figure = conv_grid.grid_figure(layer, (0, i % 2), (0, 0))
+        figure = conv_grid.arithmetic_grid_figure(layer, (0, i % 2), (0, 0))
         pio.to_json(figure.to_dict(), validate=False)
         ca.dropped("conv", layer.axes()[0])
         ca.skipped("conv", layer.axes()[0])

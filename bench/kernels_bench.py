@@ -88,7 +88,7 @@ def main() -> None:
         def page(w: torch.Tensor = weights) -> None:
             y = kernels.apply_kernel(rgb, w, "reflect")
             kernels.to_display(y, "clip")
-            kernels.histogram(y)
+            kernels.output_histogram(y)
 
         whole = median_ms(page, args.repeats)
         nchw = median_ms(lambda w=weights: plain_nchw(rgb, w), args.repeats)

@@ -4,7 +4,8 @@ Every page listed in `explorer/ui/navigation.py` (and home) is opened in Streaml
 the way `tests/conftest.py`'s `open_page` does, and each of its common interactions is
 replayed: a widget is set to a new value (alternating between two) and `at.run()` is timed.
 That is the script time a real server spends on one student's click, without the browser and
-the network. A widget that lives inside an `st.fragment` is rerun the way the server reruns
+the network (page scripts are compiled once, as a server does; AppTest alone recompiles them
+on every run). A widget that lives inside an `st.fragment` is rerun the way the server reruns
 it, as that fragment alone (the timed run carries the fragment's id, as the browser sends
 it); the table says which scope each interaction ran in. The first render is the page switch
 of a fresh session (caches are shared, as they are across students on one server).
@@ -31,7 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import app_test as app_test_module
 from streamlit.testing.v1 import local_script_runner as lsr
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -152,6 +155,12 @@ def _scoped_rerun_data(**kwargs: Any) -> Any:
 
 lsr.parse_tree_from_messages = _recording_parse
 lsr.RerunData = _scoped_rerun_data
+
+# A server compiles each page script once and keeps the bytecode; AppTest makes a new script
+# cache for every run and so recompiles the page (and its magic AST pass) every time: ~0.1 s
+# per run for a 500-line page, which no student waits for. Share one cache, as a server does.
+_SHARED_SCRIPT_CACHE = ScriptCache()
+app_test_module.ScriptCache = lambda: _SHARED_SCRIPT_CACHE
 
 
 # --- measuring ------------------------------------------------------------------------------

@@ -198,10 +198,6 @@ class Layer:
         return self.out_channels if self.kind in ("conv", "transposed") else self.in_channels
 
 
-def _pair(values: tuple[int, int]) -> str:
-    return f"{values[0]}×{values[1]}" if values[0] != values[1] else str(values[0])
-
-
 def problem(layer: Layer) -> str | None:
     """Why PyTorch would refuse `layer`, in one plain sentence; None when it accepts it."""
     h, w = layer.axes()

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw
+from PIL import Image
 
 PaddingMode = Literal["zeros", "reflect", "replicate"]
 DisplayMode = Literal["clip", "abs", "minmax"]
@@ -179,22 +179,6 @@ def apply_edits(cells: Sequence[Sequence[str]], edited_rows: dict) -> list[list[
     return out
 
 
-def outline_window(image: Image.Image, row: int, col: int, size: int) -> Image.Image:
-    """A copy of `image` with a red square around the k x k window centred on (row, col).
-
-    The square is at least 2% of the image wide so it stays visible on a downscaled photo.
-    """
-    marked = image.convert("RGB")
-    draw = ImageDraw.Draw(marked)
-    before, after, _, _ = same_padding(size)
-    grow = max(0, (max(image.size) // 50 - size) // 2)
-    line = max(1, max(image.size) // 300)
-    draw.rectangle((col - before - grow - line, row - before - grow - line,
-                    col + after + grow + line, row + after + grow + line),
-                   outline=(255, 40, 0), width=line)
-    return marked
-
-
 # --- preparing and applying ------------------------------------------------------------------
 
 
@@ -238,6 +222,16 @@ def same_padding(size: int) -> tuple[int, int, int, int]:
     before = (size - 1) // 2
     after = size - 1 - before
     return before, after, before, after
+
+
+def image_key(image: Image.Image, name: str) -> tuple:
+    """A small cache key for a photo: its name, size, mode and a 32x32 sample of its pixels.
+
+    Costs microseconds where hashing every pixel of a 1024-pixel photo costs milliseconds, and
+    tells apart two different uploads of the same name and size.
+    """
+    sample = image.resize((32, 32), Image.Resampling.NEAREST).tobytes()
+    return name, image.size, image.mode, sample
 
 
 def image_tensor(image: Image.Image, colour: ColourMode = "rgb") -> torch.Tensor:
@@ -330,13 +324,8 @@ def to_display(y: torch.Tensor, mode: DisplayMode = "clip") -> np.ndarray:
     return pixels[0].numpy() if pixels.shape[0] == 1 else pixels.permute(1, 2, 0).numpy()
 
 
-def to_image(pixels: np.ndarray) -> Image.Image:
-    """uint8 pixels from `to_display` as a PIL image."""
-    return Image.fromarray(pixels, mode="L" if pixels.ndim == 2 else "RGB")
-
-
 @dataclass(frozen=True)
-class Histogram:
+class OutputHistogram:
     """Counts of raw output values in equal-width bins, plus where the display range falls."""
 
     edges: np.ndarray  # bins + 1 boundaries
@@ -347,14 +336,14 @@ class Histogram:
     above_255: float  # fraction of values > 255 (clipped to white)
 
 
-def histogram(y: torch.Tensor, bins: int = 64) -> Histogram:
+def output_histogram(y: torch.Tensor, bins: int = 64) -> OutputHistogram:
     """Histogram of every raw value in `y`."""
     flat = y.detach().flatten().to(torch.float32)
     lo, hi = float(flat.min()), float(flat.max())
     if hi <= lo:
         hi = lo + 1.0
     counts = torch.histc(flat, bins=bins, min=lo, max=hi)
-    return Histogram(
+    return OutputHistogram(
         edges=np.linspace(lo, hi, bins + 1), counts=counts.numpy(),
         minimum=float(flat.min()), maximum=float(flat.max()),
         below_zero=float((flat < 0).float().mean()), above_255=float((flat > 255).float().mean()),
@@ -364,8 +353,13 @@ def histogram(y: torch.Tensor, bins: int = 64) -> Histogram:
 # --- the pixel inspector ---------------------------------------------------------------------
 
 
+#: Relative tolerance within which the hand-summed pixel (float64) and conv2d's float32 output
+#: count as the same number; its twin for shapes is `conv_arithmetic.LiveCheck.agrees`.
+AGREEMENT_TOLERANCE = 1e-3
+
+
 @dataclass(frozen=True)
-class Inspection:
+class PixelInspection:
     """The arithmetic behind one output pixel, redone by hand."""
 
     row: int
@@ -376,9 +370,13 @@ class Inspection:
     products: torch.Tensor  # patch * weights
     total: float  # sum of the products, computed here in float64
 
+    def agrees_with(self, from_tensor: float) -> bool:
+        """Whether conv2d's value for this pixel matches the hand sum (AGREEMENT_TOLERANCE)."""
+        return abs(self.total - from_tensor) <= AGREEMENT_TOLERANCE * max(1.0, abs(from_tensor))
+
 
 def inspect_pixel(x: torch.Tensor, weights: torch.Tensor, padding: PaddingMode,
-                  row: int, col: int, channel: int = 0) -> Inspection:
+                  row: int, col: int, channel: int = 0) -> PixelInspection:
     """The k x k patch of padded `x` (1, C, H, W) under the kernel at output (row, col).
 
     The sum is computed independently of conv2d (element-wise products in float64), so a
@@ -394,7 +392,7 @@ def inspect_pixel(x: torch.Tensor, weights: torch.Tensor, padding: PaddingMode,
     padded = pad(x[:, channel : channel + 1], size, padding)[0, 0]
     patch = padded[row : row + size, col : col + size]
     products = patch.double() * weights.double()
-    return Inspection(row, col, channel, patch, weights, products.float(),
+    return PixelInspection(row, col, channel, patch, weights, products.float(),
                       float(products.sum()))
 
 

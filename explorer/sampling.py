@@ -1,7 +1,8 @@
 """Down- and up-sampling: pooling, strided convolution, F.interpolate and activations.
 
 Everything runs real torch ops on the shared photo (as one grey channel) or on a small
-integer grid whose numbers can be read. Figures are plain Plotly; no streamlit here.
+integer grid whose numbers can be read. The figures are drawn by
+`explorer.figures.sampling`; no streamlit here.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 from PIL import Image
 from torch import nn
@@ -108,52 +108,6 @@ def avg_divisor(layer: ca.Layer, i: int, j: int) -> int:
     return divisor
 
 
-def _number_heatmap(values: torch.Tensor, xaxis: str, yaxis: str, colorscale: str,
-                    fmt: str) -> dict:
-    v = values.tolist()
-    return {"type": "heatmap", "z": v, "text": [[format(a, fmt) for a in row] for row in v],
-            "texttemplate": "%{text}", "textfont": {"size": 16}, "colorscale": colorscale,
-            "showscale": False, "xgap": 2, "ygap": 2, "xaxis": xaxis, "yaxis": yaxis,
-            "hovertemplate": "row %{y}, column %{x}: %{text}<extra></extra>"}
-
-
-def pool_frame_figure(frame: PoolFrame, highlight: tuple[int, int] = (0, 0),
-                      height: int = 300) -> go.Figure:
-    """Input numbers (left) with one window outlined and its max circled, output (right)."""
-    i, j = highlight
-    fmt = ".0f" if frame.winners is not None else ".2f"
-    cells = frame.windows[i][j]
-    data = [
-        _number_heatmap(frame.x, "x", "y", "Blues", ".0f"),
-        _number_heatmap(frame.out, "x2", "y2", "Oranges", fmt),
-        {"type": "scatter", "mode": "markers", "x": [c for _, c in cells],
-         "y": [r for r, _ in cells], "marker": {"symbol": "square-open", "size": 34,
-                                                 "color": "#ff7f0e", "line": {"width": 3}},
-         "xaxis": "x", "yaxis": "y", "hoverinfo": "skip", "name": "window"},
-        {"type": "scatter", "mode": "markers", "x": [j], "y": [i], "xaxis": "x2", "yaxis": "y2",
-         "marker": {"symbol": "square-open", "size": 34, "color": "#ff7f0e",
-                    "line": {"width": 3}}, "hoverinfo": "skip", "name": "output"},
-    ]
-    if frame.winners is not None:
-        wins = [cell for row in frame.winners for cell in row]
-        data.append({"type": "scatter", "mode": "markers", "x": [c for _, c in wins],
-                     "y": [r for r, _ in wins], "xaxis": "x", "yaxis": "y", "name": "max",
-                     "marker": {"symbol": "circle-open", "size": 26, "color": "#c0392b",
-                                "line": {"width": 3}}, "hoverinfo": "skip"})
-    axis = {"showgrid": False, "zeroline": False, "tickmode": "linear", "tick0": 0, "dtick": 1,
-            "constrain": "domain"}
-    (in_h, in_w), (out_h, out_w) = frame.x.shape, frame.out.shape
-    layout = {
-        "height": height, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "showlegend": False,
-        "plot_bgcolor": "white",
-        "xaxis": {**axis, "domain": [0, 0.55], "side": "top", "range": [-0.5, in_w - 0.5]},
-        "yaxis": {**axis, "range": [in_h - 0.5, -0.5], "scaleanchor": "x"},
-        "xaxis2": {**axis, "domain": [0.65, 1], "side": "top", "range": [-0.5, out_w - 0.5]},
-        "yaxis2": {**axis, "range": [out_h - 0.5, -0.5], "scaleanchor": "x2", "anchor": "x2"},
-    }
-    return go.Figure({"data": data, "layout": layout})
-
-
 # --- strided convolution vs pooling ----------------------------------------------------------
 
 
@@ -226,20 +180,6 @@ def patch_for_upsampling(x: torch.Tensor, side: int = 16) -> torch.Tensor:
     return center_crop(x, side)
 
 
-def pixels_figure(x: torch.Tensor, title: str, zrange: tuple[float, float] = (0.0, 1.0),
-                  colorscale: str = "gray", height: int = 260) -> go.Figure:
-    """A map drawn cell by cell (no browser smoothing), so every pixel is visible."""
-    z = x.detach().reshape(x.shape[-2], x.shape[-1]).tolist()
-    layout = {"height": height, "margin": {"l": 0, "r": 0, "t": 30, "b": 0},
-              "title": {"text": title, "font": {"size": 13}},
-              "xaxis": {"visible": False}, "yaxis": {"visible": False, "autorange": "reversed",
-                                                     "scaleanchor": "x"}}
-    return go.Figure({"data": [{"type": "heatmap", "z": z, "colorscale": colorscale,
-                                "zmin": zrange[0], "zmax": zrange[1], "showscale": False,
-                                "hovertemplate": "(%{y}, %{x}): %{z:.3f}<extra></extra>"}],
-                      "layout": layout})
-
-
 # --- activations -----------------------------------------------------------------------------
 
 
@@ -255,29 +195,33 @@ def activate(x: torch.Tensor, name: str) -> torch.Tensor:
         return ACTIVATIONS[name](x)
 
 
-def histogram(x: torch.Tensor, bins: int, lo: float, hi: float) -> tuple[list[float], list[int]]:
+def value_histogram(x: torch.Tensor, bins: int, lo: float, hi: float
+                    ) -> tuple[list[float], list[int]]:
     """Bin centres and counts of `x` over [lo, hi], by torch.histc."""
     counts = torch.histc(x.detach().float(), bins=bins, min=lo, max=hi)
     width = (hi - lo) / bins
     return [lo + (i + 0.5) * width for i in range(bins)], [int(c) for c in counts]
 
 
-def histogram_figure(before: torch.Tensor, after: torch.Tensor, name: str,
-                     bins: int = 60, height: int = 280) -> go.Figure:
-    """Histograms of a map before and after the activation, on shared bins."""
-    lo = float(min(before.min(), after.min()))
-    hi = float(max(before.max(), after.max()))
+@dataclass(frozen=True)
+class SharedHistograms:
+    """Several maps' value counts on one set of bins (so their bars line up)."""
+
+    centres: list[float]
+    width: float
+    counts: dict[str, list[int]]  # label -> count per bin
+
+
+def shared_histograms(maps: dict[str, torch.Tensor], bins: int = 60) -> SharedHistograms:
+    """Histograms of each map in `maps` over the range all of them span."""
+    lo = float(min(t.min() for t in maps.values()))
+    hi = float(max(t.max() for t in maps.values()))
     hi = hi if hi > lo else lo + 1.0
-    data = []
-    for label, t, color in (("before", before, "#1f77b4"), (f"after {name}", after, "#ff7f0e")):
-        centres, counts = histogram(t, bins, lo, hi)
-        data.append({"type": "bar", "x": centres, "y": counts, "name": label, "opacity": 0.6,
-                     "marker": {"color": color}, "width": (hi - lo) / bins})
-    layout = {"height": height, "barmode": "overlay", "margin": {"l": 10, "r": 10, "t": 30,
-                                                                  "b": 10},
-              "yaxis": {"type": "log", "title": {"text": "pixels (log)"}},
-              "xaxis": {"title": {"text": "value"}}, "legend": {"orientation": "h", "y": 1.12}}
-    return go.Figure({"data": data, "layout": layout})
+    counts = {}
+    centres: list[float] = []
+    for label, t in maps.items():
+        centres, counts[label] = value_histogram(t, bins, lo, hi)
+    return SharedHistograms(centres, (hi - lo) / bins, counts)
 
 
 @dataclass(frozen=True)
@@ -306,21 +250,3 @@ def inplace_report(x: torch.Tensor) -> InplaceReport:
         inplace_shares_memory=z.data_ptr() == b.data_ptr(),
         negatives_zeroed=int((x < 0).sum()),
     )
-
-
-def inplace_figure(report: InplaceReport, height: int = 240) -> go.Figure:
-    """Memory held by the input and the output map, without and with inplace=True."""
-    kib = report.map_bytes / 1024
-    out_kib = 0.0 if report.inplace_shares_memory else kib
-    data = [
-        {"type": "bar", "name": "input map", "y": ["nn.ReLU()", "nn.ReLU(inplace=True)"],
-         "x": [kib, kib], "orientation": "h", "marker": {"color": "#1f77b4"}},
-        {"type": "bar", "name": "new output map", "orientation": "h",
-         "y": ["nn.ReLU()", "nn.ReLU(inplace=True)"], "x": [kib, out_kib],
-         "marker": {"color": "#ff7f0e"}},
-    ]
-    layout = {"height": height, "barmode": "stack", "margin": {"l": 10, "r": 10, "t": 30,
-                                                                "b": 10},
-              "xaxis": {"title": {"text": "KiB held after the call"}},
-              "legend": {"orientation": "h", "y": 1.2}}
-    return go.Figure({"data": data, "layout": layout})

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer import conv_arithmetic as ca
-from explorer.figures import conv_grid
+from explorer.figures import conv_arithmetic as figures
 from explorer.ui import widgets
 
 widgets.page_header(
@@ -127,12 +127,12 @@ st.markdown(
     "The slide writes ceiling brackets, but PyTorch **floors**: a window that would hang off "
     "the padded input is simply not computed, and the cells only it would have read are "
     "dropped (red in the grid). Colours tie the terms to the picture: "
-    f"<span style='color:{conv_grid.COLORS['padding']}'>■ padding</span>, "
-    f"<span style='color:{conv_grid.COLORS['window']}'>■ the window's reach "
+    f"<span style='color:{figures.COLORS['padding']}'>■ padding</span>, "
+    f"<span style='color:{figures.COLORS['window']}'>■ the window's reach "
     "d·(k−1)+1</span>.",
     unsafe_allow_html=True,
 )
-colors = {"padding": "#8c8c8c", "window": conv_grid.COLORS["window"]}
+colors = {"padding": "#8c8c8c", "window": figures.COLORS["window"]}
 for symbol, axis in zip(("H", "W"), axes, strict=True):
     sym, num = ca.formula_latex(kind, axis, colors, symbol)
     in_symbols, with_numbers = st.columns([1, 1])
@@ -156,8 +156,16 @@ st.code(f"{run_line}\n# -> {list(shape) if shape else check.torch_error}", langu
         wrap_lines=True)
 
 # --- the grid picture ------------------------------------------------------------------------
-st.subheader("Which input cells each output cell reads")
-if shape:
+
+
+@st.fragment(key="ca_grid_section")
+def grid_picture(layer: ca.Layer, shape: tuple[int, ...] | None) -> None:
+    """Pick an output and an input cell; the picture lights what each reads and feeds."""
+    st.subheader("Which input cells each output cell reads")
+    if not shape:
+        st.info("Fix the settings above to see the grid.", icon=":material/grid_off:")
+        return
+    kind, (h_in, w_in) = layer.kind, layer.size
     out_h, out_w = shape[2], shape[3]
     pick = st.columns(4)
     for key, top_value in (("ca_oi", out_h), ("ca_oj", out_w), ("ca_ii", h_in), ("ca_ij", w_in)):
@@ -166,7 +174,7 @@ if shape:
     oj = pick[1].number_input("Output column", 0, out_w - 1, key="ca_oj")
     ii = pick[2].number_input("Input row", 0, h_in - 1, key="ca_ii")
     ij = pick[3].number_input("Input column", 0, w_in - 1, key="ca_ij")
-    figure = conv_grid.grid_figure(layer, (oi, oj), (ii, ij))
+    figure = figures.cached_arithmetic_grid(layer, (oi, oj), (ii, ij))
     st.plotly_chart(figure, width="content", key="ca_grid")
     reads = "reads" if kind != "transposed" else "receives from"
     st.caption(
@@ -177,7 +185,7 @@ if shape:
         "red: dropped by the floor; peach: never read because the stride jumps over them. "
         "Press ▶ Play to crawl the window across the output."
     )
-    h_axis = axes[0]
+    h_axis = layer.axes()[0]
     if kind != "transposed":
         st.markdown(
             f"Along the height the window reaches **{h_axis.reach}** cells and the padded input "
@@ -186,8 +194,9 @@ if shape:
             f"**{ca.dropped(kind, h_axis) or 'none'}**; rows never read: "
             f"**{ca.skipped(kind, h_axis) or 'none'}**."
         )
-else:
-    st.info("Fix the settings above to see the grid.", icon=":material/grid_off:")
+
+
+grid_picture(layer, shape)
 
 # --- shapes with many kernels ----------------------------------------------------------------
 st.subheader("Shapes with many kernels")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 import torch
+from PIL import Image
 
 from explorer import kernels, moving_window
-from explorer.figures import grids
+from explorer.figures import PrebuiltFigure, frozen, grids
+from explorer.figures import convolution as figures
 from explorer.kernels import KernelError
 from explorer.ui import widgets
 
@@ -30,13 +31,16 @@ widgets.page_header(
     "arithmetic of any pixel and step through the course's moving-window animation.",
 )
 photo = widgets.image_input()
+PHOTO_KEY = kernels.image_key(photo.image, photo.name)  # small: caches key on it, not pixels
+INSPECTED = ["convolution_images", "convolution_inspector"]  # fragments showing the pixel
 
 
 def show_grid(values: object, key: str, cell_px: int = 44, show_indices: bool = True,
               **figure_args) -> None:
-    """A static numeric grid figure (cells `cell_px` wide, not clickable)."""
+    """A static numeric grid figure (cells `cell_px` wide, not clickable), built once."""
     st.plotly_chart(
-        grids.grid_figure(values, cell_px=cell_px, show_indices=show_indices, **figure_args),
+        grids.cached_number_grid(frozen(values), cell_px=cell_px, show_indices=show_indices,
+                                 **{k: frozen(v) for k, v in figure_args.items()}),
         key=key, width="content",
         config={"displayModeBar": False, "staticPlot": True})
 
@@ -55,23 +59,49 @@ def _load_preset() -> None:
     st.session_state["convolution_cells"] = kernels.kernel_cells(preset.weights)
     st.session_state["convolution_size"] = preset.size
     st.session_state["convolution_normalise"] = preset.normalise
-    st.session_state["convolution_editor_v"] = st.session_state.get("convolution_editor_v", 0) + 1
+    st.session_state["convolution_cells_v"] = st.session_state.get("convolution_cells_v", 0) + 1
 
 
-def _edited_kernel() -> None:
-    key = f"convolution_editor_{st.session_state['convolution_editor_v']}"
-    edits = st.session_state[key].get("edited_rows", {})
-    st.session_state["convolution_cells"] = kernels.apply_edits(
-        st.session_state["convolution_cells"], edits)
+# An edited grid is stored as cells; its table editor then gets a new key (a new version), so
+# the table redraws from the stored cells rather than replaying the edits it remembers.
+
+
+def _grid_edited(cells_key: str, then: Callable[[], None]) -> None:
+    editor = st.session_state[f"{cells_key}_editor_{st.session_state[cells_key + '_v']}"]
+    st.session_state[cells_key] = kernels.apply_edits(
+        st.session_state[cells_key], editor.get("edited_rows", {}))
+    then()
+    st.session_state[cells_key + "_v"] += 1
+
+
+def _grid_resized(cells_key: str, size_key: str, max_size: int,
+                  then: Callable[[], None]) -> None:
+    st.session_state[cells_key] = kernels.resize_cells(
+        st.session_state[cells_key], st.session_state[size_key], max_size=max_size)
+    then()
+    st.session_state[cells_key + "_v"] += 1
+
+
+def grid_editor(cells_key: str, size_key: str, size_label: str, sizes: tuple[int, int],
+                then: Callable[[], None], column_px: int | None = None,
+                size_help: str | None = None) -> None:
+    """A size input (`sizes`: smallest, largest) and a table editor over the square grid of
+    cells in `cells_key`; `then` runs after every edit or resize."""
+    min_size, max_size = sizes
+    st.number_input(size_label, min_size, max_size, step=1, key=size_key,
+                    on_change=_grid_resized, args=(cells_key, size_key, max_size, then),
+                    help=size_help)
+    cells = st.session_state[cells_key]
+    st.data_editor(
+        _editor_table(cells), key=f"{cells_key}_editor_{st.session_state[cells_key + '_v']}",
+        on_change=_grid_edited, args=(cells_key, then), hide_index=True, width="content",
+        column_config={str(i): st.column_config.TextColumn(str(i), width=column_px)
+                       for i in range(len(cells))} if column_px else None,
+    )
+
+
+def _now_custom() -> None:
     st.session_state["convolution_preset"] = kernels.CUSTOM
-    st.session_state["convolution_editor_v"] += 1
-
-
-def _resized_kernel() -> None:
-    st.session_state["convolution_cells"] = kernels.resize_cells(
-        st.session_state["convolution_cells"], st.session_state["convolution_size"])
-    st.session_state["convolution_preset"] = kernels.CUSTOM
-    st.session_state["convolution_editor_v"] += 1
 
 
 widgets.url_state("convolution_preset", PRESET_OPTIONS[0], choices=PRESET_OPTIONS)
@@ -83,38 +113,56 @@ _first_preset = kernels.PRESETS.get(st.session_state["convolution_preset"],
                                    kernels.PRESET_LIST[0])
 st.session_state.setdefault("convolution_cells", kernels.kernel_cells(_first_preset.weights))
 st.session_state.setdefault("convolution_size", len(st.session_state["convolution_cells"]))
-st.session_state.setdefault("convolution_editor_v", 0)
+st.session_state.setdefault("convolution_cells_v", 0)
 widgets.url_state("convolution_normalise", _first_preset.normalise)
 
 
-# --- cached computations ------------------------------------------------------------------
+
+# --- cached computations: keyed by the photo's small key, never by hashing its pixels -------
+
+_CACHE = {"max_entries": 16, "ttl": 3600, "show_spinner": False}
 
 
-@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
-def _input_tensor(pixels: np.ndarray, colour: str) -> torch.Tensor:
-    return kernels.image_tensor(kernels.to_image(pixels), colour)
+@st.cache_resource(**_CACHE)
+def _input_tensor(photo_key: tuple, _image: Image.Image, colour: str) -> torch.Tensor:
+    return kernels.image_tensor(_image, colour)
 
 
-@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
-def _convolve(pixels: np.ndarray, colour: str, weights: tuple, padding: str) -> torch.Tensor:
-    return kernels.apply_kernel(_input_tensor(pixels, colour), torch.tensor(weights), padding)
+@st.cache_resource(**_CACHE)
+def _convolve(photo_key: tuple, _image: Image.Image, colour: str, weights: tuple,
+              padding: str) -> torch.Tensor:
+    return kernels.apply_kernel(_input_tensor(photo_key, _image, colour), torch.tensor(weights),
+                                padding)
 
 
-@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
-def _input_shown(pixels: np.ndarray, colour: str) -> np.ndarray:
-    return kernels.to_display(_input_tensor(pixels, colour), "clip")
+@st.cache_resource(**_CACHE)
+def _histogram(photo_key: tuple, _image: Image.Image, colour: str, weights: tuple,
+               padding: str) -> kernels.OutputHistogram:
+    return kernels.output_histogram(_convolve(photo_key, _image, colour, weights, padding))
 
 
-@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
-def _histogram(pixels: np.ndarray, colour: str, weights: tuple, padding: str
-               ) -> kernels.Histogram:
-    return kernels.histogram(_convolve(pixels, colour, weights, padding))
+@st.cache_resource(**_CACHE)
+def _shown(photo_key: tuple, _image: Image.Image, colour: str, weights: tuple | None,
+           padding: str, display: str) -> object:
+    """The input (weights None) or the output as display pixels."""
+    y = (_input_tensor(photo_key, _image, colour) if weights is None
+         else _convolve(photo_key, _image, colour, weights, padding))
+    return kernels.to_display(y, "clip" if weights is None else display)
 
 
-@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
-def _shown(pixels: np.ndarray, colour: str, weights: tuple, padding: str, display: str
-           ) -> np.ndarray:
-    return kernels.to_display(_convolve(pixels, colour, weights, padding), display)
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+def _jpeg(photo_key: tuple, _image: Image.Image, colour: str, weights: tuple | None,
+          padding: str, display: str, window: tuple[int, int, int] | None = None) -> bytes:
+    """The shown input or output (window outlined, if given) as a small JPEG."""
+    pixels = _shown(photo_key, _image, colour, weights, padding, display)
+    return figures.photo_jpeg(pixels, window)
+
+
+@st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
+def _histogram_figure(photo_key: tuple, _image: Image.Image, colour: str, weights: tuple,
+                      padding: str) -> PrebuiltFigure:
+    hist = _histogram(photo_key, _image, colour, weights, padding)
+    return PrebuiltFigure(figures.output_histogram_figure(hist).to_dict())
 
 
 # --- kernels on a photo -------------------------------------------------------------------
@@ -125,16 +173,9 @@ def kernel_controls() -> None:
     preset = kernels.PRESETS.get(st.session_state["convolution_preset"])
     st.caption(preset.about if preset else "Your own kernel: type any numbers (or fractions "
                "such as 1/9) into the grid below.")
-    st.number_input("Kernel size", kernels.MIN_SIZE, kernels.MAX_SIZE, step=1,
-                    key="convolution_size", on_change=_resized_kernel,
-                    help="Changing the size crops the kernel or adds a border of zeros.")
-    st.data_editor(
-        _editor_table(st.session_state["convolution_cells"]),
-        key=f"convolution_editor_{st.session_state['convolution_editor_v']}",
-        on_change=_edited_kernel, hide_index=True, width="content",
-        column_config={str(i): st.column_config.TextColumn(str(i), width=52)
-                       for i in range(len(st.session_state["convolution_cells"]))},
-    )
+    grid_editor("convolution_cells", "convolution_size", "Kernel size",
+                (kernels.MIN_SIZE, kernels.MAX_SIZE), _now_custom, column_px=52,
+                size_help="Changing the size crops the kernel or adds a border of zeros.")
     st.caption("Edit any cell and the kernel becomes “Custom”.")
     st.toggle("Normalise (÷ sum of weights)", key="convolution_normalise")
     st.toggle("Flip the kernel (true convolution)", key="convolution_flip")
@@ -145,29 +186,31 @@ def kernel_controls() -> None:
     st.radio("Show negative and large values by", kernels.DISPLAY_MODES,
              key="convolution_display", format_func=DISPLAY_LABELS.get, horizontal=True)
     widgets.sync_url("convolution_preset", "convolution_colour", "convolution_padding",
-                "convolution_display", "convolution_flip", "convolution_normalise")
+                     "convolution_display", "convolution_flip", "convolution_normalise")
 
 
-def histogram_figure(hist: kernels.Histogram) -> go.Figure:
-    centres = (hist.edges[:-1] + hist.edges[1:]) / 2
-    edge = {"type": "line", "yref": "paper", "y0": 0, "y1": 1,
-            "line": {"color": grids.HIGHLIGHT, "dash": "dash"}}
-    return go.Figure({
-        "data": [{"type": "bar", "x": centres.tolist(), "y": hist.counts.tolist(),
-                  "width": np.diff(hist.edges).tolist(), "marker": {"color": "#5c7cfa"},
-                  "hovertemplate": "%{x:.1f}: %{y} values<extra></extra>"}],
-        "layout": {
-            "height": 230, "margin": {"l": 8, "r": 8, "t": 24, "b": 8}, "bargap": 0,
-            "xaxis": {"title": {"text": "raw output value"}},
-            "yaxis": {"title": {"text": "pixels"}},
-            "shapes": [{**edge, "x0": 0, "x1": 0}, {**edge, "x0": 255, "x1": 255},
-                       {"type": "rect", "yref": "paper", "y0": 0, "y1": 1, "x0": 0, "x1": 255,
-                        "fillcolor": "#c3fae8", "opacity": 0.35, "line": {"width": 0},
-                        "layer": "below"}],
-            "annotations": [{"x": 127.5, "y": 1, "yref": "paper", "showarrow": False,
-                             "text": "0..255: shown as is by “clip”", "yanchor": "bottom"}],
-        },
-    })
+def _inspected(height: int, width: int) -> tuple[int, int]:
+    """The inspected (row, col), clamped into the image."""
+    return (min(int(st.session_state.get("convolution_y", height // 2)), height - 1),
+            min(int(st.session_state.get("convolution_x", width // 2)), width - 1))
+
+
+@st.fragment(key="convolution_images")
+def photo_pair(colour: str, weights: tuple, padding: str, display: str, size: int) -> None:
+    """Input and output side by side, the inspected pixel's window outlined on both."""
+    width, height = photo.image.size
+    row, col = _inspected(height, width)
+    in_col, out_col = st.columns(2)
+    window = (row, col, size)
+    in_col.image(_jpeg(PHOTO_KEY, photo.image, colour, None, padding, "clip", window),
+                 caption=f"Input · {photo.name} · {width}×{height}", width="stretch")
+    out_col.image(_jpeg(PHOTO_KEY, photo.image, colour, weights, padding, display, window),
+                  caption=f"Output · {DISPLAY_LABELS[display].lower()} · same scale",
+                  width="stretch")
+
+
+def _pixel_moved() -> None:
+    st.rerun(scope=INSPECTED)  # only the outlined photos and the inspector depend on it
 
 
 def _pick_pixel() -> None:
@@ -176,11 +219,22 @@ def _pick_pixel() -> None:
         top, left = st.session_state["convolution_picker_origin"]
         st.session_state["convolution_y"] = top + cell[0]
         st.session_state["convolution_x"] = left + cell[1]
+    _pixel_moved()
 
 
-def pixel_inspector(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor,
-                    padding: str) -> None:
+@st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
+def _inspection(photo_key: tuple, _image: Image.Image, colour: str, weights: tuple,
+                padding: str, row: int, col: int, channel: int) -> kernels.PixelInspection:
+    return kernels.inspect_pixel(_input_tensor(photo_key, _image, colour),
+                                 torch.tensor(weights), padding, row, col, channel)
+
+
+@st.fragment(key="convolution_inspector")
+def pixel_inspector(colour: str, weights: tuple, padding: str) -> None:
     st.subheader("Pixel inspector")
+    x = _input_tensor(PHOTO_KEY, photo.image, colour)
+    y = _convolve(PHOTO_KEY, photo.image, colour, weights, padding)
+    kernel = torch.tensor(weights)
     height, width = x.shape[-2:]
     for key, limit in (("convolution_x", width), ("convolution_y", height)):
         st.session_state[key] = min(max(int(st.session_state.get(key, limit // 2)), 0),
@@ -188,13 +242,15 @@ def pixel_inspector(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor,
     st.markdown("Pick an output pixel: type its coordinates, or click a pixel in the "
                 "neighbourhood view. The inspector redoes that pixel's arithmetic by hand.")
     c1, c2, c3 = st.columns(3)
-    col = c1.number_input("x (column)", 0, width - 1, step=1, key="convolution_x")
-    row = c2.number_input("y (row)", 0, height - 1, step=1, key="convolution_y")
+    col = c1.number_input("x (column)", 0, width - 1, step=1, key="convolution_x",
+                          on_change=_pixel_moved)
+    row = c2.number_input("y (row)", 0, height - 1, step=1, key="convolution_y",
+                          on_change=_pixel_moved)
     channel = 0
     if x.shape[1] == 3:
         channel = CHANNELS.index(c3.selectbox("Channel", CHANNELS, key="convolution_channel"))
-    info = kernels.inspect_pixel(x, weights, padding, row, col, channel)
-    size = weights.shape[-1]
+    info = _inspection(PHOTO_KEY, photo.image, colour, weights, padding, row, col, channel)
+    size = kernel.shape[-1]
 
     radius = max(5, size // 2 + 2)
     top, left = max(0, row - radius), max(0, col - radius)
@@ -205,9 +261,9 @@ def pixel_inspector(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor,
     zoom, patch, kern, prods = st.columns([1.4, 1, 1, 1.2])
     with zoom:
         st.caption(f"Input around ({col}, {row}); click a pixel to inspect it")
-        fig = grids.grid_figure(crop, highlight=[(row - top, col - left)], boxes=[window],
-                                cell_px=30, font_size=9, clickable=True, zmin=0, zmax=255,
-                                colorscale="gray")
+        fig = grids.cached_number_grid(
+            frozen(crop), highlight=((row - top, col - left),), boxes=(window,), cell_px=30,
+            font_size=9, clickable=True, zmin=0, zmax=255, colorscale="gray")
         st.plotly_chart(fig, key="convolution_picker", on_select=_pick_pixel,
                         selection_mode="points", width="content",
                         config={"displayModeBar": False})
@@ -227,13 +283,11 @@ def pixel_inspector(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor,
     m1.metric("Sum of the products", kernels.format_number(info.total, 6))
     m2.metric(f"Output tensor y[0, {channel}, {row}, {col}]",
               kernels.format_number(from_tensor, 6))
-    agree = abs(info.total - from_tensor) <= 1e-3 * max(1.0, abs(from_tensor))
-    m3.metric("They agree", "yes" if agree else "NO")
+    m3.metric("They agree", "yes" if info.agrees_with(from_tensor) else "NO")
 
 
-def flip_comparison(x: torch.Tensor, pixels: np.ndarray, kernel: torch.Tensor,
-                    weights_unflipped: torch.Tensor, colour: str, padding: str,
-                    display: str) -> None:
+def flip_comparison(kernel: torch.Tensor, weights_unflipped: torch.Tensor, colour: str,
+                    padding: str, display: str) -> None:
     st.subheader("Cross-correlation or convolution?")
     st.markdown(
         "PyTorch's `conv2d` does **not** flip the kernel: it computes a cross-correlation, "
@@ -246,8 +300,8 @@ def flip_comparison(x: torch.Tensor, pixels: np.ndarray, kernel: torch.Tensor,
     flipped = weights_unflipped.flip(0, 1)
     plain_w = tuple(map(tuple, weights_unflipped.tolist()))
     conv_w = tuple(map(tuple, flipped.tolist()))
-    plain = _convolve(pixels, colour, plain_w, padding)
-    conv = _convolve(pixels, colour, conv_w, padding)
+    plain = _convolve(PHOTO_KEY, photo.image, colour, plain_w, padding)
+    conv = _convolve(PHOTO_KEY, photo.image, colour, conv_w, padding)
     diff = float((plain - conv).abs().max())
     if kernels.is_point_symmetric(kernel):
         st.info("This kernel looks the same turned by 180°, so both give identical outputs "
@@ -264,12 +318,20 @@ def flip_comparison(x: torch.Tensor, pixels: np.ndarray, kernel: torch.Tensor,
         with column:
             st.caption(label)
             show_grid(grid, f"convolution_flip_{label}", 34, show_indices=False, font_size=10)
-    cols[1].image(_shown(pixels, colour, plain_w, padding, display), width="stretch",
+    cols[1].image(_jpeg(PHOTO_KEY, photo.image, colour, plain_w, padding, display), width="stretch",
                   caption="conv2d(x, h): cross-correlation")
-    cols[3].image(_shown(pixels, colour, conv_w, padding, display), width="stretch",
+    cols[3].image(_jpeg(PHOTO_KEY, photo.image, colour, conv_w, padding, display), width="stretch",
                   caption="conv2d(x, flip(h)): convolution")
 
 
+@st.cache_resource(**_CACHE)
+def _means(photo_key: tuple, _image: Image.Image, colour: str, weights: tuple, padding: str
+           ) -> tuple[float, float]:
+    return (float(_input_tensor(photo_key, _image, colour).mean()),
+            float(_convolve(photo_key, _image, colour, weights, padding).mean()))
+
+
+@st.fragment(key="convolution_photo")
 def photo_lesson() -> None:
     left, right = st.columns([1, 2.6], gap="medium")
     with left:
@@ -286,8 +348,7 @@ def photo_lesson() -> None:
             st.error(str(err))
             return
         prepared = kernels.prepare_kernel(kernel, normalise=normalise, flip=flip)
-        pixels = np.asarray(photo.image)
-        height, width = pixels.shape[:2]
+        width, height = photo.image.size
         try:
             kernels.check_fits(kernel.shape[0], height, width)
         except KernelError as err:
@@ -295,26 +356,17 @@ def photo_lesson() -> None:
             return
         weights = tuple(map(tuple, prepared.weights.tolist()))
         started = time.perf_counter()
-        y = _convolve(pixels, colour, weights, padding)
+        _convolve(PHOTO_KEY, photo.image, colour, weights, padding)
         elapsed = time.perf_counter() - started
-        x = _input_tensor(pixels, colour)
-        shown = _shown(pixels, colour, weights, padding, display)
-
-        row = min(int(st.session_state.get("convolution_y", height // 2)), height - 1)
-        col = min(int(st.session_state.get("convolution_x", width // 2)), width - 1)
+        x = _input_tensor(PHOTO_KEY, photo.image, colour)
         size = kernel.shape[0]
-        in_col, out_col = st.columns(2)
-        in_col.image(kernels.outline_window(kernels.to_image(_input_shown(pixels, colour)),
-                                            row, col, size),
-                     caption=f"Input · {photo.name} · {width}×{height}", width="stretch")
-        out_col.image(kernels.outline_window(kernels.to_image(shown), row, col, size),
-                      caption=f"Output · {DISPLAY_LABELS[display].lower()} · same scale",
-                      width="stretch")
-        ratio = float(y.mean()) / max(float(x.mean()), 1e-9)
+        photo_pair(colour, weights, padding, display, size)
+        x_mean, y_mean = _means(PHOTO_KEY, photo.image, colour, weights, padding)
+        ratio = y_mean / max(x_mean, 1e-9)
         st.caption(
             f"conv2d on a {tuple(x.shape)} tensor with a {size}×{size} kernel took "
             f"{elapsed * 1000:.0f} ms (0 when cached). The red square marks the inspected "
-            f"pixel. Mean brightness: input {float(x.mean()):.1f} → output {float(y.mean()):.1f}"
+            f"pixel. Mean brightness: input {x_mean:.1f} → output {y_mean:.1f}"
             f" (×{ratio:.2f}; the weights sum to "
             f"{kernels.format_number(float(prepared.weights.sum()))})."
         )
@@ -328,19 +380,20 @@ def photo_lesson() -> None:
                 "course's Blur 5x5 sums nine ones, hence ×9. Switch on **Normalise** to divide "
                 "by the sum and get an average instead.", icon=":material/lightbulb:")
 
-        hist = _histogram(pixels, colour, weights, padding)
+        hist = _histogram(PHOTO_KEY, photo.image, colour, weights, padding)
         st.markdown(
             f"**Raw output values** range from {hist.minimum:.1f} to {hist.maximum:.1f}; "
             f"{hist.below_zero:.1%} are below 0 and {hist.above_255:.1%} above 255. A screen "
             "shows only 0..255: *clip* turns the rest black or white, *absolute value* shows "
             "negative edges as bright too, *min-max* squeezes the whole range into 0..255.")
-        st.plotly_chart(histogram_figure(hist), width="stretch", key="convolution_histogram",
+        st.plotly_chart(_histogram_figure(PHOTO_KEY, photo.image, colour, weights, padding),
+                        width="stretch", key="convolution_histogram",
                         config={"displayModeBar": False})
 
-    pixel_inspector(x, y, prepared.weights, padding)
+    pixel_inspector(colour, weights, padding)
     if flip or not kernels.is_point_symmetric(kernel):
         unflipped = kernels.prepare_kernel(kernel, normalise=normalise).weights
-        flip_comparison(x, pixels, kernel, unflipped, colour, padding, display)
+        flip_comparison(kernel, unflipped, colour, padding, display)
 
     st.subheader("The same in PyTorch")
     st.caption("These lines reproduce the output image above exactly; copy them with the "
@@ -351,32 +404,21 @@ def photo_lesson() -> None:
 
 # --- the moving window --------------------------------------------------------------------
 
-_MW_DEFAULTS = {"convolution_mw_input": moving_window.SLIDE_INPUT,
-                "convolution_mw_kernel": moving_window.SLIDE_KERNEL}
+_MW_GRIDS = {"convolution_mw_input": moving_window.SLIDE_INPUT,
+             "convolution_mw_kernel": moving_window.SLIDE_KERNEL}
 
 
 def _mw_reset_to_slide() -> None:
-    for key, grid in _MW_DEFAULTS.items():
+    for key, grid in _MW_GRIDS.items():
         st.session_state[key] = kernels.kernel_cells(grid)
+        st.session_state[key + "_v"] = st.session_state.get(key + "_v", 0) + 1
     st.session_state["convolution_mw_isize"] = len(moving_window.SLIDE_INPUT)
     st.session_state["convolution_mw_ksize"] = len(moving_window.SLIDE_KERNEL)
     st.session_state["convolution_mw_step"] = 0
-    st.session_state["convolution_mw_v"] = st.session_state.get("convolution_mw_v", 0) + 1
 
 
-def _mw_edited(which: str) -> None:
-    key = f"{which}_editor_{st.session_state['convolution_mw_v']}"
-    st.session_state[which] = kernels.apply_edits(
-        st.session_state[which], st.session_state[key].get("edited_rows", {}))
+def _mw_restart() -> None:
     st.session_state["convolution_mw_step"] = 0
-    st.session_state["convolution_mw_v"] += 1
-
-
-def _mw_resized(which: str, size_key: str, max_size: int) -> None:
-    st.session_state[which] = kernels.resize_cells(
-        st.session_state[which], st.session_state[size_key], max_size=max_size)
-    st.session_state["convolution_mw_step"] = 0
-    st.session_state["convolution_mw_v"] += 1
 
 
 def _mw_move(delta: int, total: int) -> None:
@@ -386,6 +428,11 @@ def _mw_move(delta: int, total: int) -> None:
 
 if "convolution_mw_input" not in st.session_state:
     _mw_reset_to_slide()
+
+
+@st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
+def _window_state(inputs: tuple, kernel: tuple, step: int) -> moving_window.WindowState:
+    return moving_window.window_state(torch.tensor(inputs), torch.tensor(kernel), step)
 
 
 def draw_window(state: moving_window.WindowState, inputs: torch.Tensor) -> None:
@@ -423,22 +470,11 @@ def moving_window_lesson() -> None:
         "input or the kernel, then step again.")
     ed1, ed2, ed3 = st.columns([1.3, 1, 1])
     with ed1:
-        st.number_input("Input size", 3, moving_window.MAX_INPUT, key="convolution_mw_isize",
-                        on_change=_mw_resized, args=("convolution_mw_input",
-                                                     "convolution_mw_isize",
-                                                     moving_window.MAX_INPUT))
-        st.data_editor(_editor_table(st.session_state["convolution_mw_input"]),
-                       key=f"convolution_mw_input_editor_{st.session_state['convolution_mw_v']}",
-                       on_change=_mw_edited, args=("convolution_mw_input",), hide_index=True,
-                       width="content")
+        grid_editor("convolution_mw_input", "convolution_mw_isize", "Input size",
+                    (3, moving_window.MAX_INPUT), _mw_restart)
     with ed2:
-        st.number_input("Window size", 1, 5, key="convolution_mw_ksize",
-                        on_change=_mw_resized, args=("convolution_mw_kernel",
-                                                     "convolution_mw_ksize", 5))
-        st.data_editor(_editor_table(st.session_state["convolution_mw_kernel"]),
-                       key=f"convolution_mw_kernel_editor_{st.session_state['convolution_mw_v']}",
-                       on_change=_mw_edited, args=("convolution_mw_kernel",), hide_index=True,
-                       width="content")
+        grid_editor("convolution_mw_kernel", "convolution_mw_ksize", "Window size", (1, 5),
+                    _mw_restart)
     with ed3:
         st.button("Back to the slide's grids", on_click=_mw_reset_to_slide)
     try:
@@ -466,13 +502,16 @@ def moving_window_lesson() -> None:
         for s in range(step + 1, total + 1):
             st.session_state["convolution_mw_step"] = s
             with slot.container():
-                draw_window(moving_window.window_state(inputs, kernel, s), inputs)
+                draw_window(_window_state(frozen(inputs), frozen(kernel), s), inputs)
             if s < total:
                 time.sleep(PLAY_DELAY_S)
         st.rerun(scope="fragment")
     with slot.container():
-        draw_window(moving_window.window_state(inputs, kernel, step), inputs)
+        draw_window(_window_state(frozen(inputs), frozen(kernel), step), inputs)
+    several_kernels(inputs)
 
+
+def several_kernels(inputs: torch.Tensor) -> None:
     st.subheader("Several kernels")
     st.markdown(
         "A convolution layer holds **C_out** kernels. Each one slides over the same input and "

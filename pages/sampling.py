@@ -1,9 +1,12 @@
 """Down/up-sampling: pooling, strided convolution, F.interpolate and ReLU on the shared photo."""
 
 import streamlit as st
+import torch
+from PIL import Image
 
 from explorer import conv_arithmetic as ca
-from explorer import sampling
+from explorer import kernels, sampling
+from explorer.figures import sampling as figures
 from explorer.ui import widgets
 
 widgets.page_header(
@@ -15,7 +18,14 @@ widgets.page_header(
 )
 
 photo = widgets.image_input("L")
-x = sampling.grey_tensor(photo.image)
+
+
+@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
+def _grey(photo_key: tuple, _image: Image.Image) -> torch.Tensor:
+    return sampling.grey_tensor(_image)
+
+
+x = _grey(kernels.image_key(photo.image, photo.name), photo.image)  # keyed small, not by pixels
 size = (x.shape[2], x.shape[3])
 grid = sampling.number_grid(6)
 
@@ -27,67 +37,79 @@ widgets.url_state("sp_k", 2, bounds=(1, 6))
 widgets.url_state("sp_s", 2, bounds=(1, 6))
 widgets.url_state("sp_p", 0, bounds=(0, 3))
 widgets.url_state("sp_ceil", False)
+widgets.url_state("sp_factor", 4, bounds=(2, 8))
+widgets.url_state("sp_scale", 2, choices=[2, 3])
+widgets.url_state("sp_act", "ReLU", choices=list(sampling.ACTIVATIONS))
 state = st.session_state
-kind = KINDS[state["sp_pool"]]
-# Clamp against the 6×6 number grid, the smallest input here: then the photo fits too.
-values, limits = ca.clamp_axis(
-    kind, {"size": 6, "kernel": state["sp_k"], "stride": state["sp_s"], "padding": state["sp_p"],
-           "dilation": 1, "output_padding": 0},
-    ca.Ranges(size=range(6, 7), kernel=range(1, 7), stride=range(1, 7)),
-)
-for key, name in (("sp_k", "kernel"), ("sp_s", "stride"), ("sp_p", "padding")):
-    state[key] = values[name]
 
-c = st.columns([2, 2, 2, 2, 2])
-kind = KINDS[c[0].radio("Pooling", list(KINDS), key="sp_pool")]
-kernel = c[1].slider("Pool kernel", *limits["kernel"], key="sp_k")
-stride = c[2].slider("Pool stride", *limits["stride"], key="sp_s")
-if limits["padding"][1] > 0:
-    padding = c[3].slider("Pool padding", *limits["padding"], key="sp_p",
-                          help="PyTorch allows at most half the kernel.")
-else:
-    padding = 0
-    c[3].caption("Padding: a kernel of 1 allows none (PyTorch caps it at half the kernel).")
-ceil_mode = c[4].toggle("ceil_mode", key="sp_ceil",
-                        help="Round the output size up: the last window may hang over.")
-widgets.sync_url("sp_pool", "sp_k", "sp_s", "sp_p", "sp_ceil")
 
-layer = sampling.pool_layer(kind, size, kernel, stride, padding, ceil_mode)
-grid_layer = sampling.pool_layer(kind, (6, 6), kernel, stride, padding, ceil_mode)
-check = ca.live_check(layer)
-if check.reason:  # the clamps should prevent this; say why rather than raise
-    st.error(check.reason)
-else:
-    h_axis = layer.axes()[0]
-    sym, num = ca.formula_latex(kind, h_axis)
-    st.latex(sym + r"\quad" + num)
-    verdict = "agree" if check.agrees else "DISAGREE"
-    st.caption(f"`{ca.code_twin(layer)}` on the photo [1, 1, {size[0]}, {size[1]}]: formula "
-               f"{list(check.formula)}, PyTorch {list(check.torch_shape)}, they {verdict}.")
-    pooled = sampling.pool(x, layer)
-    left, right = st.columns(2)
-    left.image(sampling.to_uint8(x), caption=f"input {size[0]}×{size[1]}", width=360)
-    right.image(sampling.to_uint8(pooled), width=360,
-                caption=f"{ca.code_twin(layer)} → {pooled.shape[2]}×{pooled.shape[3]}")
+@st.fragment
+def pooling() -> None:
+    """Pooling on the photo and on a 6×6 grid of numbers, checked against the formula."""
+    kind = KINDS[state["sp_pool"]]
+    # Clamp against the 6×6 number grid, the smallest input here: then the photo fits too.
+    values, limits = ca.clamp_axis(
+        kind, {"size": 6, "kernel": state["sp_k"], "stride": state["sp_s"],
+               "padding": state["sp_p"], "dilation": 1, "output_padding": 0},
+        ca.Ranges(size=range(6, 7), kernel=range(1, 7), stride=range(1, 7)),
+    )
+    for key, name in (("sp_k", "kernel"), ("sp_s", "stride"), ("sp_p", "padding")):
+        state[key] = values[name]
 
-    st.subheader("The same settings on numbers you can check")
-    frame = sampling.pool_frame(grid, grid_layer)
-    out_h, out_w = frame.out.shape
-    pick = st.columns(4)
-    for key, top in (("sp_oi", out_h), ("sp_oj", out_w)):
-        state[key] = min(state.get(key, 0), top - 1)
-    oi = pick[0].number_input("Output row", 0, out_h - 1, key="sp_oi")
-    oj = pick[1].number_input("Output column", 0, out_w - 1, key="sp_oj")
-    st.plotly_chart(sampling.pool_frame_figure(frame, (oi, oj)), width="stretch")
-    values_in = [int(frame.x[r, col]) for r, col in frame.windows[oi][oj]]
-    result = float(frame.out[oi, oj])
-    how = (f"max({', '.join(map(str, values_in))}) = {result:.0f}" if kind == "maxpool"
-           else f"({' + '.join(map(str, values_in))}) / "
-                f"{sampling.avg_divisor(grid_layer, oi, oj)} = {result:.2f}")
-    st.markdown(f"Output ({oi}, {oj}) = {how}"
-                + (" (padding cells count as zeros in the divisor)" if kind == "avgpool"
-                   and padding else "")
-                + ". Circled: the value each max window keeps." * (kind == "maxpool"))
+    c = st.columns([2, 2, 2, 2, 2])
+    kind = KINDS[c[0].radio("Pooling", list(KINDS), key="sp_pool")]
+    kernel = c[1].slider("Pool kernel", *limits["kernel"], key="sp_k")
+    stride = c[2].slider("Pool stride", *limits["stride"], key="sp_s")
+    if limits["padding"][1] > 0:
+        padding = c[3].slider("Pool padding", *limits["padding"], key="sp_p",
+                              help="PyTorch allows at most half the kernel.")
+    else:
+        padding = 0
+        c[3].caption("Padding: a kernel of 1 allows none (PyTorch caps it at half the kernel).")
+    ceil_mode = c[4].toggle("ceil_mode", key="sp_ceil",
+                            help="Round the output size up: the last window may hang over.")
+    widgets.sync_url("sp_pool", "sp_k", "sp_s", "sp_p", "sp_ceil")
+
+    layer = sampling.pool_layer(kind, size, kernel, stride, padding, ceil_mode)
+    grid_layer = sampling.pool_layer(kind, (6, 6), kernel, stride, padding, ceil_mode)
+    check = ca.live_check(layer)
+    if check.reason:  # the clamps should prevent this; say why rather than raise
+        st.error(check.reason)
+    else:
+        h_axis = layer.axes()[0]
+        sym, num = ca.formula_latex(kind, h_axis)
+        st.latex(sym + r"\quad" + num)
+        verdict = "agree" if check.agrees else "DISAGREE"
+        st.caption(f"`{ca.code_twin(layer)}` on the photo [1, 1, {size[0]}, {size[1]}]: formula "
+                   f"{list(check.formula)}, PyTorch {list(check.torch_shape)}, they {verdict}.")
+        pooled = sampling.pool(x, layer)
+        left, right = st.columns(2)
+        left.image(sampling.to_uint8(x), caption=f"input {size[0]}×{size[1]}", width=360)
+        right.image(sampling.to_uint8(pooled), width=360,
+                    caption=f"{ca.code_twin(layer)} → {pooled.shape[2]}×{pooled.shape[3]}")
+
+        st.subheader("The same settings on numbers you can check")
+        frame = sampling.pool_frame(grid, grid_layer)
+        out_h, out_w = frame.out.shape
+        pick = st.columns(4)
+        for key, top in (("sp_oi", out_h), ("sp_oj", out_w)):
+            state[key] = min(state.get(key, 0), top - 1)
+        oi = pick[0].number_input("Output row", 0, out_h - 1, key="sp_oi")
+        oj = pick[1].number_input("Output column", 0, out_w - 1, key="sp_oj")
+        st.plotly_chart(figures.pool_frame_figure(frame, (oi, oj)), width="stretch")
+        values_in = [int(frame.x[r, col]) for r, col in frame.windows[oi][oj]]
+        result = float(frame.out[oi, oj])
+        how = (f"max({', '.join(map(str, values_in))}) = {result:.0f}" if kind == "maxpool"
+               else f"({' + '.join(map(str, values_in))}) / "
+                    f"{sampling.avg_divisor(grid_layer, oi, oj)} = {result:.2f}")
+        st.markdown(f"Output ({oi}, {oj}) = {how}"
+                    + (" (padding cells count as zeros in the divisor)" if kind == "avgpool"
+                       and padding else "")
+                    + ". Circled: the value each max window keeps." * (kind == "maxpool"))
+
+
+
+pooling()
 
 st.subheader("4×4 → 2×2: who wins, what gets averaged")
 four = sampling.number_grid(4, seed=3)
@@ -95,88 +117,112 @@ cols = st.columns(2)
 for column, name in zip(cols, ("maxpool", "avgpool"), strict=True):
     frame4 = sampling.pool_frame(four, sampling.pool_layer(name, (4, 4), 2, 2, 0, False))
     column.markdown(f"**{ca.code_twin(sampling.pool_layer(name, (4, 4), 2, 2, 0, False))}**")
-    column.plotly_chart(sampling.pool_frame_figure(frame4, (0, 1), height=240),
+    column.plotly_chart(figures.pool_frame_figure(frame4, (0, 1), height=240),
                         width="stretch", key=f"sp_four_{name}")
 st.caption("Max pooling keeps the largest value of each 2×2 window (circled) and drops the "
            "other three; average pooling keeps a blend of all four.")
 
 # --- strided conv vs pooling -----------------------------------------------------------------
 st.header("Strided convolution vs pooling")
-widgets.url_state("sp_factor", 4, bounds=(2, 8))
-factor_max = min(8, *size)
-if factor_max < 2:
-    st.info("This photo is too small to shrink: upload one at least 2 pixels on each side.")
-else:
-    state["sp_factor"] = min(state["sp_factor"], factor_max)
-    if factor_max > 2:
-        factor = st.slider("Shrink factor s (stride of the conv, kernel and stride of the pools)",
-                           2, factor_max, key="sp_factor")
+
+
+@st.fragment
+def strided_vs_pooling() -> None:
+    """The same shrink factor by a strided 1×1 conv, max pooling and average pooling."""
+    factor_max = min(8, *size)
+    if factor_max < 2:
+        st.info("This photo is too small to shrink: upload one at least 2 pixels on each side.")
     else:
-        factor = 2
-    widgets.sync_url("sp_factor")
-    down = sampling.strided_vs_pool(x, factor)
-    cols = st.columns(3)
-    for column, title, t, reads in (
-        (cols[0], f"nn.Conv2d(1, 1, 1, stride={factor})", down.strided, down.strided_reads),
-        (cols[1], f"nn.MaxPool2d({factor}, {factor})", down.maxpool, down.pool_reads),
-        (cols[2], f"nn.AvgPool2d({factor}, {factor})", down.avgpool, down.pool_reads),
-    ):
-        column.image(sampling.to_uint8(t), width="stretch",
-                     caption=f"{title}: {t.shape[2]}×{t.shape[3]}, reads {reads:.1%} of the pixels")
-    st.markdown(
-        f"The strided 1×1 convolution keeps one pixel in every {factor}×{factor} block and never "
-        f"looks at the other {factor * factor - 1}: thin lines can vanish or break up "
-        "(aliasing). Pooling reads every pixel of every block before it decides what to keep."
-    )
+        state["sp_factor"] = min(state["sp_factor"], factor_max)
+        if factor_max > 2:
+            factor = st.slider(
+                "Shrink factor s (stride of the conv, kernel and stride of the pools)",
+                2, factor_max, key="sp_factor")
+        else:
+            factor = 2
+        widgets.sync_url("sp_factor")
+        down = sampling.strided_vs_pool(x, factor)
+        cols = st.columns(3)
+        for column, title, t, reads in (
+            (cols[0], f"nn.Conv2d(1, 1, 1, stride={factor})", down.strided, down.strided_reads),
+            (cols[1], f"nn.MaxPool2d({factor}, {factor})", down.maxpool, down.pool_reads),
+            (cols[2], f"nn.AvgPool2d({factor}, {factor})", down.avgpool, down.pool_reads),
+        ):
+            column.image(sampling.to_uint8(t), width="stretch",
+                         caption=f"{title}: {t.shape[2]}×{t.shape[3]}, reads {reads:.1%} of "
+                         "the pixels")
+        st.markdown(
+            f"The strided 1×1 convolution keeps one pixel in every {factor}×{factor} block and "
+            f"never looks at the other {factor * factor - 1}: thin lines can vanish or break up "
+            "(aliasing). Pooling reads every pixel of every block before it decides what to keep."
+        )
+
+
+strided_vs_pooling()
 
 # --- upsampling ------------------------------------------------------------------------------
 st.header("Upsampling with F.interpolate")
 st.table({"step": [step for step, _ in sampling.shape_trace()],
           "shape (computed now)": [str(shape) for _, shape in sampling.shape_trace()]})
-widgets.url_state("sp_scale", 2, choices=[2, 3])
-scale = st.radio("scale_factor", [2, 3], key="sp_scale", horizontal=True)
-widgets.sync_url("sp_scale")
-patch = sampling.patch_for_upsampling(x)
-cols = st.columns(4)
-cols[0].plotly_chart(sampling.pixels_figure(patch, f"patch {list(patch.shape)}"),
-                     width="stretch", key="sp_patch")
-for column, mode in zip(cols[1:], sampling.UP_MODES, strict=True):
-    up = sampling.upsample(patch, scale, mode)
-    column.plotly_chart(sampling.pixels_figure(up, f"{mode} ×{scale} → {list(up.shape)}"),
-                        width="stretch", key=f"sp_up_{mode}")
-st.caption("nearest copies each pixel into a block; bilinear blends the 4 nearest pixels; "
-           "bicubic fits a curve through 16 and can overshoot a little past black and white.")
+
+
+@st.fragment
+def upsampling() -> None:
+    """A patch of the photo enlarged by F.interpolate in each mode."""
+    scale = st.radio("scale_factor", [2, 3], key="sp_scale", horizontal=True)
+    widgets.sync_url("sp_scale")
+    patch = sampling.patch_for_upsampling(x)
+    cols = st.columns(4)
+    cols[0].plotly_chart(figures.pixels_figure(patch, f"patch {list(patch.shape)}"),
+                         width="stretch", key="sp_patch")
+    for column, mode in zip(cols[1:], sampling.UP_MODES, strict=True):
+        up = sampling.upsample(patch, scale, mode)
+        column.plotly_chart(figures.pixels_figure(up, f"{mode} ×{scale} → {list(up.shape)}"),
+                            width="stretch", key=f"sp_up_{mode}")
+    st.caption("nearest copies each pixel into a block; bilinear blends the 4 nearest pixels; "
+               "bicubic fits a curve through 16 and can overshoot a little past black and white.")
+
+
+upsampling()
 
 # --- activations -----------------------------------------------------------------------------
 st.header("ReLU and friends on a signed map")
-widgets.url_state("sp_act", "ReLU", choices=list(sampling.ACTIVATIONS))
-name = st.radio("Activation", list(sampling.ACTIVATIONS), key="sp_act", horizontal=True)
-widgets.sync_url("sp_act")
-edges = sampling.edge_map(x)
-after = sampling.activate(edges, name)
-cols = st.columns([1, 1, 2])
-cols[0].image(sampling.to_uint8(edges, signed=True), width="stretch",
-              caption="Sobel-x edges: grey 0, dark negative, light positive")
-cols[1].image(sampling.to_uint8(after, signed=True), width="stretch",
-              caption=f"after {name}")
-cols[2].plotly_chart(sampling.histogram_figure(edges, after, name), width="stretch",
-                     key="sp_hist")
-negative = float((edges < 0).float().mean())
-st.markdown(
-    f"{negative:.0%} of the edge map is negative. ReLU sets all of it to exactly 0 (the tall "
-    "bar at 0 after), LeakyReLU keeps a tenth of it, sigmoid squeezes everything into (0, 1) "
-    "and tanh into (−1, 1)."
-)
 
-st.subheader("inplace=True")
-report = sampling.inplace_report(edges)
-left, right = st.columns([1, 1])
-left.markdown(
-    f"`nn.ReLU(inplace=True)` writes its result into the input tensor instead of allocating "
-    f"a new one. For this {edges.shape[2]}×{edges.shape[3]} float32 map that saves "
-    f"**{report.saved_bytes / 1024:.0f} KiB** per call (measured: in place shares the input's "
-    f"storage = {report.inplace_shares_memory}; out of place = "
-    f"{report.out_of_place_shares_memory}). The price: the values before ReLU are gone, so "
-    "use it only when nothing else needs them (if autograd needed them, backward() raises)."
-)
-right.plotly_chart(sampling.inplace_figure(report), width="stretch", key="sp_inplace")
+
+@st.fragment
+def activations() -> None:
+    """An activation on the signed Sobel-x map, and what inplace=True saves."""
+    name = st.radio("Activation", list(sampling.ACTIVATIONS), key="sp_act", horizontal=True)
+    widgets.sync_url("sp_act")
+    edges = sampling.edge_map(x)
+    after = sampling.activate(edges, name)
+    cols = st.columns([1, 1, 2])
+    cols[0].image(sampling.to_uint8(edges, signed=True), width="stretch",
+                  caption="Sobel-x edges: grey 0, dark negative, light positive")
+    cols[1].image(sampling.to_uint8(after, signed=True), width="stretch",
+                  caption=f"after {name}")
+    histograms = sampling.shared_histograms({"before": edges, f"after {name}": after})
+    cols[2].plotly_chart(figures.activation_histogram_figure(histograms), width="stretch",
+                         key="sp_hist")
+    negative = float((edges < 0).float().mean())
+    st.markdown(
+        f"{negative:.0%} of the edge map is negative. ReLU sets all of it to exactly 0 (the tall "
+        "bar at 0 after), LeakyReLU keeps a tenth of it, sigmoid squeezes everything into (0, 1) "
+        "and tanh into (−1, 1)."
+    )
+
+    st.subheader("inplace=True")
+    report = sampling.inplace_report(edges)
+    left, right = st.columns([1, 1])
+    left.markdown(
+        f"`nn.ReLU(inplace=True)` writes its result into the input tensor instead of allocating "
+        f"a new one. For this {edges.shape[2]}×{edges.shape[3]} float32 map that saves "
+        f"**{report.saved_bytes / 1024:.0f} KiB** per call (measured: in place shares the input's "
+        f"storage = {report.inplace_shares_memory}; out of place = "
+        f"{report.out_of_place_shares_memory}). The price: the values before ReLU are gone, so "
+        "use it only when nothing else needs them (if autograd needed them, backward() raises)."
+    )
+    right.plotly_chart(figures.inplace_figure(report), width="stretch", key="sp_inplace")
+
+
+activations()

@@ -225,24 +225,6 @@ def test_clamped_sliders_never_give_an_empty_output(kind, size, kernel, stride, 
     assert ca.problem(top) is None
 
 
-def test_grid_figure_is_a_valid_plotly_figure_with_the_window_lit():
-    import plotly.graph_objects as go
-
-    from explorer.figures import conv_grid
-    layer = Layer("conv", (7, 7), (3, 3), (2, 2), (1, 1), (2, 2))  # output 3×3
-    spec = conv_grid.grid_figure(layer, (1, 1), (1, 1)).to_dict()
-    go.Figure(spec)  # plotly's own validation of the prebuilt dict
-    taps = spec["data"][2]
-    assert taps["y"] == [r for r in (1, 3, 5) for _ in range(3)]  # rows 1·2 − 1 + 2t
-    assert taps["x"] == [1, 3, 5] * 3
-    rows, _cols, z = conv_grid.input_categories(layer)
-    assert rows[0] == -1 and z[0][0] == 1  # padding shaded
-    assert z[1][1] == 3  # input row 0 sits in a dilation hole of every window: never read
-    assert len(spec["frames"]) == 9  # the play button visits every output cell
-    fed = spec["data"][6]
-    assert set(zip(fed["y"], fed["x"], strict=True)) == {(0, 0), (0, 1), (1, 0), (1, 1)}
-
-
 @pytest.mark.parametrize("kind", ca.KINDS)
 def test_reverse_solver_agrees_with_the_full_validity_check(kind):
     for wanted in (1, 5, 14):

@@ -185,7 +185,7 @@ def test_display_mappings():
 
 def test_histogram_counts_every_value_and_the_clipped_fractions():
     y = torch.tensor([-5.0, 0.0, 10.0, 300.0]).reshape(1, 1, 2, 2)
-    hist = kernels.histogram(y, bins=8)
+    hist = kernels.output_histogram(y, bins=8)
     assert hist.counts.sum() == 4 and len(hist.edges) == 9
     assert (hist.minimum, hist.maximum) == (-5.0, 300.0)
     assert hist.below_zero == 0.25 and hist.above_255 == 0.25
@@ -200,13 +200,6 @@ def test_cells_round_trip_resize_and_edits():
     assert kernels.resize_cells(cells, 1) == [["-4"]]
     edited = kernels.apply_edits(cells, {0: {"2": "1/9"}, "1": {"0": None}, 9: {"0": "5"}})
     assert edited[0][2] == "1/9" and edited[1][0] == "" and cells[0][2] == "0"
-
-
-def test_outline_window_keeps_the_image_and_draws_red():
-    image = Image.new("L", (60, 40), 128)
-    marked = kernels.outline_window(image, 20, 30, 3)
-    assert marked.size == (60, 40) and marked.mode == "RGB"
-    assert (255, 40, 0) in {marked.getpixel((x, y)) for x in range(60) for y in range(40)}
 
 
 @pytest.mark.parametrize(("colour", "padding", "normalise", "flip", "display"), [

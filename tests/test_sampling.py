@@ -5,12 +5,10 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 import torch
 from PIL import Image
 
-from explorer import conv_arithmetic as ca
 from explorer import sampling
 
 
@@ -83,9 +81,9 @@ def test_relu_zeroes_negatives_and_histograms_count_every_pixel():
     assert float(after.min()) == 0 and torch.equal(after[edges > 0], edges[edges > 0])
     leaky = sampling.activate(edges, "LeakyReLU(0.1)")
     assert torch.allclose(leaky[edges < 0], 0.1 * edges[edges < 0])
-    centres, counts = sampling.histogram(edges, 20, float(edges.min()), float(edges.max()))
+    centres, counts = sampling.value_histogram(edges, 20, float(edges.min()),
+                                               float(edges.max()))
     assert sum(counts) == edges.numel() and len(centres) == 20
-    go.Figure(sampling.histogram_figure(edges, after, "ReLU"))
 
 
 def test_inplace_shares_storage_and_saves_one_map():
@@ -94,18 +92,8 @@ def test_inplace_shares_storage_and_saves_one_map():
     assert report.inplace_shares_memory and not report.out_of_place_shares_memory
     assert report.map_bytes == 32 * 32 * 4 == report.saved_bytes
     assert report.negatives_zeroed == int((x < 0).sum())
-    bars = sampling.inplace_figure(report).to_dict()["data"]
-    assert list(bars[1]["x"]) == [4.0, 0.0]
 
 
 def test_to_uint8_signed_puts_zero_at_mid_grey():
     img = sampling.to_uint8(torch.tensor([[-2.0, 0.0, 2.0]]), signed=True)
     assert img.tolist() == [[0, 128, 255]]  # a one-row map stays 2-D for st.image
-
-
-def test_pool_frame_figure_circles_the_winners():
-    frame = sampling.pool_frame(sampling.number_grid(4, seed=3),
-                                sampling.pool_layer("maxpool", (4, 4), 2, 2, 0, False))
-    data = sampling.pool_frame_figure(frame).to_dict()["data"]
-    assert len(data[-1]["x"]) == 4  # one circle per output cell
-    assert ca.problem(sampling.pool_layer("maxpool", (4, 4), 3, 1, 2, False))

@@ -1,19 +1,22 @@
 """Plotly figures of small numeric grids: one coloured cell per number, its text written inside.
 
-Used for kernels, image patches, products and feature maps. Any page can draw a grid with
-`grid_figure(values, text=..., highlight=..., boxes=...)`; with `clickable=True` a click on a
-cell comes back through `st.plotly_chart(fig, on_select="rerun", selection_mode="points")`
-and `clicked_cell(event.selection)` turns it into (row, col). Row 0 is drawn at the top.
+Used for kernels, image patches, products, pooling grids and feature maps. Any page can draw
+a grid with `number_grid_figure(values, text=..., highlight=..., boxes=...)`; with
+`clickable=True` a click on a cell comes back through
+`st.plotly_chart(fig, on_select="rerun", selection_mode="points")` and
+`clicked_cell(event.selection)` turns it into (row, col). Row 0 is drawn at the top.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
 
+from explorer.figures import PrebuiltFigure
 from explorer.kernels import format_number
 
 HIGHLIGHT = "#d9480f"  # the app's primary colour
@@ -23,13 +26,14 @@ Box = tuple[int, int, int, int]  # (row, col, height, width)
 
 
 def _array(values: object) -> np.ndarray:
-    array = np.asarray(values.tolist() if hasattr(values, "tolist") else values, dtype=float)
+    raw = values.tolist() if hasattr(values, "tolist") else values
+    array = np.array(raw, dtype=float)  # None (a frozen NaN) becomes NaN
     if array.ndim != 2:
-        raise ValueError(f"grid_figure needs a 2-D grid, got shape {array.shape}")
+        raise ValueError(f"number_grid_figure needs a 2-D grid, got shape {array.shape}")
     return array
 
 
-def grid_figure(
+def number_grid_figure(
     values: object,
     *,
     text: Sequence[Sequence[str]] | None = None,
@@ -112,10 +116,32 @@ def grid_figure(
     return fig
 
 
+@lru_cache(maxsize=512)
+def cached_number_grid(values: tuple, **kwargs) -> PrebuiltFigure:
+    """`number_grid_figure` built once per distinct grid and settings and then reused.
+
+    Pass every argument hashable: `values` and `text` through `figures.frozen`, highlight
+    and boxes as tuples. 512 small grids at most stay in memory (a few MB).
+    """
+    return PrebuiltFigure(number_grid_figure(values, **kwargs).to_dict())
+
+
 def grid_width(values: object, cell_px: int = 44, show_indices: bool = True) -> int:
-    """Pixel width of `grid_figure` at `cell_px` (the figure sets it; draw it with
+    """Pixel width of `number_grid_figure` at `cell_px` (the figure sets it; draw it with
     `width="content"`)."""
     return max(MIN_WIDTH, _array(values).shape[1] * cell_px + (32 if show_indices else 8))
+
+
+def number_heatmap(values: object, xaxis: str = "x", yaxis: str = "y",
+                   colorscale: str = "Blues", fmt: str = ".0f", font_size: int = 16) -> dict:
+    """One heatmap trace of a 2-D grid with each value written in its cell (`fmt`), for
+    figures that put several grids side by side on their own axes."""
+    v = _array(values).tolist()
+    return {"type": "heatmap", "z": v, "text": [[format(a, fmt) for a in row] for row in v],
+            "texttemplate": "%{text}", "textfont": {"size": font_size},
+            "colorscale": colorscale, "showscale": False, "xgap": 2, "ygap": 2,
+            "xaxis": xaxis, "yaxis": yaxis,
+            "hovertemplate": "row %{y}, column %{x}: %{text}<extra></extra>"}
 
 
 def clicked_cell(selection: Mapping | None) -> Cell | None:

@@ -7,11 +7,13 @@ output cells it feeds, and a play button crawls the window across the output.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import plotly.graph_objects as go
 
 from explorer import conv_arithmetic as ca
+from explorer.figures import PrebuiltFigure
 
 COLORS = {
     "input": "#dce8f5", "padding": "#a9a9a9", "dropped": "#f08a8a", "skipped": "#fbd7b0",
@@ -40,21 +42,6 @@ def _box(rows: list[int], cols: list[int]) -> dict[str, list[float]]:
         return {"x": [], "y": []}
     r0, r1, c0, c1 = min(rows) - 0.5, max(rows) + 0.5, min(cols) - 0.5, max(cols) + 0.5
     return {"x": [c0, c1, c1, c0, c0], "y": [r0, r0, r1, r1, r0]}
-
-
-class PrebuiltFigure(go.Figure):
-    """A figure Streamlit serialises straight from a prebuilt plain dict.
-
-    plotly validates every frame object on construction, ~0.3 s for a 64-frame animation; the
-    dict is validated once by the unit tests instead (`go.Figure(fig.to_dict())`).
-    """
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        super().__init__()
-        self._spec = spec
-
-    def to_dict(self) -> dict[str, Any]:
-        return self._spec
 
 
 def input_categories(layer: ca.Layer) -> tuple[list[int], list[int], list[list[int]]]:
@@ -104,7 +91,7 @@ def _cell_px(width_px: float, height_px: float, n_rows: int, n_cols: int) -> flo
     return min(width_px / max(n_cols, 1), height_px / max(n_rows, 1))
 
 
-def grid_figure(layer: ca.Layer, out_cell: tuple[int, int], in_cell: tuple[int, int],
+def arithmetic_grid_figure(layer: ca.Layer, out_cell: tuple[int, int], in_cell: tuple[int, int],
                 width: int = 1000, height: int = 480) -> go.Figure:
     """Input grid (left) and output grid (right) with the window and the fed cells lit.
 
@@ -192,3 +179,7 @@ def grid_figure(layer: ca.Layer, out_cell: tuple[int, int], in_cell: tuple[int, 
         }],
     }
     return PrebuiltFigure({"data": data, "layout": layout, "frames": frames})
+
+
+#: `arithmetic_grid_figure` built once per layer and picked cells (Layer is a frozen value).
+cached_arithmetic_grid = lru_cache(maxsize=256)(arithmetic_grid_figure)
