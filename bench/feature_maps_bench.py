@@ -24,6 +24,8 @@ from PIL import Image
 
 from explorer import feature_maps as fm
 from explorer import images
+from explorer.figures import feature_maps as figs
+from explorer.models import zoo
 
 logging.getLogger("streamlit").setLevel(logging.ERROR)
 LAYER = "layer1.0.conv1"
@@ -40,7 +42,7 @@ def analyse(model_id: str, image_hash: str, pre_id: str, _model, _image, _pre):
 @st.cache_data(max_entries=32, show_spinner=False)
 def layer_grid(model_id: str, image_hash: str, pre_id: str, layer: str, _capture):
     maps = _capture[layer].maps
-    return fm.channel_grid(maps, fm.channel_order(maps, "mean-desc"))
+    return figs.channel_grid(maps, fm.channel_order(maps, "mean-desc"))
 
 
 def image_hash(image: Image.Image) -> str:
@@ -48,7 +50,7 @@ def image_hash(image: Image.Image) -> str:
 
 
 def main() -> None:
-    model = fm.for_inference(fm.seeded_model("resnet18", "imagenet"))
+    model = fm.for_inference(zoo.build_seeded("resnet18", seed=0, variant="imagenet"))
     pre = fm.preprocessing_for("imagenet")
     base = images.load_path(images.sample_images()["Chelsea"]).image
     # each "changed image" is a genuinely different photo (one pixel row shifted)

@@ -1,4 +1,5 @@
-"""Feature-map capture, receptive fields, statistics and pictures (explorer.feature_maps)."""
+"""Feature-map capture, preprocessing, receptive fields and statistics (explorer.feature_maps,
+explorer.receptive_field); the pictures are tested in test_feature_map_figures.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PIL import Image
 from torch import nn
 
 from explorer import feature_maps as fm
+from explorer.figures import feature_maps as figs
 from explorer.models import zoo
 from explorer.training.config import RunConfig, TrainConfig
 
@@ -221,31 +223,6 @@ def test_channel_stats_sorting_and_strongest():
     assert fm.strongest_channel(maps) == 1
 
 
-def test_channel_grid_places_tiles_in_order():
-    maps = torch.zeros(3, 4, 4)
-    maps[1] = 1.0
-    maps[1, 0, 0] = 0.0  # channel 1: one dark pixel, the rest bright
-    grid = fm.channel_grid(maps, order=[1, 0, 2], cmap="Gray", tile=8, gap=2, columns=3)
-    assert grid.shape == (8, 3 * 8 + 2 * 2, 3)
-    assert grid[0, 0].tolist() == [0, 0, 0] and grid[7, 7].tolist() == [255, 255, 255]
-    assert grid[4, 8].tolist() == [255, 255, 255]  # the gap
-    shared = fm.channel_grid(maps, cmap="Gray", tile=4, gap=0, columns=3, per_channel=False)
-    assert shared[1, 5].tolist() == [255, 255, 255] and shared[0, 0].tolist() == [0, 0, 0]
-
-
-def test_first_layer_filters_rgb_in_colour():
-    conv = nn.Conv2d(3, 2, 3)
-    with torch.no_grad():
-        conv.weight.zero_()
-        conv.weight[0, 0] = 1.0  # filter 0: pure red
-    name, weight = fm.first_layer_weights(nn.Sequential(conv, nn.ReLU()))
-    assert name == "0" and weight.shape == (2, 3, 3, 3)
-    grid = fm.filter_grid(weight, tile=3, gap=1)
-    assert grid[1, 1].tolist() == [255, 128, 128]
-    mlp = nn.Sequential(nn.Flatten(), nn.Linear(784, 5))
-    assert fm.first_layer_weights(mlp, (1, 28, 28))[1].shape == (5, 1, 28, 28)
-
-
 def test_filter_summary_tells_smooth_from_noise():
     torch.manual_seed(0)
     noise = torch.randn(16, 3, 7, 7)
@@ -267,8 +244,8 @@ def test_overview_strip_and_overlay_are_images():
     cap = fm.capture(small_cnn(), torch.randn(1, 3, 32, 32))
     records = cap.overview()
     assert [r.kind for r in records] == ["conv", "pooling", "conv", "block", "conv", "pooling"]
-    strip = fm.overview_strip(records)
+    strip = figs.overview_strip(records)
     assert strip.height > 112 and strip.width > 6 * 14
     base = Image.new("RGB", (32, 32))
-    out = fm.overlay(base, torch.ones(4, 4), cmap="Gray", alpha=0.5)
+    out = figs.overlay(base, torch.ones(4, 4), cmap="Gray", alpha=0.5)
     assert out.size == (32, 32) and np.asarray(out)[5, 5].tolist() in ([127] * 3, [128] * 3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torchvision
 
 from explorer.models import zoo
 
@@ -152,10 +153,8 @@ def offline_hub(tmp_path, monkeypatch):
 def test_missing_pretrained_weights_say_where_they_go(offline_hub):
     path = zoo.pretrained_path("resnet18")
     assert path == offline_hub / "checkpoints" / "resnet18-f37072fd.pth"
-    with torch.device("meta"):
-        model = zoo.build_model("resnet18", variant="imagenet")
     with pytest.raises(zoo.PretrainedMissing) as err:
-        zoo.load_pretrained(model, "resnet18")
+        zoo.build_pretrained("resnet18")
     assert str(path) in str(err.value)
     assert "https://download.pytorch.org/models/resnet18-f37072fd.pth" in str(err.value)
     assert zoo.pretrained_path("nin") is None
@@ -167,23 +166,41 @@ def test_pretrained_weights_load_from_the_hub_cache(offline_hub):
     path = zoo.pretrained_path("resnet18")
     path.parent.mkdir(parents=True)
     torch.save(source.state_dict(), path)
-    torch.manual_seed(2)
-    target = zoo.load_pretrained(zoo.build_model("resnet18", variant="imagenet"), "resnet18")
+    target = zoo.build_pretrained("resnet18")
     assert torch.equal(target.fc.weight, source.fc.weight)
+    assert not target.training
 
 
-def test_published_file_quirks_are_undone():
-    aux = {"aux1.fc1.weight": 0, "aux2.conv.bn.bias": 0, "fc.weight": 1}
-    assert zoo._fix_keys("googlenet", aux) == {"fc.weight": 1}
-    old = {"features.denseblock1.denselayer1.norm.1.weight": 0,
-           "features.denseblock1.denselayer1.conv.2.weight": 0,
-           "features.norm5.weight": 0}
-    assert set(zoo._fix_keys("densenet121", old)) == {
-        "features.denseblock1.denselayer1.norm1.weight",
-        "features.denseblock1.denselayer1.conv2.weight", "features.norm5.weight"}
+def test_published_file_quirks_are_undone(offline_hub):
+    """torchvision's builders read the files as published: GoogLeNet with its auxiliary heads
+    (dropped after loading), DenseNet with the pre-0.4 "norm.1" key names."""
+    (offline_hub / "checkpoints").mkdir()
+    published = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False)
+    assert any(k.startswith(("aux1.", "aux2.")) for k in published.state_dict())
+    torch.save(published.state_dict(), zoo.pretrained_path("googlenet"))
+    googlenet = zoo.build_pretrained("googlenet")
+    assert googlenet.aux1 is None and googlenet.transform_input
+    assert torch.equal(googlenet.fc.weight, published.fc.weight)
+
+    densenet = torchvision.models.densenet121(weights=None)
+    new_key = "features.denseblock1.denselayer1.norm1.weight"
+    old = {k.replace("norm1.", "norm.1.").replace("conv2.", "conv.2."): v
+           for k, v in densenet.state_dict().items()
+           if not k.endswith("num_batches_tracked")}  # as published: pre-0.4, no counters
+    assert "features.denseblock1.denselayer1.norm.1.weight" in old and new_key not in old
+    torch.save(old, zoo.pretrained_path("densenet121"))
+    loaded = zoo.build_pretrained("densenet121")
+    assert torch.equal(loaded.state_dict()[new_key], densenet.state_dict()[new_key])
     with torch.device("meta"):
         names = set(zoo.build_model("densenet121", variant="imagenet").state_dict())
-    assert set(zoo._fix_keys("densenet121", old)) - {"features.norm5.weight"} <= names
+    assert set(loaded.state_dict()) == names
+
+
+def test_imagenet_preprocessing_comes_from_the_weights():
+    transforms = zoo.imagenet_transforms("vgg16")
+    assert list(transforms.mean) == [0.485, 0.456, 0.406]
+    assert list(transforms.std) == [0.229, 0.224, 0.225]
+    assert transforms.resize_size == [256] and transforms.crop_size == [224]
 
 
 def test_imagenet_class_names_offline():

@@ -1,14 +1,14 @@
 """The model zoo: every network of the course, for small images and for ImageNet.
 
 One registry (`list_models`, `get_spec`), one way to build a model for an input
-(`build_model`), and torchvision's pretrained ImageNet weights read only from the local torch
-hub cache (`load_pretrained`). The architectures live in `explorer.architectures`.
+(`build_model`, `build_seeded`), and torchvision's pretrained ImageNet networks built by
+torchvision's own builders from the local torch hub cache only (`build_pretrained`). The
+architectures live in `explorer.models.architectures`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +20,7 @@ from torch import nn
 
 from explorer.models.architectures import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, vgg
 from explorer.models.architectures.common import Builder
+from explorer.models.modules import leaf_modules
 
 
 class BuildError(ValueError):
@@ -262,7 +263,7 @@ def _vanishing_layer(key: str, config: Variant, side: int, batchnorm: bool) -> s
                                             batchnorm)
         entered: list[str] = []
         handles = [m.register_forward_pre_hook(lambda _m, _i, n=name: entered.append(n))
-                   for name, m in model.named_modules() if name and not list(m.children())]
+                   for name, m in leaf_modules(model).items()]
         with contextlib.suppress(RuntimeError):  # the failure is what we are locating
             model.eval()(torch.zeros(1, *config.input_shape))
         for handle in handles:
@@ -340,45 +341,36 @@ def pretrained_path(key: str, batchnorm: bool = False) -> Path | None:
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
 
-_DENSENET_OLD_KEY = re.compile(
-    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
-)
+def build_pretrained(key: str, batchnorm: bool = False) -> nn.Module:
+    """torchvision's ImageNet `key` network with its published weights, in eval mode.
 
-
-def _fix_keys(key: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Undo the quirks of torchvision's published files (as torchvision's builders do)."""
-    if key == "googlenet":  # published with the auxiliary heads we leave out
-        return {k: v for k, v in state.items() if not k.startswith(("aux1.", "aux2."))}
-    if key == "densenet121":  # published with the pre-0.4 "norm.1" key names
-        return {(_DENSENET_OLD_KEY.sub(r"\1\2", k)): v for k, v in state.items()}
-    return state
-
-
-def _has_batchnorm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
-
-
-def load_pretrained(model: nn.Module, key: str) -> nn.Module:
-    """Load torchvision's ImageNet weights into `model` (an "imagenet" build of `key`).
-
-    Reads only the local torch hub cache and never downloads; raises `PretrainedMissing`
-    naming the path and URL when the file is absent.
+    Built by torchvision's own builder (`torchvision.models.<key>(weights=...)`, which undoes
+    the published files' quirks: DenseNet's old key names, GoogLeNet's auxiliary heads and
+    input re-scaling). Reads only the local torch hub cache: the file is looked for first,
+    and `PretrainedMissing` names its path and URL when it is absent, before anything is
+    built, so nothing is ever downloaded.
     """
     spec = get_spec(key)
-    batchnorm = spec.family == "vgg" and _has_batchnorm(model)
-    path = pretrained_path(key, batchnorm)
-    if path is None:
+    weights = _weights(key, batchnorm)
+    if weights is None:
         raise PretrainedMissing(f"torchvision publishes no ImageNet weights for {spec.title}.")
+    path = pretrained_path(key, batchnorm)
     if not path.is_file():
         raise PretrainedMissing(
             f"No pretrained {spec.title} weights on this machine: download "
-            f"{pretrained_url(key, batchnorm)} and save it as {path}."
+            f"{weights.url} and save it as {path}."
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(_fix_keys(key, state))
-    if key == "googlenet":  # the published weights expect torchvision's input re-scaling
-        model.transform_input = True
-    return model
+    builder = f"{key}_bn" if batchnorm and spec.family == "vgg" else key
+    return getattr(torchvision.models, builder)(weights=weights).eval()
+
+
+def imagenet_transforms(key: str = "resnet18", batchnorm: bool = False):
+    """torchvision's preprocessing for `key`'s ImageNet weights (resize, crop, mean, std).
+
+    Networks without published weights get ResNet-18's, the ImageNet standard.
+    """
+    weights = _weights(key, batchnorm) or _weights("resnet18")
+    return weights.transforms()
 
 
 @lru_cache(maxsize=1)
