@@ -1,6 +1,6 @@
 """Build and tabulate ResNet-50 at 224×224 the way the zoo page does, against a reference.
 
-Page path: `zoo.build_model` on the meta device + `inspector.inspect_model` (hooks on every
+Page path: `zoo.build_model` on the meta device + `layer_table.inspect_model` (hooks on every
 leaf, FlopCounterMode). Reference, same run: a plain torchvision resnet50(weights=None) on
 the CPU and one forward of a 1×3×224×224 image, which is what tabulating would cost without
 the meta device. Goal: the page path stays under one second.
@@ -14,15 +14,15 @@ import time
 import torch
 import torchvision
 
-from explorer.models import inspector, zoo
+from explorer.models import layer_table, zoo
 
 REPEATS = 5
 
 
-def page_path() -> inspector.Inspection:
+def page_path() -> layer_table.LayerTable:
     with torch.device("meta"):
         model = zoo.build_model("resnet50", variant="imagenet")
-    return inspector.inspect_model(model, (3, 224, 224))
+    return layer_table.inspect_model(model, (3, 224, 224))
 
 
 def reference() -> torch.Tensor:

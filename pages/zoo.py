@@ -1,14 +1,22 @@
-"""Model zoo: the classic CNNs as nn.Modules: layer table, shapes, parameters, FLOPs, save/load."""
+"""Model zoo: the classic CNNs as nn.Modules: layer table, shapes, parameters, FLOPs, save/load.
+
+The network, configuration and shape-propagation controls rerun the page; everything they
+produce (the table, its records, the diagram, the nn.Module lesson's facts) is cached across
+sessions by those small values. The train()/eval() switch and the state_dict upload are
+fragments: they rerun alone.
+"""
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import streamlit as st
 import torch
 
 from explorer import devices
-from explorer.models import inspector, zoo
+from explorer.figures import diagram
+from explorer.models import course_facts, layer_table, module_lesson, state_dicts, zoo
 from explorer.ui import widgets
 
 widgets.page_header(
@@ -27,33 +35,79 @@ REAL_WEIGHTS_MB = 60.0  # above this, the save/load lesson would ship hundreds o
 MOVE_DEMO_MB = 5.0  # real weights for the to(device) demo only where they are instant to build
 
 
-@st.cache_resource(max_entries=48, show_spinner=False)
+TTL = 3600  # seconds; every cache is also bounded by max_entries
+
+
+@st.cache_resource(max_entries=48, ttl=TTL, show_spinner=False)
 def meta_model(key: str, variant: str, batchnorm: bool) -> torch.nn.Module:
     """The network on PyTorch's meta device: every shape, no memory, instant to build."""
     with torch.device("meta"):
         return zoo.build_model(key, variant=variant, batchnorm=batchnorm)
 
 
-@st.cache_resource(max_entries=96, show_spinner="Running a dummy image through the network…")
+@st.cache_resource(max_entries=96, ttl=TTL,
+                   show_spinner="Running a dummy image through the network…")
 def inspect(key: str, variant: str, batchnorm: bool, size: int, layer: str, kernel: int,
-            stride: int) -> tuple[torch.nn.Module, inspector.Inspection]:
+            stride: int) -> tuple[torch.nn.Module, layer_table.LayerTable]:
     model = meta_model(key, variant, batchnorm)
     if layer:
-        model = inspector.with_layer_changed(model, layer, kernel=kernel, stride=stride)
+        model = layer_table.with_layer_changed(model, layer, kernel=kernel, stride=stride)
     channels = zoo.VARIANTS[variant].in_channels
-    return model, inspector.inspect_model(model, (channels, size, size))
+    return model, layer_table.inspect_model(model, (channels, size, size))
 
 
-@st.cache_resource(max_entries=6, show_spinner="Initialising real weights…")
+@st.cache_data(max_entries=96, ttl=TTL, show_spinner=False)
+def table_view(args: tuple, title: str) -> tuple[list[dict[str, object]], str]:
+    """The layer table as records and the block diagram as DOT, once per inspection."""
+    _, table = inspect(*args)
+    return layer_table.table_records(table), diagram.graph_dot(table, title)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """Everything the nn.Module tab shows, computed once per inspection on a copy."""
+
+    children: int
+    modules: int
+    tree: module_lesson.TreeNode
+    parameters: list[dict[str, object]]
+    flags: dict[bool, tuple[bool, int, int]]  # train -> (model.training, in training, all)
+    sensitive: list[str]
+    devices: dict[str, int]
+    printed: str
+
+
+@st.cache_resource(max_entries=96, ttl=TTL, show_spinner=False)
+def lesson_facts(args: tuple) -> Lesson:
+    lesson = copy.deepcopy(inspect(*args)[0])  # train()/eval() must not touch the cached model
+    n_children, n_modules = module_lesson.count_modules(lesson)
+    flags = {train: module_lesson.training_flags(lesson, train) for train in (True, False)}
+    return Lesson(n_children, n_modules, module_lesson.module_tree(lesson),
+                  module_lesson.named_parameter_records(lesson), flags,
+                  module_lesson.mode_sensitive(lesson), module_lesson.tensor_devices(lesson),
+                  module_lesson.print_form(lesson))
+
+
+@st.cache_resource(max_entries=6, ttl=TTL, show_spinner="Initialising real weights…")
 def real_model(key: str, variant: str, batchnorm: bool, seed: int = 0) -> torch.nn.Module:
     return zoo.build_seeded(key, seed=seed, variant=variant, batchnorm=batchnorm).eval()
 
 
+@st.cache_data(max_entries=12, ttl=TTL, show_spinner=False)
+def moved_devices(key: str, variant: str, batchnorm: bool, device: str
+                  ) -> tuple[dict[str, int], dict[str, int]]:
+    """Tensors per device of the real model, before and after `to(device)`."""
+    real = real_model(key, variant, batchnorm)
+    moved = copy.deepcopy(real).to(device)
+    return module_lesson.tensor_devices(real), module_lesson.tensor_devices(moved)
+
+
 @st.cache_data(show_spinner=False)
 def facts() -> dict[str, object]:
-    return {"mlp": inspector.mlp_vs_lenet(), "vgg": inspector.vgg_stacked_convs(64),
-            "bottleneck": inspector.bottleneck_macs(), "1x1": inspector.one_by_one_is_linear(),
-            "deep": inspector.vgg19_vs_resnet101()}
+    return {"mlp": course_facts.mlp_vs_lenet(), "vgg": course_facts.vgg_stacked_convs(64),
+            "bottleneck": course_facts.bottleneck_macs(),
+            "1x1": course_facts.one_by_one_is_linear(),
+            "deep": course_facts.vgg19_vs_resnet101()}
 
 
 def reset_size() -> None:
@@ -96,7 +150,7 @@ try:
 except zoo.BuildError as err:
     st.error(str(err))
     st.stop()
-key_layers = inspector.key_layers(base)
+key_layers = layer_table.key_layers(base)
 with st.container(border=True):
     st.markdown(f"**Shape propagation.** The network was built for "
                 f"{config.height}×{config.width} inputs; feed it another size, or change a "
@@ -107,13 +161,14 @@ with st.container(border=True):
         st.session_state["zoo_layer"] = ""
     layer = s2.selectbox("Key layer to change", ["", *key_layers], key="zoo_layer",
                          format_func=lambda n: n or "none (as built)")
-    kernel, stride = inspector.kernel_and_stride(base.get_submodule(layer)) if layer else (3, 1)
+    kernel, stride = layer_table.kernel_and_stride(base.get_submodule(layer)) if layer else (3, 1)
     if layer:
         kernel = s3.number_input("Kernel", 1, 11, value=kernel, key=f"zoo_kernel_{key}_{layer}")
         stride = s4.number_input("Stride", 1, 4, value=stride, key=f"zoo_stride_{key}_{layer}")
 
+args = (key, variant, batchnorm, size, layer, int(kernel), int(stride))
 try:
-    model, table = inspect(key, variant, batchnorm, size, layer, int(kernel), int(stride))
+    model, table = inspect(*args)
 except (ValueError, RuntimeError) as err:
     st.error(f"That change cannot be applied: {err}")
     st.stop()
@@ -168,11 +223,12 @@ tab_table, tab_graph, tab_module, tab_save, tab_facts = st.tabs(
     ["Layer table", "Block diagram", "nn.Module", "Save & load", "All the course's numbers"]
 )
 
+records, dot = table_view(args, spec.title)
 with tab_table:
     st.caption(f"{len(table.rows)} layers (leaf modules) in the order the forward pass "
                f"met them, for a 1×{'×'.join(map(str, table.input_shape))} input.")
     st.dataframe(
-        inspector.table_records(table), hide_index=True, width="stretch", height=420,
+        records, hide_index=True, width="stretch", height=420,
         column_config={
             "parameters": st.column_config.NumberColumn(format="localized"),
             "multiply-adds": st.column_config.NumberColumn(format="localized"),
@@ -183,32 +239,20 @@ with tab_table:
 with tab_graph:
     st.caption("One box per stage; the edges carry the output shape (channels × height × "
                "width) of the stage they leave. A red box is where the image ran out.")
-    st.graphviz_chart(inspector.graph_dot(table, spec.title), width="stretch")
+    st.graphviz_chart(dot, width="stretch")
 
-with tab_module:
-    lesson = copy.deepcopy(model)  # train()/eval() below must not touch the cached model
-    n_children, n_modules = inspector.count_modules(lesson)
-    st.markdown(f"`list(model.children())` has **{n_children}** modules, the direct "
-                f"sub-modules; `list(model.modules())` has **{n_modules}**: the model itself "
-                "and every descendant. Open a child to see its own tree.")
-    tree = inspector.module_tree(lesson)
 
-    def tree_lines(node: inspector.TreeNode, depth: int = 0) -> list[str]:
-        line = f"{'    ' * depth}{node.name}: {node.type}  ({node.params:,} params)"
-        return [line, *(x for child in node.children for x in tree_lines(child, depth + 1))]
+def tree_lines(node: module_lesson.TreeNode, depth: int = 0) -> list[str]:
+    line = f"{'    ' * depth}{node.name}: {node.type}  ({node.params:,} params)"
+    return [line, *(x for child in node.children for x in tree_lines(child, depth + 1))]
 
-    for child in tree.children:
-        with st.expander(f"{child.name} · {child.type} · {child.params:,} parameters"):
-            st.code("\n".join(tree_lines(child)), language=None)
 
-    st.markdown("**`named_parameters()`**: every learnable tensor with its name.")
-    st.dataframe(inspector.named_parameter_records(lesson), hide_index=True, width="stretch",
-                 height=260)
-
+@st.fragment
+def train_and_eval(lesson: Lesson) -> None:
     st.markdown("**`train()` / `eval()`**")
     mode = st.radio("Mode", ["model.train()", "model.eval()"], key="zoo_mode", horizontal=True)
-    training, n_training, n_all = inspector.training_flags(lesson, mode == "model.train()")
-    sensitive = inspector.mode_sensitive(lesson)
+    training, n_training, n_all = lesson.flags[mode == "model.train()"]
+    sensitive = lesson.sensitive
     st.markdown(
         f"`model.training = {training}`; {n_training} of {n_all} modules are in training mode. "
         + (f"The {len(sensitive)} layers that behave differently: "
@@ -218,23 +262,63 @@ with tab_module:
            if sensitive else "No Dropout or BatchNorm here, so both modes compute the same.")
     )
 
+
+with tab_module:
+    lesson = lesson_facts(args)
+    st.markdown(f"`list(model.children())` has **{lesson.children}** modules, the direct "
+                f"sub-modules; `list(model.modules())` has **{lesson.modules}**: the model "
+                "itself and every descendant. Open a child to see its own tree.")
+    for child in lesson.tree.children:
+        with st.expander(f"{child.name} · {child.type} · {child.params:,} parameters"):
+            st.code("\n".join(tree_lines(child)), language=None)
+
+    st.markdown("**`named_parameters()`**: every learnable tensor with its name.")
+    st.dataframe(lesson.parameters, hide_index=True, width="stretch", height=260)
+
+    train_and_eval(lesson)
+
     st.markdown("**`to(device)`**")
     device = devices.pick_device()
     if table.weight_mb <= MOVE_DEMO_MB and not layer:
-        real = real_model(key, variant, batchnorm)
-        moved = copy.deepcopy(real).to(device)
-        st.markdown(f"Before: tensors per device {inspector.tensor_devices(real)}. After "
-                    f"`model.to({str(device)!r})`: {inspector.tensor_devices(moved)}. Every "
+        before, after = moved_devices(key, variant, batchnorm, str(device))
+        st.markdown(f"Before: tensors per device {before}. After "
+                    f"`model.to({str(device)!r})`: {after}. Every "
                     "parameter and buffer moves; the input batch must follow with "
                     "`x.to(device)`.")
     else:
         st.markdown(f"This table's copy lives on PyTorch's **meta** device "
-                    f"({inspector.tensor_devices(lesson)}): shapes without memory, which is "
+                    f"({lesson.devices}): shapes without memory, which is "
                     f"how the page tabulates big networks instantly. A real "
                     f"`model.to({str(device)!r})` would move {table.weight_mb:,.0f} MB.")
 
     with st.expander("`print(model)`"):
-        st.code(inspector.print_form(lesson), language=None)
+        st.code(lesson.printed, language=None)
+
+
+@st.fragment
+def load_an_upload(key: str, variant: str, batchnorm: bool) -> None:
+    """The upload half of the save & load lesson (reruns alone when a file arrives)."""
+    upload = st.file_uploader("Upload a state_dict (.pt) to load into this model",
+                              type=["pt", "pth"], key="zoo_state_upload")
+    if upload is None:
+        return
+    try:
+        state = state_dicts.read_state_dict(upload.getvalue())
+        fresh = state_dicts.load_checked(
+            zoo.build_model(key, variant=variant, batchnorm=batchnorm), state
+        )
+    except state_dicts.StateDictError as err:
+        st.error(str(err))
+        return
+    real = real_model(key, variant, batchnorm)
+    diff = state_dicts.max_output_difference(real, fresh, zoo.VARIANTS[variant].input_shape)
+    verdict = ("identical to the model above: the round trip restored every weight"
+               if diff == 0 else
+               "different from the model above: same architecture, other weights")
+    st.success(f"Loaded {len(state)} tensors from “{upload.name}” with "
+               f"`load_state_dict(strict=True)`. On a fixed random input its "
+               f"outputs are {verdict} (max |Δ| = {diff:.3g}).")
+
 
 with tab_save:
     if table.weight_mb > REAL_WEIGHTS_MB:
@@ -253,30 +337,12 @@ with tab_save:
         )
         st.download_button(
             "Download state_dict (.pt)",
-            data=lambda: inspector.state_dict_bytes(real_model(key, variant, batchnorm)),
+            data=lambda: state_dicts.state_dict_bytes(real_model(key, variant, batchnorm)),
             file_name=f"{key}-{variant}{'-bn' if batchnorm else ''}.pt",
             mime="application/octet-stream", on_click="ignore",
             icon=":material/download:",
         )
-        upload = st.file_uploader("Upload a state_dict (.pt) to load into this model",
-                                  type=["pt", "pth"], key="zoo_state_upload")
-        if upload is not None:
-            try:
-                state = inspector.read_state_dict(upload.getvalue())
-                fresh = inspector.load_checked(
-                    zoo.build_model(key, variant=variant, batchnorm=batchnorm), state
-                )
-            except inspector.StateDictError as err:
-                st.error(str(err))
-            else:
-                real = real_model(key, variant, batchnorm)
-                diff = inspector.max_output_difference(real, fresh, config.input_shape)
-                verdict = ("identical to the model above: the round trip restored every "
-                           "weight" if diff == 0 else
-                           "different from the model above: same architecture, other weights")
-                st.success(f"Loaded {len(state)} tensors from “{upload.name}” with "
-                           f"`load_state_dict(strict=True)`. On a fixed random input its "
-                           f"outputs are {verdict} (max |Δ| = {diff:.3g}).")
+        load_an_upload(key, variant, batchnorm)
     if variant == "imagenet" and spec.imagenet_from_torchvision:
         path = zoo.pretrained_path(key, batchnorm)
         if path and path.is_file():

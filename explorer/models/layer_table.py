@@ -1,0 +1,291 @@
+"""The layer table: one forward pass of a zero image through an `nn.Module`, tabulated.
+
+Every leaf layer with its stage, output shape, parameters and multiply-adds (counted by
+`FlopCounterMode`); shape propagation that explains a Flatten→Linear mismatch instead of
+raising; and copies of a network with one key conv or pool changed.
+
+Runs on whatever device the model lives on; a model built under `torch.device("meta")` gives
+every shape and multiply-add for free, which is how the page tabulates ImageNet networks.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from explorer.models.modules import is_leaf, leaf_modules, shape_text
+
+_POOLS = (nn.MaxPool2d, nn.AvgPool2d)
+_MAX_PATCHES = 4
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One leaf module as the forward pass met it."""
+
+    name: str
+    type: str
+    stage: str
+    output_shape: tuple[int, ...] | None
+    params: int
+    trainable: bool
+    macs: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class LayerTable:
+    """The layer table of one forward pass, its totals, and what went wrong, if anything."""
+
+    input_shape: tuple[int, ...]
+    rows: tuple[LayerRow, ...]
+    output_shape: tuple[int, ...] | None
+    total_params: int
+    trainable_params: int
+    total_macs: int
+    problems: tuple[str, ...] = ()
+    patched: tuple[str, ...] = field(default=())  # Linear layers re-sized to make it run
+
+    @property
+    def ok(self) -> bool:
+        """True when a forward pass reached the output (possibly with re-sized Linears)."""
+        return self.output_shape is not None
+
+    @property
+    def weight_mb(self) -> float:
+        return weight_memory_mb(self.total_params)
+
+    def stages(self) -> list[tuple[str, list[LayerRow]]]:
+        """Rows grouped by stage, in forward order."""
+        groups: list[tuple[str, list[LayerRow]]] = []
+        for row in self.rows:
+            if not groups or groups[-1][0] != row.stage:
+                groups.append((row.stage, []))
+            groups[-1][1].append(row)
+        return groups
+
+
+def weight_memory_mb(params: int, bytes_per_param: int = 4) -> float:
+    """Megabytes (10⁶ bytes) the parameters take at fp32."""
+    return params * bytes_per_param / 1e6
+
+
+def _groups(module: nn.Module, prefix: str = "") -> list[tuple[str, list[str]]]:
+    """Stages of `module`'s children: each block is one stage, a flat Sequential is split
+    after every pool, and a run of loose layers is the stem, the head or named by its first."""
+    groups: list[tuple[str, list[str]]] = []
+    run: list[str] = []
+    seen_block = False
+
+    def close_run(last: bool) -> None:
+        if run:
+            name = "stem" if not seen_block else "head" if last else run[0]
+            if prefix and name in ("stem", "head"):
+                name = f"{prefix.rstrip('.')} · {name}"
+            groups.append((name, list(run)))
+            run.clear()
+
+    for name, child in module.named_children():
+        full = prefix + name
+        if is_leaf(child):
+            run.append(full)
+            continue
+        close_run(last=False)
+        seen_block = True
+        kids = list(child.named_children())
+        if isinstance(child, nn.Sequential) and all(is_leaf(k) for _, k in kids):
+            stages: list[list[str]] = [[]]
+            for kid_name, kid in kids:
+                stages[-1].append(f"{full}.{kid_name}")
+                if isinstance(kid, _POOLS) and kid_name != kids[-1][0]:
+                    stages.append([])
+            groups += [(full if len(stages) == 1 else f"{full} · stage {k}", leaves)
+                       for k, leaves in enumerate(stages, 1)]
+        elif isinstance(child, nn.Sequential) and any(is_leaf(k) for _, k in kids):
+            groups += _groups(child, prefix=f"{full}.")
+        else:
+            groups.append((full, [n for n, m in child.named_modules(prefix=full)
+                                  if is_leaf(m)]))
+    close_run(last=True)
+    return groups
+
+
+def _stage_names(model: nn.Module) -> dict[str, str]:
+    """The stage each leaf module belongs to."""
+    return {leaf: stage for stage, leaves in _groups(model) for leaf in leaves}
+
+
+class _LinearMismatch(RuntimeError):
+    def __init__(self, name: str, needed: int, before: tuple[int, ...] | None) -> None:
+        super().__init__(name)
+        self.name, self.needed, self.before = name, needed, before
+
+
+def inspect_model(model: nn.Module, input_shape: tuple[int, ...], batch: int = 1) -> LayerTable:
+    """Forward a zero input of `input_shape` (C, H, W) through `model` and tabulate its leaves.
+
+    Never raises for a bad input size: a Linear whose in_features no longer matches is
+    re-sized in a copy (the problem says which in_features it needs), and an input that
+    shrinks to nothing stops the table at the layer where it happens.
+    """
+    problems: list[str] = []
+    patched: list[str] = []
+    current = model
+    for _ in range(_MAX_PATCHES + 1):
+        try:
+            return _tabulate(current, tuple(input_shape), batch, problems, patched)
+        except _LinearMismatch as err:
+            old = _get(current, err.name)
+            if current is model:
+                current = copy.deepcopy(model)
+            device = old.weight.device
+            _set(current, err.name, nn.Linear(err.needed, old.out_features,
+                                              bias=old.bias is not None, device=device))
+            came_from = f" ({shape_text(err.before)} flattened)" if err.before else ""
+            problems.append(
+                f"“{err.name}” is nn.Linear(in_features={old.in_features}, …) but now receives "
+                f"{err.needed:,} numbers per image{came_from}: it needs "
+                f"in_features={err.needed} — the table shows the network rebuilt that way."
+            )
+            patched.append(err.name)
+    raise AssertionError("unreachable: too many Linear mismatches")  # pragma: no cover
+
+
+def _get(model: nn.Module, name: str) -> nn.Module:
+    return model.get_submodule(name)
+
+
+def _set(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, attr = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, attr, module)
+
+
+def _tabulate(model: nn.Module, input_shape: tuple[int, ...], batch: int,
+              problems: list[str], patched: list[str]) -> LayerTable:
+    leaves = leaf_modules(model)
+    order: list[str] = []
+    shapes: dict[str, tuple[int, ...]] = {}
+    last_spatial: list[tuple[int, ...]] = []
+
+    def pre_hook(name: str, module: nn.Module, args) -> None:
+        if name not in shapes and name not in order:
+            order.append(name)
+        x = args[0] if args else None
+        if isinstance(module, nn.Linear) and isinstance(x, torch.Tensor) \
+                and x.shape[-1] != module.in_features:
+            before = last_spatial[-1] if last_spatial else None
+            raise _LinearMismatch(name, int(x.shape[-1]), before)
+
+    def hook(name: str, _module: nn.Module, _args, out) -> None:
+        if isinstance(out, torch.Tensor):
+            shapes.setdefault(name, tuple(out.shape))
+            if out.dim() == 4:
+                last_spatial.append(tuple(out.shape[1:]))
+
+    handles = []
+    for name, module in leaves.items():
+        handles.append(module.register_forward_pre_hook(
+            lambda m, a, n=name: pre_hook(n, m, a)))
+        handles.append(module.register_forward_hook(lambda m, a, o, n=name: hook(n, m, a, o)))
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    was_training = model.training
+    counter = FlopCounterMode(display=False, depth=None)
+    output: torch.Tensor | None = None
+    try:
+        model.eval()
+        with torch.no_grad(), counter:
+            output = model(torch.zeros(batch, *input_shape, device=device))
+    except _LinearMismatch:
+        raise
+    except RuntimeError:
+        failed = order[-1] if order else "the first layer"
+        problems.append(
+            f"At {shape_text(input_shape[1:])} the image is too small for "
+            f"“{failed}” ({type(leaves[failed]).__name__ if failed in leaves else 'layer'}): "
+            f"its output would be empty, so nothing after it can run. Make the input larger."
+        )
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+
+    flops = counter.get_flop_counts()
+    root = type(model).__name__
+    stage = _stage_names(model)
+    rows = []
+    for name in order:
+        module = leaves[name]
+        params = list(module.parameters(recurse=False))
+        macs = sum(flops.get(f"{root}.{name}", {}).values()) // 2
+        rows.append(LayerRow(
+            name=name, type=type(module).__name__, stage=stage.get(name, name),
+            output_shape=shapes.get(name), params=sum(p.numel() for p in params),
+            trainable=any(p.requires_grad for p in params) if params else False, macs=macs,
+            note=f"re-sized to in_features={module.in_features}" if name in patched else "",
+        ))
+    all_params = list(model.parameters())
+    return LayerTable(
+        input_shape=tuple(input_shape), rows=tuple(rows),
+        output_shape=tuple(output.shape) if output is not None else None,
+        total_params=sum(p.numel() for p in all_params),
+        trainable_params=sum(p.numel() for p in all_params if p.requires_grad),
+        total_macs=sum(r.macs for r in rows), problems=tuple(problems), patched=tuple(patched),
+    )
+
+
+def table_records(table: LayerTable) -> list[dict[str, object]]:
+    """The layer table as records for a dataframe."""
+    return [
+        {"layer": r.name, "type": r.type, "stage": r.stage,
+         "output shape": shape_text(r.output_shape[1:]) if r.output_shape else "— (not run)",
+         "parameters": r.params, "trainable": r.trainable, "multiply-adds": r.macs,
+         "note": r.note}
+        for r in table.rows
+    ]
+
+
+# --- editing key layers ------------------------------------------------------------------
+
+
+def key_layers(model: nn.Module, limit: int = 4) -> list[str]:
+    """The first few convs and pools: the layers whose kernel and stride set the pyramid."""
+    names = [n for n, m in leaf_modules(model).items() if isinstance(m, (nn.Conv2d, *_POOLS))]
+    return names[:limit]
+
+
+def with_layer_changed(model: nn.Module, name: str, *, kernel: int, stride: int) -> nn.Module:
+    """A copy of `model` where conv or pool `name` has a new kernel size and stride.
+
+    A layer padded by half its kernel ("same" padding) stays so; other padding is kept,
+    within what PyTorch allows. A conv gets fresh weights of the new kernel size.
+    """
+    clone = copy.deepcopy(model)
+    old = clone.get_submodule(name)
+    old_kernel, _ = kernel_and_stride(old)
+    old_padding = old.padding[0] if isinstance(old.padding, tuple) else int(old.padding)
+    padding = kernel // 2 if old_padding == old_kernel // 2 else old_padding
+    if isinstance(old, nn.Conv2d):
+        new: nn.Module = nn.Conv2d(
+            old.in_channels, old.out_channels, kernel, stride=stride, padding=padding,
+            dilation=old.dilation, groups=old.groups, bias=old.bias is not None,
+            device=old.weight.device,
+        )
+    elif isinstance(old, _POOLS):
+        new = type(old)(kernel, stride=stride, padding=min(padding, kernel // 2),
+                        ceil_mode=old.ceil_mode)
+    else:
+        raise ValueError(f"“{name}” is a {type(old).__name__}, not a conv or pooling layer.")
+    _set(clone, name, new)
+    return clone
+
+
+def kernel_and_stride(module: nn.Module) -> tuple[int, int]:
+    """(kernel, stride) of a conv or pool, as single ints (square kernels)."""
+    kernel, stride = module.kernel_size, module.stride
+    kernel = kernel[0] if isinstance(kernel, tuple) else kernel
+    stride = stride[0] if isinstance(stride, tuple) else stride
+    return int(kernel), int(stride)

@@ -1,0 +1,23 @@
+"""The course's facts about the classic architectures are computed, not typed."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.models import course_facts, layer_table
+
+
+def test_the_courses_facts_are_computed():
+    mlp = course_facts.mlp_vs_lenet()
+    assert mlp.mlp_params == 400_906 and f"{mlp.mlp_mb:.1f}" == "1.6"
+    assert mlp.widths == (784, 256, 256, 256, 256, 10)
+    assert mlp.lenet_params == 61_706
+    stack = course_facts.vgg_stacked_convs(64)
+    assert stack.big_kernel_params == 49 * 64**2 and stack.stacked_params == 27 * 64**2
+    assert stack.receptive_field == 7
+    bottleneck = course_facts.bottleneck_macs()
+    assert bottleneck.direct_macs == 9 * 256 * 256 == 589_824
+    assert bottleneck.bottleneck_macs == 256 * 64 + 9 * 64 * 64 + 64 * 256 == 69_632
+    assert course_facts.one_by_one_is_linear().max_difference < 1e-5
+    assert course_facts.vgg19_vs_resnet101() == (143_667_240, 44_549_160)
+    assert layer_table.weight_memory_mb(400_906) == pytest.approx(1.603624)
