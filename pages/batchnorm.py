@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
+import torch
 from PIL import Image
-from plotly.colors import qualitative
-from plotly.subplots import make_subplots
 
 from explorer import batchnorm as bn
+from explorer import kernels
+from explorer.figures import PrebuiltFigure
+from explorer.figures import batchnorm as figures
 from explorer.ui import widgets
 
-COLORS = qualitative.Plotly
 KINDS = {"1d": "BatchNorm1d on [N, C]", "2d": "BatchNorm2d on [N, C, H, W]"}
 BATCH_MODES = {"same": "the same batch again", "new": "a new batch each step"}
 MODES = ("train", "eval")
@@ -51,265 +53,184 @@ def _tex(v: float, digits: int = 4) -> str:
     return f"({text})" if v < 0 else text
 
 
-# --- figures --------------------------------------------------------------------------------
+# --- cached work: keyed by small values ---------------------------------------------------
 
 
-def _history_figure(lab: bn.BatchNormLab, channels: list[int]) -> go.Figure:
-    fig = make_subplots(1, 2, subplot_titles=("running_mean", "running_var"),
-                        horizontal_spacing=0.08)
-    steps = [r.step for r in lab.history]
-    for col, (name, target) in enumerate(
-        (("running_mean", "target_mean"), ("running_var", "target_var")), start=1
-    ):
-        values, targets = lab.series(name), lab.series(target)
-        for k, c in enumerate(channels):
-            color = COLORS[k % len(COLORS)]
-            fig.add_scatter(x=steps, y=values[:, c], name=f"channel {c}", legendgroup=str(c),
-                            showlegend=col == 1, line=dict(color=color), row=1, col=col)
-            fig.add_scatter(x=steps, y=targets[:, c], name=f"data, channel {c}",
-                            legendgroup=str(c), showlegend=False, row=1, col=col,
-                            line=dict(color=color, dash="dash", width=1.5))
-    fig.update_xaxes(title_text="step")
-    fig.update_layout(height=380, margin=dict(t=40, b=40, l=40, r=10),
-                      legend=dict(orientation="h", y=-0.2))
-    return fig
+@st.cache_resource(max_entries=256, ttl=7200, show_spinner=False)
+def _lab_slot(lab_id: str) -> dict[str, bn.BatchNormLab]:
+    """Where one session's lab lives, on the server: the session keeps only its id."""
+    return {}
 
 
-def _channels_figure(lab: bn.BatchNormLab) -> go.Figure:
-    last = lab.history[-1]
-    fig = make_subplots(1, 2, subplot_titles=("running_mean per channel",
-                                              "running_var per channel"))
-    chans = list(range(lab.config.channels))
-    for col, (name, target) in enumerate(
-        (("running_mean", "target_mean"), ("running_var", "target_var")), start=1
-    ):
-        fig.add_bar(x=chans, y=getattr(last, name).numpy(), name=name, row=1, col=col,
-                    marker_color=COLORS[0] if col == 1 else COLORS[1])
-        tgt = lab.series(target)[-1]
-        if not np.isnan(tgt).all():
-            fig.add_scatter(x=chans, y=tgt, mode="markers", name="the data's value",
-                            marker=dict(symbol="line-ew-open", size=18, color="black",
-                                        line=dict(width=2)),
-                            showlegend=col == 1, row=1, col=col)
-    fig.update_xaxes(title_text="channel", dtick=1 if len(chans) <= 32 else None)
-    fig.update_layout(height=300, margin=dict(t=40, b=40, l=40, r=10), bargap=0.25,
-                      legend=dict(orientation="h", y=-0.3))
-    return fig
-
-
-def _bins(*arrays: np.ndarray, count: int = 30) -> dict[str, float]:
-    lo = min(float(a.min()) for a in arrays)
-    hi = max(float(a.max()) for a in arrays)
-    return dict(start=lo, end=hi + 1e-9, size=max(hi - lo, 1e-6) / count)
-
-
-def _histograms(panels: dict[str, np.ndarray], height: int = 280) -> go.Figure:
-    fig = make_subplots(1, len(panels), subplot_titles=tuple(panels), shared_yaxes=True)
-    bins = _bins(*panels.values())
-    for i, values in enumerate(panels.values(), start=1):
-        fig.add_histogram(x=values, xbins=bins, marker_color=COLORS[i - 1], showlegend=False,
-                          row=1, col=i)
-    fig.update_layout(height=height, margin=dict(t=40, b=30, l=40, r=10), bargap=0.05)
-    return fig
-
-
-def _overlay(before: np.ndarray, after: np.ndarray, names: tuple[str, str]) -> go.Figure:
-    fig = go.Figure()
-    bins = _bins(before, after, count=40)
-    for values, name, color in zip((before, after), names, COLORS, strict=False):
-        fig.add_histogram(x=values, name=name, xbins=bins, opacity=0.6, marker_color=color)
-    fig.update_layout(barmode="overlay", height=280, margin=dict(t=20, b=30, l=40, r=10),
-                      legend=dict(orientation="h", y=1.12))
-    return fig
-
-
-@st.cache_resource(show_spinner=False)
-def _axes_figure(shape: tuple[int, int, int, int], sample: int, channel: int) -> go.Figure:
-    n, c, h, w = shape
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _axes_figure(shape: tuple[int, int, int, int], sample: int, channel: int) -> PrebuiltFigure:
     groups = {kind: bn.norm_group(kind, shape, sample, channel) for kind in bn.NORM_AXES}
-    titles = []
-    for kind, axes in bn.NORM_AXES.items():
-        size = int(groups[kind].sum())
-        titles.append(f"<b>{kind}</b>: averages over {axes}<br>{size} values per μ, σ² · "
-                      f"{groups[kind].numel() // size} pairs in all")
-    fig = make_subplots(1, 3, subplot_titles=titles, horizontal_spacing=0.06)
-    for i, kind in enumerate(bn.NORM_AXES, start=1):
-        grid = bn.tile(groups[kind].double())
-        fig.add_heatmap(z=grid, colorscale=[[0, "#e5e7eb"], [1, "#2563eb"]], zmin=0, zmax=1,
-                        showscale=False, xgap=1, ygap=1, row=1, col=i,
-                        hovertemplate="averaged together: %{z}<extra></extra>")
-        fig.update_xaxes(tickvals=[j * (w + 1) + (w - 1) / 2 for j in range(n)],
-                         ticktext=[f"n={j}" for j in range(n)], title_text="N (samples) →",
-                         showgrid=False, zeroline=False, row=1, col=i)
-        fig.update_yaxes(tickvals=[j * (h + 1) + (h - 1) / 2 for j in range(c)],
-                         ticktext=[f"c={j}" for j in range(c)], autorange="reversed",
-                         title_text="C (channels) ↓" if i == 1 else None, showgrid=False,
-                         zeroline=False, scaleanchor=f"x{'' if i == 1 else i}", row=1, col=i)
-    fig.update_layout(height=440, margin=dict(t=70, b=50, l=60, r=10))
-    fig.update_annotations(font_size=13)
-    return fig
+    return PrebuiltFigure(figures.axes_figure(shape, groups).to_dict())
 
 
-def _maps_figure(result: bn.FeatureMapsNorm) -> go.Figure:
-    fig = make_subplots(1, 2, subplot_titles=("before BatchNorm2d", "after BatchNorm2d"),
-                        horizontal_spacing=0.12)
-    n, c, h, w = result.before.shape
-    for i, maps in enumerate((result.before, result.after), start=1):
-        fig.add_heatmap(z=bn.tile(maps, gap=2), colorscale="RdBu_r", zmid=0,
-                        showscale=True, colorbar=dict(x=0.43 if i == 1 else 1.0, len=0.9),
-                        row=1, col=i, hovertemplate="%{z:.3f}<extra></extra>")
-        fig.update_xaxes(tickvals=[j * (w + 2) + w / 2 for j in range(n)],
-                         ticktext=[f"crop {j}" for j in range(n)], showgrid=False,
-                         zeroline=False, row=1, col=i)
-        fig.update_yaxes(tickvals=[j * (h + 2) + h / 2 for j in range(c)],
-                         ticktext=list(result.names), autorange="reversed", showgrid=False,
-                         showticklabels=i == 1,
-                         zeroline=False, scaleanchor=f"x{'' if i == 1 else i}", row=1, col=i)
-    fig.update_layout(height=460, margin=dict(t=40, b=10, l=110, r=10))
-    return fig
+@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
+def _photo_maps(photo_key: tuple, _image: Image.Image) -> tuple[bn.FeatureMapsNorm,
+                                                                PrebuiltFigure]:
+    result = bn.batchnorm_feature_maps(bn.image_feature_maps(_image))
+    return result, PrebuiltFigure(figures.maps_figure(result).to_dict())
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _photo_maps(mode: str, size: tuple[int, int], pixels: bytes) -> bn.FeatureMapsNorm:
-    image = Image.frombytes(mode, size, pixels)
-    return bn.batchnorm_feature_maps(bn.image_feature_maps(image))
+# --- sections ---------------------------------------------------------------------------------
 
 
-# --- page -----------------------------------------------------------------------------------
+def controls() -> tuple[bn.LabConfig, bn.Knobs, dict[int, bool], bool]:
+    """Data, layer and run controls; returns the lab's config, its knobs and the buttons."""
+    for key, default in DEFAULTS.items():
+        choices = {"bn_kind": tuple(KINDS), "bn_batches": tuple(BATCH_MODES), "bn_mode": MODES,
+                   "bn_momentum": tuple(bn.MOMENTUM_CHOICES), "bn_eps": bn.EPS_CHOICES}.get(key)
+        bounds = {"bn_channels": (1, 64), "bn_batch": (1, 512), "bn_size": (1, 16),
+                  "bn_shift": (-3.0, 3.0), "bn_scale": (0.1, 3.0), "bn_seed": (0, 9999)}.get(key)
+        widgets.url_state(key, default, choices=choices, bounds=bounds)
 
-widgets.page_header(
-    "BatchNorm lab",
-    "The course runs `x = torch.randn(100, 16) + 0.5` through `nn.BatchNorm1d(16)` once and "
-    "then 100 times and prints `running_mean` and `running_var`. Here you step that very "
-    "experiment: every **Step** is one real forward pass of a real `torch` BatchNorm layer kept "
-    "for you, and every number below is read from it. Change the data, the layer and the mode, "
-    "and break it.",
-)
-photo = widgets.image_input()
+    with st.container(border=True):
+        data_col, layer_col, run_col = st.columns([1.1, 1.1, 1], gap="large")
+        with data_col:
+            st.markdown("**Data** · `x = z·scale + shift`, `z ~ randn`")
+            c1, c2 = st.columns(2)
+            channels = c1.number_input("Features (channels) C", 1, 64, key="bn_channels")
+            batch_size = c2.number_input("Batch size N", 1, 512, key="bn_batch")
+            shift = st.slider("Mean shift", -3.0, 3.0, step=0.1, key="bn_shift",
+                              help="Change it mid-run to shift the data under a trained layer.")
+            scale = st.slider("Scale (standard deviation)", 0.1, 3.0, step=0.1, key="bn_scale")
+            c1, c2 = st.columns(2)
+            seed = c1.number_input("Seed", 0, 9999, key="bn_seed")
+            batches = c2.radio("Each step feeds", tuple(BATCH_MODES), key="bn_batches",
+                               format_func=BATCH_MODES.get,
+                               help="The course repeats the same x.")
+        with layer_col:
+            st.markdown("**Layer**")
+            kind = st.radio("Layer type", tuple(KINDS), key="bn_kind", format_func=KINDS.get)
+            c1, c2 = st.columns(2)
+            momentum_label = c1.selectbox(
+                "momentum", tuple(bn.MOMENTUM_CHOICES), key="bn_momentum",
+                format_func=lambda m: bn.format_momentum(bn.MOMENTUM_CHOICES[m]),
+                help="PyTorch's momentum is the weight on the NEW batch. None: cumulative "
+                "average.",
+            )
+            eps = c2.selectbox("eps", bn.EPS_CHOICES, key="bn_eps",
+                               format_func=lambda e: f"{e:g}")
+            size = st.number_input("Feature map height = width (BatchNorm2d only)", 1, 16,
+                                   key="bn_size", disabled=kind == "1d")
+            affine = st.toggle("affine (learnable γ and β)", key="bn_affine")
+            track = st.toggle("track_running_stats", key="bn_track")
+        with run_col:
+            st.markdown("**Run**")
+            mode = st.radio("Mode", MODES, key="bn_mode", horizontal=True,
+                            format_func=lambda m: f"layer.{m}()")
+            b1, b2 = st.columns(2)
+            clicked = {1: b1.button("Step 1", width="stretch", type="primary"),
+                       10: b2.button("Step 10", width="stretch")}
+            b1, b2 = st.columns(2)
+            clicked[100] = b1.button("Run 100", width="stretch")
+            reset = b2.button("Reset", width="stretch", icon=":material/restart_alt:")
+            st.button("Back to the course's settings", on_click=_course_settings,
+                      type="tertiary", icon=":material/school:")
+            st.caption("Changing C, N, H×W, the seed, affine or track_running_stats builds a "
+                       "new layer; the other settings apply mid-run.")
+    widgets.sync_url(*URL_KEYS)
+    st.session_state.setdefault("bn_gamma", 1.0)
+    st.session_state.setdefault("bn_beta", 0.0)
 
-for key, default in DEFAULTS.items():
-    choices = {"bn_kind": tuple(KINDS), "bn_batches": tuple(BATCH_MODES), "bn_mode": MODES,
-               "bn_momentum": tuple(bn.MOMENTUM_CHOICES), "bn_eps": bn.EPS_CHOICES}.get(key)
-    bounds = {"bn_channels": (1, 64), "bn_batch": (1, 512), "bn_size": (1, 16),
-              "bn_shift": (-3.0, 3.0), "bn_scale": (0.1, 3.0), "bn_seed": (0, 9999)}.get(key)
-    widgets.url_state(key, default, choices=choices, bounds=bounds)
+    config = bn.LabConfig(kind=kind, channels=int(channels), batch_size=int(batch_size),
+                          size=int(size), seed=int(seed), affine=affine,
+                          track_running_stats=track)
+    knobs = bn.Knobs(shift=float(shift), scale=float(scale), same_batch=batches == "same",
+                     momentum=bn.MOMENTUM_CHOICES[momentum_label], eps=float(eps),
+                     training=mode == "train", gamma=float(st.session_state["bn_gamma"]),
+                     beta=float(st.session_state["bn_beta"]))
+    return config, knobs, clicked, reset
 
-with st.container(border=True):
-    data_col, layer_col, run_col = st.columns([1.1, 1.1, 1], gap="large")
-    with data_col:
-        st.markdown("**Data** · `x = z·scale + shift`, `z ~ randn`")
-        c1, c2 = st.columns(2)
-        channels = c1.number_input("Features (channels) C", 1, 64, key="bn_channels")
-        batch_size = c2.number_input("Batch size N", 1, 512, key="bn_batch")
-        shift = st.slider("Mean shift", -3.0, 3.0, step=0.1, key="bn_shift",
-                          help="Change it mid-run to shift the data under a trained layer.")
-        scale = st.slider("Scale (standard deviation)", 0.1, 3.0, step=0.1, key="bn_scale")
-        c1, c2 = st.columns(2)
-        seed = c1.number_input("Seed", 0, 9999, key="bn_seed")
-        batches = c2.radio("Each step feeds", tuple(BATCH_MODES), key="bn_batches",
-                           format_func=BATCH_MODES.get, help="The course repeats the same x.")
-    with layer_col:
-        st.markdown("**Layer**")
-        kind = st.radio("Layer type", tuple(KINDS), key="bn_kind", format_func=KINDS.get)
-        c1, c2 = st.columns(2)
-        momentum_label = c1.selectbox(
-            "momentum", tuple(bn.MOMENTUM_CHOICES), key="bn_momentum",
-            format_func=lambda m: bn.format_momentum(bn.MOMENTUM_CHOICES[m]),
-            help="PyTorch's momentum is the weight on the NEW batch. None: cumulative average.",
+
+def run_the_lab(config: bn.LabConfig, knobs: bn.Knobs, clicked: dict[int, bool],
+                reset: bool) -> bn.BatchNormLab:
+    """This session's lab (a new one when the config changed), stepped as the buttons say."""
+    if config.numel > bn.MAX_VALUES:
+        st.warning(f"A batch of {list(config.shape)} holds {config.numel:,} values; this lab "
+                   f"takes at most {bn.MAX_VALUES:,}. Make the batch, the channels or the "
+                   "feature maps smaller.", icon=":material/warning:")
+        st.stop()
+    slot = _lab_slot(st.session_state.setdefault("bn_lab_id", uuid4().hex))
+    lab = slot.get("lab")
+    if lab is None or lab.config != config:
+        lab = slot["lab"] = bn.BatchNormLab(config, knobs)
+    lab.apply(knobs)
+    if reset or st.session_state.pop("bn_reset", False):
+        lab.reset()
+    for n, pressed in clicked.items():
+        if pressed:
+            lab.step(n)
+    if pending := st.session_state.pop("bn_pending", 0):
+        lab.step(pending)
+    if lab.error:
+        st.error(
+            f"PyTorch refused the step: “{lab.error}”. In train mode BatchNorm needs more than "
+            "one value per channel to compute a variance: raise the batch size, give "
+            "BatchNorm2d bigger feature maps, or switch to eval mode."
+            if "Expected more than 1" in lab.error else lab.error,
+            icon=":material/block:",
         )
-        eps = c2.selectbox("eps", bn.EPS_CHOICES, key="bn_eps", format_func=lambda e: f"{e:g}")
-        size = st.number_input("Feature map height = width (BatchNorm2d only)", 1, 16,
-                               key="bn_size", disabled=kind == "1d")
-        affine = st.toggle("affine (learnable γ and β)", key="bn_affine")
-        track = st.toggle("track_running_stats", key="bn_track")
-    with run_col:
-        st.markdown("**Run**")
-        mode = st.radio("Mode", MODES, key="bn_mode", horizontal=True,
-                        format_func=lambda m: f"layer.{m}()")
-        b1, b2 = st.columns(2)
-        clicked = {1: b1.button("Step 1", width="stretch", type="primary"),
-                   10: b2.button("Step 10", width="stretch")}
-        b1, b2 = st.columns(2)
-        clicked[100] = b1.button("Run 100", width="stretch")
-        reset = b2.button("Reset", width="stretch", icon=":material/restart_alt:")
-        st.button("Back to the course's settings", on_click=_course_settings, type="tertiary",
-                  icon=":material/school:")
-        st.caption("Changing C, N, H×W, the seed, affine or track_running_stats builds a new "
-                   "layer; the other settings apply mid-run.")
-widgets.sync_url(*URL_KEYS)
-st.session_state.setdefault("bn_gamma", 1.0)
-st.session_state.setdefault("bn_beta", 0.0)
+    for key, limit in (("bn_channel", config.channels), ("bn_sample", config.batch_size)):
+        if st.session_state.get(key, 0) >= limit:  # the range shrank under a stored choice
+            st.session_state[key] = limit - 1
+    return lab
 
-config = bn.LabConfig(kind=kind, channels=int(channels), batch_size=int(batch_size),
-                      size=int(size), seed=int(seed), affine=affine, track_running_stats=track)
-knobs = bn.Knobs(shift=float(shift), scale=float(scale), same_batch=batches == "same",
-                 momentum=bn.MOMENTUM_CHOICES[momentum_label], eps=float(eps),
-                 training=mode == "train", gamma=float(st.session_state["bn_gamma"]),
-                 beta=float(st.session_state["bn_beta"]))
-if config.numel > bn.MAX_VALUES:
-    st.warning(f"A batch of {list(config.shape)} holds {config.numel:,} values; this lab takes "
-               f"at most {bn.MAX_VALUES:,}. Make the batch, the channels or the feature maps "
-               "smaller.", icon=":material/warning:")
-    st.stop()
-lab: bn.BatchNormLab | None = st.session_state.get("bn_lab")
-if lab is None or lab.config != config:
-    lab = st.session_state["bn_lab"] = bn.BatchNormLab(config, knobs)
-lab.apply(knobs)
-if reset or st.session_state.pop("bn_reset", False):
-    lab.reset()
-for n, pressed in clicked.items():
-    if pressed:
-        lab.step(n)
-if pending := st.session_state.pop("bn_pending", 0):
-    lab.step(pending)
-if lab.error:
-    st.error(
-        f"PyTorch refused the step: “{lab.error}”. In train mode BatchNorm needs more than one "
-        "value per channel to compute a variance: raise the batch size, give BatchNorm2d "
-        "bigger feature maps, or switch to eval mode." if "Expected more than 1" in lab.error
-        else lab.error,
-        icon=":material/block:",
-    )
 
-for key, limit in (("bn_channel", config.channels), ("bn_sample", config.batch_size)):
-    if st.session_state.get(key, 0) >= limit:  # the range shrank under a stored choice
-        st.session_state[key] = limit - 1
-last = lab.history[-1]
+def running_statistics(lab: bn.BatchNormLab) -> int:
+    """The buffers now, for the channel picked here (returned: later sections use it)."""
+    config, last = lab.config, lab.history[-1]
+    st.subheader("Running statistics")
+    pick, *metric_cols = st.columns([1.2, 1, 1, 1, 1, 1])
+    channel = int(pick.number_input("Channel to inspect", 0, config.channels - 1,
+                                    key="bn_channel"))
+    metric_cols[0].metric("Steps", last.step, help="Forward passes so far (train and eval).")
+    metric_cols[1].metric("num_batches_tracked", last.num_batches_tracked)
+    for col, name in zip(metric_cols[2:4], ("running_mean", "running_var"), strict=True):
+        buffer = getattr(last, name)
+        col.metric(f"{name}[{channel}]",
+                   _fmt(None if buffer is None else float(buffer[channel])))
+    metric_cols[4].metric(f"batch mean[{channel}]", _fmt(float(lab.batch_mean()[channel])),
+                          help="Mean of this channel over the batch the layer sees now.")
+    if not config.track_running_stats:
+        st.info("`track_running_stats=False`: the layer keeps no running statistics, so there "
+                "is nothing to plot, and even in eval mode it normalises with each batch's own "
+                "statistics.", icon=":material/info:")
+    else:
+        history_charts(lab)
+    return channel
 
-# --- the numbers now ------------------------------------------------------------------------
-st.subheader("Running statistics")
-pick, *metric_cols = st.columns([1.2, 1, 1, 1, 1, 1])
-channel = int(pick.number_input("Channel to inspect", 0, config.channels - 1, key="bn_channel"))
-metric_cols[0].metric("Steps", last.step, help="Forward passes so far (train and eval).")
-metric_cols[1].metric("num_batches_tracked", last.num_batches_tracked)
-for col, name in zip(metric_cols[2:4], ("running_mean", "running_var"), strict=True):
-    buffer = getattr(last, name)
-    col.metric(f"{name}[{channel}]", _fmt(None if buffer is None else float(buffer[channel])))
-batch_now = lab.batch()
-metric_cols[4].metric(f"batch mean[{channel}]", _fmt(float(lab.batch_mean()[channel])),
-                      help="Mean of this channel over the batch the layer sees now.")
 
-if not track:
-    st.info("`track_running_stats=False`: the layer keeps no running statistics, so there is "
-            "nothing to plot, and even in eval mode it normalises with each batch's own "
-            "statistics.", icon=":material/info:")
-else:
-    shown = st.multiselect("Channels to plot", list(range(config.channels)),
-                           default=list(range(min(4, config.channels))), key="bn_plot_channels")
-    st.plotly_chart(_history_figure(lab, shown), key="bn_history")
+@st.fragment
+def history_charts(lab: bn.BatchNormLab) -> None:
+    channels = lab.config.channels
+    shown = st.multiselect("Channels to plot", list(range(channels)),
+                           default=list(range(min(4, channels))), key="bn_plot_channels")
+    series = {name: lab.series(name) for pair in figures.STATS for name in pair}
+    st.plotly_chart(figures.history_figure([r.step for r in lab.history], series, shown),
+                    key="bn_history")
     st.caption("Solid: the layer's buffers after each step. Dashed: the data's true value: "
-               "the repeated batch's mean and unbiased variance, or, with a new batch each step, "
-               "the distribution's shift and scale².")
-    st.plotly_chart(_channels_figure(lab), key="bn_channels_now")
+               "the repeated batch's mean and unbiased variance, or, with a new batch each "
+               "step, the distribution's shift and scale².")
+    last = lab.history[-1]
+    st.plotly_chart(figures.channels_figure(
+        {name: getattr(last, name).numpy() for name, _ in figures.STATS},
+        {target: series[target][-1] for _, target in figures.STATS}), key="bn_channels_now")
 
-# --- the update rule ------------------------------------------------------------------------
-st.subheader("The update rule, with this step's numbers")
-rule = lab.update_rule(channel)
-keras = st.toggle("Show the Keras convention beside PyTorch's", key="bn_keras")
-if rule is None:
-    st.info("Press **Step 1** in train mode (with track_running_stats on) to see the update "
-            "of the last step." if track else "No running statistics to update.")
-else:
+
+@st.fragment
+def update_rule(lab: bn.BatchNormLab, channel: int) -> None:
+    st.subheader("The update rule, with this step's numbers")
+    rule = lab.update_rule(channel)
+    keras = st.toggle("Show the Keras convention beside PyTorch's", key="bn_keras")
+    if rule is None:
+        st.info("Press **Step 1** in train mode (with track_running_stats on) to see the "
+                "update of the last step." if lab.config.track_running_stats
+                else "No running statistics to update.")
+        return
     m_text = "1/num_batches_tracked" if rule.momentum is None else "momentum"
     f = rule.factor
     rule_cols = st.columns(2 if keras else 1)
@@ -332,30 +253,37 @@ else:
                    f"{rule.batch_var_unbiased:.4f} (divide by m − 1) in running_var.")
     if keras:
         with rule_cols[1]:
-            if rule.momentum is None:
-                st.markdown("**Keras** has no cumulative-average mode: its `momentum` is a "
-                            "fixed weight on the old value.")
-            else:
-                k = bn.keras_momentum(rule.momentum)
-                keras_default = bn.torch_momentum(bn.KERAS_DEFAULT_MOMENTUM)
-                st.markdown(f"**Keras**: `moving = momentum·moving + (1 − momentum)·batch`, "
-                            f"momentum = **{k:g}** (the weight on the old value)")
-                st.latex(rf"\begin{{aligned}}\text{{moving\_mean}}[{channel}] &= {k:g}\cdot"
-                         rf"{_tex(rule.old_mean)} + (1-{k:g})\cdot{_tex(rule.batch_mean)} \\ "
-                         rf"&= {rule.by_hand_mean:.4f}\end{{aligned}}")
-                st.caption(
-                    f"Same physics, opposite numbers: PyTorch momentum={rule.momentum:g} is "
-                    f"Keras momentum={k:g}. Keras' default {bn.KERAS_DEFAULT_MOMENTUM:g} is "
-                    f"PyTorch momentum={keras_default:g}: "
-                    f"{bn.TORCH_DEFAULT_MOMENTUM / keras_default:.0f} times slower than "
-                    f"PyTorch's default {bn.TORCH_DEFAULT_MOMENTUM:g}."
-                )
+            keras_rule(rule, channel)
 
-# --- the algorithm box ----------------------------------------------------------------------
-st.subheader("The algorithm box, by hand")
-if lab.last_input is None:
-    st.info("Press **Step 1** to feed a batch; the box then shows that step's numbers.")
-else:
+
+def keras_rule(rule: bn.UpdateRule, channel: int) -> None:
+    if rule.momentum is None:
+        st.markdown("**Keras** has no cumulative-average mode: its `momentum` is a "
+                    "fixed weight on the old value.")
+        return
+    k = bn.keras_momentum(rule.momentum)
+    keras_default = bn.torch_momentum(bn.KERAS_DEFAULT_MOMENTUM)
+    st.markdown(f"**Keras**: `moving = momentum·moving + (1 − momentum)·batch`, "
+                f"momentum = **{k:g}** (the weight on the old value)")
+    st.latex(rf"\begin{{aligned}}\text{{moving\_mean}}[{channel}] &= {k:g}\cdot"
+             rf"{_tex(rule.old_mean)} + (1-{k:g})\cdot{_tex(rule.batch_mean)} \\ "
+             rf"&= {rule.by_hand_mean:.4f}\end{{aligned}}")
+    st.caption(
+        f"Same physics, opposite numbers: PyTorch momentum={rule.momentum:g} is "
+        f"Keras momentum={k:g}. Keras' default {bn.KERAS_DEFAULT_MOMENTUM:g} is "
+        f"PyTorch momentum={keras_default:g}: "
+        f"{bn.TORCH_DEFAULT_MOMENTUM / keras_default:.0f} times slower than "
+        f"PyTorch's default {bn.TORCH_DEFAULT_MOMENTUM:g}."
+    )
+
+
+@st.fragment
+def algorithm_box(lab: bn.BatchNormLab, channel: int) -> None:
+    st.subheader("The algorithm box, by hand")
+    if lab.last_input is None:
+        st.info("Press **Step 1** to feed a batch; the box then shows that step's numbers.")
+        return
+    config = lab.config
     out = lab.output()
     sample = int(st.columns(4)[0].number_input("Sample i", 0, config.batch_size - 1,
                                                key="bn_sample"))
@@ -386,39 +314,44 @@ else:
         st.metric("Largest |hand − layer| over the whole output", f"{hand.max_abs_diff:.1e}",
                   help="The hand computation runs in float64, the layer in float32.")
 
-# --- gamma and beta -------------------------------------------------------------------------
-st.subheader("γ and β: scale and shift after normalising")
-g_col, b_col = st.columns(2)
-g_col.slider("γ (weight), every channel", -3.0, 3.0, step=0.1, key="bn_gamma",
-             disabled=not affine)
-b_col.slider("β (bias), every channel", -3.0, 3.0, step=0.1, key="bn_beta",
-             disabled=not affine)
-if not affine:
-    st.caption("affine=False: the layer has no weight or bias; its output stays at mean 0, "
-               "variance 1.")
-if lab.last_input is not None:
-    y_c = lab.output()[:, channel].flatten().double().numpy()
-    x_c = lab.last_input[:, channel].flatten().double().numpy()
-    st.plotly_chart(_overlay(x_c, y_c, (f"input, channel {channel}",
-                                        f"output, channel {channel}")), key="bn_affine_hist")
-    st.caption(f"Output of channel {channel}: mean {y_c.mean():.3f}, standard deviation "
-               f"{y_c.std():.3f}; in train mode these follow β and |γ|.")
 
-st.subheader("Inside the layer: `vars(layer)`")
-st.code(bn.layer_vars(lab.layer, preview=6), language="python")
+def gamma_and_beta(lab: bn.BatchNormLab, channel: int) -> None:
+    st.subheader("γ and β: scale and shift after normalising")
+    affine = lab.config.affine
+    g_col, b_col = st.columns(2)
+    g_col.slider("γ (weight), every channel", -3.0, 3.0, step=0.1, key="bn_gamma",
+                 disabled=not affine)
+    b_col.slider("β (bias), every channel", -3.0, 3.0, step=0.1, key="bn_beta",
+                 disabled=not affine)
+    if not affine:
+        st.caption("affine=False: the layer has no weight or bias; its output stays at mean 0, "
+                   "variance 1.")
+    if lab.last_input is not None:
+        y_c = lab.output()[:, channel].flatten().double().numpy()
+        x_c = lab.last_input[:, channel].flatten().double().numpy()
+        st.plotly_chart(figures.overlay_figure(x_c, y_c, (f"input, channel {channel}",
+                                                          f"output, channel {channel}")),
+                        key="bn_affine_hist")
+        st.caption(f"Output of channel {channel}: mean {y_c.mean():.3f}, standard deviation "
+                   f"{y_c.std():.3f}; in train mode these follow β and |γ|.")
 
-# --- train against eval ---------------------------------------------------------------------
-st.header("Train vs eval")
-st.markdown("In train mode the layer normalises with the **batch's** statistics (and updates "
-            "its buffers); after `layer.eval()` it uses `running_mean` and `running_var`. "
-            f"Here is the current batch, channel {channel}, through both (on a copy of the "
-            "layer, so nothing moves).")
-comparison = bn.compare_modes(lab.layer, batch_now, channel)
-if comparison is None:
-    st.warning("Train mode refuses this batch: one value per channel has no variance.")
-else:
-    st.plotly_chart(_histograms({"input": comparison.x, "output, train mode": comparison.y_train,
-                                 "output, eval mode": comparison.y_eval}), key="bn_modes")
+    st.subheader("Inside the layer: `vars(layer)`")
+    st.code(bn.layer_vars(lab.layer, preview=6), language="python")
+
+
+def train_vs_eval(lab: bn.BatchNormLab, batch_now: torch.Tensor, channel: int) -> None:
+    st.header("Train vs eval")
+    st.markdown("In train mode the layer normalises with the **batch's** statistics (and "
+                "updates its buffers); after `layer.eval()` it uses `running_mean` and "
+                f"`running_var`. Here is the current batch, channel {channel}, through both (on "
+                "a copy of the layer, so nothing moves).")
+    comparison = bn.compare_modes(lab.layer, batch_now, channel)
+    if comparison is None:
+        st.warning("Train mode refuses this batch: one value per channel has no variance.")
+        return
+    st.plotly_chart(figures.histograms_figure(
+        {"input": comparison.x, "output, train mode": comparison.y_train,
+         "output, eval mode": comparison.y_eval}), key="bn_modes")
     st.caption(f"Train-mode output: mean {comparison.y_train.mean():.3f}, std "
                f"{comparison.y_train.std():.3f}. Eval-mode output: mean "
                f"{comparison.y_eval.mean():.3f}, std {comparison.y_eval.std():.3f}. They agree "
@@ -426,59 +359,68 @@ else:
                "√((m−1)/m): running_var holds the unbiased variance, train mode divides by the "
                "biased one.")
 
-st.subheader("Forgot `model.eval()`?")
-st.markdown("At test time you predict **one** sample. Press the button to push one fresh "
-            "sample of this data through a copy of the layer left in train mode, and through "
-            "one in eval mode.")
-if st.button("Predict one sample without model.eval()", icon=":material/bug_report:"):
-    st.session_state["bn_single_shown"] = True
-if st.session_state.get("bn_single_shown"):
+
+@st.fragment
+def forgot_eval(lab: bn.BatchNormLab, channel: int) -> None:
+    st.subheader("Forgot `model.eval()`?")
+    st.markdown("At test time you predict **one** sample. Press the button to push one fresh "
+                "sample of this data through a copy of the layer left in train mode, and "
+                "through one in eval mode.")
+    if st.button("Predict one sample without model.eval()", icon=":material/bug_report:"):
+        st.session_state["bn_single_shown"] = True
+    if not st.session_state.get("bn_single_shown"):
+        return
+    channels = lab.config.channels
     single = bn.single_sample(lab)
     if single.error:
         st.error(f"ValueError: {single.error}", icon=":material/error:")
         st.markdown(
-            f"That is PyTorch's own message. With a batch of one, each of the {config.channels} "
-            "channels holds a single value: its batch mean is that value and its variance is 0, "
-            "so every output would be β whatever the input. PyTorch refuses rather than "
+            f"That is PyTorch's own message. With a batch of one, each of the {channels} "
+            "channels holds a single value: its batch mean is that value and its variance is "
+            "0, so every output would be β whatever the input. PyTorch refuses rather than "
             "silently returning garbage."
         )
         if single.y_eval is not None:
-            st.markdown("In eval mode the same sample is fine: channel "
-                        f"{channel} gives **{float(single.y_eval[0, channel].flatten()[0]):.4f}**.")
+            value = float(single.y_eval[0, channel].flatten()[0])
+            st.markdown(f"In eval mode the same sample is fine: channel {channel} gives "
+                        f"**{value:.4f}**.")
         else:
-            st.markdown("Here eval mode refuses too: with `track_running_stats=False` there are "
-                        "no running statistics to fall back on.")
-    else:
-        eval_means, train_means = single.channel_means()
-        st.warning(
-            "No error: BatchNorm2d has H×W values per channel even in one image, so train mode "
-            "normalises the image with **its own** statistics, and the answer depends on the "
-            f"batch. Largest difference from eval mode: **{single.max_abs_diff:.4f}**.",
-            icon=":material/warning:",
-        )
-        st.dataframe(
-            {"channel": list(range(config.channels)),
-             "output mean, eval mode": np.round(eval_means, 4),
-             "output mean, train mode (its own stats)": np.round(train_means, 4)},
-            hide_index=True,
-        )
-        st.caption("In train mode each channel's mean comes out as β: the image's own "
-                   "brightness in that channel has been normalised away.")
+            st.markdown("Here eval mode refuses too: with `track_running_stats=False` there "
+                        "are no running statistics to fall back on.")
+        return
+    eval_means, train_means = single.channel_means()
+    st.warning(
+        "No error: BatchNorm2d has H×W values per channel even in one image, so train mode "
+        "normalises the image with **its own** statistics, and the answer depends on the "
+        f"batch. Largest difference from eval mode: **{single.max_abs_diff:.4f}**.",
+        icon=":material/warning:",
+    )
+    st.dataframe(
+        {"channel": list(range(channels)),
+         "output mean, eval mode": np.round(eval_means, 4),
+         "output mean, train mode (its own stats)": np.round(train_means, 4)},
+        hide_index=True,
+    )
+    st.caption("In train mode each channel's mean comes out as β: the image's own "
+               "brightness in that channel has been normalised away.")
 
-st.subheader("Distribution shift")
-st.markdown(
-    "Move **Mean shift** mid-run (no reset) and step again: the data moves under a layer "
-    "whose running statistics still describe the old data, and they catch up at a speed set "
-    "by momentum. Each step closes a fraction `momentum` of the gap: after k steps "
-    "`(1 − momentum)^k` of it is left."
-)
-st.button("Shift the data mean by +1 and run 50 steps", on_click=_shift_and_run,
-          disabled=shift >= 3.0, icon=":material/trending_up:")
-catch = lab.catch_up(channel)
-if catch is not None:
+
+def distribution_shift(lab: bn.BatchNormLab, channel: int, shift: float) -> None:
+    st.subheader("Distribution shift")
+    st.markdown(
+        "Move **Mean shift** mid-run (no reset) and step again: the data moves under a layer "
+        "whose running statistics still describe the old data, and they catch up at a speed "
+        "set by momentum. Each step closes a fraction `momentum` of the gap: after k steps "
+        "`(1 − momentum)^k` of it is left."
+    )
+    st.button("Shift the data mean by +1 and run 50 steps", on_click=_shift_and_run,
+              disabled=shift >= 3.0, icon=":material/trending_up:")
+    catch = lab.catch_up(channel)
+    if catch is None:
+        return
     if catch.steps_measured is not None:
         measured = f"{catch.steps_measured} steps"
-    elif not last.training:
+    elif not lab.history[-1].training:
         measured = "never, while the layer is in eval mode (its buffers stay put)"
     else:
         measured = "not yet: step on"
@@ -491,32 +433,62 @@ if catch is not None:
         f"[{channel}]: measured **{measured}**; predicted {predicted}."
     )
 
-# --- the BatchNorm2d picture ----------------------------------------------------------------
-st.header("BatchNorm2d: which axes are averaged")
-st.markdown(
-    "A block of shape [N, C, H, W] (here N = 3 samples, C = 4 channels, H = W = 3): each little "
-    "square is one feature map. Blue: the values that share one mean and variance with the "
-    "top-left value of sample 0, channel 1, found by asking each real layer which inputs "
-    "its output depends on (autograd)."
-)
-st.plotly_chart(_axes_figure((3, 4, 3, 3), 0, 1), key="bn_axes")
 
-st.subheader(f"BatchNorm2d on feature maps of your photo ({photo.name})")
-result = _photo_maps(photo.image.mode, photo.image.size, photo.image.tobytes())
-maps = result.before
-st.markdown(
-    f"A batch of {maps.shape[0]} crops of the photo, each filtered by {maps.shape[1]} fixed "
-    "3×3 kernels: a real [N, C, H, W] = "
-    f"{list(maps.shape)} batch of feature maps through `nn.BatchNorm2d({maps.shape[1]})` in "
-    "train mode. Before, the channels live on very different scales; after, every channel "
-    "has mean 0 and variance 1 over N, H and W."
+def averaged_axes() -> None:
+    st.header("BatchNorm2d: which axes are averaged")
+    st.markdown(
+        "A block of shape [N, C, H, W] (here N = 3 samples, C = 4 channels, H = W = 3): each "
+        "little square is one feature map. Blue: the values that share one mean and variance "
+        "with the top-left value of sample 0, channel 1, found by asking each real layer which "
+        "inputs its output depends on (autograd)."
+    )
+    st.plotly_chart(_axes_figure((3, 4, 3, 3), 0, 1), key="bn_axes")
+
+
+def photo_feature_maps() -> None:
+    st.subheader(f"BatchNorm2d on feature maps of your photo ({photo.name})")
+    result, figure = _photo_maps(kernels.image_key(photo.image, photo.name), photo.image)
+    maps = result.before
+    st.markdown(
+        f"A batch of {maps.shape[0]} crops of the photo, each filtered by {maps.shape[1]} fixed "
+        "3×3 kernels: a real [N, C, H, W] = "
+        f"{list(maps.shape)} batch of feature maps through `nn.BatchNorm2d({maps.shape[1]})` "
+        "in train mode. Before, the channels live on very different scales; after, every "
+        "channel has mean 0 and variance 1 over N, H and W."
+    )
+    st.plotly_chart(figure, key="bn_maps")
+    st.caption("Rows: channels (one kernel each); columns: the crops of the batch. Each panel "
+               "uses one colour scale for all its maps, so a channel with a small range looks "
+               "pale.")
+    st.dataframe(
+        {"channel": list(result.names), "mean before": np.round(result.mean_before, 4),
+         "std before": np.round(result.std_before, 4),
+         "mean after": np.round(result.mean_after, 4),
+         "std after": np.round(result.std_after, 4)},
+        hide_index=True,
+    )
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+widgets.page_header(
+    "BatchNorm lab",
+    "The course runs `x = torch.randn(100, 16) + 0.5` through `nn.BatchNorm1d(16)` once and "
+    "then 100 times and prints `running_mean` and `running_var`. Here you step that very "
+    "experiment: every **Step** is one real forward pass of a real `torch` BatchNorm layer kept "
+    "for you, and every number below is read from it. Change the data, the layer and the mode, "
+    "and break it.",
 )
-st.plotly_chart(_maps_figure(result), key="bn_maps")
-st.caption("Rows: channels (one kernel each); columns: the crops of the batch. Each panel uses "
-           "one colour scale for all its maps, so a channel with a small range looks pale.")
-st.dataframe(
-    {"channel": list(result.names), "mean before": np.round(result.mean_before, 4),
-     "std before": np.round(result.std_before, 4), "mean after": np.round(result.mean_after, 4),
-     "std after": np.round(result.std_after, 4)},
-    hide_index=True,
-)
+photo = widgets.image_input()
+config, knobs, clicked, reset = controls()
+lab = run_the_lab(config, knobs, clicked, reset)
+channel = running_statistics(lab)
+batch_now = lab.batch()
+update_rule(lab, channel)
+algorithm_box(lab, channel)
+gamma_and_beta(lab, channel)
+train_vs_eval(lab, batch_now, channel)
+forgot_eval(lab, channel)
+distribution_shift(lab, channel, knobs.shift)
+averaged_axes()
+photo_feature_maps()
