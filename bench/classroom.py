@@ -1,0 +1,324 @@
+"""A class of students against `make serve`, and against one `make run` process in the same run.
+
+Starts the served stack (the same generated supervisord + HAProxy configs `make serve` runs, with
+REPLICAS Streamlit processes) and, as the reference, one plain Streamlit process, and drives each
+with the websocket load generator `../shared/tools/loadtest.py run` (Streamlit's own protocol;
+see its docstring), wave after wave on the same processes:
+
+  busy          15 Convolution + 15 Conv arithmetic, 5 interactions, think 1–3 s   p95 < 2 s
+  calm          the same 30 students, think 10–30 s                               p95 < 1 s
+  feature-maps  30 students on Feature maps, think 1–3 s                  p95 < 5 s, RSS < 3 GB
+
+For each wave it prints the p95 (and p50) of send → script_finished over all interactions,
+the peak RSS summed over the Streamlit processes (sampled every 0.5 s; HAProxy and supervisord
+are a few MB and not counted), the RSS after the wave (after --settle s) against before it, and
+the served/reference ratio of p95.
+
+Media: the load generator keeps no cookies, so through a cookie-sticky balancer its /media/
+GETs would reach whichever process HAProxy picks, not the one that holds the student's
+session (a browser sends the cookie and has no such problem). Both setups therefore run with
+`--no-media` unless --media is given; the script runs, and so the images' cost, are the same.
+
+    .venv/bin/python bench/classroom.py                                   # the full run
+    .venv/bin/python bench/classroom.py --students 10 --interactions 2 --waves busy,feature-maps
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from explorer import serving
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LOADTEST = Path(os.environ.get("LOADTEST", REPO_ROOT.parent / "shared" / "tools" / "loadtest.py"))
+RSS_BAR_MB = 3 * 1024
+
+
+@dataclass(frozen=True)
+class Wave:
+    name: str
+    pages: str
+    think: str
+    p95_bar_s: float
+    rss_bar_mb: float | None = None
+
+
+def waves(students: int) -> dict[str, Wave]:
+    half = max(1, students // 2)
+    mixed = f"convolution:{half},conv-arithmetic:{max(1, students - half)}"
+    return {
+        "busy": Wave("busy", mixed, "1,3", 2.0),
+        "calm": Wave("calm", mixed, "10,30", 1.0),
+        "feature-maps": Wave("feature-maps", f"feature-maps:{students}", "1,3", 5.0, RSS_BAR_MB),
+    }
+
+
+# --- memory of a set of processes ------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+def streamlit_children(pid: int) -> list[int]:
+    """The Streamlit processes supervisord runs now (new PIDs after a restart included)."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            kids += [int(k) for k in task.read_text().split()]
+        except OSError:
+            continue
+    out = []
+    for kid in kids:
+        try:
+            if b"streamlit" in Path(f"/proc/{kid}/cmdline").read_bytes():
+                out.append(kid)
+        except OSError:
+            continue
+    return out
+
+
+class RssSampler(threading.Thread):
+    """Samples the summed RSS of `pids()` every `every` s until stopped; keeps the peak."""
+
+    def __init__(self, pids, every: float = 0.5):
+        super().__init__(daemon=True)
+        self.pids, self.every = pids, every
+        self.peak = 0.0
+        self.done = threading.Event()
+
+    def now(self) -> float:
+        return sum(rss_mb(p) for p in self.pids())
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.peak = max(self.peak, self.now())
+            self.done.wait(self.every)
+
+    def stop(self) -> float:
+        self.done.set()
+        self.join()
+        return max(self.peak, self.now())
+
+
+# --- the two setups --------------------------------------------------------------------------
+
+
+class Reference:
+    """One `streamlit run` process, as `make run` starts it (through loadtest.py serve)."""
+
+    label = "1 process (make run)"
+
+    def __enter__(self):
+        out = subprocess.run([sys.executable, str(LOADTEST), "serve", "--cwd", str(REPO_ROOT)],
+                             capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+        self.info = json.loads(out.stdout.strip().splitlines()[-1])
+        self.port = self.info["port"]
+        return self
+
+    def pids(self) -> list[int]:
+        return [self.info["pid"]]
+
+    def process_ports(self) -> list[int]:
+        return [self.port]
+
+    def __exit__(self, *exc) -> None:
+        subprocess.run([sys.executable, str(LOADTEST), "stop", "--pid", str(self.info["pid"])],
+                       capture_output=True, check=False)
+
+
+class Served:
+    """`make serve`: HAProxy + N Streamlit processes under supervisord, on free ports."""
+
+    def __init__(self, replicas: int):
+        self.replicas = replicas
+        self.label = f"{replicas} processes (make serve)"
+
+    def __enter__(self):
+        tmp = Path(tempfile.mkdtemp(prefix="classroom-serve-"))
+        ports: set[int] = set()
+        while len(ports) < self.replicas + 1:
+            ports.add(free_port())
+        port, *backends = sorted(ports)
+        self.cfg = serving.ServeConfig(
+            port=port, replicas=self.replicas, backend_ports=tuple(backends), bind="127.0.0.1",
+            run_dir=tmp / "run", runs_dir=tmp / "runs", cwd=REPO_ROOT,
+            haproxy=serving.find_binary("haproxy"))
+        self.proc = serving.start(self.cfg)
+        serving.wait_healthy(self.cfg, self.proc)
+        self.port = port
+        return self
+
+    def pids(self) -> list[int]:
+        return streamlit_children(self.proc.pid)
+
+    def process_ports(self) -> list[int]:
+        return list(self.cfg.ports())
+
+    def __exit__(self, *exc) -> None:
+        serving.stop(self.proc)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- one wave ---------------------------------------------------------------------------------
+
+
+def warm_up(setup, pages: list[str]) -> None:
+    """One student per page on each process directly, so that 'RSS before' the first wave is a
+    server that has imported and rendered its pages, as in a lesson already under way."""
+    for port in setup.process_ports():
+        spec = ",".join(f"{page}:1" for page in pages)
+        subprocess.run([sys.executable, str(LOADTEST), "run", "--port", str(port), "--pages",
+                        spec, "--interactions", "0", "--no-media", "--label", "warm-up"],
+                       capture_output=True, check=True, cwd=REPO_ROOT)
+
+
+# --- one wave --------------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    pos = (len(s) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def run_wave(setup, wave: Wave, args) -> dict:
+    out_json = Path(tempfile.mkstemp(prefix=f"classroom-{wave.name}-", suffix=".json")[1])
+    before = sum(rss_mb(p) for p in setup.pids())
+    sampler = RssSampler(setup.pids)
+    sampler.start()
+    cmd = [sys.executable, str(LOADTEST), "run", "--port", str(setup.port),
+           "--pages", wave.pages, "--think", wave.think, "--interactions", str(args.interactions),
+           "--label", f"{setup.label}: {wave.name}", "--json", str(out_json),
+           "--max-seconds", str(args.max_seconds), "--seed", str(args.seed)]
+    if not args.media:
+        cmd.append("--no-media")
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
+    wall = time.monotonic() - t0
+    peak = sampler.stop()
+    if proc.returncode != 0:
+        raise SystemExit(f"loadtest failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    time.sleep(args.settle)
+    after = sum(rss_mb(p) for p in setup.pids())
+    phase = json.loads(out_json.read_text())
+    out_json.unlink()
+    interact = [v for d in phase["per_page"].values() for v in d["interact"]]
+    render = [v for d in phase["per_page"].values() for v in d["render"]]
+    skipped = sum(1 for st in phase["students"] for it in st["interactions"] if it["error"])
+    failed = sum(len(d["failed"]) for d in phase["per_page"].values())
+    exceptions = sum(len(d["exceptions"]) for d in phase["per_page"].values())
+    return {"setup": setup.label, "wave": wave.name, "p50": pct(interact, 50),
+            "p95": pct(interact, 95), "n": len(interact), "render_p95": pct(render, 95),
+            "failed": failed, "skipped": skipped, "exceptions": exceptions,
+            "rss_before": before, "rss_peak": peak, "rss_after": after, "wall": wall,
+            "processes": len(setup.pids()),
+            "markdown": proc.stdout.strip()}
+
+
+def fmt(v: float | None, digits: int = 2) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def report(rows: list[dict], chosen: list[Wave], args) -> None:
+    print(f"\n## Classroom: {args.students} students, {args.interactions} interactions, "
+          f"{args.replicas} replicas, media {'on' if args.media else 'off'}, settle "
+          f"{args.settle:g} s, {os.cpu_count()} cores\n")
+    print("| wave | setup | interaction p50 / p95 (s) | n | first render p95 (s) | failed |"
+          " RSS before / peak / after (MB) | after / before | bar |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    by = {(r["wave"], r["setup"]): r for r in rows}
+    for wave in chosen:
+        for r in (r for r in rows if r["wave"] == wave.name):
+            ok = r["p95"] is not None and r["p95"] < wave.p95_bar_s and r["failed"] == 0
+            bar = f"p95 < {wave.p95_bar_s:g} s"
+            if wave.rss_bar_mb:
+                ok = ok and r["rss_peak"] < wave.rss_bar_mb
+                bar += f", peak < {wave.rss_bar_mb / 1024:g} GB"
+            ratio = r["rss_after"] / r["rss_before"] if r["rss_before"] else None
+            print(f"| {wave.name} | {r['setup']} | {fmt(r['p50'])} / {fmt(r['p95'])} | "
+                  f"{r['n']} | {fmt(r['render_p95'])} | {r['failed']} | "
+                  f"{r['rss_before']:.0f} / {r['rss_peak']:.0f} / {r['rss_after']:.0f} | "
+                  f"{fmt(ratio)} | {bar}: {'met' if ok else 'NOT met'} |")
+        ref = [r for (w, s), r in by.items() if w == wave.name and s == Reference.label]
+        srv = [r for (w, s), r in by.items() if w == wave.name and s != Reference.label]
+        if ref and srv and ref[0]["p95"] and srv[0]["p95"]:
+            print(f"| {wave.name} | served / reference | p95 ratio "
+                  f"{srv[0]['p95'] / ref[0]['p95']:.2f} | | | | peak RSS ratio "
+                  f"{srv[0]['rss_peak'] / max(ref[0]['rss_peak'], 1):.2f} | | |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--replicas", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--students", type=int, default=30)
+    ap.add_argument("--interactions", type=int, default=5)
+    ap.add_argument("--waves", default="busy,calm,feature-maps",
+                    help="comma-separated, of busy, calm, feature-maps")
+    ap.add_argument("--settle", type=float, default=30, help="s after a wave before RSS 'after'")
+    ap.add_argument("--max-seconds", type=float, default=400, help="cap for one wave")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--media", action="store_true", help="fetch /media/ files (see docstring)")
+    ap.add_argument("--no-reference", dest="reference", action="store_false",
+                    help="skip the single-process reference")
+    ap.add_argument("--no-warmup", dest="warmup", action="store_false",
+                    help="measure 'RSS before' on cold processes")
+    ap.add_argument("--verbose", action="store_true", help="print loadtest.py's own tables")
+    args = ap.parse_args()
+    missing = [name for name, ok in (("loadtest.py", LOADTEST.exists()),
+                                     ("haproxy", serving.find_binary("haproxy")),
+                                     ("supervisord", serving.find_binary("supervisord")))
+               if not ok]
+    if missing:
+        print(f"skipped: {', '.join(missing)} not found (loadtest at {LOADTEST}; "
+              "`make serve-tools` installs haproxy and supervisor)")
+        return
+    table = waves(args.students)
+    chosen = [table[w.strip()] for w in args.waves.split(",")]
+    setups = [Served(args.replicas)] + ([Reference()] if args.reference else [])
+    rows = []
+    for setup in setups:
+        with setup:
+            if args.warmup:
+                warm_up(setup, sorted({p.split(":")[0] for w in chosen
+                                       for p in w.pages.split(",")}))
+            for wave in chosen:
+                row = run_wave(setup, wave, args)
+                rows.append(row)
+                if args.verbose:
+                    print(row["markdown"], "\n", flush=True)
+                print(f"{row['setup']} · {wave.name}: p95 {fmt(row['p95'])} s over "
+                      f"{row['n']} interactions ({row['skipped']} without a result), "
+                      f"{row['failed']} failed sessions, {row['exceptions']} exceptions, peak RSS "
+                      f"{row['rss_peak']:.0f} MB over {row['processes']} processes, "
+                      f"{row['wall']:.0f} s", flush=True)
+    report(rows, chosen, args)
+
+
+if __name__ == "__main__":
+    main()
