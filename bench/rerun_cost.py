@@ -212,14 +212,16 @@ def interact(at: AppTest, item: Interaction, rep: int) -> tuple[float, str] | No
         return None
     if kind_of(widget) == "button":
         widget.click()
+    elif item.values is None:  # the first two options, by index (labels may be formatted)
+        if len(getattr(widget, "options", [])) < 2 or not hasattr(widget, "index"):
+            return None
+        index = (rep + 1) % 2
+        if hasattr(widget, "select_index"):
+            widget.select_index(index)
+        else:
+            widget.set_value(widget.options[index])
     else:
-        values = item.values
-        if values is None:
-            options = list(getattr(widget, "options", []))
-            if len(options) < 2:
-                return None
-            values = tuple(options[:2])
-        widget.set_value(values[(rep + 1) % len(values)])
+        widget.set_value(item.values[(rep + 1) % len(item.values)])
     fragment = _widget_fragment.get(widget.id, "")
     if fragment:
         _scope.append(fragment)

@@ -10,6 +10,7 @@ against the tensor `conv2d` produced.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -231,7 +232,7 @@ def image_key(image: Image.Image, name: str) -> tuple:
     tells apart two different uploads of the same name and size.
     """
     sample = image.resize((32, 32), Image.Resampling.NEAREST).tobytes()
-    return name, image.size, image.mode, sample
+    return name, image.size, image.mode, hashlib.blake2b(sample, digest_size=16).hexdigest()
 
 
 def image_tensor(image: Image.Image, colour: ColourMode = "rgb") -> torch.Tensor:

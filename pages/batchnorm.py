@@ -278,13 +278,12 @@ def keras_rule(rule: bn.UpdateRule, channel: int) -> None:
 
 
 @st.fragment
-def algorithm_box(lab: bn.BatchNormLab, channel: int) -> None:
+def algorithm_box(lab: bn.BatchNormLab, out: torch.Tensor | None, channel: int) -> None:
     st.subheader("The algorithm box, by hand")
     if lab.last_input is None:
         st.info("Press **Step 1** to feed a batch; the box then shows that step's numbers.")
         return
     config = lab.config
-    out = lab.output()
     sample = int(st.columns(4)[0].number_input("Sample i", 0, config.batch_size - 1,
                                                key="bn_sample"))
     hand = bn.hand_computation(lab.last_input, out, lab.layer, lab.last_training, channel,
@@ -315,7 +314,7 @@ def algorithm_box(lab: bn.BatchNormLab, channel: int) -> None:
                   help="The hand computation runs in float64, the layer in float32.")
 
 
-def gamma_and_beta(lab: bn.BatchNormLab, channel: int) -> None:
+def gamma_and_beta(lab: bn.BatchNormLab, out: torch.Tensor | None, channel: int) -> None:
     st.subheader("γ and β: scale and shift after normalising")
     affine = lab.config.affine
     g_col, b_col = st.columns(2)
@@ -327,7 +326,7 @@ def gamma_and_beta(lab: bn.BatchNormLab, channel: int) -> None:
         st.caption("affine=False: the layer has no weight or bias; its output stays at mean 0, "
                    "variance 1.")
     if lab.last_input is not None:
-        y_c = lab.output()[:, channel].flatten().double().numpy()
+        y_c = out[:, channel].flatten().double().numpy()
         x_c = lab.last_input[:, channel].flatten().double().numpy()
         st.plotly_chart(figures.overlay_figure(x_c, y_c, (f"input, channel {channel}",
                                                           f"output, channel {channel}")),
@@ -485,8 +484,9 @@ lab = run_the_lab(config, knobs, clicked, reset)
 channel = running_statistics(lab)
 batch_now = lab.batch()
 update_rule(lab, channel)
-algorithm_box(lab, channel)
-gamma_and_beta(lab, channel)
+output = lab.output()  # the last step's output with the current γ and β (one forward pass)
+algorithm_box(lab, output, channel)
+gamma_and_beta(lab, output, channel)
 train_vs_eval(lab, batch_now, channel)
 forgot_eval(lab, channel)
 distribution_shift(lab, channel, knobs.shift)

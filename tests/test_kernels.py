@@ -232,3 +232,12 @@ def test_banded_depthwise_equals_plain_conv2d(bands):
     got = kernels._banded_depthwise(x, weights, bands)
     assert got.shape == expected.shape == (1, 3, 16, 9)
     assert torch.allclose(got, expected, atol=1e-3)
+
+
+def test_image_key_is_small_and_tells_different_photos_apart():
+    grey = Image.new("RGB", (64, 48), (128, 128, 128))
+    key = kernels.image_key(grey, "a.png")
+    assert key == kernels.image_key(grey.copy(), "a.png") and len(repr(key)) < 100
+    dotted = grey.copy()
+    dotted.paste((255, 0, 0), (0, 0, 64, 2))
+    assert kernels.image_key(dotted, "a.png") != key != kernels.image_key(grey, "b.png")
