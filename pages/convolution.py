@@ -32,7 +32,6 @@ widgets.page_header(
 )
 photo = widgets.image_input()
 PHOTO_KEY = kernels.image_key(photo.image, photo.name)  # small: caches key on it, not pixels
-INSPECTED = ["convolution_images", "convolution_inspector"]  # fragments showing the pixel
 
 
 def show_grid(values: object, key: str, cell_px: int = 44, show_indices: bool = True,
@@ -209,17 +208,12 @@ def photo_pair(colour: str, weights: tuple, padding: str, display: str, size: in
                   width="stretch")
 
 
-def _pixel_moved() -> None:
-    st.rerun(scope=INSPECTED)  # only the outlined photos and the inspector depend on it
-
-
 def _pick_pixel() -> None:
     cell = grids.clicked_cell(st.session_state["convolution_picker"].get("selection"))
     if cell is not None:
         top, left = st.session_state["convolution_picker_origin"]
         st.session_state["convolution_y"] = top + cell[0]
         st.session_state["convolution_x"] = left + cell[1]
-    _pixel_moved()
 
 
 @st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
@@ -229,7 +223,6 @@ def _inspection(photo_key: tuple, _image: Image.Image, colour: str, weights: tup
                                  torch.tensor(weights), padding, row, col, channel)
 
 
-@st.fragment(key="convolution_inspector")
 def pixel_inspector(colour: str, weights: tuple, padding: str) -> None:
     st.subheader("Pixel inspector")
     x = _input_tensor(PHOTO_KEY, photo.image, colour)
@@ -242,10 +235,8 @@ def pixel_inspector(colour: str, weights: tuple, padding: str) -> None:
     st.markdown("Pick an output pixel: type its coordinates, or click a pixel in the "
                 "neighbourhood view. The inspector redoes that pixel's arithmetic by hand.")
     c1, c2, c3 = st.columns(3)
-    col = c1.number_input("x (column)", 0, width - 1, step=1, key="convolution_x",
-                          on_change=_pixel_moved)
-    row = c2.number_input("y (row)", 0, height - 1, step=1, key="convolution_y",
-                          on_change=_pixel_moved)
+    col = c1.number_input("x (column)", 0, width - 1, step=1, key="convolution_x")
+    row = c2.number_input("y (row)", 0, height - 1, step=1, key="convolution_y")
     channel = 0
     if x.shape[1] == 3:
         channel = CHANNELS.index(c3.selectbox("Channel", CHANNELS, key="convolution_channel"))
