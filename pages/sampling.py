@@ -25,7 +25,21 @@ def _grey(photo_key: tuple, _image: Image.Image) -> torch.Tensor:
     return sampling.grey_tensor(_image)
 
 
-x = _grey(kernels.image_key(photo.image, photo.name), photo.image)  # keyed small, not by pixels
+PHOTO_KEY = kernels.image_key(photo.image, photo.name)  # caches key on it, not on the pixels
+x = _grey(PHOTO_KEY, photo.image)
+
+
+@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
+def _edges(photo_key: tuple, _x: torch.Tensor) -> tuple[torch.Tensor, sampling.InplaceReport]:
+    edges = sampling.edge_map(_x)
+    return edges, sampling.inplace_report(edges)
+
+
+@st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
+def _activated(photo_key: tuple, _edges: torch.Tensor, name: str
+               ) -> tuple[torch.Tensor, sampling.SharedHistograms]:
+    after = sampling.activate(_edges, name)
+    return after, sampling.shared_histograms({"before": _edges, f"after {name}": after})
 size = (x.shape[2], x.shape[3])
 grid = sampling.number_grid(6)
 
@@ -194,14 +208,13 @@ def activations() -> None:
     """An activation on the signed Sobel-x map, and what inplace=True saves."""
     name = st.radio("Activation", list(sampling.ACTIVATIONS), key="sp_act", horizontal=True)
     widgets.sync_url("sp_act")
-    edges = sampling.edge_map(x)
-    after = sampling.activate(edges, name)
+    edges, report = _edges(PHOTO_KEY, x)
+    after, histograms = _activated(PHOTO_KEY, edges, name)
     cols = st.columns([1, 1, 2])
     cols[0].image(sampling.to_uint8(edges, signed=True), width="stretch",
                   caption="Sobel-x edges: grey 0, dark negative, light positive")
     cols[1].image(sampling.to_uint8(after, signed=True), width="stretch",
                   caption=f"after {name}")
-    histograms = sampling.shared_histograms({"before": edges, f"after {name}": after})
     cols[2].plotly_chart(figures.activation_histogram_figure(histograms), width="stretch",
                          key="sp_hist")
     negative = float((edges < 0).float().mean())
@@ -212,7 +225,6 @@ def activations() -> None:
     )
 
     st.subheader("inplace=True")
-    report = sampling.inplace_report(edges)
     left, right = st.columns([1, 1])
     left.markdown(
         f"`nn.ReLU(inplace=True)` writes its result into the input tensor instead of allocating "

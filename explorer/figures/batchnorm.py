@@ -162,7 +162,7 @@ def maps_figure(result: bn.FeatureMapsNorm) -> go.Figure:
     data = []
     for i, maps in enumerate((result.before, result.after), start=1):
         suffix = "" if i == 1 else str(i)
-        tiled = bn.tile(maps, gap=2)
+        tiled = np.round(bn.tile(maps, gap=2), 3)  # as the hover shows them: half the JSON
         data.append({"type": "heatmap",
                      "z": [[None if v != v else v for v in row] for row in tiled.tolist()],
                      "colorscale": "RdBu_r", "zmid": 0, "showscale": True,
