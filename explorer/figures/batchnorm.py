@@ -8,7 +8,6 @@ and reused as a plain dict: each rerun then only fills in the traces. The builde
 
 from __future__ import annotations
 
-import copy
 from functools import lru_cache
 from typing import Any
 
@@ -31,8 +30,13 @@ def _subplots(cols: int, titles: tuple[str, ...], **kwargs: Any) -> dict[str, An
 
 
 def _layout(cols: int, titles: tuple[str, ...], **kwargs: Any) -> dict[str, Any]:
-    """A fresh copy of the layout of `cols` side-by-side subplots."""
-    return copy.deepcopy(_subplots(cols, titles, **kwargs))
+    """A fresh copy of the layout of `cols` side-by-side subplots, two levels deep (the axes
+    and the title annotations), which is as deep as the builders below write."""
+    def fresh(value: Any) -> Any:
+        if isinstance(value, dict):
+            return dict(value)
+        return [fresh(v) for v in value] if isinstance(value, list) else value
+    return {key: fresh(value) for key, value in _subplots(cols, titles, **kwargs).items()}
 
 
 def _axes(i: int) -> dict[str, str]:
