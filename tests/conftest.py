@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
@@ -20,6 +21,21 @@ APP = REPO_ROOT / "explorer" / "app.py"
 _TEST_RUNS = tempfile.mkdtemp(prefix="explorer-test-runs-")
 atexit.register(shutil.rmtree, _TEST_RUNS, ignore_errors=True)
 os.environ.setdefault("EXPLORER_RUNS_DIR", _TEST_RUNS)
+
+
+@pytest.fixture(autouse=True)
+def guard_never_fires(request, caplog) -> None:
+    """A guarded section that fails hides its exception from AppTest; fail the test instead."""
+    caplog.set_level(logging.ERROR, logger="explorer.guard")
+    yield
+    if request.node.get_closest_marker("guard_expected"):
+        return
+    fired = [r for when in ("setup", "call") for r in caplog.get_records(when)
+             if r.name == "explorer.guard"]
+    if fired:
+        pytest.fail("a guarded section failed:\n" + "\n".join(
+            f"{r.getMessage()}\n{logging.Formatter().formatException(r.exc_info)}"
+            for r in fired if r.exc_info), pytrace=False)
 
 
 @pytest.fixture

@@ -6,14 +6,19 @@ the plain modules beside it.
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
+import reprlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
 import torch
+from streamlit.errors import FragmentHandledException
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from explorer import devices, images
 from explorer.training import scheduler
@@ -45,6 +50,60 @@ def sidebar() -> None:
 def training_scheduler() -> scheduler.Scheduler:
     """This server process's scheduler thread, which starts queued runs as worker processes."""
     return scheduler.ensure_started()
+
+
+# --- guarded sections ------------------------------------------------------------------------
+
+GUARD_SENTENCE = ("This part of the page could not be drawn for this image; "
+                  "the rest still works.")
+guard_log = logging.getLogger("explorer.guard")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_short = reprlib.Repr()
+_short.maxstring, _short.maxother, _short.maxlist, _short.maxdict = 120, 120, 8, 12
+
+
+def guarded(section: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R | None]]:
+    """Decorate a page section so that an unexpected exception in it spoils only that section.
+
+    The section draws into its own slot; if it raises, the slot is replaced by one sentence
+    (`GUARD_SENTENCE`), the full traceback is logged on the server with the page, the section
+    and its inputs, and the call returns None so the rest of the page goes on. Streamlit's
+    own control flow (st.stop, st.rerun, fragment reruns) passes through untouched. On a
+    fragment put it under `@st.fragment`, so that the fragment's own reruns are guarded too.
+    It is a safety net, not error handling: expected bad input deserves its own sentence.
+    """
+
+    def decorate(func: Callable[_P, _R]) -> Callable[_P, _R | None]:
+        @functools.wraps(func)
+        def run_guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R | None:
+            slot = st.empty()
+            try:
+                with slot.container():
+                    return func(*args, **kwargs)
+            except (ScriptControlException, FragmentHandledException):
+                raise
+            except Exception:
+                _log_failure(func, section, args, kwargs)
+                slot.warning(GUARD_SENTENCE, icon=":material/construction:")
+                return None
+
+        return run_guarded
+
+    return decorate
+
+
+def _log_failure(func: Callable[..., Any], section: str, args: tuple, kwargs: dict) -> None:
+    """The traceback plus what is needed to replay it: page, section, arguments, widgets."""
+    page = Path(func.__code__.co_filename).name
+    inputs = [_short.repr(a) for a in args] + [f"{k}={_short.repr(v)}" for k, v in kwargs.items()]
+    try:
+        state = {k: v for k, v in st.session_state.to_dict().items()
+                 if isinstance(v, str | int | float | bool) and not k.startswith("_")}
+    except Exception:  # no session (a bare call): the arguments alone must do
+        state = {}
+    guard_log.exception("section %r of page %s failed; inputs: %s; session: %s",
+                        section, page, ", ".join(inputs) or "none", _short.repr(state))
 
 
 # --- who is this browser ---------------------------------------------------------------------
