@@ -1,14 +1,17 @@
 """The model zoo: every network of the course, for small images and for ImageNet.
 
 One registry (`list_models`, `get_spec`), one way to build a model for an input
-(`build_model`, `build_seeded`), and torchvision's pretrained ImageNet networks built by
-torchvision's own builders from the local torch hub cache only (`build_pretrained`). The
-architectures live in `explorer.models.architectures`.
+(`build_model`, `build_seeded`), and torchvision's pretrained ImageNet networks loaded from
+the local torch hub cache as plain tensors (`build_pretrained`; `weights.download` fetches a
+file there on request, checked by hash). The architectures live in
+`explorer.models.architectures`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import pickle
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +21,7 @@ import torch
 import torchvision
 from torch import nn
 
+from explorer.models import weights as weights_files
 from explorer.models.architectures import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, vgg
 from explorer.models.architectures.common import Builder
 from explorer.models.modules import leaf_modules
@@ -327,41 +331,72 @@ def _weights(key: str, batchnorm: bool = False):
     return torchvision.models.get_weight(f"{name}.IMAGENET1K_V1")
 
 
+def pretrained_file(key: str, batchnorm: bool = False) -> weights_files.WeightsFile | None:
+    """The published file of `key`'s ImageNet weights (None: torchvision has none)."""
+    published = _weights(key, batchnorm)
+    return weights_files.entry(str(published)) if published is not None else None
+
+
 def pretrained_url(key: str, batchnorm: bool = False) -> str | None:
-    """Where torchvision publishes the ImageNet weights of `key` (None: no such weights)."""
-    weights = _weights(key, batchnorm)
-    return weights.url if weights else None
+    """Where the ImageNet weights of `key` are fetched from (None: no such weights)."""
+    file = pretrained_file(key, batchnorm)
+    return file.source_url if file else None
 
 
 def pretrained_path(key: str, batchnorm: bool = False) -> Path | None:
     """Where the weights file goes in the torch hub cache (None: torchvision has none)."""
-    url = pretrained_url(key, batchnorm)
-    if url is None:
-        return None
-    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+    file = pretrained_file(key, batchnorm)
+    return file.path if file else None
+
+
+# Published DenseNet files keep the pre-0.4 names "norm.1", "conv.2" (dots are no longer
+# allowed in module names); torchvision's builder renames them the same way.
+_DENSENET_OLD_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+
+
+def _published_architecture(key: str, batchnorm: bool) -> nn.Module:
+    """torchvision's network shaped as its published file is (GoogLeNet with its aux heads)."""
+    builder = f"{key}_bn" if batchnorm and get_spec(key).family == "vgg" else key
+    kwargs = {"aux_logits": True, "transform_input": True,
+              "init_weights": False} if key == "googlenet" else {}
+    return getattr(torchvision.models, builder)(weights=None, **kwargs)
 
 
 def build_pretrained(key: str, batchnorm: bool = False) -> nn.Module:
     """torchvision's ImageNet `key` network with its published weights, in eval mode.
 
-    Built by torchvision's own builder (`torchvision.models.<key>(weights=...)`, which undoes
-    the published files' quirks: DenseNet's old key names, GoogLeNet's auxiliary heads and
-    input re-scaling). Reads only the local torch hub cache: the file is looked for first,
-    and `PretrainedMissing` names its path and URL when it is absent, before anything is
-    built, so nothing is ever downloaded.
+    Reads only the local torch hub cache (`weights.download` puts files there, checked by
+    hash) with `torch.load(..., weights_only=True)`: torchvision's own builders would load
+    the file through `load_state_dict_from_url`, which unpickles arbitrary objects in some
+    versions. The published files' quirks are undone as torchvision does: DenseNet's old key
+    names, GoogLeNet's auxiliary heads (dropped after loading; it keeps the input
+    re-scaling its weights were trained with). `PretrainedMissing` names the path and URL
+    when the file is absent, before anything is built.
     """
     spec = get_spec(key)
-    weights = _weights(key, batchnorm)
-    if weights is None:
+    file = pretrained_file(key, batchnorm)
+    if file is None:
         raise PretrainedMissing(f"torchvision publishes no ImageNet weights for {spec.title}.")
-    path = pretrained_path(key, batchnorm)
-    if not path.is_file():
+    if not file.is_cached():
+        raise PretrainedMissing(f"No pretrained {spec.title} weights on this machine: "
+                                f"{file.by_hand()}.")
+    with torch.device("meta"):
+        model = _published_architecture(key, batchnorm)
+    try:
+        state = torch.load(file.path, map_location="cpu", weights_only=True)
+        state = {_DENSENET_OLD_KEY.sub(r"\1\2", k): v for k, v in state.items()}
+        model.load_state_dict(state, strict=True, assign=True)
+        if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+            raise RuntimeError("some tensors are missing")
+    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise PretrainedMissing(
-            f"No pretrained {spec.title} weights on this machine: download "
-            f"{weights.url} and save it as {path}."
-        )
-    builder = f"{key}_bn" if batchnorm and spec.family == "vgg" else key
-    return getattr(torchvision.models, builder)(weights=weights).eval()
+            f"{file.path} is not a plain state_dict of {spec.title} ({first[:160]}); "
+            f"replace it: {file.by_hand()}.") from None
+    if key == "googlenet":
+        model.aux_logits, model.aux1, model.aux2 = False, None, None
+    return model.eval()
 
 
 def imagenet_transforms(key: str = "resnet18", batchnorm: bool = False):
