@@ -21,8 +21,10 @@ import torch
 import torchvision
 from torch import nn
 
+from explorer.models import layer_stack
 from explorer.models import weights as weights_files
 from explorer.models.architectures import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, vgg
+from explorer.models.architectures.cifar_resnet import builder as cifar_builder
 from explorer.models.architectures.common import Builder
 from explorer.models.modules import leaf_modules
 
@@ -78,6 +80,7 @@ class _Entry:
     spec: ModelSpec
     small: Builder
     imagenet: Builder
+    listed: bool = True  # False: built for the Experiments page, not offered in the zoo's lists
 
 
 def _tv(name: str, **kwargs) -> Builder:
@@ -146,15 +149,16 @@ _REGISTRY: dict[str, _Entry] = {
                      "would vanish) and a 1024-wide classifier instead of 4096, to train in "
                      "minutes", torchvision_weights="AlexNet_Weights"),
                alexnet.small_alexnet, _tv("alexnet")),
-        _Entry(_spec("vgg11", "VGG-11 (A)", "vgg", _VGG_SMALL, batchnorm=True,
+        _Entry(_spec("vgg11", "VGG-11 (configuration A)", "vgg", _VGG_SMALL, batchnorm=True,
                      torchvision_weights="VGG11_Weights"), _vgg_small("A"), _tv("vgg11")),
-        _Entry(_spec("vgg13", "VGG-13 (B)", "vgg", _VGG_SMALL, batchnorm=True,
+        _Entry(_spec("vgg13", "VGG-13 (configuration B)", "vgg", _VGG_SMALL, batchnorm=True,
                      torchvision_weights="VGG13_Weights"), _vgg_small("B"), _tv("vgg13")),
-        _Entry(_spec("vgg16-c", "VGG-16 (C, with 1×1 convs)", "vgg", _VGG_SMALL,
+        _Entry(_spec("vgg16-c", "VGG-16 with 1×1 convs (configuration C)", "vgg", _VGG_SMALL,
                      batchnorm=True), _vgg_small("C"), _vgg_c),
-        _Entry(_spec("vgg16", "VGG-16 (D)", "vgg", _VGG_SMALL, batchnorm=True,
+        _Entry(_spec("vgg16", "VGG-16 (configuration D, the usual VGG-16)", "vgg", _VGG_SMALL,
+                     batchnorm=True,
                      torchvision_weights="VGG16_Weights"), _vgg_small("D"), _tv("vgg16")),
-        _Entry(_spec("vgg19", "VGG-19 (E)", "vgg", _VGG_SMALL, batchnorm=True,
+        _Entry(_spec("vgg19", "VGG-19 (configuration E)", "vgg", _VGG_SMALL, batchnorm=True,
                      torchvision_weights="VGG19_Weights"), _vgg_small("E"), _tv("vgg19")),
         _Entry(_spec("nin", "Network in Network", "nin",
                      "3×3 stride-1 stem instead of 11×11 stride 4 and widths 48/128/192 "
@@ -179,17 +183,31 @@ _REGISTRY: dict[str, _Entry] = {
                      "max-pool, so it fits small images and trains in minutes",
                      torchvision_weights="DenseNet121_Weights"),
                densenet.small_densenet121, _tv("densenet121")),
+        *(_Entry(_spec(f"{name}26", f"{title} (26 layers, He et al.'s CIFAR-10 experiment)",
+                       "resnet", "6n+2 = 26 layers on widths 8/16/32 (half the paper's), "
+                       "BatchNorm after every conv, zero-padded shortcuts"),
+                 cifar_builder(residual), cifar_builder(residual), listed=False)
+          for name, title, residual in (("plain", "Plain network", False),
+                                        ("residual", "Residual network", True))),
     )
 }
 
+#: The key of a student's own layer stack (see `explorer.models.layer_stack`).
+CUSTOM = "custom"
+_CUSTOM_SPEC = ModelSpec(CUSTOM, "Your network (built on the Model zoo page)", "custom",
+                         "your own layer stack", "exactly the layers you stacked",
+                         imagenet_from_torchvision=False, supports_batchnorm=False)
+
 
 def list_models() -> list[str]:
-    """Registry keys in course order."""
-    return list(_REGISTRY)
+    """Registry keys in course order (the networks the zoo, Training and Feature maps offer)."""
+    return [key for key, entry in _REGISTRY.items() if entry.listed]
 
 
 def get_spec(key: str) -> ModelSpec:
     """The spec of `key`; KeyError names the known keys."""
+    if key == CUSTOM:
+        return _CUSTOM_SPEC
     try:
         return _REGISTRY[key].spec
     except KeyError:
@@ -275,9 +293,20 @@ def _vanishing_layer(key: str, config: Variant, side: int, batchnorm: bool) -> s
     return entered[-1] if entered else "the first layer"
 
 
+def _build_custom(layers: str, config: Variant) -> nn.Module:
+    """A student's layer stack, checked to map the input to one score per class."""
+    try:
+        stack = layer_stack.parse(layers)
+        layer_stack.check_trainable(stack, config.input_shape, config.num_classes)
+    except layer_stack.StackError as err:
+        raise BuildError(str(err)) from None
+    return layer_stack.build(stack)
+
+
 def build_model(key: str, *, variant: str = "mnist", in_channels: int | None = None,
                 height: int | None = None, width: int | None = None,
-                num_classes: int | None = None, batchnorm: bool = False) -> nn.Module:
+                num_classes: int | None = None, batchnorm: bool = False,
+                layers: str = "") -> nn.Module:
     """A freshly initialised `key` network for the variant's input, with overrides applied.
 
     "mnist" and "cifar" build the small architecture, "imagenet" the paper's (torchvision's
@@ -285,9 +314,12 @@ def build_model(key: str, *, variant: str = "mnist", in_channels: int | None = N
     ResNet, GoogLeNet and DenseNet always have it and AlexNet never does, so it is ignored
     there. Builds on the current default device (use `with torch.device("meta"):` for a free
     structural copy). Raises `BuildError` with one sentence when the input is too small.
+    `key` "custom" builds the layer stack `layers` (`layer_stack.format_stack`'s text).
     """
     spec = get_spec(key)
     config = resolve_input(variant, in_channels, height, width, num_classes)
+    if key == CUSTOM:
+        return _build_custom(layers, config)
     batchnorm = batchnorm and spec.supports_batchnorm
     if not _fits(key, config, batchnorm):
         side = min_input_size(key, variant, batchnorm)
@@ -305,7 +337,8 @@ _SEED_LOCK = threading.Lock()
 
 def build_seeded(key: str, *, seed: int, variant: str = "mnist", in_channels: int | None = None,
                  height: int | None = None, width: int | None = None,
-                 num_classes: int | None = None, batchnorm: bool = False) -> nn.Module:
+                 num_classes: int | None = None, batchnorm: bool = False,
+                 layers: str = "") -> nn.Module:
     """`build_model` with the initial weights that `seed` gives, the same on every call.
 
     The weights are drawn from torch's global generator (as every `reset_parameters` does), so
@@ -315,7 +348,8 @@ def build_seeded(key: str, *, seed: int, variant: str = "mnist", in_channels: in
     with _SEED_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build_model(key, variant=variant, in_channels=in_channels, height=height,
-                           width=width, num_classes=num_classes, batchnorm=batchnorm)
+                           width=width, num_classes=num_classes, batchnorm=batchnorm,
+                           layers=layers)
 
 
 # --- pretrained ImageNet weights ---------------------------------------------------------

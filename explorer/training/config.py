@@ -47,6 +47,10 @@ class TrainConfig:
     nproc: int = 1  # worker processes (DDP ranks) on this machine
     readouts_per_s: float = 4.0
     misclassified: int = 48  # how many misclassified test images the evaluation keeps
+    train_limit: int = 0  # train on a seeded subset of this many images; 0 keeps them all
+    test_limit: int = 0  # evaluate on a seeded subset of this many test images; 0: all
+    eval_train: bool = False  # also score the un-augmented training images every epoch
+    layers: str = ""  # model "custom": the layer stack, as `explorer.models.layer_stack` writes it
 
     def validate(self) -> None:
         """Raise ValueError with one sentence for settings that cannot train."""
@@ -68,6 +72,11 @@ class TrainConfig:
             raise ValueError("The learning rate must be positive.")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError("Label smoothing must be in [0, 1).")
+        if self.train_limit < 0 or self.test_limit < 0:
+            raise ValueError("A subset size cannot be negative (0 keeps every image).")
+        if self.model == "custom" and not self.layers.strip():
+            raise ValueError("Your own network has no layers yet: build it on the Model zoo "
+                             "page first.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,6 +110,9 @@ class RunConfig:
     test_size: int = 0
     created: float = 0.0
     owner: str = ""  # the browser (or "cli") that started the run
+    experiment: str = ""  # the experiment this run is an arm of (explorer.experiments)
+    arm: str = ""  # which arm of that experiment, e.g. "with BatchNorm"
+    initial_weights: str = ""  # a state_dict file in the run folder the network starts from
 
     @property
     def model(self) -> str:
@@ -120,9 +132,12 @@ class RunConfig:
 
     def build_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of `zoo.build_model` / `zoo.build_seeded` for this run's network."""
-        return {"variant": self.variant, "in_channels": self.in_channels, "height": self.height,
-                "width": self.width, "num_classes": self.num_classes,
-                "batchnorm": self.settings.batchnorm}
+        kwargs = {"variant": self.variant, "in_channels": self.in_channels,
+                  "height": self.height, "width": self.width, "num_classes": self.num_classes,
+                  "batchnorm": self.settings.batchnorm}
+        if self.settings.layers:
+            kwargs["layers"] = self.settings.layers
+        return kwargs
 
     def with_owner(self, owner: str) -> RunConfig:
         return replace(self, owner=owner)

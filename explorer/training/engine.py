@@ -15,6 +15,7 @@ failed with one sentence of reason, and every finished epoch is in `checkpoint.p
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import threading
@@ -31,7 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from explorer import devices
 from explorer.models import zoo
-from explorer.training import augment, checkpoints, datasets, runs
+from explorer.training import augment, checkpoints, datasets, predictions, runs, timeline
 from explorer.training.config import RunConfig, TrainConfig
 
 #: A step loss above this many times chance level (ln of the class count) counts as diverged:
@@ -88,11 +89,13 @@ class _Stopped(Exception):
     pass
 
 
-def prepare_run(config: TrainConfig, root: Path | None = None, owner: str = "") -> Path:
+def prepare_run(config: TrainConfig, root: Path | None = None, owner: str = "",
+                **run_fields: Any) -> Path:
     """Check the settings and the dataset, then create the run folder (state `queued`).
 
-    Raises ValueError (e.g. `datasets.DatasetUnavailable`) with one sentence when the run
-    cannot start; nothing is written then.
+    `run_fields` set further `RunConfig` fields (an experiment's `experiment`, `arm`,
+    `initial_weights`). Raises ValueError (e.g. `datasets.DatasetUnavailable`) with one
+    sentence when the run cannot start; nothing is written then.
     """
     config.validate()
     data = datasets.load(config.dataset, folder_size=config.folder_size)
@@ -103,10 +106,31 @@ def prepare_run(config: TrainConfig, root: Path | None = None, owner: str = "") 
         settings=config, variant="mnist" if c == 1 else "cifar", in_channels=c,
         height=size or h, width=size or w, num_classes=data.num_classes,
         class_names=tuple(data.class_names), mean=tuple(data.mean), std=tuple(data.std),
-        dataset_title=data.title, train_size=len(data.train_y), test_size=len(data.test_y),
-        created=time.time(), owner=owner,
+        dataset_title=data.title,
+        train_size=len(subset(len(data.train_y), config.train_limit, config.seed)),
+        test_size=len(subset(len(data.test_y), config.test_limit, config.seed)),
+        created=time.time(), owner=owner, **run_fields,
     )
+    if config.model == zoo.CUSTOM:  # a stack that cannot take this dataset fails here, at once
+        with torch.device("meta"):
+            zoo.build_model(config.model, **run_config.build_kwargs())
     return runs.create_run(run_config, root)
+
+
+def subset(n: int, limit: int, seed: int) -> torch.Tensor:
+    """Indices of a run's images: all `n` in order, or `limit` of them drawn with `seed`.
+
+    Every run with the same seed and limit gets the same images, so paired runs compare.
+    """
+    if not 0 < limit < n:
+        return torch.arange(n)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return order[:limit].sort().values
+
+
+def order_fingerprint(perm: torch.Tensor) -> str:
+    """A short digest of an epoch's batch order: equal digests, the same batches in order."""
+    return hashlib.sha1(perm.to("cpu", torch.int64).numpy().tobytes()).hexdigest()[:12]
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -258,6 +282,9 @@ class _Run:
         self.train_time = 0.0
         self.images_done = 0
         self.model: nn.Module | None = None
+        self.order = ""  # this epoch's batch order, as `order_fingerprint` digests it
+        self.train_data: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.timeline: timeline.Recorder | None = None
         self.t0 = time.monotonic()
         self._status_lock = threading.Lock()
 
@@ -329,12 +356,15 @@ class _Run:
     def _data(self, dev: torch.device):
         cfg = self.cfg
         data = datasets.load(cfg.dataset, folder_size=cfg.folder_size)
-        train_x, train_y = data.train_x, data.train_y
+        keep = subset(len(data.train_y), cfg.train_limit, cfg.seed)
+        train_x, train_y = data.train_x[keep], data.train_y[keep]
+        held = subset(len(data.test_y), cfg.test_limit, cfg.seed)
+        test_x, test_y = data.test_x[held], data.test_y[held]
         if self.world > 1:
             part = shard_indices(len(train_y), self.rank, self.world, cfg.seed)
             train_x, train_y = train_x[part], train_y[part]
-        return (train_x.to(dev), train_y.to(dev), data.test_x.to(dev), data.test_y.to(dev),
-                len(data.train_y))
+        n_all = len(keep)
+        return train_x.to(dev), train_y.to(dev), test_x.to(dev), test_y.to(dev), n_all
 
     def _steps_per_epoch(self, n_all: int, bs: int) -> int:
         n = n_all // self.world  # the smallest shard: every rank takes the same number of steps
@@ -348,7 +378,11 @@ class _Run:
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True
         train_x, train_y, test_x, test_y, n_all = self._data(dev)
-        model = zoo.build_seeded(rc.model, seed=rc.seed, **rc.build_kwargs()).to(dev)
+        self.train_data = (train_x, train_y)
+        model = zoo.build_seeded(rc.model, seed=rc.seed, **rc.build_kwargs())
+        if rc.initial_weights:  # an experiment's arm: the start its partner shares
+            model.load_state_dict(checkpoints.load(self.run_dir / rc.initial_weights))
+        model = model.to(dev)
         cl = dev.type == "cuda" and cfg.channels_last
         if cl:
             model = model.to(memory_format=torch.channels_last)
@@ -372,10 +406,16 @@ class _Run:
         interval = 1.0 / max(cfg.readouts_per_s, 0.1)
         self.report(phase="compiling" if compiling else "training",
                     total_steps=steps * cfg.epochs)
+        if self.main:  # snapshots of one fixed test image's maps; step 0 is the untrained net
+            self.timeline = timeline.Recorder(
+                self.run_dir, model, pipeline(test_x[:1], train=False), test_x[0], 0,
+                int(test_y[0]), steps * cfg.epochs, steps)
+            self.timeline.record(0)
         step = 0
         for epoch in range(1, cfg.epochs + 1):
             model.train()
             perm = torch.randperm(n, generator=shuffle, device=dev)
+            self.order = order_fingerprint(perm)
             loss_sum = torch.zeros((), device=dev)
             correct = torch.zeros((), device=dev, dtype=torch.int64)
             seen = 0
@@ -416,6 +456,8 @@ class _Run:
                 self.images_done += len(y)
                 self.pending.append((epoch, step, loss, lr))
                 self.progress.step = step
+                if self.timeline is not None and self.timeline.due(step):
+                    self.timeline.record(step)
                 if self.world > 1:
                     self.agree_to_go_on(loss, step, epoch)
                 if time.monotonic() >= next_readout:
@@ -441,6 +483,7 @@ class _Run:
         logits = predict(model, test_x, pipeline, max(bs, 256), cfg.amp, cl)
         result = evaluation(logits, test_y, list(rc.class_names), cfg.misclassified)
         runs.write_evaluation(self.run_dir, result)
+        predictions.write(self.run_dir, logits, test_y)
         self.progress.test_acc = result["accuracy"]
         return {"test_acc": result["accuracy"], "elapsed_s": time.monotonic() - self.t0}
 
@@ -468,7 +511,13 @@ class _Run:
             "lr": optimizer.param_groups[0]["lr"],
             "images_per_s": seen / max(self.train_time, 1e-9),
             "memory_mb": memory_mb(self.device), "time_s": time.monotonic() - self.t0,
+            "order": self.order,
         }
+        if self.cfg.eval_train:  # the training images as the test set is scored: no augmentation
+            train_x, train_y = self.train_data
+            logits = predict(model, train_x, pipeline, max(bs, 256), self.cfg.amp, cl)
+            record["train_eval_loss"] = float(nn.functional.cross_entropy(logits, train_y))
+            record["train_eval_acc"] = float((logits.argmax(1) == train_y).float().mean())
         runs.append_metrics(self.run_dir, [record])
         checkpoints.save(self.run_dir, model, self.run_config, epoch)
         self.report(epoch=epoch, test_acc=test_acc, images_per_s=record["images_per_s"],
@@ -497,6 +546,8 @@ def train(run_dir: Path | str, *, stop: threading.Event | None = None,
             state, reason = "stopped", str(err)
             if run.model is not None and run.main:
                 checkpoints.save(run_dir, run.model, run.run_config, run.progress.epoch)
+                if run.timeline is not None:
+                    run.timeline.record(run.progress.step)
                 reason += " The checkpoint holds the weights of that moment."
         except _Diverged as err:
             state, reason = "failed", f"Diverged. {err}"

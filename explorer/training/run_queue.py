@@ -11,7 +11,9 @@ terminal can queue, claim, stop and list runs, and they never start one run twic
   dies, even by SIGKILL, so a crashed run never keeps its slot.
 - Stop: `<run>/stop` asks a worker to stop; a queued run is dropped from the queue instead.
 - Owners: a run records who started it (a browser's owner id, or "cli"); a student may have
-  at most `$EXPLORER_RUNS_PER_OWNER` (default 1) runs queued or running at once.
+  at most `$EXPLORER_RUNS_PER_OWNER` (default 1) submissions queued or running at once. The
+  runs of one experiment (`submit_group`) are one submission: they queue together and run
+  one after another.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,19 +179,55 @@ def live_runs(owner: str | None = None, root: Path | None = None) -> list[runs.R
     return live[::-1]
 
 
+def submissions(live: Sequence[runs.RunInfo]) -> list[list[runs.RunInfo]]:
+    """Live runs grouped by submission: an experiment's runs together, any other run alone."""
+    groups: dict[str, list[runs.RunInfo]] = {}
+    for info in live:
+        groups.setdefault(info.config.experiment or info.run_id, []).append(info)
+    return list(groups.values())
+
+
 def submit(config: TrainConfig, owner: str, root: Path | None = None) -> Path:
     """Queue a run for `owner`; ValueError (one sentence) if it cannot, nothing written then."""
-    device = devices.pick_device(config.device).type  # a missing forced device raises here
+    return submit_group([config], owner, root)[0]
+
+
+def submit_group(configs: Sequence[TrainConfig], owner: str, root: Path | None = None, *,
+                 run_fields: Sequence[dict] | None = None,
+                 before_queue: Callable[[list[Path]], None] | None = None) -> list[Path]:
+    """Queue runs that belong together (an experiment's arms) as one submission of `owner`.
+
+    Every folder is created first, then `before_queue(run_dirs)` may write into them (the
+    arms' shared initial weights), and only then do they enter the queue, in order, so no
+    worker starts a run whose folder is not complete. `run_fields[i]` are further
+    `RunConfig` fields of run i. ValueError (one sentence) if they cannot be queued; nothing
+    is left behind then.
+    """
+    device_types = [devices.pick_device(c.device).type for c in configs]  # a missing one raises
+    fields = list(run_fields or [{}] * len(configs))
     with owner_lock(owner, root):
-        live = live_runs(owner, root)
+        live = submissions(live_runs(owner, root))
         if len(live) >= runs_per_owner():
+            last = live[-1][-1]
+            what = (f"experiment {last.config.experiment}" if last.config.experiment
+                    else f"run {last.run_id}")
             raise ValueError(
-                f"You already have run {live[-1].run_id} {live[-1].state}: stop it or let it "
-                f"finish first ({runs_per_owner()} live run(s) per student)."
+                f"You already have {what} {last.state}: stop it or let it finish first "
+                f"({runs_per_owner()} live run(s) or experiment(s) per student)."
             )
-        run_dir = engine.prepare_run(config, root, owner=owner)
-        enqueue(run_dir, runs.read_config(run_dir), device)
-    return run_dir
+        run_dirs: list[Path] = []
+        try:
+            for config, extra in zip(configs, fields, strict=True):
+                run_dirs.append(engine.prepare_run(config, root, owner=owner, **extra))
+            if before_queue is not None:
+                before_queue(run_dirs)
+        except BaseException:
+            for run_dir in run_dirs:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        for run_dir, device in zip(run_dirs, device_types, strict=True):
+            enqueue(run_dir, runs.read_config(run_dir), device)
+    return run_dirs
 
 
 def request_stop(run_dir: Path) -> str:
