@@ -20,7 +20,7 @@ from PIL import Image, ImageOps
 from torch import nn
 
 from explorer.models import zoo
-from explorer.models.modules import is_leaf, shape_text
+from explorer.models.modules import exclusive, is_leaf, shape_text
 from explorer.receptive_field import ReceptiveField, layer_rf
 from explorer.training.config import RunConfig
 
@@ -290,19 +290,20 @@ def capture(model: nn.Module, x: torch.Tensor, keep_inputs: bool = False) -> Cap
                                        saved, inputs, rf))
         return hook
 
-    handles = []
-    for name, module in model.named_modules():
-        if not name:
-            continue
-        if keep_inputs:
-            handles.append(module.register_forward_pre_hook(pre_hook(name)))
-        handles.append(module.register_forward_hook(post_hook(name)))
-    try:
-        with torch.no_grad():  # not inference_mode: the clone reuse above needs `_version`
-            logits = model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    with exclusive(model):
+        handles = []
+        for name, module in model.named_modules():
+            if not name:
+                continue
+            if keep_inputs:
+                handles.append(module.register_forward_pre_hook(pre_hook(name)))
+            handles.append(module.register_forward_hook(post_hook(name)))
+        try:
+            with torch.no_grad():  # not inference_mode: the clone reuse above needs `_version`
+                logits = model(x)
+        finally:
+            for h in handles:
+                h.remove()
     return Capture(records, logits[0].detach().float(), input_hw)
 
 

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.models.modules import exclusive
+
 
 @dataclass(frozen=True)
 class GradCam:
@@ -60,18 +62,19 @@ def grad_cam(model: nn.Module, x: torch.Tensor, layer: str,
         seen.append(output)
         return output.clone()  # later in-place ops change the clone, not our activation
 
-    handle = module.register_forward_hook(hook)
-    try:
-        with torch.enable_grad():
-            logits = model(x)
-            if not seen:
-                raise ValueError(f"Layer “{layer}” gives no feature maps to explain.")
-            activation = seen[0]
-            index = int(logits[0].argmax()) if class_index is None else int(class_index)
-            score = logits[0, index]
-            (grad,) = torch.autograd.grad(score, activation)
-    finally:
-        handle.remove()
+    with exclusive(model):
+        handle = module.register_forward_hook(hook)
+        try:
+            with torch.enable_grad():
+                logits = model(x)
+                if not seen:
+                    raise ValueError(f"Layer “{layer}” gives no feature maps to explain.")
+                activation = seen[0]
+                index = int(logits[0].argmax()) if class_index is None else int(class_index)
+                score = logits[0, index]
+                (grad,) = torch.autograd.grad(score, activation)
+        finally:
+            handle.remove()
     weights = grad[0].float().mean(dim=(1, 2))
     cam = F.relu((weights[:, None, None] * activation[0].detach().float()).sum(0))
     cam = F.interpolate(cam[None, None], size=tuple(x.shape[-2:]), mode="bilinear",

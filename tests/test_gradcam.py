@@ -68,3 +68,38 @@ def test_layer_without_feature_maps_is_refused():
     with pytest.raises(ValueError, match="no feature maps"):
         gradcam.grad_cam(blob_detector(), torch.zeros(1, 1, 8, 8), "4")
     assert gradcam.split_call("layer1.0.relu#2") == ("layer1.0.relu", 2)
+
+
+def test_sessions_sharing_one_cached_model_do_not_see_each_others_hooks():
+    """A server's sessions run in threads over one cached model: Grad-CAM's hook must not
+    record another thread's capture (run under no_grad), nor a capture Grad-CAM's pass."""
+    import threading
+
+    from explorer import feature_maps as fm
+
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3)).eval()
+    x = torch.rand(1, 1, 48, 48)
+    want_cam = gradcam.grad_cam(model, x, "2", class_index=1).cam
+    want_layers = len(fm.capture(model, x).records)
+    errors: list[BaseException] = []
+
+    def run(job) -> None:
+        try:
+            for _ in range(40):
+                job()
+        except BaseException as err:  # collected and re-raised in the test's thread
+            errors.append(err)
+
+    def cam() -> None:
+        assert torch.equal(gradcam.grad_cam(model, x, "2", class_index=1).cam, want_cam)
+
+    def capture() -> None:
+        assert len(fm.capture(model, x).records) == want_layers
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in (cam, capture, cam, capture)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]

@@ -77,7 +77,14 @@ def test_supervisord_runs_haproxy_and_every_replica_with_the_same_environment(tm
         env = conf.get(section, "environment")
         assert f'EXPLORER_RUNS_DIR="{(tmp_path / "runs").resolve()}"' in env
         assert 'STREAMLIT_SERVER_COOKIE_SECRET="s3cret"' in env
+        assert f'OMP_NUM_THREADS="{cfg.threads()}"' in env
     assert "$" not in serving.render_supervisord(cfg, "s3cret")
+
+
+def test_replicas_share_the_cores_out_as_torch_threads(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert [_cfg(tmp_path, replicas=n).threads() for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    assert _cfg(tmp_path, replicas=2, torch_threads=3).threads() == 3
 
 
 def test_percent_signs_stay_literal_for_supervisord_and_quotes_are_refused(tmp_path):

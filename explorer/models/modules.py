@@ -6,9 +6,15 @@ messages: a named module without children (conv, BatchNorm, ReLU, pooling, Linea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from torch import nn
+
+_HOLDS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_HOLDS_GUARD = threading.Lock()
 
 
 def is_leaf(module: nn.Module) -> bool:
@@ -24,3 +30,17 @@ def leaf_modules(model: nn.Module) -> dict[str, nn.Module]:
 def shape_text(shape: Sequence[int] | None) -> str:
     """(64, 56, 56) -> "64×56×56"; no shape -> "?"."""
     return "×".join(map(str, shape)) if shape else "?"
+
+
+@contextmanager
+def exclusive(model: nn.Module) -> Iterator[nn.Module]:
+    """Hold `model` for one thread while hooks are on it.
+
+    A cached model is shared by every session of a server, each running in its own thread,
+    and forward hooks fire on every forward pass: without this, one student's Grad-CAM hook
+    would record another student's capture (run under `no_grad`) and fail.
+    """
+    with _HOLDS_GUARD:
+        hold = _HOLDS.setdefault(model, threading.RLock())
+    with hold:
+        yield model

@@ -58,6 +58,13 @@ class ServeConfig:
     cwd: Path = REPO_ROOT
     haproxy: str = "haproxy"
     check_interval: str = "2s"
+    torch_threads: int = 0  # per Streamlit process; 0: the cores shared out among the replicas
+
+    def threads(self) -> int:
+        """Torch threads per replica. Each process defaults to one per core, so N replicas on
+        N cores would run N² threads that preempt one another mid-op; one core each keeps a
+        small rerun's convolutions from waiting on a spinning peer."""
+        return self.torch_threads or max(1, (os.cpu_count() or 1) // self.replicas)
 
     def ports(self) -> tuple[int, ...]:
         ports = self.backend_ports or tuple(self.port + i for i in range(1, self.replicas + 1))
@@ -125,7 +132,7 @@ def render_supervisord(cfg: ServeConfig, secret: str) -> str:
             name=name, backend_port=port, python=q("python", shlex.quote(cfg.python)),
             app=q("app", shlex.quote(cfg.app)), cwd=q("cwd", cfg.cwd.resolve()),
             runs_dir=q("runs_dir", cfg.runs_dir.resolve()), cookie_secret=q("secret", secret),
-            run_dir=run_dir)
+            run_dir=run_dir, threads=cfg.threads())
         for name, port in zip(names, cfg.ports(), strict=True))
     return _template("supervisord.conf.in").substitute(
         replicas=cfg.replicas, run_dir=run_dir, haproxy=q("haproxy", shlex.quote(cfg.haproxy)),
