@@ -1,0 +1,208 @@
+"""The training timeline: filters and feature maps as the network learns (Zeiler & Fergus's
+"evolution of features during training", for the student's own run).
+
+While a run trains, rank 0 takes about `COUNT` snapshots evenly spread over its steps,
+whatever its length (step 0, before any update, is the first; the last step, or the moment
+of a stop, the last). Each holds the first layer's filters and the feature maps that one
+fixed test image (the probe) produces in two or three conv layers, as float16 with at most
+`MAX_CHANNELS` channels of at most `MAX_SIDE`² pixels per layer, so a whole timeline stays
+within a few MB. The folder `<run>/timeline/`:
+
+- `meta.json`: the layers, the probe's test-set index and label, the planned steps;
+- `probe.pt`: the probe image as uint8 [C, H, W];
+- `step-0000123.pt`: one snapshot, written atomically (temp file + rename), so a page can read
+  a running run's timeline at any moment. Everything is read with `weights_only=True`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from explorer.feature_maps import first_layer_weights
+
+FOLDER = "timeline"
+COUNT = 50
+MAX_CHANNELS = 16
+MAX_SIDE = 32
+MAX_LAYERS = 3
+MIN_SIDE = 4  # maps smaller than 4×4 say little as pictures
+
+
+def schedule(total_steps: int, count: int = COUNT) -> list[int]:
+    """The steps to snapshot: `count` (or fewer, for short runs) evenly spread over 0…total."""
+    total = max(0, int(total_steps))
+    if total + 1 <= count:
+        return list(range(total + 1))
+    return sorted({round(i * total / (count - 1)) for i in range(count)})
+
+
+def _conv_outputs(model: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, output shape) of every Conv2d call in one forward pass, in execution order."""
+    seen: list[tuple[str, tuple[int, ...]]] = []
+    handles = [m.register_forward_hook(lambda _m, _i, out, n=name: seen.append(
+        (n, tuple(out.shape[1:])))) for name, m in model.named_modules()
+        if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen
+
+
+def choose_layers(model: nn.Module, x: torch.Tensor, limit: int = MAX_LAYERS) -> list[str]:
+    """Up to `limit` conv layers spread through the network (first, middle, last) whose maps
+    are at least `MIN_SIDE` pixels on a side; none for a network without convolutions."""
+    convs = [name for name, shape in dict(_conv_outputs(model, x)).items()
+             if min(shape[-2:]) >= MIN_SIDE]
+    if len(convs) <= limit:
+        return convs
+    picks = [round(i * (len(convs) - 1) / (limit - 1)) for i in range(limit)]
+    return [convs[i] for i in picks]
+
+
+def _shrink(maps: torch.Tensor) -> torch.Tensor:
+    """[C, H, W] → at most MAX_CHANNELS × MAX_SIDE × MAX_SIDE, float16 on the CPU."""
+    maps = maps[:MAX_CHANNELS].float()
+    if max(maps.shape[-2:]) > MAX_SIDE:
+        maps = nn.functional.adaptive_avg_pool2d(maps, (min(maps.shape[-2], MAX_SIDE),
+                                                        min(maps.shape[-1], MAX_SIDE)))
+    return maps.to("cpu", torch.float16).contiguous()
+
+
+def _few_filters(weight: torch.Tensor, budget: int = 8192) -> torch.Tensor:
+    """As many filters as fit in `budget` numbers (all of a small conv's; a few of an MLP's
+    first layer, whose "filters" are whole images), float16."""
+    per_filter = max(1, weight[0].numel())
+    return weight[:max(1, min(64, budget // per_filter))].to(torch.float16).contiguous()
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Recorder:
+    """Takes a run's snapshots (rank 0 only). A failure turns it off, never the run."""
+
+    def __init__(self, run_dir: Path, model: nn.Module, probe_input: torch.Tensor,
+                 probe_pixels: torch.Tensor, probe_index: int, probe_label: int,
+                 total_steps: int, steps_per_epoch: int, count: int = COUNT) -> None:
+        self.folder = Path(run_dir) / FOLDER
+        self.model = model
+        self.x = probe_input[:1].detach()
+        self.steps = set(schedule(total_steps, count))
+        self.steps_per_epoch = max(1, steps_per_epoch)
+        self.last_step: int | None = None
+        self.error = ""
+        try:
+            was_training = model.training
+            model.eval()
+            self.layers = choose_layers(model, self.x)
+            model.train(was_training)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            _save_atomic(probe_pixels.detach().to("cpu", torch.uint8).contiguous(),
+                         self.folder / "probe.pt")
+            meta = {"layers": self.layers, "probe_index": probe_index,
+                    "probe_label": probe_label, "total_steps": total_steps,
+                    "steps_per_epoch": self.steps_per_epoch, "planned": sorted(self.steps)}
+            (self.folder / "meta.json").write_text(json.dumps(meta, indent=1))
+        except Exception as err:  # the timeline is a view on the run: it must not end it
+            self._give_up(err)
+
+    def _give_up(self, err: Exception) -> None:
+        self.error = f"The timeline stopped taking snapshots ({type(err).__name__}: {err})."
+        self.steps = set()
+        with contextlib.suppress(OSError):  # the page shows why the timeline ends early
+            (self.folder / "error.txt").write_text(self.error)
+
+    def due(self, step: int) -> bool:
+        return step in self.steps
+
+    def record(self, step: int) -> None:
+        """Snapshot the model as it is now, at `step` (once per step)."""
+        if self.error or step == self.last_step:
+            return
+        maps: dict[str, torch.Tensor] = {}
+        modules = dict(self.model.named_modules())
+        handles = [modules[name].register_forward_hook(
+            lambda _m, _i, out, n=name: maps.__setitem__(n, _shrink(out[0].detach())))
+            for name in self.layers]
+        was_training = self.model.training
+        try:
+            self.model.eval()
+            with torch.no_grad():
+                self.model(self.x)
+            first = first_layer_weights(self.model, tuple(self.x.shape[1:]))
+            snapshot = {"step": step, "epoch": step / self.steps_per_epoch,
+                        "filter_layer": first[0] if first else "",
+                        "filters": (_few_filters(first[1]) if first else torch.empty(0)),
+                        "maps": maps}
+            _save_atomic(snapshot, self.folder / f"step-{step:07d}.pt")
+            self.last_step = step
+        except Exception as err:
+            self._give_up(err)
+        finally:
+            for handle in handles:
+                handle.remove()
+            self.model.train(was_training)
+
+
+# --- reading (any process) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A run's timeline as written so far."""
+
+    folder: Path
+    meta: dict[str, Any]
+    steps: list[int]  # of the snapshots on disk, ascending
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.meta.get("layers", []))
+
+    def path(self, step: int) -> Path:
+        return self.folder / f"step-{step:07d}.pt"
+
+    def probe(self) -> torch.Tensor | None:
+        """The probe image, uint8 [C, H, W]."""
+        with contextlib.suppress(OSError, RuntimeError, EOFError):
+            return torch.load(self.folder / "probe.pt", map_location="cpu", weights_only=True)
+        return None
+
+    def snapshot(self, step: int) -> dict[str, Any]:
+        """One snapshot: step, epoch, filter_layer, filters [N, C, k, k], maps {layer: CHW}."""
+        return torch.load(self.path(step), map_location="cpu", weights_only=True)
+
+    def error(self) -> str:
+        """Why snapshots stopped early, if they did."""
+        with contextlib.suppress(OSError):
+            return (self.folder / "error.txt").read_text()
+        return ""
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
+
+
+def read(run_dir: Path) -> Timeline | None:
+    """The run's timeline, or None when it has none (yet, or from before timelines)."""
+    folder = Path(run_dir) / FOLDER
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    steps = sorted(int(p.stem.split("-")[1]) for p in folder.glob("step-*.pt"))
+    return Timeline(folder, meta, steps)
