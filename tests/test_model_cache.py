@@ -1,0 +1,74 @@
+"""The server's byte-bounded model cache (explorer.models.model_cache)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from torch import nn
+
+from explorer.models.model_cache import ModelCache, model_bytes
+
+
+def linear(n: int) -> nn.Module:
+    return nn.Linear(n, n, bias=False)  # n*n float32 weights: 4 n² bytes
+
+
+def test_size_counts_parameters_and_buffers():
+    assert model_bytes(linear(10)) == 400
+    assert model_bytes(nn.BatchNorm2d(4)) == 4 * (4 + 4 + 4 + 4) + 8  # + num_batches_tracked
+
+
+def test_least_recently_used_models_leave_once_over_budget():
+    cache = ModelCache(budget_bytes=4 * 100 * 100 * 2)  # room for two 100×100 models
+    for key in "abc":
+        cache.get(key, lambda: linear(100))
+    assert cache.keys() == ["b", "c"]
+    cache.get("b", lambda: linear(100))  # a hit makes b the most recent
+    cache.get("d", lambda: linear(100))
+    assert cache.keys() == ["b", "d"]
+    assert cache.total_bytes() <= cache.budget_bytes
+    assert cache.builds == 4
+
+
+def test_one_model_over_budget_is_still_kept_so_its_student_does_not_rebuild_it():
+    cache = ModelCache(budget_bytes=1000)
+    big = cache.get("big", lambda: linear(100))
+    assert cache.get("big", lambda: linear(100)) is big
+    assert cache.builds == 1
+    cache.get("small", lambda: linear(2))
+    assert cache.keys() == ["small"]
+
+
+def test_idle_models_are_dropped():
+    now = [0.0]
+    cache = ModelCache(budget_bytes=10**9, idle_s=60, clock=lambda: now[0])
+    cache.get("a", lambda: linear(4))
+    now[0] = 30
+    cache.get("b", lambda: linear(4))
+    now[0] = 75  # a idle for 75 s, b for 45 s
+    cache.get("b", lambda: linear(4))
+    assert cache.keys() == ["b"]
+
+
+def test_concurrent_sessions_asking_for_one_model_build_it_once_and_builds_never_overlap():
+    cache = ModelCache(budget_bytes=10**9)
+    running, overlapped = [0], []
+
+    def build() -> nn.Module:
+        running[0] += 1
+        overlapped.append(running[0] > 1)
+        time.sleep(0.05)
+        running[0] -= 1
+        return linear(8)
+
+    got: list[nn.Module] = []
+    keys = ["x"] * 6 + ["y"] * 2
+    threads = [threading.Thread(target=lambda k=k: got.append(cache.get(k, build)))
+               for k in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert cache.builds == 2 and not any(overlapped)
+    assert len({id(m) for m in got}) == 2
