@@ -21,13 +21,13 @@ import torch
 from PIL import Image
 
 from explorer import feature_maps as fm
-from explorer import gradcam
+from explorer import gradcam, handwriting
 from explorer.figures import feature_maps as figs
-from explorer.models import zoo
+from explorer.models import model_cache, zoo
 from explorer.models.modules import shape_text
 from explorer.training import checkpoints, runs
 from explorer.training.config import RunConfig
-from explorer.ui import widgets
+from explorer.ui import drawing, pretrained, widgets
 
 WEIGHTS = ("Random (seeded)", "Training run", "ImageNet pretrained")
 VIEWS = ("Layer maps", "First-layer filters", "Prediction & Grad-CAM", "Receptive field")
@@ -42,15 +42,19 @@ MAX_IMAGE_WIDTH = 1460  # st.image's widest picture (2 × 730 px); wider ones it
 # --- cached work (shared by every session of this server) ------------------------------------
 
 
-@st.cache_resource(max_entries=4, ttl=TTL, show_spinner="Building the network…")
 def random_model(key: str, variant: str, batchnorm: bool, seed: int) -> torch.nn.Module:
-    return fm.for_inference(zoo.build_seeded(key, seed=seed, variant=variant,
-                                             batchnorm=batchnorm))
+    """Held in the byte-bounded model cache (a count bound lets four VGGs fill 2 GB)."""
+    with st.spinner("Building the network…"):
+        return model_cache.shared.get(
+            ("random", key, variant, batchnorm, seed),
+            lambda: fm.for_inference(zoo.build_seeded(key, seed=seed, variant=variant,
+                                                      batchnorm=batchnorm)))
 
 
-@st.cache_resource(max_entries=2, ttl=TTL, show_spinner="Loading ImageNet weights…")
 def pretrained_model(key: str) -> torch.nn.Module:
-    return fm.for_inference(zoo.build_pretrained(key))
+    with st.spinner("Loading ImageNet weights…"):
+        return model_cache.shared.get(("pretrained", key),
+                                      lambda: fm.for_inference(zoo.build_pretrained(key)))
 
 
 @st.cache_resource(max_entries=4, ttl=TTL, show_spinner="Loading the checkpoint…")
@@ -236,27 +240,53 @@ def pretrained_network(key: str) -> Network | None:
     The file is looked for first, so a missing file costs a stat, not a network build.
     """
     spec = zoo.get_spec(key)
-    if not spec.imagenet_from_torchvision:
+    file = zoo.pretrained_file(key)
+    if file is None:
         st.warning(f"torchvision publishes no ImageNet weights for {spec.title}; showing "
                    "random weights.")
         return None
-    path = zoo.pretrained_path(key)
     try:
-        if not path.is_file():
+        if not file.is_cached():
             raise zoo.PretrainedMissing(
-                f"No pretrained {spec.title} weights on this machine: download "
-                f"{zoo.pretrained_url(key)} and save it as {path}.")
+                f"No pretrained {spec.title} weights on this machine yet: use the download "
+                f"button beside “Weights”, or {file.by_hand()}.")
         model = pretrained_model(key)
     except zoo.PretrainedMissing as err:
-        st.warning(f"{err} The page never downloads; showing random weights meanwhile.",
-                   icon=":material/download:")
+        st.warning(f"{err} Showing random weights meanwhile.", icon=":material/download:")
         return None
     return Network(key, "imagenet", WEIGHTS[2], model, f"pretrained:{key}")
 
 
+def offer_download(key: str, column) -> None:
+    """The download button under the weights choice while `key`'s ImageNet file is missing;
+    once it is in place the page switches to those weights."""
+    file = zoo.pretrained_file(key)
+    if file is None or file.is_cached():
+        return
+    with column:
+        if pretrained.download_button(file, key="fm_download"):
+            st.session_state["fm_weights_arrived"] = True
+            st.rerun()
+
+
+def what_random_weights_show(net: Network) -> None:
+    classes = zoo.VARIANTS[net.variant].num_classes
+    st.info(f"**Random weights: this network has learned nothing.** Its filters are random "
+            "numbers. The first layer's maps still look like your photo (a random small "
+            "filter is some blur or edge detector), but deeper layers only smear it into "
+            "textures that nobody trained to mean anything, and the prediction is chance "
+            f"(1 in {classes:,}). Download the ImageNet weights, or train a run and pick "
+            "“Training run”, to see what learned filters find.", icon=":material/casino:")
+
+
 def network_and_weights() -> Network:
-    widgets.url_state("fm_weights", WEIGHTS[0], choices=WEIGHTS)
     widgets.url_state("fm_model", "resnet18", choices=zoo.list_models())
+    have_imagenet = (file := zoo.pretrained_file(st.session_state["fm_model"])) is not None \
+        and file.is_cached()
+    widgets.url_state("fm_weights", WEIGHTS[2] if have_imagenet else WEIGHTS[0],
+                      choices=WEIGHTS)
+    if st.session_state.pop("fm_weights_arrived", False):
+        st.session_state["fm_weights"] = WEIGHTS[2]
     widgets.url_state("fm_variant", "imagenet", choices=list(zoo.VARIANTS))
     widgets.url_state("fm_seed", 0, bounds=(0, 9999))
     st.subheader("Network and weights")
@@ -271,6 +301,7 @@ def network_and_weights() -> Network:
         key = c2.selectbox("Network", zoo.list_models(), key="fm_model",
                            format_func=lambda k: zoo.get_spec(k).title)
         spec = zoo.get_spec(key)
+        offer_download(key, c1)
         if weights == WEIGHTS[2]:
             st.session_state["fm_variant"] = "imagenet"
         variant = c3.selectbox("Input size", list(zoo.VARIANTS), key="fm_variant",
@@ -289,8 +320,21 @@ def network_and_weights() -> Network:
             net = Network(key, variant, WEIGHTS[0], model, f"random:{key}:{variant}:{seed}")
         st.caption(f"{spec.title} ({spec.paper}). "
                    f"{spec.small_note if variant != 'imagenet' else ''}")
+        if net.weights == WEIGHTS[0]:
+            what_random_weights_show(net)
     widgets.sync_url("fm_weights", "fm_model", "fm_variant", "fm_seed")
     return net
+
+
+def photo_for_a_digit_model(net: Network) -> None:
+    """A network trained on small grayscale images, shown a photo: say what its answer is worth."""
+    if net.config is None or not handwriting.takes_drawings(net.config):
+        return
+    st.warning(f"This network was trained on {handwriting.trained_on(net.config)}. A photo is "
+               f"not one of them: it still answers with one of its {net.config.num_classes} "
+               "classes, often very sure, and that confidence means nothing here. Draw on "
+               "the canvas at the bottom of the page to give it what it knows.",
+               icon=":material/warning:")
 
 
 def preprocessing(net: Network, photo) -> Analysed:
@@ -488,6 +532,7 @@ widgets.page_header(
 photo = widgets.image_input()
 widgets.url_state("fm_view", VIEWS[0], choices=VIEWS)
 network = network_and_weights()
+photo_for_a_digit_model(network)
 analysed = preprocessing(network, photo)
 colour_scale, strip = overview(analysed)
 view = st.radio("View", VIEWS, key="fm_view", horizontal=True)
@@ -501,3 +546,6 @@ elif view == "Prediction & Grad-CAM":
 elif view == "Receptive field" and has_maps:
     receptive_field(analysed, strip)
 widgets.sync_url("fm_view", "fm_cmap")
+if network.config is not None and handwriting.takes_drawings(network.config):
+    st.subheader("Your own handwriting")
+    drawing.section(network.model, network.config, key="fm_draw")

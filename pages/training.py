@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
-from explorer import devices
+from explorer import devices, handwriting
+from explorer.figures import handwriting as handwriting_figures
+from explorer.figures import timeline as timeline_figures
 from explorer.figures import training as figures
 from explorer.models import zoo
-from explorer.training import augment, datasets, engine, run_queue, runs
+from explorer.training import augment, datasets, engine, predictions, run_queue, runs, timeline
 from explorer.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
-from explorer.ui import widgets
+from explorer.ui import drawing, widgets
 
 FOLDER = "Image folder on the server…"
 OPTIMISER_LR = {"sgd": 0.05, "adam": 3e-3, "adamw": 3e-3}
@@ -325,6 +329,158 @@ def gallery(info: runs.RunInfo, mistakes: list[dict], names: list[str]) -> None:
                                    f"true {names[m['true']]}")
 
 
+# --- the timeline, predictions and your own handwriting ----------------------------------------
+PLAY_FRAME_S = 0.35  # a snapshot on screen while the timeline plays
+
+
+@st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
+def _timeline_curves(run_id: str, metrics_size: int, steps_per_epoch: int, total: int) -> dict:
+    """The curves behind the timeline marker, rebuilt only when metrics.jsonl grows."""
+    c = runs.curves(runs.read_metrics(runs.runs_dir() / run_id))
+    return timeline_figures.curves_spec(c["step"], c["loss_smooth"], c["epochs"],
+                                        steps_per_epoch, total)
+
+
+@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
+def _snapshot_pictures(run_id: str, step: int) -> tuple[float, list[tuple[str, object]]]:
+    """(epoch, [(caption, picture)]) of one snapshot: its filters and each layer's maps."""
+    line = timeline.read(runs.runs_dir() / run_id)
+    snap = line.snapshot(step)
+    pictures = []
+    if snap["filters"].numel():
+        pictures.append((f"{snap['filter_layer']}: first-layer filters",
+                         timeline_figures.filters_picture(snap["filters"])))
+    for layer, maps in snap["maps"].items():
+        pictures.append((f"{layer}: maps of the probe image ({maps.shape[0]} channels, "
+                         f"{maps.shape[1]}×{maps.shape[2]})", timeline_figures.maps_picture(maps)))
+    return float(snap["epoch"]), pictures
+
+
+def _timeline_position(key: str, steps: list[int]) -> None:
+    """Seed the slider: after Play, where it ended; else stay with the newest snapshot
+    while a run is live, unless the student has moved off it."""
+    pending = st.session_state.pop(f"{key}_pending", None)
+    newest, seen = steps[-1], st.session_state.get(f"{key}_newest")
+    if pending in steps:
+        st.session_state[key] = pending
+    elif st.session_state.get(key) not in steps or st.session_state[key] == seen:
+        st.session_state[key] = newest
+    st.session_state[f"{key}_newest"] = newest
+
+
+def _draw_snapshot(run_id: str, line: timeline.Timeline, step: int, spec: dict) -> None:
+    epoch, pictures = _snapshot_pictures(run_id, step)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(timeline_figures.with_marker(spec, step, epoch),
+                      key=f"training_timeline_curves_{run_id}", config={"displaylogo": False})
+    probe, label = line.probe(), line.meta.get("probe_label")
+    if probe is not None:
+        names = runs.read_config(line.folder.parent).class_names
+        right.image(timeline_figures.probe_picture(probe),
+                    caption=f"the probe: test image #{line.meta.get('probe_index', 0)}, a "
+                    f"{names[label] if label is not None and label < len(names) else '?'}")
+    if pictures:
+        right.image(pictures[0][1], caption=pictures[0][0], width="stretch")
+    columns = st.columns(max(1, len(pictures) - 1))
+    for column, (caption, picture) in zip(columns, pictures[1:], strict=False):
+        column.image(picture, caption=caption, width="stretch")
+
+
+@widgets.guarded("training timeline")
+def timeline_section(run_id: str) -> None:
+    """Filters and maps as they were at any of about 50 moments of the run, with Play."""
+    run_dir = runs.runs_dir() / run_id
+    line = timeline.read(run_dir)
+    st.markdown("**Timeline: how the filters and one test image's maps evolved**")
+    if line is None or not line.steps:
+        st.caption("This run has no timeline snapshots (yet): they are taken from its first "
+                   "step on, about 50 per run.")
+        return
+    key = f"training_timeline_{run_id}"
+    _timeline_position(key, line.steps)
+    b1, b2 = st.columns([1, 7])
+    play = b1.button("Play", icon=":material/play_arrow:", key=f"{key}_play",
+                     help="Step through every snapshot from the first")
+    step = b2.select_slider("Snapshot", options=line.steps, key=key,
+                            format_func=lambda s: f"step {s}", label_visibility="collapsed")
+    metrics = run_dir / "metrics.jsonl"
+    spec = _timeline_curves(run_id, metrics.stat().st_size if metrics.exists() else 0,
+                            int(line.meta.get("steps_per_epoch", 1)),
+                            int(line.meta.get("total_steps", line.steps[-1])))
+    frame = st.empty()
+    for shown in (line.steps if play else [step]):
+        with frame.container():
+            _draw_snapshot(run_id, line, shown, spec)
+        if play:
+            time.sleep(PLAY_FRAME_S)
+    st.caption(f"{len(line.steps)} snapshots of {line.meta.get('total_steps', '?')} steps "
+               f"({line.size_bytes() / 2**20:.2f} MB on disk). Filters: blue < 0 < red, "
+               "each on its own scale. Maps: each channel on its own colour scale. "
+               f"{line.error()}")
+    if play:
+        st.session_state[f"{key}_pending"] = line.steps[-1]
+        st.rerun(scope="fragment")
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def _test_images(dataset: str, folder_size: int, indices: tuple[int, ...]) -> list:
+    data = datasets.load(dataset, folder_size=folder_size)
+    return [data.test_x[i].numpy() for i in indices]
+
+
+@st.fragment
+@widgets.guarded("predictions gallery")
+def predictions_gallery(run_id: str) -> None:
+    """Random test images with true label, prediction and confidence, right and wrong."""
+    info = runs.run_info(runs.runs_dir() / run_id)
+    preds = predictions.read(info.path)
+    if preds is None:
+        return
+    names = list(info.config.class_names)
+    st.markdown("**Predictions on random test images**: green frame right, red wrong")
+    g1, g2, g3 = st.columns([2, 2, 1])
+    wanted = g1.selectbox("True class", [None, *range(len(names))], key="training_gallery_class",
+                          format_func=lambda c: "every class" if c is None else names[c])
+    outcome = g2.radio("Show", predictions.OUTCOMES, horizontal=True,
+                       key="training_gallery_outcome")
+    seed_key = "training_gallery_seed"
+    if g3.button("Another sample", icon=":material/shuffle:", key="training_gallery_more"):
+        st.session_state[seed_key] = st.session_state.get(seed_key, 0) + 1
+    chosen = predictions.sample(preds, true_class=wanted, outcome=outcome, count=24,
+                                seed=st.session_state.get(seed_key, 0))
+    if not chosen:
+        st.caption("No test image matches: try another class or outcome.")
+        return
+    try:
+        images = _test_images(info.config.settings.dataset, info.config.settings.folder_size,
+                              tuple(chosen))
+    except datasets.DatasetUnavailable as err:
+        st.warning(str(err))
+        return
+    cols = st.columns(12)
+    for i, (index, image) in enumerate(zip(chosen, images, strict=True)):
+        right = bool(preds.right[index])
+        verdict = "✓" if right else f"✗ true {names[preds.true[index]]}"
+        cols[i % 12].image(handwriting_figures.gallery_tile(image, right), width="stretch",
+                           caption=f"{names[preds.pred[index]]} "
+                                   f"({preds.confidence[index]:.0%}) {verdict}")
+    subset = preds.true == wanted if wanted is not None else slice(None)
+    st.caption(f"{int(preds.right[subset].sum()):,} of {int(preds.right[subset].size):,} "
+               f"test images of {'this class' if wanted is not None else 'every class'} are "
+               "predicted right.")
+
+
+def own_handwriting(run_id: str) -> None:
+    """The drawing canvas, for a run of single-channel images that has a checkpoint."""
+    info = runs.run_info(runs.runs_dir() / run_id)
+    if not info.has_checkpoint or not handwriting.takes_drawings(info.config):
+        return
+    st.markdown("**Your own handwriting through this network**")
+    model, config = drawing.run_model(str(info.path),
+                                      (info.path / "checkpoint.pt").stat().st_mtime)
+    drawing.section(model, config, key=f"training_draw_{run_id}")
+
+
 # --- 3 · runs and comparisons -----------------------------------------------------------------
 def runs_list(owner: str, shown: str | None) -> None:
     """This student's runs (or the whole class's), live epochs and accuracy, compare."""
@@ -419,9 +575,13 @@ if run_id is None:
     st.info("Press **Train** above, or pick a past run below.")
 elif runs.read_status(runs.runs_dir() / run_id)["state"] in runs.ACTIVE_STATES:
     live_run(run_id, owner)
+    st.fragment(timeline_section, run_every=2.0)(run_id)
 else:
     run_view(run_id, owner)
+    st.fragment(timeline_section)(run_id)
     results(run_id)
+    predictions_gallery(run_id)
+    own_handwriting(run_id)
 
 st.subheader("3 · Runs")
 anything_live = bool(run_queue.live_runs())  # then the table refreshes its epochs and accuracy

@@ -17,7 +17,7 @@ import torch
 from explorer import devices
 from explorer.figures import diagram
 from explorer.models import course_facts, layer_table, module_lesson, state_dicts, zoo
-from explorer.ui import widgets
+from explorer.ui import pretrained, widgets
 
 widgets.page_header(
     "Model zoo",
@@ -115,6 +115,21 @@ def reset_size() -> None:
     st.session_state["zoo_layer"] = ""
 
 
+def pretrained_weights(key: str, batchnorm: bool) -> None:
+    """Whether torchvision's ImageNet weights of this network are here, and a download if not."""
+    file = zoo.pretrained_file(key, batchnorm)
+    if file.is_cached():
+        st.success(f"Pretrained ImageNet weights (`{file.enum_name}`) are at `{file.path}`: "
+                   "the Feature maps page shows what they learned.", icon=":material/check:")
+        return
+    w1, w2 = st.columns([1, 2])
+    w2.caption(f"torchvision publishes ImageNet weights for this network (`{file.enum_name}`); "
+               f"they are not on this machine yet. By hand: {file.by_hand()}.")
+    with w1:
+        if pretrained.download_button(file, key="zoo_download"):
+            st.rerun()
+
+
 # --- controls ------------------------------------------------------------------------------
 widgets.url_state("zoo_model", "lenet5", choices=zoo.list_models())
 widgets.url_state("zoo_variant", "mnist", choices=list(zoo.VARIANTS))
@@ -140,6 +155,7 @@ if config.small:
 elif spec.imagenet_from_torchvision:
     st.caption(f"torchvision's own architecture (`weights=None`): the parameter count below is "
                f"torchvision's. Built for {VARIANT_LABELS[variant]}.")
+    pretrained_weights(key, batchnorm)
 else:
     st.caption("torchvision has no such model: built from the paper's description for "
                f"{VARIANT_LABELS[variant]}.")
@@ -343,13 +359,6 @@ with tab_save:
             icon=":material/download:",
         )
         load_an_upload(key, variant, batchnorm)
-    if variant == "imagenet" and spec.imagenet_from_torchvision:
-        path = zoo.pretrained_path(key, batchnorm)
-        if path and path.is_file():
-            st.success(f"Pretrained ImageNet weights found at `{path}`.")
-        else:
-            st.info(f"No pretrained weights on this machine (nothing is ever downloaded): "
-                    f"fetch {zoo.pretrained_url(key, batchnorm)} and save it as `{path}`.")
 
 with tab_facts:
     for name in ("mlp", "vgg", "1x1", "bottleneck", "deep"):

@@ -47,7 +47,8 @@ def test_a_run_leaves_bounded_snapshots_that_show_learning(trained):
     assert total == 63
     assert line.steps == timeline.schedule(total)
     assert 40 <= len(line.steps) <= timeline.COUNT
-    assert line.size_bytes() < 3 * 2**20, "a few MB at most"
+    assert line.size_bytes() < 2**20, "LeNet-5's timeline: under 1 MB"
+    assert (line.folder / "probe.pt").stat().st_size < 4096, "the probe alone, not its dataset"
     assert line.layers == ["features.0", "features.3"]  # LeNet-5's two convolutions
     probe = line.probe()
     assert probe.dtype == torch.uint8 and probe.shape == (1, 28, 28)
@@ -113,3 +114,20 @@ def test_the_cli_writes_the_timeline_too(tmp_path, monkeypatch):
     snap = line.snapshot(line.steps[-1])
     assert line.layers == [] and snap["maps"] == {}, "an MLP has no feature maps"
     assert snap["filters"].shape[1:] == (1, 28, 28), "its first layer's rows, as images"
+
+
+def test_even_a_wide_network_on_big_images_stays_under_5_mb(tmp_path):
+    """The worst case the budgets allow: three wide 64×64 layers and wide first filters."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 96, 7, padding=3), torch.nn.ReLU(),
+                                torch.nn.Conv2d(96, 96, 3, padding=1),
+                                torch.nn.Conv2d(96, 96, 3, padding=1),
+                                torch.nn.Conv2d(96, 96, 3, padding=1))
+    x = torch.randn(1, 3, 64, 64)
+    recorder = timeline.Recorder(tmp_path, model, x, torch.zeros(3, 64, 64, dtype=torch.uint8),
+                                 0, 0, total_steps=10_000, steps_per_epoch=100)
+    recorder.record(0)
+    line = timeline.read(tmp_path)
+    snap = line.snapshot(0)
+    assert len(snap["maps"]) == timeline.MAX_LAYERS
+    assert all(m.shape == (12, 32, 32) for m in snap["maps"].values())
+    assert timeline.COUNT * line.path(0).stat().st_size + 4096 < 5 * 2**20

@@ -5,8 +5,8 @@ While a run trains, rank 0 takes about `COUNT` snapshots evenly spread over its 
 whatever its length (step 0, before any update, is the first; the last step, or the moment
 of a stop, the last). Each holds the first layer's filters and the feature maps that one
 fixed test image (the probe) produces in two or three conv layers, as float16 with at most
-`MAX_CHANNELS` channels of at most `MAX_SIDE`² pixels per layer, so a whole timeline stays
-within a few MB. The folder `<run>/timeline/`:
+`MAX_CHANNELS` channels of at most `MAX_SIDE`² pixels per layer and a budget of numbers per
+layer and for the filters, so a whole timeline stays under 5 MB whatever the network. The folder `<run>/timeline/`:
 
 - `meta.json`: the layers, the probe's test-set index and label, the planned steps;
 - `probe.pt`: the probe image as uint8 [C, H, W];
@@ -33,6 +33,8 @@ FOLDER = "timeline"
 COUNT = 50
 MAX_CHANNELS = 16
 MAX_SIDE = 32
+LAYER_NUMBERS = 16 * 28 * 28  # per layer and snapshot: 25 kB as float16
+FILTER_NUMBERS = 8192  # per snapshot: 16 kB as float16
 MAX_LAYERS = 3
 MIN_SIDE = 4  # maps smaller than 4×4 say little as pictures
 
@@ -72,15 +74,17 @@ def choose_layers(model: nn.Module, x: torch.Tensor, limit: int = MAX_LAYERS) ->
 
 
 def _shrink(maps: torch.Tensor) -> torch.Tensor:
-    """[C, H, W] → at most MAX_CHANNELS × MAX_SIDE × MAX_SIDE, float16 on the CPU."""
-    maps = maps[:MAX_CHANNELS].float()
+    """[C, H, W] → at most MAX_SIDE × MAX_SIDE, and as many of the first MAX_CHANNELS channels
+    as fit in LAYER_NUMBERS values (16 at 28×28, 12 at 32×32), float16 on the CPU."""
+    maps = maps.float()
     if max(maps.shape[-2:]) > MAX_SIDE:
         maps = nn.functional.adaptive_avg_pool2d(maps, (min(maps.shape[-2], MAX_SIDE),
                                                         min(maps.shape[-1], MAX_SIDE)))
-    return maps.to("cpu", torch.float16).contiguous()
+    keep = max(1, min(MAX_CHANNELS, LAYER_NUMBERS // (maps.shape[-2] * maps.shape[-1])))
+    return maps[:keep].to("cpu", torch.float16).clone()
 
 
-def _few_filters(weight: torch.Tensor, budget: int = 8192) -> torch.Tensor:
+def _few_filters(weight: torch.Tensor, budget: int = FILTER_NUMBERS) -> torch.Tensor:
     """As many filters as fit in `budget` numbers (all of a small conv's; a few of an MLP's
     first layer, whose "filters" are whole images), float16."""
     per_filter = max(1, weight[0].numel())
@@ -112,7 +116,8 @@ class Recorder:
             self.layers = choose_layers(model, self.x)
             model.train(was_training)
             self.folder.mkdir(parents=True, exist_ok=True)
-            _save_atomic(probe_pixels.detach().to("cpu", torch.uint8).contiguous(),
+            # clone: a row of the test set is a view that would save the whole set
+            _save_atomic(probe_pixels.detach().to("cpu", torch.uint8).clone(),
                          self.folder / "probe.pt")
             meta = {"layers": self.layers, "probe_index": probe_index,
                     "probe_label": probe_label, "total_steps": total_steps,

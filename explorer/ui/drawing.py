@@ -1,0 +1,102 @@
+"""Your own handwriting through a trained network: a drawing canvas, the MNIST preprocessing
+step by step, all the class probabilities and every layer's maps of the drawing.
+
+Shared by the Training page (after a run) and the Feature maps page (with a digit model),
+hence here rather than in a page script. The canvas is `streamlit-drawable-canvas`; the
+section is a fragment, so a stroke reruns it alone.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+import torch
+from streamlit_drawable_canvas import st_canvas
+
+from explorer import feature_maps as fm
+from explorer import handwriting
+from explorer.figures import feature_maps as fm_figures
+from explorer.figures import handwriting as figures
+from explorer.training import checkpoints
+from explorer.training.config import RunConfig
+from explorer.ui import widgets
+
+CANVAS_PX = 280  # ten canvas pixels per MNIST pixel
+STROKE_PX = 20  # about two MNIST pixels once a tall digit is scaled into 20 px
+
+
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner="Loading the checkpoint…")
+def run_model(run_dir: str, mtime: float) -> tuple[torch.nn.Module, RunConfig]:
+    """A run's trained network (cached per checkpoint file version, shared by sessions)."""
+    model, config = checkpoints.model_from_checkpoint(run_dir)
+    return fm.for_inference(model), config
+
+
+def _what_to_draw(config: RunConfig) -> str:
+    return "a digit" if config.settings.dataset in handwriting.DIGIT_DATASETS else (
+        f"something from {config.dataset_title or config.settings.dataset}")
+
+
+@st.fragment
+@widgets.guarded("your own handwriting")
+def section(model: torch.nn.Module, config: RunConfig, key: str) -> None:
+    """The canvas, and once something is drawn: preprocessing, prediction, layer maps."""
+    thing = _what_to_draw(config)
+    st.markdown(f"Draw {thing} with the mouse: light ink on black, as MNIST's digits are. "
+                "It is prepared the way MNIST was made, then shown to the network when you "
+                "lift the mouse. The canvas toolbar undoes, redoes and clears.")
+    left, right = st.columns([1, 2])
+    with left:
+        drawn = st_canvas(stroke_width=STROKE_PX, stroke_color="#FFFFFF",
+                          background_color="#000000", height=CANVAS_PX, width=CANVAS_PX,
+                          drawing_mode="freedraw", return_image_data=True,
+                          key=f"{key}_canvas")
+    picture = drawn.image_data if drawn.json_data and drawn.json_data.get("objects") else None
+    steps = handwriting.prepare(picture) if picture is not None else None
+    if steps is None:
+        right.info(f"Draw {thing} on the canvas: the prediction and the maps appear here.",
+                   icon=":material/draw:")
+        return
+    x = handwriting.to_input(steps.centred, config)
+    capture = fm.capture(model, fm.as_input(x))
+    probabilities = torch.softmax(capture.logits, 0).tolist()
+    names = fm.run_class_names(config)
+    best = max(range(len(probabilities)), key=probabilities.__getitem__)
+    with right:
+        st.metric("The network reads", f"{names[best]}", f"{probabilities[best]:.1%} sure",
+                  delta_color="off")
+        st.plotly_chart(figures.probabilities_figure(probabilities, names),
+                        key=f"{key}_probabilities", config={"displayModeBar": False})
+    preprocessing(steps)
+    layer_maps(capture)
+
+
+def preprocessing(steps: handwriting.Steps) -> None:
+    st.markdown("**Prepared the way MNIST was made**")
+    captions = ["your drawing; red: the ink's bounding box", "cropped to the box",
+                f"scaled into {handwriting.BOX}×{handwriting.BOX}, aspect kept",
+                f"in {handwriting.FIELD}×{handwriting.FIELD}, centre of mass (red +) at the "
+                "centre: what the network sees"]
+    for column, picture, caption in zip(st.columns(4), figures.steps_pictures(steps), captions,
+                                        strict=True):
+        column.image(picture, caption=caption)
+    st.markdown("  \n".join(f"{i}. {s}" for i, s in enumerate(steps.describe(), 1)))
+
+
+def layer_maps(capture: fm.Capture) -> None:
+    layers = capture.overview()
+    if not layers:
+        st.info("This network has no convolutional layers, so the drawing has no feature "
+                "maps; its prediction is above.")
+        return
+    st.markdown("**Every layer's feature maps of your drawing** (each channel on its own "
+                "colour scale, bright = strong)")
+    columns = st.columns(min(4, len(layers)))
+    for i, record in enumerate(layers):
+        columns[i % len(columns)].image(
+            fm_figures.channel_grid(record.maps, tile=40), width="stretch",
+            caption=f"{record.name} · {record.type_name} · {' × '.join(map(str, record.shape))}")
+    stats = pd.DataFrame({"layer": [r.name for r in layers],
+                          "mean activation": [float(r.maps.float().mean()) for r in layers],
+                          "fraction = 0": [float((r.maps == 0).float().mean()) for r in layers]})
+    st.dataframe(stats, hide_index=True)

@@ -1,0 +1,54 @@
+"""The "Download ImageNet weights (NN MB)" button of the Model zoo and Feature maps pages.
+
+One button per published file, a progress bar while it downloads (`explorer.models.weights`
+checks the hash and renames the file into the torch hub cache), and one sentence when it
+fails. Shared by both pages, hence here rather than in a page script.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from explorer.models import weights
+
+PROGRESS_EVERY_S = 0.2  # a progress message per 256 kB chunk would flood the websocket
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.1f} MB"
+
+
+def download_button(file: weights.WeightsFile, key: str) -> bool:
+    """Draw the button; on a click download `file` with a progress bar.
+
+    Returns True when this click put the file in place (the caller reruns to use it).
+    """
+    clicked = st.button(file.button_label(), key=key, icon=":material/download:",
+                        help=f"Fetches {file.source_url} into {file.path}, checked by the "
+                        f"SHA-256 prefix in its name ({file.hash_prefix}).")
+    if not clicked:
+        return False
+    bar = st.progress(0.0, text=f"Downloading {file.filename}…")
+    last = [0.0]
+
+    def progress(done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_EVERY_S and done != total:
+            return
+        last[0] = now
+        if total:
+            bar.progress(min(done / total, 1.0),
+                         text=f"Downloading {file.filename}: {_mb(done)} of {_mb(total)}")
+        else:
+            bar.progress(0.0, text=f"Downloading {file.filename}: {_mb(done)}")
+
+    try:
+        weights.download(file, progress)
+    except weights.DownloadError as err:
+        bar.empty()
+        st.error(str(err), icon=":material/cloud_off:")
+        return False
+    bar.progress(1.0, text=f"{file.filename} is in place, its hash checked.")
+    return True
