@@ -1,5 +1,7 @@
 """Entrypoint: `streamlit run explorer/app.py`. Builds the navigation and runs the chosen page."""
 
+import gc
+
 import streamlit as st
 
 from explorer.ui import navigation, widgets
@@ -8,6 +10,16 @@ st.set_page_config(
     page_title="CNN Explorer", page_icon=":material/grid_view:", layout="wide",
     initial_sidebar_state="expanded",
 )
+
+
+@st.cache_resource(show_spinner=False)
+def _freeze_startup_heap() -> None:
+    """Once per server process: move the ~420,000 objects of the loaded libraries out of the
+    garbage collector's reach, so that its full collections cost microseconds, not 0.2 s."""
+    gc.freeze()
+
+
+_freeze_startup_heap()
 
 
 def _page(spec: navigation.PageSpec, default: bool = False) -> st.Page:
