@@ -66,6 +66,10 @@ LESSONS: tuple[PageSpec, ...] = (
         "pages/training.py", "Training", ":material/monitoring:", "Networks",
         "Train a classic CNN on the GPU or CPU and watch loss and accuracy live.",
     ),
+    PageSpec(
+        "pages/experiments.py", "Experiments", ":material/science:", "Networks",
+        "The course's claims as paired runs: BatchNorm, ReLU, augmentation, depth, 3×3 kernels.",
+    ),
 )
 
 

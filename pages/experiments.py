@@ -1,0 +1,174 @@
+"""Experiments: the course's claims, each tested by paired runs and judged by their numbers."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.experiments import designs, kernel_cost, pairing, verdicts
+from explorer.figures import experiments as figures
+from explorer.training import run_queue
+from explorer.ui import widgets
+
+STATE_TEXT = {"queued": "waiting in the queue", "running": "training", "finished": "finished",
+              "stopped": "stopped", "failed": "failed"}
+
+widgets.page_header(
+    "Experiments",
+    "The course makes claims about BatchNorm, activations, augmentation, depth and kernel "
+    "sizes. Here each claim is an experiment: runs that differ in the one thing the claim is "
+    "about, start from the same weights and see the same batches in the same order. Press "
+    "**Run**, watch the curves, and read the verdict, computed from the numbers the runs "
+    "measured, which says so when a run does not support the claim.",
+)
+owner = widgets.owner_id()
+
+
+def _group_label(group: pairing.Group) -> str:
+    who = "yours" if group.owner == owner else "another browser's"
+    states = [r.state for r in group.runs]
+    state = "live" if group.live else ("finished" if set(states) == {"finished"} else "ended")
+    size = "quick check" if group.quick else "full"
+    return f"{group.experiment_id.split('-', 1)[1]} · {size} · {state} · {who}"
+
+
+def _default_group(key: str, listed: list[pairing.Group]) -> int:
+    """The group submitted in this session, else this browser's newest, else the newest."""
+    ids = [g.experiment_id for g in listed]
+    mine = st.session_state.get(f"exp_group_{key}")
+    if mine in ids:
+        return ids.index(mine)
+    return next((i for i, g in enumerate(listed) if g.owner == owner), 0)
+
+
+def design(experiment: designs.Experiment, arms: tuple[designs.Arm, ...]) -> None:
+    """The claim, what differs, what is held equal, and when the claim counts as holding."""
+    st.markdown(f"> {experiment.claim}\n>\n> — the course, {experiment.source}")
+    lines = [f"**What differs:** {experiment.varied}.",
+             f"**Held equal:** {experiment.held}.",
+             f"**The claim counts as holding when** {experiment.rule}."]
+    if arms:
+        lines.insert(0, f"**Runs ({len(arms)}):** " + "; ".join(a.label for a in arms) + ".")
+    st.markdown("\n\n".join(lines))
+
+
+def run_button(experiment: designs.Experiment, size: designs.Size) -> None:
+    """Queue the experiment's runs as one submission (one live submission per student)."""
+    mine = run_queue.submissions(run_queue.live_runs(owner))
+    busy = len(mine) >= run_queue.runs_per_owner()
+    b1, b2 = st.columns([1, 4])
+    arms = experiment.sized(size)
+    if b1.button(f"Run ({len(arms)} runs)", key=f"exp_run_{experiment.key}", type="primary",
+                 icon=":material/play_arrow:", disabled=busy):
+        try:
+            eid = pairing.submit(experiment, size, owner)
+        except ValueError as err:
+            st.error(str(err))
+        else:
+            st.session_state[f"exp_group_{experiment.key}"] = eid
+            st.rerun()
+    if busy:
+        last = mine[-1][-1]
+        what = last.config.experiment or f"run {last.run_id}"
+        b2.caption(f"You have {what} {last.state}: Run comes back when it ends (one live run "
+                   "or experiment per student; Stop it on the Training page).")
+    else:
+        b2.caption("The runs queue together and train one after another in worker processes; "
+                   "they keep going if you leave the page, and appear in Training's runs list.")
+
+
+def _arm_status(arm: pairing.ArmRun) -> str:
+    text = STATE_TEXT.get(arm.state, arm.state)
+    if arm.state == "queued" and (where := run_queue.position(arm.info.run_id)):
+        text += f" (number {where})"
+    elif arm.state == "running":
+        text += f", epoch {len(arm.epochs) + 1} of {arm.info.config.settings.epochs}"
+    return f"{arm.label}: {text}"
+
+
+def results(experiment: designs.Experiment, experiment_id: str) -> None:
+    """The runs' curves overlaid, the verdict and what was checked to be equal."""
+    group = next((g for g in pairing.groups(experiment.key) if g.experiment_id == experiment_id),
+                 None)
+    if group is None:
+        st.info("Those runs are no longer in the runs folder.")
+        return
+    arms = pairing.arm_runs(group)
+    st.caption(" · ".join(_arm_status(a) for a in arms))
+    epochs = [(a.label, a.epochs) for a in arms]
+    dashed = any(a.last and "train_eval_acc" in a.last for a in arms)
+    planned = max(a.info.config.settings.epochs for a in arms)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(figures.epoch_figure(
+        epochs, "test_acc", "Test accuracy per epoch" + (
+            " (dashed: the training images)" if dashed else ""), percent=True,
+        dashed_key="train_eval_acc" if dashed else None, dashed_name="training images",
+        planned_epochs=planned, uirevision=experiment_id), key=f"exp_acc_{experiment.key}")
+    c2.plotly_chart(figures.step_loss_figure(
+        [(a.label, a.steps, a.loss) for a in arms], uirevision=experiment_id),
+        key=f"exp_loss_{experiment.key}")
+    verdict = verdicts.verdict(experiment, arms, group.quick)
+    show = {True: st.success, False: st.warning, None: st.info}[verdict.holds]
+    show(verdict.sentence, icon={True: ":material/check_circle:", False: ":material/cancel:",
+                                 None: ":material/hourglass_top:"}[verdict.holds])
+    st.caption(pairing.fairness(group, arms).sentence() + " Runs: "
+               + ", ".join(r.run_id for r in group.runs) + ".")
+    if group.live is False and st.session_state.get(f"exp_live_{experiment.key}"):
+        st.session_state[f"exp_live_{experiment.key}"] = False
+        st.rerun(scope="app")  # the runs ended: bring the Run button back
+
+
+@widgets.guarded("experiment")
+def trained_card(experiment: designs.Experiment, size: designs.Size,
+                 listed: list[pairing.Group]) -> None:
+    design(experiment, experiment.sized(size))
+    run_button(experiment, size)
+    if not listed:
+        st.caption("No runs of this experiment yet.")
+        return
+    pick = st.selectbox("Results of", range(len(listed)), index=_default_group(experiment.key,
+                                                                              listed),
+                        format_func=lambda i: _group_label(listed[i]),
+                        key=f"exp_pick_{experiment.key}")
+    group = listed[pick]
+    st.session_state[f"exp_live_{experiment.key}"] = group.live
+    st.fragment(results, run_every=1.0 if group.live else None)(experiment,
+                                                                group.experiment_id)
+
+
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def _kernel_cost(channels: int, size: int) -> kernel_cost.KernelCost:
+    return kernel_cost.compare(channels, size)
+
+
+@st.fragment
+@widgets.guarded("kernel cost")
+def kernel_card(experiment: designs.Experiment) -> None:
+    design(experiment, ())
+    k1, k2 = st.columns(2)
+    channels = k1.select_slider("Channels C", [8, 16, 32, 64, 128, 256, 512], value=64,
+                                key="exp_channels")
+    size = k2.select_slider("Map size (height = width)", [8, 14, 28, 32, 56, 112, 224], value=32,
+                            key="exp_map")
+    cost = _kernel_cost(channels, size)
+    st.plotly_chart(figures.cost_figure(["one 7×7", "three 3×3"],
+                                        [cost.single_weights, cost.stacked_weights],
+                                        [cost.single_macs, cost.stacked_macs],
+                                        [cost.single_paths, cost.stacked_paths]),
+                    key="exp_cost")
+    (st.success if cost.holds else st.warning)(cost.sentence())
+    st.caption("Computed, not trained: weights counted from the layers' parameters, "
+               "multiply-adds by torch's FlopCounterMode, receptive fields measured by the "
+               "gradient of one output pixel with respect to the input.")
+
+
+size = st.radio("Size", list(designs.SIZES), format_func=designs.SIZES.get, key="exp_size",
+                help="The quick check shows the whole path in seconds; only the full size "
+                "gives a verdict worth reading.")
+everything = pairing.all_groups()
+for experiment in designs.EXPERIMENTS.values():
+    with st.container(border=True):
+        st.subheader(experiment.title)
+        if experiment.trained:
+            trained_card(experiment, size, everything.get(experiment.key, []))
+        else:
+            kernel_card(experiment)
