@@ -101,27 +101,64 @@ def preprocessing_for(variant: str, *, invert: bool = False,
     return pre
 
 
+#: Longest side of the resized picture kept: a thin strip resized to 256 px across would be
+#: hundreds of megapixels long, of which the centre crop keeps 224 px.
+MAX_RESIZED_SIDE = 2048
+
+
 @dataclass(frozen=True)
 class Prepared:
     """Each stage of the preprocessing, for display, and the tensor that goes in."""
 
-    resized: Image.Image
+    resized: Image.Image  # the resized photo, or its centre window when that would be huge
     pixels: Image.Image  # cropped (and grayscale/inverted): exactly the model's view, 0..255
     tensor: torch.Tensor  # [1, C, H, W], normalised
+    resized_size: tuple[int, int] | None = None  # (width, height) of the whole resized photo
+
+    @property
+    def window_only(self) -> bool:
+        """True when `resized` is only the centre of the resized photo."""
+        return self.resized_size is not None and self.resized_size != self.resized.size
+
+
+def resize_shorter_side(image: Image.Image, size: int,
+                        max_side: int = MAX_RESIZED_SIDE) -> tuple[Image.Image, tuple[int, int]]:
+    """torchvision's `resize(image, [size])` (shorter side to `size`, bilinear, antialiased),
+    and the size it has. Past `max_side` along the longer side only the centre `max_side`
+    pixels are computed: PIL's `box` resamples just that part of the photo, which is what
+    cropping the whole resized photo would give (to within one grey level of rounding).
+    """
+    width, height = image.size
+    short, long = sorted((width, height))
+    new_long = int(size * long / short)  # torchvision's own rounding
+    full = (size, new_long) if width <= height else (new_long, size)
+    if new_long <= max_side:
+        return TF.resize(image, [size], antialias=True), full
+    # A window whose margins are even numbers of pixels: torchvision's centre crop (which
+    # rounds halves to even) then picks the same pixels from it as from the whole.
+    window = max_side - (max_side - new_long) % 4
+    start = (new_long - window) // 2
+    scale = long / new_long
+    if width <= height:
+        box, out = (0, start * scale, width, (start + window) * scale), (size, window)
+    else:
+        box, out = (start * scale, 0, (start + window) * scale, height), (window, size)
+    return image.resize(out, Image.Resampling.BILINEAR, box=box), full
 
 
 def prepare(image: Image.Image, pre: Preprocessing) -> Prepared:
     """Run `pre` on a PIL image."""
     image = image.convert("L" if pre.grayscale else "RGB")
-    resized = TF.resize(image, [pre.resize], antialias=True)
+    resized, resized_size = resize_shorter_side(image, pre.resize)
     if min(resized.size) < min(pre.height, pre.width):  # very thin images: stretch instead
         resized = resized.resize((max(resized.width, pre.width),
                                   max(resized.height, pre.height)))
+        resized_size = resized.size
     pixels = TF.center_crop(resized, [pre.height, pre.width])
     if pre.invert:
         pixels = ImageOps.invert(pixels)
     tensor = TF.normalize(TF.to_tensor(pixels), list(pre.mean), list(pre.std)).unsqueeze(0)
-    return Prepared(resized, pixels, tensor)
+    return Prepared(resized, pixels, tensor, resized_size)
 
 
 def looks_dark_on_light(image: Image.Image) -> bool:

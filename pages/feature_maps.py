@@ -354,8 +354,10 @@ def preprocessing(net: Network, photo) -> Analysed:
                      expanded=pre.grayscale):
         pictures = preprocessing_pictures(done.image_id, done.pre_id, photo.image, prepared,
                                           pre)
+        rw, rh = prepared.resized_size or prepared.resized.size
         captions = [f"your image {photo.image.width}×{photo.image.height}",
-                    f"resized {prepared.resized.width}×{prepared.resized.height}",
+                    f"resized {rw:,}×{rh:,}" + (", its centre shown" if prepared.window_only
+                                                else ""),
                     f"centre crop {pre.height}×{pre.width}: what the network sees",
                     "normalised tensor, per channel (blue < 0 < red)"]
         for column, picture, caption in zip(st.columns(4), pictures, captions, strict=True):
