@@ -106,6 +106,84 @@ def _log_failure(func: Callable[..., Any], section: str, args: tuple, kwargs: di
                         section, page, ", ".join(inputs) or "none", _short.repr(state))
 
 
+# --- number inputs that say their range ---------------------------------------------------------
+
+_RANGE_RE = re.compile(r"Allowed: (\S+) to (\S+)\.$")
+
+
+def range_help(low: float, high: float) -> str:
+    """The sentence every number input's help ends with; `allowed_range` reads it back."""
+    return f"Allowed: {_number(low)} to {_number(high)}."
+
+
+def allowed_range(help_text: str | None) -> tuple[float, float] | None:
+    """(low, high) from a help text ending in `range_help`, else None."""
+    match = _RANGE_RE.search(help_text or "")
+    return (_parse_number(match[1]), _parse_number(match[2])) if match else None
+
+
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def _parse_number(text: str) -> float:
+    text = text.replace(",", "")
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def number_input(
+    label: str,
+    min_value: float,
+    max_value: float,
+    value: float | None = None,
+    *,
+    key: str,
+    where: Any = None,
+    help: str | None = None,
+    step: float | None = None,
+    on_change: Callable[..., None] | None = None,
+    args: tuple = (),
+    **kwargs: Any,
+) -> Any:
+    """`st.number_input` (in container `where`) that states its range in its help and answers
+    a typed value outside it with a sentence, keeping the nearest allowed value.
+
+    Streamlit's own min/max make the browser refuse such a value in a silent red box, so the
+    bounds are checked here instead. When the range itself moves (another widget, a new photo)
+    the value is kept inside it without a word.
+    """
+    where = st if where is None else where
+    integer = isinstance(min_value, int) and isinstance(max_value, int)
+    current = st.session_state.get(key)
+    if current is None:
+        st.session_state[key] = min_value if value is None else value
+    elif not min_value <= current <= max_value:
+        st.session_state[key] = min(max(current, min_value), max_value)
+    allowed = range_help(min_value, max_value)
+    result = where.number_input(
+        label, key=key, step=step if step is not None or not integer else 1,
+        help=f"{help} {allowed}" if help else allowed,
+        on_change=_keep_in_range, args=(key, label, min_value, max_value, on_change, args),
+        **kwargs,
+    )
+    if note := st.session_state.pop(f"_range_note_{key}", None):
+        where.warning(note, icon=":material/straighten:")
+    return result
+
+
+def _keep_in_range(key: str, label: str, low: float, high: float,
+                   then: Callable[..., None] | None, args: tuple) -> None:
+    typed = st.session_state.get(key)
+    if typed is not None and not low <= typed <= high:
+        kept = min(max(typed, low), high)
+        st.session_state[key] = kept
+        st.session_state[f"_range_note_{key}"] = (
+            f"{label} goes from {_number(low)} to {_number(high)}; {_number(typed)} is outside "
+            f"that, so it is now {_number(kept)}.")
+    if then is not None:
+        then(*args)
+
+
 # --- who is this browser ---------------------------------------------------------------------
 
 OWNER_COOKIE = "explorer_owner"
