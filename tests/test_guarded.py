@@ -43,6 +43,11 @@ def _page() -> None:
     st.session_state["worked"] = working()
     fragment()
     stopping()
+    with widgets.section("inline block", size=3):
+        st.markdown("inline start")
+        if st.session_state.get("break_inline"):
+            raise KeyError("inline")
+        st.markdown("inline end")
     st.markdown("after the sections")
 
 
@@ -61,7 +66,7 @@ def test_failing_section_is_replaced_by_one_sentence_and_logged(caplog):
     assert at.session_state["worked"] == "value"
     (record,) = [r for r in caplog.records if r.name == "explorer.guard"]
     message = record.getMessage()
-    assert "'broken section'" in message and "inputs: 7" in message
+    assert "'broken section'" in message and "args=(7,)" in message
     assert record.exc_info and isinstance(record.exc_info[1], ValueError)
 
 
@@ -83,3 +88,15 @@ def test_st_stop_passes_through_the_guard(caplog):
     assert not at.exception
     assert "after the sections" not in _markdown(at), "st.stop still stops the page"
     assert not any("'stopping section'" in r.getMessage() for r in caplog.records)
+
+
+def test_a_with_block_is_guarded_the_same_way(caplog):
+    caplog.set_level(logging.ERROR, logger="explorer.guard")
+    at = AppTest.from_function(_page)
+    at.session_state["break_inline"] = True
+    at.run()
+    assert not at.exception
+    assert [w.value for w in at.warning].count(widgets.GUARD_SENTENCE) == 2
+    assert "inline start" not in _markdown(at) and "after the sections" in _markdown(at)
+    assert any("'inline block'" in r.getMessage() and "size=3" in r.getMessage()
+               for r in caplog.records)

@@ -6,12 +6,14 @@ the plain modules beside it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
 import reprlib
 import secrets
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -20,7 +22,7 @@ import torch
 from streamlit.errors import FragmentHandledException
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from explorer import devices, images
+from explorer import REPO_ROOT, devices, images
 from explorer.training import scheduler
 from explorer.ui.url_params import format_param, parse_param
 
@@ -61,49 +63,61 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 _short = reprlib.Repr()
 _short.maxstring, _short.maxother, _short.maxlist, _short.maxdict = 120, 120, 8, 12
+_PAGES_DIR = REPO_ROOT / "pages"
 
 
-def guarded(section: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R | None]]:
-    """Decorate a page section so that an unexpected exception in it spoils only that section.
+@contextlib.contextmanager
+def section(name: str, **inputs: Any) -> Iterator[None]:
+    """`with widgets.section("name"):` -- the block spoils only itself if it fails unexpectedly.
 
-    The section draws into its own slot; if it raises, the slot is replaced by one sentence
+    The block draws into its own slot; if it raises, the slot is replaced by one sentence
     (`GUARD_SENTENCE`), the full traceback is logged on the server with the page, the section
-    and its inputs, and the call returns None so the rest of the page goes on. Streamlit's
-    own control flow (st.stop, st.rerun, fragment reruns) passes through untouched. On a
-    fragment put it under `@st.fragment`, so that the fragment's own reruns are guarded too.
-    It is a safety net, not error handling: expected bad input deserves its own sentence.
+    and `inputs`, and the page goes on after the block. Streamlit's own control flow
+    (st.stop, st.rerun, fragment reruns) passes through untouched. It is a safety net, not
+    error handling: expected bad input deserves its own sentence.
+    """
+    slot = st.empty()
+    try:
+        with slot.container():
+            yield
+    except (ScriptControlException, FragmentHandledException):
+        raise
+    except Exception as err:
+        _log_failure(name, err, inputs)
+        slot.warning(GUARD_SENTENCE, icon=":material/construction:")
+
+
+def guarded(name: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R | None]]:
+    """Decorate a page section function with `section(name)`; it returns None if it failed.
+
+    On a fragment put it under `@st.fragment`, so that the fragment's own reruns are guarded.
     """
 
     def decorate(func: Callable[_P, _R]) -> Callable[_P, _R | None]:
         @functools.wraps(func)
         def run_guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R | None:
-            slot = st.empty()
-            try:
-                with slot.container():
-                    return func(*args, **kwargs)
-            except (ScriptControlException, FragmentHandledException):
-                raise
-            except Exception:
-                _log_failure(func, section, args, kwargs)
-                slot.warning(GUARD_SENTENCE, icon=":material/construction:")
-                return None
+            with section(name, args=args, kwargs=kwargs):
+                return func(*args, **kwargs)
+            return None
 
         return run_guarded
 
     return decorate
 
 
-def _log_failure(func: Callable[..., Any], section: str, args: tuple, kwargs: dict) -> None:
-    """The traceback plus what is needed to replay it: page, section, arguments, widgets."""
-    page = Path(func.__code__.co_filename).name
-    inputs = [_short.repr(a) for a in args] + [f"{k}={_short.repr(v)}" for k, v in kwargs.items()]
+def _log_failure(name: str, err: Exception, inputs: dict[str, Any]) -> None:
+    """The traceback plus what is needed to replay it: page, section, inputs, widget values."""
+    frames = traceback.extract_tb(err.__traceback__)
+    page = next((Path(f.filename).name for f in frames
+                 if Path(f.filename).resolve().parent == _PAGES_DIR), "?")
     try:
         state = {k: v for k, v in st.session_state.to_dict().items()
                  if isinstance(v, str | int | float | bool) and not k.startswith("_")}
-    except Exception:  # no session (a bare call): the arguments alone must do
+    except Exception:  # no session (a bare call): the inputs alone must do
         state = {}
-    guard_log.exception("section %r of page %s failed; inputs: %s; session: %s",
-                        section, page, ", ".join(inputs) or "none", _short.repr(state))
+    shown = ", ".join(f"{k}={_short.repr(v)}" for k, v in inputs.items())
+    guard_log.error("section %r of page %s failed; inputs: %s; session: %s", name, page,
+                    shown or "none", _short.repr(state), exc_info=err)
 
 
 # --- number inputs that say their range ---------------------------------------------------------
