@@ -368,11 +368,14 @@ def _timeline_position(key: str, steps: list[int]) -> None:
     st.session_state[f"{key}_newest"] = newest
 
 
-def _draw_snapshot(run_id: str, line: timeline.Timeline, step: int, spec: dict) -> None:
+def _draw_snapshot(run_id: str, line: timeline.Timeline, step: int, spec: dict,
+                   playing: bool = False) -> None:
     epoch, pictures = _snapshot_pictures(run_id, step)
     left, right = st.columns([3, 2])
+    # a key keeps the chart mounted across scrubs; while playing, each frame is a new chart
     left.plotly_chart(timeline_figures.with_marker(spec, step, epoch),
-                      key=f"training_timeline_curves_{run_id}", config={"displaylogo": False})
+                      key=None if playing else f"training_timeline_curves_{run_id}",
+                      config={"displaylogo": False})
     probe, label = line.probe(), line.meta.get("probe_label")
     if probe is not None:
         names = runs.read_config(line.folder.parent).class_names
@@ -381,7 +384,7 @@ def _draw_snapshot(run_id: str, line: timeline.Timeline, step: int, spec: dict) 
                     f"{names[label] if label is not None and label < len(names) else '?'}")
     if pictures:
         right.image(pictures[0][1], caption=pictures[0][0], width="stretch")
-    columns = st.columns(max(1, len(pictures) - 1))
+    columns = st.columns(max(3, len(pictures) - 1))  # a third of the width at most
     for column, (caption, picture) in zip(columns, pictures[1:], strict=False):
         column.image(picture, caption=caption, width="stretch")
 
@@ -410,7 +413,7 @@ def timeline_section(run_id: str) -> None:
     frame = st.empty()
     for shown in (line.steps if play else [step]):
         with frame.container():
-            _draw_snapshot(run_id, line, shown, spec)
+            _draw_snapshot(run_id, line, shown, spec, playing=play)
         if play:
             time.sleep(PLAY_FRAME_S)
     st.caption(f"{len(line.steps)} snapshots of {line.meta.get('total_steps', '?')} steps "
@@ -496,7 +499,9 @@ def runs_list(owner: str, shown: str | None) -> None:
                    f"No runs yet in {runs.runs_dir()}.")
         return
     rows = [{
-        "run": r.run_id, "network": r.config.model, "dataset": r.config.settings.dataset,
+        "run": r.run_id,
+        "experiment": f"{r.config.experiment} · {r.config.arm}" if r.config.experiment else "",
+        "network": r.config.model, "dataset": r.config.settings.dataset,
         "BatchNorm": r.config.batchnorm, "augmentation": r.config.settings.augment.describe(),
         "optimiser": f"{r.config.settings.optimizer} lr={r.config.settings.lr:g}",
         "state": r.state, "epochs": f"{r.status.get('epochs_done', 0)}/{r.config.settings.epochs}",

@@ -15,10 +15,22 @@ RIGHT, WRONG = (0, 160, 90), (220, 50, 50)
 
 
 def _gray(image: np.ndarray, size: int) -> Image.Image:
-    """A uint8 [H, W] image scaled so its longer side is `size`, pixels kept sharp."""
+    """A uint8 [H, W] image scaled so its longer side is about `size`, pixels kept sharp, and
+    centred on a black square (a thin "1" would otherwise be a sliver on the page)."""
     h, w = image.shape
-    scale = max(1, size // max(h, w))
-    return Image.fromarray(image).resize((w * scale, h * scale), Image.Resampling.NEAREST)
+    if max(h, w) > size:  # a big crop of the canvas: shrink it smoothly
+        factor = size / max(h, w)
+        picture = Image.fromarray(image).resize((max(1, round(w * factor)),
+                                                 max(1, round(h * factor))),
+                                                Image.Resampling.BILINEAR)
+    else:
+        scale = size // max(h, w)
+        picture = Image.fromarray(image).resize((w * scale, h * scale),
+                                                Image.Resampling.NEAREST)
+    side = max(picture.size)
+    square = Image.new("L", (side, side), 0)
+    square.paste(picture, ((side - picture.width) // 2, (side - picture.height) // 2))
+    return square
 
 
 def steps_pictures(steps: Steps, size: int = 168) -> list[Image.Image]:

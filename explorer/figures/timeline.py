@@ -33,7 +33,7 @@ def curves_spec(steps: Sequence[int], loss_smooth: Sequence[float], epochs: Sequ
         xaxis={"title": "step", "range": [0, max(1, total_steps)]},
         yaxis={"title": "loss", "rangemode": "tozero"},
         yaxis2={"title": "accuracy", "overlaying": "y", "side": "right", "range": [0, 1.02],
-                "tickformat": ".0%", "showgrid": False},
+                "tickformat": ".0%", "dtick": 0.2, "showgrid": False},
         legend={"orientation": "h", "y": -0.3}, uirevision="timeline",
     )
     return fig.to_dict()

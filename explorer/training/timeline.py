@@ -6,7 +6,8 @@ whatever its length (step 0, before any update, is the first; the last step, or 
 of a stop, the last). Each holds the first layer's filters and the feature maps that one
 fixed test image (the probe) produces in two or three conv layers, as float16 with at most
 `MAX_CHANNELS` channels of at most `MAX_SIDE`² pixels per layer and a budget of numbers per
-layer and for the filters, so a whole timeline stays under 5 MB whatever the network. The folder `<run>/timeline/`:
+layer and for the filters, so a whole timeline stays under 5 MB whatever the network.
+The folder `<run>/timeline/`:
 
 - `meta.json`: the layers, the probe's test-set index and label, the planned steps;
 - `probe.pt`: the probe image as uint8 [C, H, W];

@@ -47,6 +47,7 @@ def section(model: torch.nn.Module, config: RunConfig, key: str) -> None:
                 "lift the mouse. The canvas toolbar undoes, redoes and clears.")
     left, right = st.columns([1, 2])
     with left:
+        st.html('<div style="height:30px"></div>')  # room for the canvas's floating toolbar
         drawn = st_canvas(stroke_width=STROKE_PX, stroke_color="#FFFFFF",
                           background_color="#000000", height=CANVAS_PX, width=CANVAS_PX,
                           drawing_mode="freedraw", return_image_data=True,
@@ -64,7 +65,7 @@ def section(model: torch.nn.Module, config: RunConfig, key: str) -> None:
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
     with right:
         st.metric("The network reads", f"{names[best]}", f"{probabilities[best]:.1%} sure",
-                  delta_color="off")
+                  delta_color="off", delta_arrow="off")
         st.plotly_chart(figures.probabilities_figure(probabilities, names),
                         key=f"{key}_probabilities", config={"displayModeBar": False})
     preprocessing(steps)
@@ -79,7 +80,7 @@ def preprocessing(steps: handwriting.Steps) -> None:
                 "centre: what the network sees"]
     for column, picture, caption in zip(st.columns(4), figures.steps_pictures(steps), captions,
                                         strict=True):
-        column.image(picture, caption=caption)
+        column.image(picture, caption=caption, width="stretch")
     st.markdown("  \n".join(f"{i}. {s}" for i, s in enumerate(steps.describe(), 1)))
 
 

@@ -6,6 +6,7 @@ session-wide server. Screenshots land in tests/e2e/screenshots/ (git-ignored): o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -49,14 +50,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
-    """Start `streamlit run explorer/app.py` on a free localhost port; yield its URL."""
+@contextlib.contextmanager
+def running_app(extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `streamlit run explorer/app.py` on a free localhost port (with `extra_env` on top
+    of this process's environment); yield its URL, stop it on exit."""
     port = _free_port()
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 -- must outlive this block
         "w+", suffix=".log", prefix="streamlit-", delete=False
     )
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra_env or {}))
     env.setdefault("EXPLORER_RUNS_DIR", tempfile.mkdtemp(prefix="explorer-runs-"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "explorer/app.py",
@@ -79,16 +81,25 @@ def app_url() -> Iterator[str]:
             log.seek(0)
             pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
         time.sleep(0.5)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.seek(0)
-    server_log = log.read()
-    if "Traceback" in server_log:
-        print(f"--- streamlit server log (has a traceback) ---\n{server_log[-5000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.seek(0)
+        server_log = log.read()
+        if "Traceback" in server_log:
+            print(f"--- streamlit server log (has a traceback) ---\n{server_log[-5000:]}")
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    """The app served for the whole test session; yields its URL."""
+    with running_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
