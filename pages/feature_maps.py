@@ -279,6 +279,7 @@ def what_random_weights_show(net: Network) -> None:
             "“Training run”, to see what learned filters find.", icon=":material/casino:")
 
 
+@widgets.guarded("network and weights")
 def network_and_weights() -> Network:
     widgets.url_state("fm_model", "resnet18", choices=zoo.list_models())
     have_imagenet = (file := zoo.pretrained_file(st.session_state["fm_model"])) is not None \
@@ -326,6 +327,7 @@ def network_and_weights() -> Network:
     return net
 
 
+@widgets.guarded("a photo for a digit model")
 def photo_for_a_digit_model(net: Network) -> None:
     """A network trained on small grayscale images, shown a photo: say what its answer is worth."""
     if net.config is None or not handwriting.takes_drawings(net.config):
@@ -337,6 +339,7 @@ def photo_for_a_digit_model(net: Network) -> None:
                icon=":material/warning:")
 
 
+@widgets.guarded("preprocessing")
 def preprocessing(net: Network, photo) -> Analysed:
     pre = fm.preprocessing_for(net.variant, config=net.config)
     if pre.grayscale:
@@ -373,6 +376,7 @@ def preprocessing(net: Network, photo) -> Analysed:
     return done
 
 
+@widgets.guarded("overview strip")
 def overview(done: Analysed) -> tuple[str, list[fm.LayerRecord]]:
     st.subheader("Overview: one map per layer")
     o1, o2 = st.columns([3, 1])
@@ -400,6 +404,7 @@ def choose_layer(done: Analysed, strip_layers: list[fm.LayerRecord]) -> fm.Layer
 
 
 @st.fragment
+@widgets.guarded("layer maps")
 def layer_maps(done: Analysed, strip_layers: list[fm.LayerRecord], cmap: str) -> None:
     record = choose_layer(done, strip_layers)
     layer, maps = record.name, record.maps
@@ -428,6 +433,7 @@ def layer_maps(done: Analysed, strip_layers: list[fm.LayerRecord], cmap: str) ->
     st.dataframe(stats, width="stretch", height=240)
 
 
+@widgets.guarded("first-layer filters")
 def first_layer_filters(done: Analysed, net: Network) -> None:
     pre = done.pre
     first = fm.first_layer_weights(net.model, (pre.in_channels, pre.height, pre.width))
@@ -461,6 +467,7 @@ def first_layer_filters(done: Analysed, net: Network) -> None:
 
 
 @st.fragment
+@widgets.guarded("prediction and Grad-CAM")
 def prediction_and_grad_cam(done: Analysed, net: Network) -> None:
     capture = done.capture
     if net.config is not None:
@@ -501,6 +508,7 @@ def prediction_and_grad_cam(done: Analysed, net: Network) -> None:
 
 
 @st.fragment
+@widgets.guarded("receptive field")
 def receptive_field(done: Analysed, strip_layers: list[fm.LayerRecord]) -> None:
     record = choose_layer(done, strip_layers)
     layer, rf, pre = record.name, record.rf, done.pre
@@ -534,9 +542,13 @@ widgets.page_header(
 photo = widgets.image_input()
 widgets.url_state("fm_view", VIEWS[0], choices=VIEWS)
 network = network_and_weights()
+if network is None:  # its section said so; everything below needs the network
+    st.stop()
 photo_for_a_digit_model(network)
 analysed = preprocessing(network, photo)
-colour_scale, strip = overview(analysed)
+if analysed is None:
+    st.stop()
+colour_scale, strip = overview(analysed) or (figs.COLORMAPS[0], [])
 view = st.radio("View", VIEWS, key="fm_view", horizontal=True)
 has_maps = bool(analysed.capture.names(spatial_only=True))
 if view == "Layer maps" and has_maps:
