@@ -257,14 +257,14 @@ def pretrained_network(key: str) -> Network | None:
     return Network(key, "imagenet", WEIGHTS[2], model, f"pretrained:{key}")
 
 
-def offer_download(key: str, column) -> None:
-    """The download button under the weights choice while `key`'s ImageNet file is missing;
-    once it is in place the page switches to those weights."""
+def offer_download(key: str, column, messages) -> None:
+    """The download button under the weights choice while `key`'s ImageNet file is missing
+    (its progress and errors in `messages`); once the file is here the page uses it."""
     file = zoo.pretrained_file(key)
     if file is None or file.is_cached():
         return
     with column:
-        if pretrained.download_button(file, key="fm_download"):
+        if pretrained.download_button(file, key="fm_download", messages=messages):
             st.session_state["fm_weights_arrived"] = True
             st.rerun()
 
@@ -292,6 +292,7 @@ def network_and_weights() -> Network:
     widgets.url_state("fm_seed", 0, bounds=(0, 9999))
     st.subheader("Network and weights")
     c1, c2, c3, c4 = st.columns([1.3, 1.2, 1.2, 0.8])
+    messages = st.container()  # full width, under the row of choices
     weights = c1.radio("Weights", WEIGHTS, key="fm_weights")
     net = training_run_network(c2) if weights == WEIGHTS[1] else None
     if net is not None:
@@ -302,7 +303,7 @@ def network_and_weights() -> Network:
         key = c2.selectbox("Network", zoo.list_models(), key="fm_model",
                            format_func=lambda k: zoo.get_spec(k).title)
         spec = zoo.get_spec(key)
-        offer_download(key, c1)
+        offer_download(key, c1, messages)
         if weights == WEIGHTS[2]:
             st.session_state["fm_variant"] = "imagenet"
         variant = c3.selectbox("Input size", list(zoo.VARIANTS), key="fm_variant",

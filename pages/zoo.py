@@ -16,8 +16,10 @@ import torch
 
 from explorer import devices
 from explorer.figures import diagram
-from explorer.models import course_facts, layer_table, module_lesson, state_dicts, zoo
-from explorer.ui import pretrained, widgets
+from explorer.models import course_facts, layer_stack, layer_table, module_lesson, state_dicts, zoo
+from explorer.models.modules import shape_text
+from explorer.training import datasets
+from explorer.ui import predict_panel, pretrained, widgets
 
 widgets.page_header(
     "Model zoo",
@@ -36,6 +38,195 @@ MOVE_DEMO_MB = 5.0  # real weights for the to(device) demo only where they are i
 
 
 TTL = 3600  # seconds; every cache is also bounded by max_entries
+
+predict_panel.panel("zoo", what="the layer table's count")
+
+
+# --- build your own network -----------------------------------------------------------------
+STACK, STACK_IDS, STACK_SHAPE = "zoo_stack", "zoo_stack_ids", ("zoo_stack_c", "zoo_stack_h",
+                                                               "zoo_stack_w")
+TRAIN_DATA = datasets.REGISTRY["mnist-mini"]  # the dataset the Training page starts with
+
+
+def _fresh_ids(n: int) -> list[int]:
+    start = st.session_state.get("zoo_stack_next_id", 0)
+    st.session_state["zoo_stack_next_id"] = start + n
+    return list(range(start, start + n))
+
+
+def _load_stack(stack: layer_stack.Stack) -> None:
+    """Replace the builder's stack (new ids, so every argument box starts from the stack)."""
+    st.session_state[STACK] = layer_stack.format_stack(stack)
+    st.session_state[STACK_IDS] = _fresh_ids(len(stack))
+
+
+def _stack() -> layer_stack.Stack:
+    return layer_stack.parse(st.session_state[STACK])
+
+
+def _move(index: int, step: int) -> None:
+    stack, ids = list(_stack()), st.session_state[STACK_IDS]
+    j = index + step
+    stack[index], stack[j] = stack[j], stack[index]
+    ids[index], ids[j] = ids[j], ids[index]
+    st.session_state[STACK] = layer_stack.format_stack(tuple(stack))
+
+
+def _remove(index: int) -> None:
+    stack = list(_stack())
+    del stack[index]
+    del st.session_state[STACK_IDS][index]
+    st.session_state[STACK] = layer_stack.format_stack(tuple(stack))
+
+
+def _add(shape: tuple[int, ...]) -> None:
+    kind = st.session_state["zoo_stack_add"]
+    if len(_stack()) >= layer_stack.MAX_LAYERS:
+        st.session_state["zoo_stack_note"] = (f"A stack holds at most "
+                                              f"{layer_stack.MAX_LAYERS} layers.")
+        return
+    st.session_state[STACK] = layer_stack.format_stack(layer_stack.append_default(_stack(), kind,
+                                                                                  shape))
+    st.session_state[STACK_IDS] += _fresh_ids(1)
+
+
+def _from_code() -> None:
+    try:
+        _load_stack(layer_stack.from_code(st.session_state.get("zoo_stack_code", "")))
+    except layer_stack.StackError as err:
+        st.session_state["zoo_stack_note"] = str(err)
+
+
+def _start_stack() -> None:
+    """The stack from the address bar once per session, else LeNet-5; unreadable: LeNet-5."""
+    if STACK in st.session_state:
+        return
+    try:
+        stack = layer_stack.parse(st.query_params.get("stack", layer_stack.LENET5))
+    except layer_stack.StackError as err:
+        st.session_state["zoo_stack_note"] = f"The stack in the address bar was not read: {err}"
+        stack = layer_stack.parse(layer_stack.LENET5)
+    _load_stack(stack)
+    shape = st.query_params.get("stack_in", "1x28x28").split("x")
+    defaults = shape if len(shape) == 3 and all(v.isdigit() for v in shape) else ["1", "28", "28"]
+    for key, value, top in zip(STACK_SHAPE, defaults, (64, 512, 512), strict=True):
+        st.session_state[key] = min(max(int(value), 1), top)
+
+
+def _layer_row(index: int, uid: int, layer: layer_stack.Layer, row: layer_stack.Row | None,
+               count: int) -> layer_stack.Layer:
+    """One layer: its arguments (editable), what torch made of it, and move/remove buttons."""
+    cols = st.columns([1.1, 5.5, 2.4, 0.4, 0.4, 0.4], vertical_alignment="center")
+    cols[0].markdown(f"**{index + 1}. {layer.kind}**")
+    args = layer.spec.args
+    values = []
+    if args:
+        boxes = cols[1].columns(len(args))
+        for box, arg, value in zip(boxes, args, layer.values, strict=True):
+            key = f"zoo_stack_{uid}_{arg.name}"
+            low, high = (int(arg.low), int(arg.high)) if arg.integer else (arg.low, arg.high)
+            values.append(widgets.number_input(
+                arg.name, low, high, value=int(value) if arg.integer else float(value),
+                key=key, where=box, step=None if arg.integer else 0.1))
+    else:
+        cols[1].caption("no arguments")
+    if row is None:
+        cols[2].caption("not reached")
+    elif row.error:
+        cols[2].markdown(":red[**breaks here**]")
+    else:
+        cols[2].markdown(f"→ `{shape_text(row.output_shape)}` · {row.params:,} params · "
+                         f"{row.macs:,} MACs")
+    cols[3].button("", icon=":material/arrow_upward:", key=f"zoo_stack_up_{uid}",
+                   on_click=_move, args=(index, -1), disabled=index == 0, help="Move up")
+    cols[4].button("", icon=":material/arrow_downward:", key=f"zoo_stack_down_{uid}",
+                   on_click=_move, args=(index, 1), disabled=index == count - 1,
+                   help="Move down")
+    cols[5].button("", icon=":material/close:", key=f"zoo_stack_del_{uid}", on_click=_remove,
+                   args=(index,), help="Remove this layer")
+    if row is not None and row.error:
+        st.error(f"`{layer_stack.layer_code(layer)}` gets a {shape_text(row.input_shape)} input "
+                 f"and PyTorch refuses it:\n\n`{row.error_type}: {row.error}`\n\n"
+                 f"**What to change:** {row.advice}", icon=":material/error:")
+    return layer_stack.make_layer(layer.kind, *values) if args else layer
+
+
+def _train_this(stack: layer_stack.Stack, shape: tuple[int, ...]) -> None:
+    """Hand the stack to the Training page, if it fits the dataset it starts with."""
+    data = TRAIN_DATA
+    channels, height, width, classes = data.in_channels, data.height, data.width, data.num_classes
+    try:
+        layer_stack.check_trainable(stack, (channels, height, width), classes)
+    except layer_stack.StackError as err:
+        st.caption(f"To train it on mnist-mini ({channels}×{height}×{width} digits, {classes} "
+                   f"classes): {err}")
+        ready = False
+    else:
+        ready = True
+    if st.button("Train this network", icon=":material/model_training:", disabled=not ready,
+                 key="zoo_stack_train", type="primary"):
+        st.session_state["training_layers"] = layer_stack.format_stack(stack)
+        st.session_state["training_model"] = zoo.CUSTOM
+        st.session_state["training_dataset"] = "mnist-mini"
+        st.switch_page("pages/training.py")
+
+
+@st.fragment
+@widgets.guarded("build your own network")
+def build_your_own() -> None:
+    """Stack layers, watch every shape, see PyTorch's error where it breaks, then train it."""
+    _start_stack()
+    st.markdown("Stack layers and give an input shape: each layer runs for real (on PyTorch's "
+                "meta device) and shows its output shape, parameters and multiply-adds. Where "
+                "a layer cannot take its input, you see PyTorch's own error and what to change.")
+    s1, s2, s3 = st.columns(3)
+    shape = tuple(int(widgets.number_input(label, 1, top, key=key, where=col))
+                  for label, top, key, col in zip(("Input channels", "Input height",
+                                                   "Input width"), (64, 512, 512),
+                                                  STACK_SHAPE, (s1, s2, s3), strict=True))
+    stack = _stack()
+    result = layer_stack.propagate(stack, shape)
+    rows = {r.index: r for r in result.rows}
+    edited = tuple(_layer_row(i, uid, layer, rows.get(i), len(stack))
+                   for i, (uid, layer) in enumerate(zip(st.session_state[STACK_IDS], stack,
+                                                        strict=True)))
+    if edited != stack:  # an argument changed: propagate the stack as it is now
+        st.session_state[STACK] = layer_stack.format_stack(edited)
+        st.rerun(scope="fragment")
+    a1, a2 = st.columns([2, 1], vertical_alignment="bottom")
+    a1.selectbox("Layer to add at the end", list(layer_stack.KINDS), key="zoo_stack_add")
+    a2.button("Add layer", icon=":material/add:", key="zoo_stack_add_button", on_click=_add,
+              args=(shape,))
+    if note := st.session_state.pop("zoo_stack_note", None):
+        st.warning(note)
+    if (broken := result.broken) is not None:
+        st.warning(f"The stack breaks at layer {broken.index + 1}: fix it there (see above), "
+                   "and every shape after it follows.", icon=":material/build:")
+    else:
+        st.success(f"Output {shape_text(result.output_shape)} per image · {result.params:,} "
+                   f"parameters · {result.macs:,} multiply-adds.", icon=":material/check_circle:")
+    if "stack" in st.query_params or st.session_state[STACK] != layer_stack.LENET5 \
+            or shape != (1, 28, 28):  # the address bar stays short until the stack is yours
+        st.query_params["stack"] = st.session_state[STACK]
+        st.query_params["stack_in"] = "x".join(map(str, shape))
+    c1, c2 = st.columns(2)
+    with c1:
+        st.code("import torch.nn as nn\n\n" + layer_stack.to_code(stack), language="python")
+        st.caption("The address bar holds this stack: copy the link to share it.")
+    with c2:
+        st.text_area("Paste nn.Sequential code to load it", key="zoo_stack_code", height=150,
+                     placeholder="model = nn.Sequential(nn.Conv2d(1, 6, kernel_size=5), ...)")
+        st.button("Load this code", key="zoo_stack_load", on_click=_from_code)
+        if st.button("Back to LeNet-5", key="zoo_stack_reset"):
+            _load_stack(layer_stack.parse(layer_stack.LENET5))
+            st.rerun(scope="fragment")
+    _train_this(stack, shape)
+
+
+st.session_state.setdefault("zoo_stack_open", "stack" in st.query_params)
+with st.expander("Build your own network", expanded=st.session_state["zoo_stack_open"],
+                 icon=":material/construction:"):
+    build_your_own()
 
 
 @st.cache_resource(max_entries=48, ttl=TTL, show_spinner=False)
@@ -123,10 +314,11 @@ def pretrained_weights(key: str, batchnorm: bool) -> None:
                    "the Feature maps page shows what they learned.", icon=":material/check:")
         return
     w1, w2 = st.columns([1, 2])
+    messages = st.container()  # progress and errors at full width, under the button
     w2.caption(f"torchvision publishes ImageNet weights for this network (`{file.enum_name}`); "
                f"they are not on this machine yet. By hand: {file.by_hand()}.")
     with w1:
-        if pretrained.download_button(file, key="zoo_download"):
+        if pretrained.download_button(file, key="zoo_download", messages=messages):
             st.rerun()
 
 
@@ -240,7 +432,7 @@ tab_table, tab_graph, tab_module, tab_save, tab_facts = st.tabs(
 )
 
 records, dot = table_view(args, spec.title)
-with tab_table:
+with tab_table, widgets.section("layer table"):
     st.caption(f"{len(table.rows)} layers (leaf modules) in the order the forward pass "
                f"met them, for a 1×{'×'.join(map(str, table.input_shape))} input.")
     st.dataframe(
@@ -252,7 +444,7 @@ with tab_table:
         },
     )
 
-with tab_graph:
+with tab_graph, widgets.section("block diagram"):
     st.caption("One box per stage; the edges carry the output shape (channels × height × "
                "width) of the stage they leave. A red box is where the image ran out.")
     st.graphviz_chart(dot, width="stretch")
@@ -264,6 +456,7 @@ def tree_lines(node: module_lesson.TreeNode, depth: int = 0) -> list[str]:
 
 
 @st.fragment
+@widgets.guarded("train and eval")
 def train_and_eval(lesson: Lesson) -> None:
     st.markdown("**`train()` / `eval()`**")
     mode = st.radio("Mode", ["model.train()", "model.eval()"], key="zoo_mode", horizontal=True)
@@ -279,7 +472,7 @@ def train_and_eval(lesson: Lesson) -> None:
     )
 
 
-with tab_module:
+with tab_module, widgets.section("nn.Module"):
     lesson = lesson_facts(args)
     st.markdown(f"`list(model.children())` has **{lesson.children}** modules, the direct "
                 f"sub-modules; `list(model.modules())` has **{lesson.modules}**: the model "
@@ -312,6 +505,7 @@ with tab_module:
 
 
 @st.fragment
+@widgets.guarded("load an upload")
 def load_an_upload(key: str, variant: str, batchnorm: bool) -> None:
     """The upload half of the save & load lesson (reruns alone when a file arrives)."""
     upload = st.file_uploader("Upload a state_dict (.pt) to load into this model",
@@ -336,7 +530,7 @@ def load_an_upload(key: str, variant: str, batchnorm: bool) -> None:
                f"outputs are {verdict} (max |Δ| = {diff:.3g}).")
 
 
-with tab_save:
+with tab_save, widgets.section("save and load"):
     if table.weight_mb > REAL_WEIGHTS_MB:
         st.info(f"{spec.title} weighs {table.weight_mb:,.0f} MB at fp32: too much to send "
                 f"through a browser lesson. Pick a small configuration (or a network under "
@@ -360,6 +554,6 @@ with tab_save:
         )
         load_an_upload(key, variant, batchnorm)
 
-with tab_facts:
+with tab_facts, widgets.section("the course's numbers"):
     for name in ("mlp", "vgg", "1x1", "bottleneck", "deep"):
         st.markdown(f"- {fact_text(name)}")

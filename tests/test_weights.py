@@ -219,3 +219,59 @@ def test_a_file_that_would_run_code_is_never_unpickled(offline_hub_path, capsys)
 def offline_hub_path(tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     return tmp_path
+
+
+# --- the pages ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def resnet18_on_mirror(mirror, monkeypatch) -> weights.WeightsFile:
+    """A ResNet-18 state_dict published on the mirror as torchvision would name it."""
+    torch.manual_seed(5)
+    return _publish(mirror, zoo.build_model("resnet18", variant="imagenet").state_dict(),
+                    "resnet18", monkeypatch)
+
+
+def _texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def test_feature_maps_offers_the_download_and_then_uses_the_weights(open_page,
+                                                                    resnet18_on_mirror):
+    at = open_page("pages/feature_maps.py")
+    assert not at.exception
+    assert at.radio(key="fm_weights").value == "Random (seeded)"
+    assert any("Random weights: this network has learned nothing" in t for t in _texts(at.info))
+    (button,) = [b for b in at.button if b.key == "fm_download"]
+    assert button.label == f"Download ImageNet weights ({resnet18_on_mirror.size_mb:.0f} MB)"
+    button.click().run()
+    assert not at.exception, at.exception
+    assert resnet18_on_mirror.is_cached()
+    assert at.radio(key="fm_weights").value == "ImageNet pretrained"
+    assert not [b for b in at.button if b.key == "fm_download"]
+    assert not any("Random weights" in t for t in _texts(at.info))
+
+    fresh = open_page("pages/feature_maps.py")  # a new student: ImageNet is the default now
+    assert fresh.radio(key="fm_weights").value == "ImageNet pretrained"
+
+
+def test_a_failed_download_says_one_sentence_on_the_page(open_page, mirror):
+    at = open_page("pages/feature_maps.py")
+    at.button(key="fm_download").click().run()  # 404 on the mirror
+    assert not at.exception
+    (error,) = _texts(at.error)
+    assert error.startswith("Downloading resnet18-f37072fd.pth from http://127.0.0.1:")
+    assert "answered 404" in error and "copy the file to" in error
+    assert at.radio(key="fm_weights").value == "Random (seeded)"
+    assert not zoo.pretrained_file("resnet18").is_cached()
+
+
+def test_model_zoo_offers_the_download_for_imagenet_networks(open_page, resnet18_on_mirror):
+    at = open_page("pages/zoo.py", zoo_model="resnet18", zoo_variant="imagenet")
+    assert not at.exception
+    (button,) = [b for b in at.button if b.key == "zoo_download"]
+    assert any(resnet18_on_mirror.source_url in c for c in _texts(at.caption))
+    button.click().run()
+    assert not at.exception and resnet18_on_mirror.is_cached()
+    assert any("Pretrained ImageNet weights" in s for s in _texts(at.success))
+    assert not [b for b in at.button if b.key == "zoo_download"]

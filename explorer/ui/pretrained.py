@@ -20,17 +20,19 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:,.1f} MB"
 
 
-def download_button(file: weights.WeightsFile, key: str) -> bool:
+def download_button(file: weights.WeightsFile, key: str, messages=None) -> bool:
     """Draw the button; on a click download `file` with a progress bar.
 
-    Returns True when this click put the file in place (the caller reruns to use it).
+    The progress bar and any failure go to `messages` (a container; default: under the
+    button). Returns True when this click put the file in place (the caller reruns to use it).
     """
     clicked = st.button(file.button_label(), key=key, icon=":material/download:",
                         help=f"Fetches {file.source_url} into {file.path}, checked by the "
                         f"SHA-256 prefix in its name ({file.hash_prefix}).")
     if not clicked:
         return False
-    bar = st.progress(0.0, text=f"Downloading {file.filename}…")
+    messages = messages or st.container()
+    bar = messages.progress(0.0, text=f"Downloading {file.filename}…")
     last = [0.0]
 
     def progress(done: int, total: int | None) -> None:
@@ -48,7 +50,7 @@ def download_button(file: weights.WeightsFile, key: str) -> bool:
         weights.download(file, progress)
     except weights.DownloadError as err:
         bar.empty()
-        st.error(str(err), icon=":material/cloud_off:")
+        messages.error(str(err), icon=":material/cloud_off:")
         return False
     bar.progress(1.0, text=f"{file.filename} is in place, its hash checked.")
     return True
