@@ -10,7 +10,7 @@ from explorer import devices, handwriting
 from explorer.figures import handwriting as handwriting_figures
 from explorer.figures import timeline as timeline_figures
 from explorer.figures import training as figures
-from explorer.models import zoo
+from explorer.models import layer_stack, zoo
 from explorer.training import augment, datasets, engine, predictions, run_queue, runs, timeline
 from explorer.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from explorer.ui import drawing, widgets
@@ -63,16 +63,35 @@ def _run_label(info: runs.RunInfo) -> str:
 
 
 # --- 1 · the form ------------------------------------------------------------------------------
+def custom_layers() -> str:
+    """The student's own layer stack (from the Model zoo's builder or the address bar), or ""."""
+    if "training_layers" not in st.session_state:
+        st.session_state["training_layers"] = st.query_params.get("layers", "")
+    try:
+        layer_stack.parse(st.session_state["training_layers"])
+    except layer_stack.StackError:
+        st.session_state["training_layers"] = ""
+    return st.session_state["training_layers"]
+
+
+@widgets.guarded("network and data")
 def network_and_data() -> tuple[str, zoo.ModelSpec, bool, str | None, str]:
     """Network, dataset and device choices: (model key, spec, batchnorm, dataset key, device)."""
-    widgets.url_state("training_model", "lenet5", choices=zoo.list_models())
+    layers = custom_layers()
+    models = [*zoo.list_models(), *([zoo.CUSTOM] if layers else [])]
+    widgets.url_state("training_model", "lenet5", choices=models)
     widgets.url_state("training_dataset", "mnist-mini", choices=[*datasets.choices(), FOLDER])
     c1, c2, c3 = st.columns(3)
     with c1:
-        model_key = st.selectbox("Network", zoo.list_models(), key="training_model",
+        model_key = st.selectbox("Network", models, key="training_model",
                                  format_func=_model_title)
         spec = zoo.get_spec(model_key)
-        st.caption(f"{spec.paper} · small configuration: {spec.small_note}")
+        if model_key == zoo.CUSTOM:
+            st.query_params["layers"] = layers
+            st.caption("The layer stack you built on the Model zoo page (change it there):")
+            st.code(layer_stack.to_code(layer_stack.parse(layers)), language="python")
+        else:
+            st.caption(f"{spec.paper} · small configuration: {spec.small_note}")
         batchnorm = st.toggle("BatchNorm after every conv", key="training_batchnorm",
                               disabled=not spec.supports_batchnorm,
                               help="Compare a run with and without it in “Compare runs” below.")
@@ -110,6 +129,7 @@ def processes() -> None:
                     "averaged after every step.")
 
 
+@widgets.guarded("optimiser")
 def optimiser_knobs() -> dict:
     """Optimiser, learning rate, schedule and regularisation, as TrainConfig fields."""
     st.session_state.setdefault("training_optimizer", "adamw")
@@ -141,6 +161,7 @@ def optimiser_knobs() -> dict:
             "compile": compile_mode}
 
 
+@widgets.guarded("augmentation")
 def augmentation(dataset_key: str | None) -> augment.AugmentConfig:
     """The augmentation switches with a preview of what the network will see."""
     with st.expander("Augmentation: what the network will see", expanded=False):
@@ -173,6 +194,7 @@ def augmentation(dataset_key: str | None) -> augment.AugmentConfig:
     return aug
 
 
+@widgets.guarded("dataset")
 def dataset_ready(dataset_key: str | None) -> bool:
     """Whether the dataset is on this machine; offers its download when it is not."""
     if dataset_key is None:
@@ -197,6 +219,7 @@ def dataset_ready(dataset_key: str | None) -> bool:
     return False
 
 
+@widgets.guarded("train button")
 def train_button(config: TrainConfig, ready: bool, owner: str) -> None:
     """Train (one live run per student), with what the queue looks like right now."""
     mine = run_queue.live_runs(owner)
@@ -254,6 +277,7 @@ def _live_readouts(info: runs.RunInfo) -> None:
         st.caption(" · ".join(n for n in notes if n))
 
 
+@widgets.guarded("the run")
 def run_view(run_id: str, owner: str) -> bool:
     """The run's status, progress and curves, read from its folder; True while it is live."""
     info = runs.run_info(runs.runs_dir() / run_id)
@@ -281,11 +305,13 @@ def run_view(run_id: str, owner: str) -> bool:
 
 
 @st.fragment(run_every=0.5)
+@widgets.guarded("the live run")
 def live_run(run_id: str, owner: str) -> None:
-    if not run_view(run_id, owner):
+    if run_view(run_id, owner) is False:  # None: its section failed and said so
         st.rerun(scope="app")  # the run ended: redraw the page with its results
 
 
+@widgets.guarded("results")
 def results(run_id: str) -> None:
     """Confusion matrix, per-class accuracy, misclassified gallery, checkpoint download."""
     info = runs.run_info(runs.runs_dir() / run_id)
@@ -473,6 +499,7 @@ def predictions_gallery(run_id: str) -> None:
                "predicted right.")
 
 
+@widgets.guarded("your own handwriting")
 def own_handwriting(run_id: str) -> None:
     """The drawing canvas, for a run of single-channel images that has a checkpoint."""
     info = runs.run_info(runs.runs_dir() / run_id)
@@ -485,6 +512,7 @@ def own_handwriting(run_id: str) -> None:
 
 
 # --- 3 · runs and comparisons -----------------------------------------------------------------
+@widgets.guarded("runs")
 def runs_list(owner: str, shown: str | None) -> None:
     """This student's runs (or the whole class's), live epochs and accuracy, compare."""
     everyone = st.toggle("Show the whole class's runs (teacher's view)", key="training_all_runs")
@@ -519,6 +547,7 @@ def runs_list(owner: str, shown: str | None) -> None:
     compare(listed)
 
 
+@widgets.guarded("compare runs")
 def compare(listed: list[runs.RunInfo]) -> None:
     st.markdown("**Compare runs**: overlay their curves (with and without BatchNorm or "
                 "augmentation, sigmoid LeNet vs ReLU LeNet, …).")
@@ -557,9 +586,14 @@ if "training_run" not in st.session_state:
         mine[-1].run_id if mine else None)
 
 st.subheader("1 · Set up a run")
-model_key, spec, batchnorm, dataset_key, device_pref = network_and_data()
+chosen = network_and_data()
+if chosen is None:  # its section said so; the form below needs the network and data
+    st.stop()
+model_key, spec, batchnorm, dataset_key, device_pref = chosen
 knobs = optimiser_knobs()
 aug = augmentation(dataset_key)
+if knobs is None or aug is None:
+    st.stop()
 widgets.sync_url("training_model", "training_dataset", "training_epochs", "training_batch")
 ready = dataset_ready(dataset_key)
 config = TrainConfig(
@@ -567,7 +601,8 @@ config = TrainConfig(
     epochs=int(st.session_state["training_epochs"]),
     batch_size=int(st.session_state["training_batch"]),
     seed=int(st.session_state["training_seed"]), device=device_pref, augment=aug,
-    nproc=int(st.session_state["training_nproc"]), **knobs,
+    nproc=int(st.session_state["training_nproc"]),
+    layers=st.session_state["training_layers"] if model_key == zoo.CUSTOM else "", **knobs,
 )
 train_button(config, ready, owner)
 
