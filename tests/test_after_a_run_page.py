@@ -1,0 +1,118 @@
+"""The Training page after (and during) a run, in AppTest: the timeline for finished, stopped
+and running runs, the predictions gallery, and the handwriting section."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from explorer.training import engine, runs, timeline
+from explorer.training.config import TrainConfig
+
+APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
+
+
+@pytest.fixture(scope="module")
+def finished() -> Path:
+    """One epoch of LeNet-5 on mnist-mini in the session's runs folder."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_dir = engine.prepare_run(TrainConfig(epochs=1, device="cpu"))
+        assert engine.train(run_dir)["state"] == "finished"
+    finally:
+        torch.set_num_threads(threads)
+    return run_dir
+
+
+def _copy(run_dir: Path, suffix: str, state: str, keep_snapshots: int | None = None) -> Path:
+    """A copy of the run in another state; with `keep_snapshots`, only its first snapshots."""
+    copy = run_dir.with_name(f"{run_dir.name[:-4]}{suffix}")
+    shutil.copytree(run_dir, copy)
+    for name in ("predictions.json", "evaluation.json"):
+        (copy / name).unlink()
+    if keep_snapshots is not None:
+        for path in sorted((copy / timeline.FOLDER).glob("step-*.pt"))[keep_snapshots:]:
+            path.unlink()
+    status = json.loads((copy / "status.json").read_text())
+    # a running run's heartbeat comes from a live process on this machine: this one
+    status.update(state=state, pid=os.getpid(), updated=time.time(), host=runs.HOST)
+    (copy / "status.json").write_text(json.dumps(status))
+    return copy
+
+
+def _open(run_id: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["run"] = run_id
+    at.run()
+    at.switch_page("../pages/training.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _slider(at: AppTest, run_id: str):
+    return at.select_slider(key=f"training_timeline_{run_id}")
+
+
+def _marker_step(at: AppTest) -> int:
+    """The step the timeline chart's marker stands at."""
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        for shape in spec.get("layout", {}).get("shapes", []):
+            if shape.get("line", {}).get("dash") == "dot":
+                return int(shape["x0"])
+    raise AssertionError("no timeline marker on the page")
+
+
+def test_finished_run_has_timeline_gallery_and_canvas(finished):
+    at = _open(finished.name)
+    line = timeline.read(finished)
+    slider = _slider(at, finished.name)
+    assert list(slider.options) == [f"step {s}" for s in line.steps]
+    assert slider.value == line.steps[-1] and _marker_step(at) == line.steps[-1]
+    slider.set_value(line.steps[5]).run()
+    assert not at.exception and _marker_step(at) == line.steps[5]
+    captions = [c.value for c in at.caption]
+    assert any(f"{len(line.steps)} snapshots of {line.steps[-1]} steps" in c for c in captions)
+    markdown = [m.value for m in at.markdown]
+    assert any("Predictions on random test images" in m for m in markdown)
+    assert any("Your own handwriting" in m for m in markdown)
+    at.selectbox(key="training_gallery_class").set_value(4).run()
+    assert not at.exception
+    assert any("test images of this class are predicted right" in c.value for c in at.caption)
+
+
+def test_stopped_run_keeps_its_timeline_and_canvas(finished):
+    stopped = _copy(finished, "stop", "stopped")
+    at = _open(stopped.name)
+    assert _slider(at, stopped.name).value == timeline.read(stopped).steps[-1]
+    markdown = [m.value for m in at.markdown]
+    assert not any("Predictions on random test images" in m for m in markdown)
+    assert any("Your own handwriting" in m for m in markdown)
+
+
+def test_running_run_timeline_follows_the_newest_snapshot(finished):
+    running = _copy(finished, "live", "running", keep_snapshots=10)
+    at = _open(running.name)
+    steps = timeline.read(running).steps
+    assert len(steps) == 10 and _slider(at, running.name).value == steps[-1]
+    # the worker writes more snapshots; the next refresh of the fragment shows the newest
+    for path in sorted((finished / timeline.FOLDER).glob("step-*.pt"))[10:20]:
+        shutil.copy(path, running / timeline.FOLDER / path.name)
+    at.run()
+    newest = timeline.read(running).steps[-1]
+    assert _slider(at, running.name).value == newest and _marker_step(at) == newest
+    # a student who scrubbed back stays where they are while new snapshots arrive
+    _slider(at, running.name).set_value(steps[2]).run()
+    for path in sorted((finished / timeline.FOLDER).glob("step-*.pt"))[20:25]:
+        shutil.copy(path, running / timeline.FOLDER / path.name)
+    at.run()
+    assert _slider(at, running.name).value == steps[2]
+    runs.write_status(running, "stopped", "test over")  # the live fragment stops polling
