@@ -13,7 +13,7 @@ from explorer import batchnorm as bn
 from explorer import kernels
 from explorer.figures import PrebuiltFigure
 from explorer.figures import batchnorm as figures
-from explorer.ui import widgets
+from explorer.ui import predict_panel, widgets
 
 KINDS = {"1d": "BatchNorm1d on [N, C]", "2d": "BatchNorm2d on [N, C, H, W]"}
 BATCH_MODES = {"same": "the same batch again", "new": "a new batch each step"}
@@ -78,6 +78,7 @@ def _photo_maps(photo_key: tuple, _image: Image.Image) -> tuple[bn.FeatureMapsNo
 # --- sections ---------------------------------------------------------------------------------
 
 
+@widgets.guarded("controls")
 def controls() -> tuple[bn.LabConfig, bn.Knobs, dict[int, bool], bool]:
     """Data, layer and run controls; returns the lab's config, its knobs and the buttons."""
     for key, default in DEFAULTS.items():
@@ -146,6 +147,7 @@ def controls() -> tuple[bn.LabConfig, bn.Knobs, dict[int, bool], bool]:
     return config, knobs, clicked, reset
 
 
+@widgets.guarded("the lab")
 def run_the_lab(config: bn.LabConfig, knobs: bn.Knobs, clicked: dict[int, bool],
                 reset: bool) -> bn.BatchNormLab:
     """This session's lab (a new one when the config changed), stepped as the buttons say."""
@@ -180,6 +182,7 @@ def run_the_lab(config: bn.LabConfig, knobs: bn.Knobs, clicked: dict[int, bool],
     return lab
 
 
+@widgets.guarded("running statistics")
 def running_statistics(lab: bn.BatchNormLab) -> int:
     """The buffers now, for the channel picked here (returned: later sections use it)."""
     config, last = lab.config, lab.history[-1]
@@ -205,6 +208,7 @@ def running_statistics(lab: bn.BatchNormLab) -> int:
 
 
 @st.fragment
+@widgets.guarded("running-statistics charts")
 def history_charts(lab: bn.BatchNormLab) -> None:
     channels = lab.config.channels
     shown = st.multiselect("Channels to plot", list(range(channels)),
@@ -222,6 +226,7 @@ def history_charts(lab: bn.BatchNormLab) -> None:
 
 
 @st.fragment
+@widgets.guarded("update rule")
 def update_rule(lab: bn.BatchNormLab, channel: int) -> None:
     st.subheader("The update rule, with this step's numbers")
     rule = lab.update_rule(channel)
@@ -278,6 +283,7 @@ def keras_rule(rule: bn.UpdateRule, channel: int) -> None:
 
 
 @st.fragment
+@widgets.guarded("the algorithm, by hand")
 def algorithm_box(lab: bn.BatchNormLab, out: torch.Tensor | None, channel: int) -> None:
     st.subheader("The algorithm box, by hand")
     if lab.last_input is None:
@@ -314,6 +320,7 @@ def algorithm_box(lab: bn.BatchNormLab, out: torch.Tensor | None, channel: int) 
                   help="The hand computation runs in float64, the layer in float32.")
 
 
+@widgets.guarded("γ and β")
 def gamma_and_beta(lab: bn.BatchNormLab, out: torch.Tensor | None, channel: int) -> None:
     st.subheader("γ and β: scale and shift after normalising")
     affine = lab.config.affine
@@ -338,6 +345,7 @@ def gamma_and_beta(lab: bn.BatchNormLab, out: torch.Tensor | None, channel: int)
     st.code(bn.layer_vars(lab.layer, preview=6), language="python")
 
 
+@widgets.guarded("train vs eval")
 def train_vs_eval(lab: bn.BatchNormLab, batch_now: torch.Tensor, channel: int) -> None:
     st.header("Train vs eval")
     st.markdown("In train mode the layer normalises with the **batch's** statistics (and "
@@ -360,6 +368,7 @@ def train_vs_eval(lab: bn.BatchNormLab, batch_now: torch.Tensor, channel: int) -
 
 
 @st.fragment
+@widgets.guarded("forgetting eval()")
 def forgot_eval(lab: bn.BatchNormLab, channel: int) -> None:
     st.subheader("Forgot `model.eval()`?")
     st.markdown("At test time you predict **one** sample. Press the button to push one fresh "
@@ -404,6 +413,7 @@ def forgot_eval(lab: bn.BatchNormLab, channel: int) -> None:
                "brightness in that channel has been normalised away.")
 
 
+@widgets.guarded("distribution shift")
 def distribution_shift(lab: bn.BatchNormLab, channel: int, shift: float) -> None:
     st.subheader("Distribution shift")
     st.markdown(
@@ -433,6 +443,7 @@ def distribution_shift(lab: bn.BatchNormLab, channel: int, shift: float) -> None
     )
 
 
+@widgets.guarded("averaged axes")
 def averaged_axes() -> None:
     st.header("BatchNorm2d: which axes are averaged")
     st.markdown(
@@ -444,6 +455,7 @@ def averaged_axes() -> None:
     st.plotly_chart(_axes_figure((3, 4, 3, 3), 0, 1), key="bn_axes")
 
 
+@widgets.guarded("feature maps of your photo")
 def photo_feature_maps() -> None:
     st.subheader(f"BatchNorm2d on feature maps of your photo ({photo.name})")
     result, figure = _photo_maps(kernels.image_key(photo.image, photo.name), photo.image)
@@ -455,6 +467,13 @@ def photo_feature_maps() -> None:
         "in train mode. Before, the channels live on very different scales; after, every "
         "channel has mean 0 and variance 1 over N, H and W."
     )
+    flat = [name for name, std in zip(result.names, result.std_before, strict=True)
+            if std < 1e-6]
+    if flat:
+        verb, comes = ("is", "it comes") if len(flat) == 1 else ("are", "they come")
+        st.info(f"On this photo {', '.join(flat)} {verb} constant (std 0 over N, H and W): "
+                f"BatchNorm can only subtract the mean, so {comes} out as 0, not with "
+                "variance 1.", icon=":material/info:")
     st.plotly_chart(figure, key="bn_maps")
     st.caption("Rows: channels (one kernel each); columns: the crops of the batch. Each panel "
                "uses one colour scale for all its maps, so a channel with a small range looks "
@@ -479,9 +498,15 @@ widgets.page_header(
     "and break it.",
 )
 photo = widgets.image_input()
-config, knobs, clicked, reset = controls()
+predict_panel.panel("batchnorm", what="what the layer computes")
+controlled = controls()
+if controlled is None:  # its section said so; every section below needs the lab
+    st.stop()
+config, knobs, clicked, reset = controlled
 lab = run_the_lab(config, knobs, clicked, reset)
-channel = running_statistics(lab)
+if lab is None:
+    st.stop()
+channel = running_statistics(lab) or 0
 batch_now = lab.batch()
 update_rule(lab, channel)
 output = lab.output()  # the last step's output with the current γ and β (one forward pass)

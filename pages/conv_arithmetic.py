@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer import conv_arithmetic as ca
 from explorer.figures import conv_arithmetic as figures
-from explorer.ui import widgets
+from explorer.ui import predict_panel, widgets
 
 widgets.page_header(
     "Conv arithmetic",
@@ -12,6 +12,7 @@ widgets.page_header(
     "dilation; the page evaluates the course's formula, draws which input cells every output "
     "cell reads, and builds the real `nn.Conv2d` to check that PyTorch agrees.",
 )
+predict_panel.panel("conv", what="the output size PyTorch computes")
 
 RANGES = ca.Ranges()
 TRANSPOSED_MAX_SIZE = 16  # (H−1)·s grows fast: keep the transposed grid readable
@@ -159,6 +160,7 @@ st.code(f"{run_line}\n# -> {list(shape) if shape else check.torch_error}", langu
 
 
 @st.fragment(key="ca_grid_section")
+@widgets.guarded("window picture")
 def grid_picture(layer: ca.Layer, shape: tuple[int, ...] | None) -> None:
     """Pick an output and an input cell; the picture lights what each reads and feeds."""
     st.subheader("Which input cells each output cell reads")
@@ -200,45 +202,48 @@ grid_picture(layer, shape)
 
 # --- shapes with many kernels ----------------------------------------------------------------
 st.subheader("Shapes with many kernels")
-if shape:
-    rows = [
-        ("x (input)", "[b, C_in, H, W]", [batch, c_in, h_in, w_in]),
-        ("weight", "[C_out, C_in/groups, kH, kW]" if kind == "conv"
-         else "[C_in, C_out/groups, kH, kW]", list(check.weight_shape)),
-        ("bias", "[C_out]", list(check.bias_shape)),
-        ("out", "[b, C_out, H_out, W_out]", list(shape)),
-    ]
-    st.table({"tensor": [r[0] for r in rows], "shape": [r[1] for r in rows],
-              "now": [str(r[2]) for r in rows]})
-    st.caption(f"Parameters = weight + bias = {check.parameters:,} (summed from the module's "
-               f"`parameters()`); multiply-adds for the batch = {check.multiply_adds:,}.")
+with widgets.section("shapes with many kernels"):
+    if shape:
+        rows = [
+            ("x (input)", "[b, C_in, H, W]", [batch, c_in, h_in, w_in]),
+            ("weight", "[C_out, C_in/groups, kH, kW]" if kind == "conv"
+             else "[C_in, C_out/groups, kH, kW]", list(check.weight_shape)),
+            ("bias", "[C_out]", list(check.bias_shape)),
+            ("out", "[b, C_out, H_out, W_out]", list(shape)),
+        ]
+        st.table({"tensor": [r[0] for r in rows], "shape": [r[1] for r in rows],
+                  "now": [str(r[2]) for r in rows]})
+        st.caption(f"Parameters = weight + bias = {check.parameters:,} (summed from the module's "
+                   f"`parameters()`); multiply-adds for the batch = {check.multiply_adds:,}.")
 
 # --- reverse solver --------------------------------------------------------------------------
 st.subheader("Reverse solver: which settings give the size I want?")
-widgets.url_state("ca_want", 14, bounds=(1, 300))
-want = st.number_input(f"Wanted H_out for H_in = {h_in}", 1, 300, key="ca_want")
-hits = ca.solve(h_in, want, kind, ranges)
-if hits:
-    st.dataframe({"kernel": [h[0] for h in hits], "stride": [h[1] for h in hits],
-                  "padding": [h[2] for h in hits], "dilation": [h[3] for h in hits]},
-                 height="auto" if len(hits) <= 8 else 320, hide_index=True)
-    noun = "setting" if len(hits) == 1 else "settings"
-    st.caption(f"{len(hits)} {noun} within the sliders' ranges map {h_in} to {want}.")
-else:
-    st.warning(f"No kernel, stride, padding and dilation within the sliders' ranges turn "
-               f"H_in = {h_in} into {want}.")
+with widgets.section("reverse solver"):
+    widgets.url_state("ca_want", 14, bounds=(1, 300))
+    want = st.number_input(f"Wanted H_out for H_in = {h_in}", 1, 300, key="ca_want")
+    hits = ca.solve(h_in, want, kind, ranges)
+    if hits:
+        st.dataframe({"kernel": [h[0] for h in hits], "stride": [h[1] for h in hits],
+                      "padding": [h[2] for h in hits], "dilation": [h[3] for h in hits]},
+                     height="auto" if len(hits) <= 8 else 320, hide_index=True)
+        noun = "setting" if len(hits) == 1 else "settings"
+        st.caption(f"{len(hits)} {noun} within the sliders' ranges map {h_in} to {want}.")
+    else:
+        st.warning(f"No kernel, stride, padding and dilation within the sliders' ranges turn "
+                   f"H_in = {h_in} into {want}.")
 
 # --- the slide's error and the code twin -----------------------------------------------------
-left, right = st.columns(2)
-with left:
-    st.subheader("The slide's error, run live")
-    case = ca.channel_mismatch(28)
-    st.code(case.code, language="python", wrap_lines=True)
-    st.error(f"RuntimeError: {case.message}")
-    st.markdown(case.explanation)
-with right:
-    st.subheader("Code twin")
-    st.code(f"import torch.nn as nn\n\nlayer = {built}", language="python", wrap_lines=True)
-    if kind == "conv" and pad_mode == "same":
-        st.caption("padding='same' pads d·(k−1) cells in total; when that is odd PyTorch puts "
-                   "the extra cell at the bottom/right.")
+with widgets.section("the slide's error and the code twin"):
+    left, right = st.columns(2)
+    with left:
+        st.subheader("The slide's error, run live")
+        case = ca.channel_mismatch(28)
+        st.code(case.code, language="python", wrap_lines=True)
+        st.error(f"RuntimeError: {case.message}")
+        st.markdown(case.explanation)
+    with right:
+        st.subheader("Code twin")
+        st.code(f"import torch.nn as nn\n\nlayer = {built}", language="python", wrap_lines=True)
+        if kind == "conv" and pad_mode == "same":
+            st.caption("padding='same' pads d·(k−1) cells in total; when that is odd PyTorch puts "
+                       "the extra cell at the bottom/right.")

@@ -10,11 +10,11 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from explorer import kernels, moving_window
+from explorer import kernels, moving_window, predict_first
 from explorer.figures import PrebuiltFigure, frozen, grids
 from explorer.figures import convolution as figures
 from explorer.kernels import KernelError
-from explorer.ui import widgets
+from explorer.ui import predict_panel, widgets
 
 PRESET_OPTIONS = [*kernels.PRESETS, kernels.CUSTOM]
 COLOUR_LABELS = {"grayscale": "Grayscale", "rgb": "RGB, each channel (groups=3)"}
@@ -32,6 +32,15 @@ widgets.page_header(
 )
 photo = widgets.image_input()
 PHOTO_KEY = kernels.image_key(photo.image, photo.name)  # small: caches key on it, not pixels
+
+
+@st.cache_data(max_entries=128, ttl=3600, show_spinner=False)
+def _kernel_question(seed: int, photo_key: tuple, _image) -> predict_first.Question:
+    return predict_first.which_kernel(seed, _image)
+
+
+predict_panel.panel("convolution", lambda seed: _kernel_question(seed, PHOTO_KEY, photo.image),
+                    what="which kernel it was")
 
 
 def show_grid(values: object, key: str, cell_px: int = 44, show_indices: bool = True,
@@ -195,6 +204,7 @@ def _inspected(height: int, width: int) -> tuple[int, int]:
 
 
 @st.fragment(key="convolution_images")
+@widgets.guarded("photo and output")
 def photo_pair(colour: str, weights: tuple, padding: str, display: str, size: int) -> None:
     """Input and output side by side, the inspected pixel's window outlined on both."""
     width, height = photo.image.size
@@ -223,6 +233,7 @@ def _inspection(photo_key: tuple, _image: Image.Image, colour: str, weights: tup
                                  torch.tensor(weights), padding, row, col, channel)
 
 
+@widgets.guarded("pixel inspector")
 def pixel_inspector(colour: str, weights: tuple, padding: str) -> None:
     st.subheader("Pixel inspector")
     x = _input_tensor(PHOTO_KEY, photo.image, colour)
@@ -277,6 +288,7 @@ def pixel_inspector(colour: str, weights: tuple, padding: str) -> None:
     m3.metric("They agree", "yes" if info.agrees_with(from_tensor) else "NO")
 
 
+@widgets.guarded("flipped kernel")
 def flip_comparison(kernel: torch.Tensor, weights_unflipped: torch.Tensor, colour: str,
                     padding: str, display: str) -> None:
     st.subheader("Cross-correlation or convolution?")
@@ -323,6 +335,7 @@ def _means(photo_key: tuple, _image: Image.Image, colour: str, weights: tuple, p
 
 
 @st.fragment(key="convolution_photo")
+@widgets.guarded("kernels on a photo")
 def photo_lesson() -> None:
     left, right = st.columns([1, 2.6], gap="medium")
     with left:
@@ -453,6 +466,7 @@ def draw_window(state: moving_window.WindowState, inputs: torch.Tensor) -> None:
 
 
 @st.fragment
+@widgets.guarded("moving window")
 def moving_window_lesson() -> None:
     st.markdown(
         "The course's animation: a 3×3 kernel slides over a 5×5 binary input, one output "
@@ -502,6 +516,7 @@ def moving_window_lesson() -> None:
     several_kernels(inputs)
 
 
+@widgets.guarded("several kernels")
 def several_kernels(inputs: torch.Tensor) -> None:
     st.subheader("Several kernels")
     st.markdown(

@@ -7,7 +7,7 @@ from PIL import Image
 from explorer import conv_arithmetic as ca
 from explorer import kernels, sampling
 from explorer.figures import sampling as figures
-from explorer.ui import widgets
+from explorer.ui import predict_panel, widgets
 
 widgets.page_header(
     "Pooling & upsampling",
@@ -18,6 +18,7 @@ widgets.page_header(
 )
 
 photo = widgets.image_input("L")
+predict_panel.panel("pooling", what="the shape PyTorch returns")
 
 
 @st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
@@ -58,6 +59,7 @@ state = st.session_state
 
 
 @st.fragment
+@widgets.guarded("pooling")
 def pooling() -> None:
     """Pooling on the photo and on a 6×6 grid of numbers, checked against the formula."""
     kind = KINDS[state["sp_pool"]]
@@ -126,13 +128,14 @@ def pooling() -> None:
 pooling()
 
 st.subheader("4×4 → 2×2: who wins, what gets averaged")
-four = sampling.number_grid(4, seed=3)
-cols = st.columns(2)
-for column, name in zip(cols, ("maxpool", "avgpool"), strict=True):
-    frame4 = sampling.pool_frame(four, sampling.pool_layer(name, (4, 4), 2, 2, 0, False))
-    column.markdown(f"**{ca.code_twin(sampling.pool_layer(name, (4, 4), 2, 2, 0, False))}**")
-    column.plotly_chart(figures.pool_frame_figure(frame4, (0, 1), height=240),
-                        width="stretch", key=f"sp_four_{name}")
+with widgets.section("4×4 pooling example"):
+    four = sampling.number_grid(4, seed=3)
+    cols = st.columns(2)
+    for column, name in zip(cols, ("maxpool", "avgpool"), strict=True):
+        frame4 = sampling.pool_frame(four, sampling.pool_layer(name, (4, 4), 2, 2, 0, False))
+        column.markdown(f"**{ca.code_twin(sampling.pool_layer(name, (4, 4), 2, 2, 0, False))}**")
+        column.plotly_chart(figures.pool_frame_figure(frame4, (0, 1), height=240),
+                            width="stretch", key=f"sp_four_{name}")
 st.caption("Max pooling keeps the largest value of each 2×2 window (circled) and drops the "
            "other three; average pooling keeps a blend of all four.")
 
@@ -141,6 +144,7 @@ st.header("Strided convolution vs pooling")
 
 
 @st.fragment
+@widgets.guarded("strided convolution vs pooling")
 def strided_vs_pooling() -> None:
     """The same shrink factor by a strided 1×1 conv, max pooling and average pooling."""
     factor_max = min(8, *size)
@@ -176,11 +180,13 @@ strided_vs_pooling()
 
 # --- upsampling ------------------------------------------------------------------------------
 st.header("Upsampling with F.interpolate")
-st.table({"step": [step for step, _ in sampling.shape_trace()],
-          "shape (computed now)": [str(shape) for _, shape in sampling.shape_trace()]})
+with widgets.section("shape trace"):
+    st.table({"step": [step for step, _ in sampling.shape_trace()],
+              "shape (computed now)": [str(shape) for _, shape in sampling.shape_trace()]})
 
 
 @st.fragment
+@widgets.guarded("upsampling")
 def upsampling() -> None:
     """A patch of the photo enlarged by F.interpolate in each mode."""
     scale = st.radio("scale_factor", [2, 3], key="sp_scale", horizontal=True)
@@ -204,6 +210,7 @@ st.header("ReLU and friends on a signed map")
 
 
 @st.fragment
+@widgets.guarded("activations")
 def activations() -> None:
     """An activation on the signed Sobel-x map, and what inplace=True saves."""
     name = st.radio("Activation", list(sampling.ACTIVATIONS), key="sp_act", horizontal=True)

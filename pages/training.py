@@ -89,7 +89,8 @@ def network_and_data() -> tuple[str, zoo.ModelSpec, bool, str | None, str]:
         if model_key == zoo.CUSTOM:
             st.query_params["layers"] = layers
             st.caption("The layer stack you built on the Model zoo page (change it there):")
-            st.code(layer_stack.to_code(layer_stack.parse(layers)), language="python")
+            st.code(layer_stack.to_code(layer_stack.parse(layers)), language="python",
+                    wrap_lines=True)
         else:
             st.caption(f"{spec.paper} · small configuration: {spec.small_note}")
         batchnorm = st.toggle("BatchNorm after every conv", key="training_batchnorm",

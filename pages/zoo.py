@@ -168,7 +168,7 @@ def _train_this(stack: layer_stack.Stack, shape: tuple[int, ...]) -> None:
         st.session_state["training_layers"] = layer_stack.format_stack(stack)
         st.session_state["training_model"] = zoo.CUSTOM
         st.session_state["training_dataset"] = "mnist-mini"
-        st.switch_page("pages/training.py")
+        st.switch_page("../pages/training.py")  # relative to the entrypoint, explorer/app.py
 
 
 @st.fragment

@@ -17,8 +17,8 @@ def flat_features(make_features: Callable[[], nn.Module], in_channels: int, heig
     Builds a throwaway copy on the meta device and runs a dummy input through it, so it costs
     nothing even for big inputs. Raises RuntimeError when the input is too small.
     """
-    with torch.device("meta"), torch.no_grad():
-        out = make_features()(torch.zeros(1, in_channels, height, width))
+    with torch.device("meta"), torch.no_grad():  # eval: BatchNorm refuses a 1×1 batch of one
+        out = make_features().eval()(torch.zeros(1, in_channels, height, width))
     return out[0].numel()
 
 
