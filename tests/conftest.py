@@ -52,3 +52,23 @@ def open_page() -> Callable[..., AppTest]:
         return at
 
     return _open
+
+
+@pytest.fixture(scope="session")
+def lenet_run() -> Path:
+    """Two epochs of LeNet-5 on mnist-mini (126 steps), trained once per test session into
+    the session's runs folder, where the browser tests' server sees it too."""
+    import torch
+
+    from explorer.training import engine
+    from explorer.training.config import TrainConfig
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the CI machine has 2 shared cores
+    try:
+        run_dir = engine.prepare_run(TrainConfig(epochs=2, device="cpu"))
+        status = engine.train(run_dir)
+    finally:
+        torch.set_num_threads(threads)
+    assert status["state"] == "finished", status
+    return run_dir

@@ -10,26 +10,16 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer.training import engine, runs, timeline
-from explorer.training.config import TrainConfig
+from explorer.training import runs, timeline
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
 
 
 @pytest.fixture(scope="module")
-def finished() -> Path:
-    """One epoch of LeNet-5 on mnist-mini in the session's runs folder."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        run_dir = engine.prepare_run(TrainConfig(epochs=1, device="cpu"))
-        assert engine.train(run_dir)["state"] == "finished"
-    finally:
-        torch.set_num_threads(threads)
-    return run_dir
+def finished(lenet_run) -> Path:
+    return lenet_run
 
 
 def _copy(run_dir: Path, suffix: str, state: str, keep_snapshots: int | None = None) -> Path:

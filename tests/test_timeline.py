@@ -15,18 +15,8 @@ from explorer.training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> runs.RunInfo:
-    """One epoch of LeNet-5 on mnist-mini (63 steps), trained in this process."""
-    root = tmp_path_factory.mktemp("runs")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the CI machine has 2 shared cores
-    try:
-        run_dir = engine.prepare_run(TrainConfig(epochs=1, device="cpu"), root=root)
-        status = engine.train(run_dir)
-    finally:
-        torch.set_num_threads(threads)
-    assert status["state"] == "finished", status
-    return runs.run_info(run_dir)
+def trained(lenet_run) -> runs.RunInfo:
+    return runs.run_info(lenet_run)
 
 
 def test_schedule_spreads_about_fifty_snapshots_over_any_length():
@@ -44,7 +34,7 @@ def test_a_run_leaves_bounded_snapshots_that_show_learning(trained):
     line = timeline.read(trained.path)
     assert line is not None and line.error() == ""
     total = trained.status["total_steps"]
-    assert total == 63
+    assert total == 126
     assert line.steps == timeline.schedule(total)
     assert 40 <= len(line.steps) <= timeline.COUNT
     assert line.size_bytes() < 2**20, "LeNet-5's timeline: under 1 MB"
@@ -55,7 +45,7 @@ def test_a_run_leaves_bounded_snapshots_that_show_learning(trained):
     assert line.meta["probe_index"] == 0 and 0 <= line.meta["probe_label"] < 10
 
     first, last = line.snapshot(line.steps[0]), line.snapshot(line.steps[-1])
-    assert first["step"] == 0 and last["step"] == total and last["epoch"] == pytest.approx(1.0)
+    assert first["step"] == 0 and last["step"] == total and last["epoch"] == pytest.approx(2.0)
     assert first["filter_layer"] == "features.0" and first["filters"].shape == (6, 1, 5, 5)
     assert first["filters"].dtype == torch.float16
     assert not torch.equal(first["filters"], last["filters"]), "the filters learned"

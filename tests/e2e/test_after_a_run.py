@@ -6,24 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
-import torch
 from playwright.sync_api import expect
 
-from explorer.training import engine, runs, timeline
-from explorer.training.config import TrainConfig
+from explorer.training import runs, timeline
 
 
 @pytest.fixture(scope="module")
-def run_id() -> str:
-    """Two epochs of LeNet-5 on mnist-mini, trained here into the server's runs folder."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        run_dir = engine.prepare_run(TrainConfig(epochs=2, device="cpu"))
-        assert engine.train(run_dir)["state"] == "finished"
-    finally:
-        torch.set_num_threads(threads)
-    return run_dir.name
+def run_id(lenet_run) -> str:
+    return lenet_run.name
 
 
 def _draw(app, strokes: list[list[tuple[float, float]]], index: int = 0) -> None:
