@@ -184,7 +184,7 @@ def eval_output(seed: int) -> Question:
     code = (f"bn = nn.BatchNorm1d(1).eval()\nwith torch.no_grad():\n"
             f"    bn.running_mean.fill_({mean:g}); bn.running_var.fill_({var:g})\n"
             f"    bn.weight.fill_({gamma:g}); bn.bias.fill_({beta:g})  # γ and β\n"
-            f"bn(torch.tensor([[{x:g}]]))")
+            f"bn(torch.tensor([[{x:.1f}]]))")
     working = (
         "In eval mode BatchNorm uses the running statistics, not the batch's: "
         "$y = \\gamma \\cdot (x - \\mu_{running}) / \\sqrt{\\sigma^2_{running} + \\epsilon} + "
