@@ -232,8 +232,20 @@ def problem(layer: Layer) -> str | None:
                     f"{axis_out(layer.kind, a)} cells.")
         padded = a.size + a.pad_before + a.pad_after
         return (f"The window reaches d·(k−1)+1 = {a.reach} cells along the {name}, more than "
-                f"the {padded} cells of the padded input, so the output would be empty.")
+                f"the {padded} cells of the padded input, so the output would be empty: "
+                f"{_remedy(layer.kind, a)}.")
     return None
+
+
+def _remedy(kind: Kind, a: Axis) -> str:
+    """What would make a too-large window fit one axis: a smaller kernel, padding, more input."""
+    padded = a.size + a.pad_before + a.pad_after
+    fixes = [f"a kernel of at most {(padded - 1) // a.dilation + 1}"]
+    pad = -(-(a.reach - a.size) // 2)  # the same padding on both sides
+    if kind == "conv" or pad <= a.kernel // 2:  # pooling pads at most half its kernel
+        fixes.append(f"padding of at least {pad}")
+    fixes.append(f"an input of at least {a.reach - a.pad_before - a.pad_after}")
+    return "use " + ", ".join(fixes[:-1]) + f" or {fixes[-1]}"
 
 
 def output_shape(layer: Layer) -> tuple[int, int, int, int]:
@@ -283,12 +295,13 @@ class LiveCheck:
 
     formula: tuple[int, int, int, int] | None
     torch_shape: tuple[int, ...] | None
-    torch_error: str | None
+    torch_error: str | None  # the first line of PyTorch's own message
     reason: str | None
     weight_shape: tuple[int, ...] | None
     bias_shape: tuple[int, ...] | None
     parameters: int
     multiply_adds: int
+    torch_error_type: str = ""  # e.g. "RuntimeError"
 
     @property
     def agrees(self) -> bool:
@@ -302,7 +315,8 @@ def live_check(layer: Layer) -> LiveCheck:
     formula = None if reason else output_shape(layer)
     result = torch_output_shape(layer)
     if isinstance(result, Exception):
-        return LiveCheck(formula, None, str(result).split("\n")[0], reason, None, None, 0, 0)
+        return LiveCheck(formula, None, str(result).split("\n")[0], reason, None, None, 0, 0,
+                         type(result).__name__)
     module = build_module(layer)
     weight = getattr(module, "weight", None)
     bias = getattr(module, "bias", None)
@@ -416,12 +430,15 @@ def _clip(value: int, lo: int, hi: int) -> int:
 
 
 def clamp_axis(kind: Kind, values: dict[str, int], ranges: Ranges = Ranges(),
-               same_padding: bool = False) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+               same_padding: bool = False, fit_kernel: bool = True
+               ) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
     """Clamp one dimension's settings so the output cannot be empty, as the sliders do.
 
     `values` has size, kernel, stride, padding, dilation and output_padding. Returns the
     clamped values and the (min, max) each slider may offer given the others. Channel
-    and 'same'-with-stride problems are left for `problem` to explain.
+    and 'same'-with-stride problems are left for `problem` to explain; so is a window larger
+    than the padded input when `fit_kernel` is False (the kernel then keeps its whole range,
+    and PyTorch's own error says what is wrong).
     """
     v = dict(values)
     limits: dict[str, tuple[int, int]] = {}
@@ -446,7 +463,7 @@ def clamp_axis(kind: Kind, values: dict[str, int], ranges: Ranges = Ranges(),
         if kind != "transposed":
             room = v["size"] + (0 if same_padding else 2 * v["padding"])
             fits = [k for k in ranges.kernel
-                    if same_padding or v["dilation"] * (k - 1) + 1 <= room]
+                    if same_padding or not fit_kernel or v["dilation"] * (k - 1) + 1 <= room]
             limits["kernel"] = (1, max(fits, default=1))
         v["kernel"] = _clip(v["kernel"], *limits["kernel"])
     return v, limits

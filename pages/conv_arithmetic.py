@@ -45,7 +45,8 @@ if kind == "conv":
 square = top[2].toggle("Same kernel, stride, padding and dilation for height and width",
                        key="ca_square")
 
-# Clamp every control before drawing any, so no slider can make the output empty.
+# Keep every control in its range before drawing any. A Conv2d kernel may be larger than the
+# padded input: PyTorch's own error then says what is wrong (transposed convs always fit).
 size_cap = TRANSPOSED_MAX_SIZE if kind == "transposed" else RANGES.size.stop - 1
 ranges = ca.Ranges(size=range(1, size_cap + 1))
 state = st.session_state
@@ -58,7 +59,8 @@ for dim in "hw":
     values |= {FIELDS[stem]: state[f"ca_{stem}{dim}"] for stem in FIELDS}
     if pad_mode == "valid":
         values["padding"] = 0
-    clamped, limits[dim] = ca.clamp_axis(kind, values, ranges, same_padding=pad_mode == "same")
+    clamped, limits[dim] = ca.clamp_axis(kind, values, ranges, same_padding=pad_mode == "same",
+                                         fit_kernel=kind != "conv")
     state[f"ca_{dim}"] = clamped["size"]
     for stem, field in FIELDS.items():
         if stem != "p" or pad_mode == "numbers":  # keep the numbers for when they return
@@ -120,19 +122,34 @@ m[1].metric("W_out", shape[3] if shape else "—", help="From the real PyTorch l
 m[2].metric("Parameters", f"{check.parameters:,}" if shape else "—")
 m[3].metric("Multiply-adds", f"{check.multiply_adds:,}" if shape else "—",
             help="Counted by torch.utils.flop_counter.FlopCounterMode (FLOPs / 2).")
-if check.reason:
+if check.torch_error:
+    st.error(f"**PyTorch refuses this layer:**\n\n`{check.torch_error_type}: "
+             f"{check.torch_error}`\n\n**What it means:** {check.reason or 'see above.'}",
+             icon=":material/block:")
+elif check.reason:
     st.error(check.reason, icon=":material/block:")
 
-st.subheader("The formula, floored")
-st.markdown(
-    "The slide writes ceiling brackets, but PyTorch **floors**: a window that would hang off "
-    "the padded input is simply not computed, and the cells only it would have read are "
-    "dropped (red in the grid). Colours tie the terms to the picture: "
-    f"<span style='color:{figures.COLORS['padding']}'>■ padding</span>, "
-    f"<span style='color:{figures.COLORS['window']}'>■ the window's reach "
-    "d·(k−1)+1</span>.",
-    unsafe_allow_html=True,
-)
+LEGEND = (f"Colours tie the terms to the picture: <span style='color:"
+          f"{figures.COLORS['padding']}'>■ padding</span>, <span style='color:"
+          f"{figures.COLORS['window']}'>■ the window's reach d·(k−1)+1</span>.")
+if kind == "transposed":
+    st.subheader("The transposed formula")
+    st.markdown(
+        "A transposed convolution runs a convolution's arithmetic backwards: every input cell "
+        "scatters a k×k patch of weights into the output, the patches s cells apart, and the "
+        "padding p crops p cells off each border of the result. Nothing is rounded, so every "
+        "input cell reaches the output, and `output_padding` adds cells on one side to pick "
+        "among the sizes that a stride above 1 makes ambiguous. " + LEGEND,
+        unsafe_allow_html=True,
+    )
+else:
+    st.subheader("The formula, floored")
+    st.markdown(
+        "The slide writes ceiling brackets, but PyTorch **floors**: a window that would hang "
+        "off the padded input is simply not computed, and the cells only it would have read "
+        "are dropped (red in the grid). " + LEGEND,
+        unsafe_allow_html=True,
+    )
 colors = {"padding": "#8c8c8c", "window": figures.COLORS["window"]}
 for symbol, axis in zip(("H", "W"), axes, strict=True):
     sym, num = ca.formula_latex(kind, axis, colors, symbol)
@@ -151,8 +168,8 @@ if shape:
     st.success(f"Formula [b, C_out, H_out, W_out] = {list(check.formula)}; PyTorch says "
                f"{list(shape)}: they {verdict}.", icon=":material/check_circle:")
 else:
-    st.warning(f"PyTorch refuses these settings too: `{check.torch_error}`",
-               icon=":material/error:")
+    st.warning(f"PyTorch refuses these settings: `{check.torch_error_type}: "
+               f"{check.torch_error}` (explained above).", icon=":material/error:")
 st.code(f"{run_line}\n# -> {list(shape) if shape else check.torch_error}", language="python",
         wrap_lines=True)
 
@@ -183,9 +200,10 @@ def grid_picture(layer: ca.Layer, shape: tuple[int, ...] | None) -> None:
         f"Orange: output cell ({oi}, {oj}) {reads} the orange input cells"
         + (" (the outline is the window's reach; unlit cells inside it are dilation holes)"
            if kind != "transposed" else "")
-        + f". Purple: input cell ({ii}, {ij}) feeds the purple output cells. Grey: padding; "
-        "red: dropped by the floor; peach: never read because the stride jumps over them. "
-        "Press ▶ Play to crawl the window across the output."
+        + f". Purple: input cell ({ii}, {ij}) feeds the purple output cells. "
+        + ("Grey: padding; red: dropped by the floor; peach: never read because the stride "
+           "jumps over them. " if kind != "transposed" else "")
+        + "Press ▶ Play to crawl the window across the output."
     )
     h_axis = layer.axes()[0]
     if kind != "transposed":
