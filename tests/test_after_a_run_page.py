@@ -106,3 +106,14 @@ def test_running_run_timeline_follows_the_newest_snapshot(finished):
     at.run()
     assert _slider(at, running.name).value == steps[2]
     runs.write_status(running, "stopped", "test over")  # the live fragment stops polling
+
+
+def test_feature_maps_with_a_digit_model_warns_and_offers_the_canvas(open_page, finished):
+    at = open_page("pages/feature_maps.py", fm_weights="Training run", fm_run=finished.name)
+    assert not at.exception, at.exception
+    warnings = [w.value for w in at.warning]
+    assert any("trained on 28×28 handwritten digits" in w and "confidence means nothing here"
+               in w for w in warnings), warnings
+    assert "Your own handwriting" in [s.value for s in at.subheader]
+    assert any("Draw a digit on the canvas" in i.value for i in at.info)
+    assert not any("Random weights" in i.value for i in at.info)
