@@ -48,9 +48,9 @@ class Question:
         if self.kind == "choice":
             return self.fields[int(self.answer[0])]
         if self.kind == "float":
-            return f"{self.answer[0]:.4f}"
-        return ", ".join(f"{name} = {int(v)}" for name, v in zip(self.fields, self.answer,
-                                                                  strict=True))
+            return f"{self.fields[0]} = {self.answer[0]:.4f}"
+        return ", ".join(f"{name} = {int(v):,}" for name, v in zip(self.fields, self.answer,
+                                                                   strict=True))
 
 
 def check(question: Question, given: tuple[float, ...]) -> bool:
@@ -162,8 +162,9 @@ def running_mean(seed: int) -> Question:
     working = ("In training mode each step moves the running mean towards the batch's mean "
                "of channel 0 (the first column): running_mean ← (1 − momentum)·running_mean "
                "+ momentum·batch mean.\n\n" + "\n\n".join(lines))
-    return _ask("batchnorm", f"After these {steps} training step(s), what is "
-                "`bn.running_mean[0]`? (within ±0.01)", code, "float", ("running_mean[0]",),
+    after = "this training step" if steps == 1 else f"these {steps} training steps"
+    return _ask("batchnorm", f"After {after}, what is `bn.running_mean[0]`? (within ±0.01)",
+                code, "float", ("running_mean[0]",),
                 (value,), working, tolerance=FLOAT_TOLERANCE)
 
 
