@@ -22,6 +22,7 @@ from torch import nn
 from explorer.models import zoo
 from explorer.models.modules import exclusive, is_leaf, shape_text
 from explorer.receptive_field import ReceptiveField, layer_rf
+from explorer.serving.shared_cache import tensor_bytes
 from explorer.training.config import RunConfig
 
 _IMAGENET = zoo.imagenet_transforms()  # torchvision's preprocessing of its ImageNet weights
@@ -234,6 +235,13 @@ class Capture:
     def __getitem__(self, name: str) -> LayerRecord:
         return self._by_name[name]
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the recorded tensors (what keeping this capture costs)."""
+        kept = [r.output for r in self.records] + [self.logits]
+        kept += [a for r in self.records for a in r.inputs or () if isinstance(a, torch.Tensor)]
+        return tensor_bytes(kept)
+
     def names(self, spatial_only: bool = True) -> list[str]:
         return [r.name for r in self.records if r.is_spatial or not spatial_only]
 
@@ -252,6 +260,24 @@ class Capture:
             if every_layer or r.kind in ("conv", "pooling", "block"):
                 out.append(r)
         return out
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One image through one network: the preprocessing's stages and every layer's output."""
+
+    prepared: Prepared
+    capture: Capture
+
+    @property
+    def nbytes(self) -> int:
+        return self.capture.nbytes + tensor_bytes([self.prepared.tensor])
+
+
+def analyse(model: nn.Module, image: Image.Image, pre: Preprocessing) -> Analysis:
+    """Preprocess `image` with `pre` and capture every layer of `model` on it."""
+    prepared = prepare(image, pre)
+    return Analysis(prepared, capture(model, as_input(prepared.tensor)))
 
 
 def _clone(value: object) -> object:

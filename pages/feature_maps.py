@@ -9,9 +9,11 @@ same photo shares them), keyed by small ids: the photo is hashed once per loaded
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +25,9 @@ from PIL import Image
 from explorer import feature_maps as fm
 from explorer import gradcam, handwriting
 from explorer.figures import feature_maps as figs
-from explorer.models import model_cache, zoo
+from explorer.models import zoo
 from explorer.models.modules import shape_text
+from explorer.serving import shared_cache
 from explorer.training import checkpoints, runs
 from explorer.training.config import RunConfig
 from explorer.ui import drawing, pretrained, widgets
@@ -45,7 +48,7 @@ MAX_IMAGE_WIDTH = 1460  # st.image's widest picture (2 × 730 px); wider ones it
 def random_model(key: str, variant: str, batchnorm: bool, seed: int) -> torch.nn.Module:
     """Held in the byte-bounded model cache (a count bound lets four VGGs fill 2 GB)."""
     with st.spinner("Building the network…"):
-        return model_cache.shared.get(
+        return shared_cache.models.get(
             ("random", key, variant, batchnorm, seed),
             lambda: fm.for_inference(zoo.build_seeded(key, seed=seed, variant=variant,
                                                       batchnorm=batchnorm)))
@@ -53,7 +56,7 @@ def random_model(key: str, variant: str, batchnorm: bool, seed: int) -> torch.nn
 
 def pretrained_model(key: str) -> torch.nn.Module:
     with st.spinner("Loading ImageNet weights…"):
-        return model_cache.shared.get(("pretrained", key),
+        return shared_cache.models.get(("pretrained", key),
                                       lambda: fm.for_inference(zoo.build_pretrained(key)))
 
 
@@ -63,18 +66,24 @@ def checkpoint_model(run_dir: str, mtime: float) -> tuple[torch.nn.Module, RunCo
     return fm.for_inference(model), config
 
 
+def checkpoint_network(run_dir: str, mtime: float) -> torch.nn.Module:
+    return checkpoint_model(run_dir, mtime)[0]
+
+
 @st.cache_resource(max_entries=4, ttl=TTL, show_spinner=False)
 def initial_filters(run_dir: str, mtime: float, _config: RunConfig
                     ) -> tuple[str, torch.Tensor] | None:
     return fm.first_layer_weights(checkpoints.initial_model(_config), _config.input_shape)
 
 
-@st.cache_resource(max_entries=6, ttl=TTL, show_spinner="Running the network…")
-def analyse(model_id: str, image_id: str, pre_id: str, _model: torch.nn.Module,
-            _image: Image.Image, _pre: fm.Preprocessing) -> tuple[fm.Prepared, fm.Capture]:
-    """Preprocess and capture every layer once per (model, image, preprocessing)."""
-    prepared = fm.prepare(_image, _pre)
-    return prepared, fm.capture(_model, fm.as_input(prepared.tensor))
+def analyse(model_id: str, image_id: str, pre_id: str, model: Callable[[], torch.nn.Module],
+            image: Image.Image, pre: fm.Preprocessing) -> fm.Analysis:
+    """Preprocess and capture every layer once per (model, image, preprocessing); held in the
+    byte-bounded activation cache (DenseNet-121's layers at 224 px are 150 MB). `model` is
+    called only when the capture is not cached."""
+    with st.spinner("Running the network…"):
+        return shared_cache.activations.get((model_id, image_id, pre_id),
+                                            lambda: fm.analyse(model(), image, pre))
 
 
 @st.cache_resource(show_spinner=False)
@@ -110,19 +119,33 @@ def png(picture: Image.Image | np.ndarray) -> bytes:
 
 @dataclass(frozen=True)
 class Analysed:
-    """What the views share: ids for cache keys, the model, its input and every layer."""
+    """What the views share: ids for cache keys, and loaders of the model, its input and every
+    layer. Fragments keep their arguments in the session between reruns, so this holds no
+    model or tensor: each property fetches from the server's byte-bounded caches (redoing the
+    work if it was evicted), and thirty sessions do not pin thirty networks in memory."""
 
     model_id: str
     image_id: str
     pre_id: str
-    model: torch.nn.Module
     pre: fm.Preprocessing
-    prepared: fm.Prepared
-    capture: fm.Capture
+    load: Callable[[], fm.Analysis]
+    load_model: Callable[[], torch.nn.Module]
 
     @property
     def key(self) -> tuple[str, str, str]:
         return self.model_id, self.image_id, self.pre_id
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.load_model()
+
+    @property
+    def prepared(self) -> fm.Prepared:
+        return self.load().prepared
+
+    @property
+    def capture(self) -> fm.Capture:
+        return self.load().capture
 
 
 @st.cache_data(max_entries=32, ttl=TTL, show_spinner=False)
@@ -202,13 +225,19 @@ def keep_valid(key: str, options: list, default) -> None:
 
 @dataclass(frozen=True)
 class Network:
+    """The chosen network, by id and loader (see `Analysed`: no model is kept per session)."""
+
     key: str
     variant: str
     weights: str
-    model: torch.nn.Module
+    load: Callable[[], torch.nn.Module]
     model_id: str
     config: RunConfig | None = None
     init_filters: tuple[str, torch.Tensor] | None = None
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.load()
 
 
 def training_run_network(column) -> Network | None:
@@ -230,7 +259,9 @@ def training_run_network(column) -> Network | None:
     except Exception as err:  # a damaged or foreign checkpoint: one sentence, no traceback
         st.error(f"The checkpoint of run {run.run_id} could not be loaded: {err}")
         st.stop()
-    return Network(config.model, config.variant, WEIGHTS[1], model,
+    del model  # the session keeps the loader below, not the network
+    return Network(config.model, config.variant, WEIGHTS[1],
+                   functools.partial(checkpoint_network, str(run.path), mtime),
                    f"run:{run.run_id}:{mtime}", config, init)
 
 
@@ -250,11 +281,12 @@ def pretrained_network(key: str) -> Network | None:
             raise zoo.PretrainedMissing(
                 f"No pretrained {spec.title} weights on this machine yet: use the download "
                 f"button beside “Weights”, or {file.by_hand()}.")
-        model = pretrained_model(key)
+        pretrained_model(key)
     except zoo.PretrainedMissing as err:
         st.warning(f"{err} Showing random weights meanwhile.", icon=":material/download:")
         return None
-    return Network(key, "imagenet", WEIGHTS[2], model, f"pretrained:{key}")
+    return Network(key, "imagenet", WEIGHTS[2], functools.partial(pretrained_model, key),
+                   f"pretrained:{key}")
 
 
 def offer_download(key: str, column, messages) -> None:
@@ -315,11 +347,13 @@ def network_and_weights() -> Network:
                                    disabled=net is not None))
         if net is None:
             try:
-                model = random_model(key, variant, False, seed)
+                random_model(key, variant, False, seed)
             except zoo.BuildError as err:
                 st.error(str(err))
                 st.stop()
-            net = Network(key, variant, WEIGHTS[0], model, f"random:{key}:{variant}:{seed}")
+            net = Network(key, variant, WEIGHTS[0],
+                          functools.partial(random_model, key, variant, False, seed),
+                          f"random:{key}:{variant}:{seed}")
         st.caption(f"{spec.title} ({spec.paper}). "
                    f"{spec.small_note if variant != 'imagenet' else ''}")
         if net.weights == WEIGHTS[0]:
@@ -351,8 +385,10 @@ def preprocessing(net: Network, photo) -> Analysed:
         pre = fm.preprocessing_for(net.variant, config=net.config,
                                    invert=st.session_state["fm_invert"])
     ids = (net.model_id, image_id(photo.image), repr(pre))
-    prepared, capture = analyse(*ids, net.model, photo.image, pre)
-    done = Analysed(*ids, net.model, pre, prepared, capture)
+    load = functools.partial(analyse, *ids, net.load, photo.image, pre)
+    analysis = load()
+    prepared, capture = analysis.prepared, analysis.capture
+    done = Analysed(*ids, pre, load, net.load)
     x = prepared.tensor
     with st.expander(f"Preprocessing: the tensor that goes in is {shape_text(x.shape)}",
                      expanded=pre.grayscale):
@@ -378,7 +414,9 @@ def preprocessing(net: Network, photo) -> Analysed:
 
 
 @widgets.guarded("overview strip")
-def overview(done: Analysed) -> tuple[str, list[fm.LayerRecord]]:
+def overview(done: Analysed) -> tuple[str, tuple[str, ...]]:
+    """The strip; returns the colour scale and the strip's conv layers (names only: fragments
+    keep their arguments in the session, and a layer record holds its tensors)."""
     st.subheader("Overview: one map per layer")
     o1, o2 = st.columns([3, 1])
     widgets.url_state("fm_cmap", "Viridis", choices=figs.COLORMAPS)
@@ -389,13 +427,13 @@ def overview(done: Analysed) -> tuple[str, list[fm.LayerRecord]]:
         st.caption("The strongest channel (highest mean activation) of each layer, drawn at a "
                    "size proportional to its height; under it channels × height × width.")
         st.html(strip_html(done.key, every, cmap, done.capture))
-    return cmap, strip_layers
+    return cmap, tuple(r.name for r in strip_layers if r.kind == "conv")
 
 
-def choose_layer(done: Analysed, strip_layers: list[fm.LayerRecord]) -> fm.LayerRecord:
+def choose_layer(done: Analysed, strip_convs: tuple[str, ...]) -> fm.LayerRecord:
     spatial = done.capture.names(spatial_only=True)
     labels = {r.name: r.label() for r in done.capture.records if r.is_spatial}
-    default_layer = next((r.name for r in strip_layers if r.kind == "conv"), spatial[0])
+    default_layer = strip_convs[0] if strip_convs else spatial[0]
     if "fm_layer" not in st.session_state:
         widgets.url_state("fm_layer", default_layer, choices=spatial)
     keep_valid("fm_layer", spatial, default_layer)
@@ -406,8 +444,8 @@ def choose_layer(done: Analysed, strip_layers: list[fm.LayerRecord]) -> fm.Layer
 
 @st.fragment
 @widgets.guarded("layer maps")
-def layer_maps(done: Analysed, strip_layers: list[fm.LayerRecord], cmap: str) -> None:
-    record = choose_layer(done, strip_layers)
+def layer_maps(done: Analysed, strip_convs: tuple[str, ...], cmap: str) -> None:
+    record = choose_layer(done, strip_convs)
     layer, maps = record.name, record.maps
     g1, g2 = st.columns([2, 1])
     sort = SORTS[g1.radio("Sort channels by", list(SORTS), key="fm_sort", horizontal=True)]
@@ -510,8 +548,8 @@ def prediction_and_grad_cam(done: Analysed, net: Network) -> None:
 
 @st.fragment
 @widgets.guarded("receptive field")
-def receptive_field(done: Analysed, strip_layers: list[fm.LayerRecord]) -> None:
-    record = choose_layer(done, strip_layers)
+def receptive_field(done: Analysed, strip_convs: tuple[str, ...]) -> None:
+    record = choose_layer(done, strip_convs)
     layer, rf, pre = record.name, record.rf, done.pre
     if rf is None:
         st.info(f"The receptive field of {layer} cannot be worked out from its layer stack.")
@@ -549,7 +587,7 @@ photo_for_a_digit_model(network)
 analysed = preprocessing(network, photo)
 if analysed is None:
     st.stop()
-colour_scale, strip = overview(analysed) or (figs.COLORMAPS[0], [])
+colour_scale, strip = overview(analysed) or (figs.COLORMAPS[0], ())
 view = st.radio("View", VIEWS, key="fm_view", horizontal=True)
 has_maps = bool(analysed.capture.names(spatial_only=True))
 if view == "Layer maps" and has_maps:

@@ -1,13 +1,15 @@
-"""The server's byte-bounded model cache (explorer.models.model_cache)."""
+"""The server's byte-bounded caches (explorer.serving.shared_cache)."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
+import torch
 from torch import nn
 
-from explorer.models.model_cache import ModelCache, model_bytes
+from explorer.serving.shared_cache import SharedCache, model_bytes, tensor_bytes
 
 
 def linear(n: int) -> nn.Module:
@@ -19,8 +21,13 @@ def test_size_counts_parameters_and_buffers():
     assert model_bytes(nn.BatchNorm2d(4)) == 4 * (4 + 4 + 4 + 4) + 8  # + num_batches_tracked
 
 
+def test_views_of_one_storage_count_once():
+    t = torch.zeros(1, 8, 4, 4)
+    assert tensor_bytes([t, t[0], t[0, :2], torch.zeros(3)]) == 8 * 16 * 4 + 3 * 4
+
+
 def test_least_recently_used_models_leave_once_over_budget():
-    cache = ModelCache(budget_bytes=4 * 100 * 100 * 2)  # room for two 100×100 models
+    cache = SharedCache(4 * 100 * 100 * 2, model_bytes)  # room for two 100×100 models
     for key in "abc":
         cache.get(key, lambda: linear(100))
     assert cache.keys() == ["b", "c"]
@@ -32,7 +39,7 @@ def test_least_recently_used_models_leave_once_over_budget():
 
 
 def test_one_model_over_budget_is_still_kept_so_its_student_does_not_rebuild_it():
-    cache = ModelCache(budget_bytes=1000)
+    cache = SharedCache(1000, model_bytes)
     big = cache.get("big", lambda: linear(100))
     assert cache.get("big", lambda: linear(100)) is big
     assert cache.builds == 1
@@ -42,7 +49,7 @@ def test_one_model_over_budget_is_still_kept_so_its_student_does_not_rebuild_it(
 
 def test_idle_models_are_dropped():
     now = [0.0]
-    cache = ModelCache(budget_bytes=10**9, idle_s=60, clock=lambda: now[0])
+    cache = SharedCache(10**9, model_bytes, idle_s=60, clock=lambda: now[0])
     cache.get("a", lambda: linear(4))
     now[0] = 30
     cache.get("b", lambda: linear(4))
@@ -52,7 +59,7 @@ def test_idle_models_are_dropped():
 
 
 def test_concurrent_sessions_asking_for_one_model_build_it_once_and_builds_never_overlap():
-    cache = ModelCache(budget_bytes=10**9)
+    cache = SharedCache(10**9, model_bytes)
     running, overlapped = [0], []
 
     def build() -> nn.Module:
@@ -72,3 +79,18 @@ def test_concurrent_sessions_asking_for_one_model_build_it_once_and_builds_never
         t.join()
     assert cache.builds == 2 and not any(overlapped)
     assert len({id(m) for m in got}) == 2
+
+
+def test_a_value_evicted_while_still_in_use_is_taken_back_not_rebuilt():
+    cache = SharedCache(4 * 10 * 10, model_bytes)  # room for one 10×10 model
+    held = cache.get("a", lambda: linear(10))
+    cache.get("b", lambda: linear(10))  # evicts a, which a rerun still holds
+    assert cache.keys() == ["b"]
+    assert cache.get("a", lambda: linear(10)) is held
+    assert cache.builds == 2
+    del held
+    cache.get("c", lambda: linear(10))  # evicts a again, and now nobody holds it
+    gc.collect()
+    before = cache.builds
+    again = cache.get("a", lambda: linear(10))
+    assert cache.builds == before + 1 and again is not None

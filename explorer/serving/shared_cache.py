@@ -1,0 +1,167 @@
+"""Large things shared by every session of a server (networks, captured activations), bounded
+by bytes rather than by count.
+
+A count bound does not bound memory: four cached LeNet-5s take 90 MB, four VGG-16s 2.1 GB, and
+a class choosing networks and seeds at random fills any count with the largest ones (the
+Feature maps wave peaked at 9 GB that way). A `SharedCache` holds values up to a byte budget,
+least recently used first out, and always keeps the one just asked for even when it alone is
+over budget (a student looking at VGG-19 must not rebuild it on every rerun). Values are
+computed one at a time: on a CPU server the work is compute-bound, so two at once finish
+neither sooner and hold both half-built results in memory together. Values nobody has asked
+for in `idle_s` seconds are dropped, so a server gives its memory back after a class leaves.
+A value evicted while a rerun still holds it stays reachable (weakly) until that rerun lets go,
+so a busy server never computes a second copy of something that is still in memory.
+Budgets per server process: `EXPLORER_MODEL_CACHE_MB` (networks, default 384) and
+`EXPLORER_ACTIVATION_CACHE_MB` (activations, default 256).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import torch
+from torch import nn
+
+DEFAULT_IDLE_S = 600.0
+V = TypeVar("V")
+
+
+def tensor_bytes(tensors: Iterable[torch.Tensor]) -> int:
+    """Bytes of the distinct storages behind `tensors` (views of one storage count once)."""
+    storages = {}
+    for t in tensors:
+        storage = t.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+    return sum(storages.values())
+
+
+def model_bytes(model: nn.Module) -> int:
+    """Bytes of the model's parameters and buffers (what caching it costs)."""
+    return tensor_bytes([*model.parameters(), *model.buffers()])
+
+
+def _release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them otherwise, and RSS stays up)."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: nothing to trim
+        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+
+
+@dataclass
+class _Entry(Generic[V]):
+    value: V
+    size: int
+    used: float
+
+
+class SharedCache(Generic[V]):
+    """A thread-safe LRU with a byte budget (sizes from `sizeof`) and an idle timeout."""
+
+    def __init__(self, budget_bytes: int, sizeof: Callable[[V], int],
+                 idle_s: float = DEFAULT_IDLE_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.budget_bytes = budget_bytes
+        self.sizeof = sizeof
+        self.idle_s = idle_s
+        self._clock = clock
+        self._entries: OrderedDict[Hashable, _Entry[V]] = OrderedDict()
+        self._alive: weakref.WeakValueDictionary[Hashable, V] = weakref.WeakValueDictionary()
+        self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self.builds = 0
+
+    def get(self, key: Hashable, build: Callable[[], V]) -> V:
+        """The cached value for `key`, made by `build()` (one build at a time) if absent."""
+        value = self._lookup(key)
+        if value is not None:
+            return value
+        with self._build_lock:
+            value = self._lookup(key)  # built by another session while this one waited
+            if value is not None:
+                return value
+            value = build()
+            self.builds += 1
+        self._insert(key, value)
+        return value
+
+    def _lookup(self, key: Hashable) -> V | None:
+        with self._lock:
+            self._expire()
+            entry = self._entries.get(key)
+            if entry is None:
+                value = self._alive.get(key)
+                if value is not None:  # evicted, but a rerun still uses it: take it back
+                    self._entries[key] = _Entry(value, self.sizeof(value), self._clock())
+                    self._evict()
+                return value
+            entry.used = self._clock()
+            self._entries.move_to_end(key)
+            return entry.value
+
+    def _insert(self, key: Hashable, value: V) -> None:
+        size = self.sizeof(value)
+        with self._lock:
+            self._entries[key] = _Entry(value, size, self._clock())
+            with contextlib.suppress(TypeError):  # a value without weakref support: no rescue
+                self._alive[key] = value
+            evicted = self._evict()
+        if evicted:
+            _release_freed_memory()
+
+    def _evict(self) -> int:
+        """Drop least recently used values until within budget (the newest always stays)."""
+        dropped = 0
+        while len(self._entries) > 1 and self.total_bytes() > self.budget_bytes:
+            self._entries.popitem(last=False)
+            dropped += 1
+        return dropped
+
+    def _expire(self) -> None:
+        cutoff = self._clock() - self.idle_s
+        stale = [k for k, e in self._entries.items() if e.used < cutoff]
+        for k in stale:
+            del self._entries[k]
+
+    def total_bytes(self) -> int:
+        """Bytes held by the cached values."""
+        return sum(e.size for e in self._entries.values())
+
+    def keys(self) -> list[Hashable]:
+        """Cached keys, least recently used first."""
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        """Drop every value."""
+        with self._lock:
+            self._entries.clear()
+
+
+def nbytes(value: object) -> int:
+    """`value.nbytes` (tensors count their storage)."""
+    if isinstance(value, torch.Tensor):
+        return tensor_bytes([value])
+    return int(value.nbytes)
+
+
+def budget_from_env(name: str, default_mb: float) -> int:
+    """The budget `$name` (in MB, `default_mb` when unset) in bytes."""
+    return int(float(os.environ.get(name, default_mb)) * 2**20)
+
+
+models: SharedCache[nn.Module] = SharedCache(
+    budget_from_env("EXPLORER_MODEL_CACHE_MB", 384), model_bytes)
+"""This server process's networks: every page that runs a zoo network on a student's image."""
+
+activations: SharedCache[object] = SharedCache(
+    budget_from_env("EXPLORER_ACTIVATION_CACHE_MB", 256), nbytes)
+"""This server process's captured activations (values with an `nbytes`)."""
