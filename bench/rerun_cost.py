@@ -11,8 +11,9 @@ it); the table says which scope each interaction ran in. The first render is the
 of a fresh session (caches are shared, as they are across students on one server).
 
 Prints, per page and interaction, the median and p95 in milliseconds, then the worst page's
-median interaction. It measures; it compares against nothing (run it before and after a
-change and compare the two tables yourself).
+median interaction, and as the reference measured in the same run the floor of the harness:
+a one-slider script rerun the same way (what any page costs before it does any work), with
+each page's ratio to it.
 
     .venv/bin/python bench/rerun_cost.py                       # every page, ~a few minutes
     .venv/bin/python bench/rerun_cost.py --pages convolution,conv-arithmetic --reps 9
@@ -278,7 +279,26 @@ def measure(spec: navigation.PageSpec, reps: int, renders: int, timeout: float,
     return rows
 
 
-def print_table(rows: list[Row]) -> None:
+FLOOR_SCRIPT = """import streamlit as st
+st.slider("x", 0, 10, key="x")
+"""
+
+
+def floor_ms(reps: int, timeout: float) -> float:
+    """Median ms of a rerun of a one-slider script through the same harness."""
+    at = AppTest.from_string(FLOOR_SCRIPT, default_timeout=timeout)
+    at.run()
+    times = []
+    for rep in range(reps + 1):
+        at.slider(key="x").set_value(rep % 2 + 1)
+        start = time.perf_counter()
+        at.run()
+        if rep:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def print_table(rows: list[Row], floor: float | None = None) -> None:
     print(f"\n{'page':16} {'interaction':22} {'scope':9} {'median ms':>10} {'p95 ms':>9}  note")
     for row in rows:
         print(f"{row.page:16} {row.name:22} {row.scope:9} {row.median():10.1f} "
@@ -292,8 +312,11 @@ def print_table(rows: list[Row]) -> None:
         print(f"\nworst page by median interaction: {worst} "
               f"{statistics.median(per_page[worst]) * 1000:.1f} ms")
         for page, times in per_page.items():
-            print(f"  {page:16} median of all interactions {statistics.median(times) * 1000:7.1f}"
-                  " ms")
+            median = statistics.median(times) * 1000
+            ratio = f"  ({median / floor:.1f}× the floor)" if floor else ""
+            print(f"  {page:16} median of all interactions {median:7.1f} ms{ratio}")
+    if floor:
+        print(f"reference, same run: a one-slider script reruns in {floor:.1f} ms (median)")
 
 
 def main() -> None:
@@ -310,13 +333,14 @@ def main() -> None:
     unknown = set(wanted) - set(names)
     if unknown:
         parser.error(f"unknown page(s) {sorted(unknown)}; choose from {names}")
+    floor = floor_ms(args.reps, args.timeout)
     rows: list[Row] = []
     for spec, name in zip(specs, names, strict=True):
         if name in wanted:
             print(f"{name} …", flush=True)
             rows += measure(spec, args.reps, args.renders, args.timeout,
                             lambda line: print(line, flush=True))
-    print_table(rows)
+    print_table(rows, floor)
 
 
 if __name__ == "__main__":
