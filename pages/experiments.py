@@ -24,11 +24,10 @@ owner = widgets.owner_id()
 
 
 def _group_label(group: pairing.Group) -> str:
+    """When, what size and whose (its state changes: the caption under it says that)."""
     who = "yours" if group.owner == owner else "another browser's"
-    states = [r.state for r in group.runs]
-    state = "live" if group.live else ("finished" if set(states) == {"finished"} else "ended")
     size = "quick check" if group.quick else "full"
-    return f"{group.experiment_id.split('-', 1)[1]} · {size} · {state} · {who}"
+    return f"{group.experiment_id.split('-', 1)[1]} · {size} · {who}"
 
 
 def _default_group(key: str, listed: list[pairing.Group]) -> int:

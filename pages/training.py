@@ -226,8 +226,9 @@ def train_button(config: TrainConfig, ready: bool, owner: str) -> None:
     mine = run_queue.live_runs(owner)
     b1, b2 = st.columns([1, 5])
     limit = run_queue.runs_per_owner()
+    busy = len(run_queue.submissions(mine)) >= limit  # an experiment's runs count once
     if b1.button("Train", type="primary", icon=":material/play_arrow:", key="training_train",
-                 disabled=not ready or len(mine) >= limit):
+                 disabled=not ready or busy):
         try:
             run_dir = run_queue.submit(config, owner)
         except ValueError as err:
@@ -238,7 +239,7 @@ def train_button(config: TrainConfig, ready: bool, owner: str) -> None:
     everyone = run_queue.live_runs()
     waiting = sum(r.state == "queued" for r in everyone)
     mine_text = (f" Your run {mine[-1].run_id} is {mine[-1].state}: Train is back when it ends."
-                 if len(mine) >= limit else "")
+                 if busy else "")
     b2.caption(f"{len(everyone)} run(s) live on this server, {waiting} waiting · "
                f"{run_queue.runs_per_device()} run(s) at a time per device.{mine_text}")
 

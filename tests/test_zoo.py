@@ -235,3 +235,12 @@ def test_seeded_builds_are_reproducible_under_concurrency():
         for seed in (1, 2):
             assert all(torch.equal(a, b) for a, b in zip(got[seed], alone[seed], strict=True))
     assert torch.equal(torch.random.get_rng_state(), before)  # the caller's RNG is untouched
+
+
+def test_each_vgg_configuration_is_listed_once_under_a_name_no_other_entry_shares():
+    titles = [zoo.get_spec(k).title for k in zoo.list_models()]
+    assert len(set(titles)) == len(titles)
+    vgg = [t for t in titles if t.startswith("VGG")]
+    for letter in "ABCDE":
+        assert sum(f"configuration {letter}" in t for t in vgg) == 1, (letter, vgg)
+    assert len({t.split(" (")[0] for t in vgg}) == len(vgg)  # not even the part before "("

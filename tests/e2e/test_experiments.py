@@ -49,4 +49,6 @@ def test_quick_activation_experiment_runs_both_arms_and_gives_a_verdict(app):
     assert {r.config.model for r in mine} == {"lenet5", "lenet5-classic"}
     assert all(r.state == "finished" for r in mine)
     expect(card.get_by_role("button", name="Run (2 runs)")).to_be_enabled()
+    picker = card.locator("[data-testid='stSelectbox'] input").first
+    expect(picker).to_have_value(re.compile(r"\d{8}-\d{6}-[0-9a-f]{4} · quick check · yours"))
     app.screenshot("experiments_activation_quick")
