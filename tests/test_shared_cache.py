@@ -94,3 +94,11 @@ def test_a_value_evicted_while_still_in_use_is_taken_back_not_rebuilt():
     before = cache.builds
     again = cache.get("a", lambda: linear(10))
     assert cache.builds == before + 1 and again is not None
+
+
+def test_sweep_drops_idle_values_without_any_request():
+    now = [0.0]
+    cache = SharedCache(10**9, model_bytes, idle_s=60, clock=lambda: now[0])
+    cache.get("a", lambda: linear(4))
+    now[0] = 61
+    assert cache.sweep() == 1 and cache.keys() == []

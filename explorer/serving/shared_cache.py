@@ -11,8 +11,8 @@ neither sooner and hold both half-built results in memory together. Values nobod
 for in `idle_s` seconds are dropped, so a server gives its memory back after a class leaves.
 A value evicted while a rerun still holds it stays reachable (weakly) until that rerun lets go,
 so a busy server never computes a second copy of something that is still in memory.
-Budgets per server process: `EXPLORER_MODEL_CACHE_MB` (networks, default 384) and
-`EXPLORER_ACTIVATION_CACHE_MB` (activations, default 256).
+Budgets per server process: `EXPLORER_MODEL_CACHE_MB` (networks, default 320) and
+`EXPLORER_ACTIVATION_CACHE_MB` (activations, default 192).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Generic, TypeVar
 import torch
 from torch import nn
 
-DEFAULT_IDLE_S = 600.0
+DEFAULT_IDLE_S = 120.0  # longer than a student's pause, shorter than a break between classes
 V = TypeVar("V")
 
 
@@ -77,6 +77,7 @@ class SharedCache(Generic[V]):
         self._alive: weakref.WeakValueDictionary[Hashable, V] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
+        self._janitor: threading.Thread | None = None
         self.builds = 0
 
     def get(self, key: Hashable, build: Callable[[], V]) -> V:
@@ -114,8 +115,26 @@ class SharedCache(Generic[V]):
             with contextlib.suppress(TypeError):  # a value without weakref support: no rescue
                 self._alive[key] = value
             evicted = self._evict()
+            if self._janitor is None and self._clock is time.monotonic:
+                self._janitor = threading.Thread(target=self._sweep_forever, daemon=True,
+                                                 name="shared-cache-janitor")
+                self._janitor.start()
         if evicted:
             _release_freed_memory()
+
+    def _sweep_forever(self) -> None:
+        """Expire idle values even when no session asks for anything (the class has left)."""
+        while True:
+            time.sleep(max(1.0, self.idle_s / 4))
+            self.sweep()
+
+    def sweep(self) -> int:
+        """Drop the values idle for longer than `idle_s`; returns how many went."""
+        with self._lock:
+            dropped = self._expire()
+        if dropped:
+            _release_freed_memory()
+        return dropped
 
     def _evict(self) -> int:
         """Drop least recently used values until within budget (the newest always stays)."""
@@ -125,11 +144,12 @@ class SharedCache(Generic[V]):
             dropped += 1
         return dropped
 
-    def _expire(self) -> None:
+    def _expire(self) -> int:
         cutoff = self._clock() - self.idle_s
         stale = [k for k, e in self._entries.items() if e.used < cutoff]
         for k in stale:
             del self._entries[k]
+        return len(stale)
 
     def total_bytes(self) -> int:
         """Bytes held by the cached values."""
@@ -159,9 +179,9 @@ def budget_from_env(name: str, default_mb: float) -> int:
 
 
 models: SharedCache[nn.Module] = SharedCache(
-    budget_from_env("EXPLORER_MODEL_CACHE_MB", 384), model_bytes)
+    budget_from_env("EXPLORER_MODEL_CACHE_MB", 320), model_bytes)
 """This server process's networks: every page that runs a zoo network on a student's image."""
 
 activations: SharedCache[object] = SharedCache(
-    budget_from_env("EXPLORER_ACTIVATION_CACHE_MB", 256), nbytes)
+    budget_from_env("EXPLORER_ACTIVATION_CACHE_MB", 192), nbytes)
 """This server process's captured activations (values with an `nbytes`)."""
