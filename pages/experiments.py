@@ -96,15 +96,22 @@ def results(experiment: designs.Experiment, experiment_id: str) -> None:
     epochs = [(a.label, a.epochs) for a in arms]
     dashed = any(a.last and "train_eval_acc" in a.last for a in arms)
     planned = max(a.info.config.settings.epochs for a in arms)
-    c1, c2 = st.columns(2)
+    c1, c2, *c3 = st.columns(3 if dashed else 2)
     c1.plotly_chart(figures.epoch_figure(
-        epochs, "test_acc", "Test accuracy per epoch" + (
-            " (dashed: the training images)" if dashed else ""), percent=True,
+        epochs, "test_acc", "Accuracy: test, training dashed" if dashed else
+        "Test accuracy per epoch", percent=True,
         dashed_key="train_eval_acc" if dashed else None, dashed_name="training images",
         planned_epochs=planned, uirevision=experiment_id), key=f"exp_acc_{experiment.key}")
     c2.plotly_chart(figures.step_loss_figure(
         [(a.label, a.steps, a.loss) for a in arms], uirevision=experiment_id),
         key=f"exp_loss_{experiment.key}")
+    if dashed:  # the claim is about the gap: draw it on its own scale
+        gaps = [(label, [{"epoch": e["epoch"], "gap": e["train_eval_acc"] - e["test_acc"]}
+                         for e in records if "train_eval_acc" in e]) for label, records in epochs]
+        c3[0].plotly_chart(figures.epoch_figure(
+            gaps, "gap", "Training minus test accuracy (the gap)", percent=True,
+            full_range=False, planned_epochs=planned, uirevision=experiment_id),
+            key=f"exp_gap_{experiment.key}")
     verdict = verdicts.verdict(experiment, arms, group.quick)
     show = {True: st.success, False: st.warning, None: st.info}[verdict.holds]
     show(verdict.sentence, icon={True: ":material/check_circle:", False: ":material/cancel:",

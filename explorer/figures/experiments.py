@@ -17,9 +17,13 @@ _LAYOUT = {"height": 330, "margin": {"t": 40, "b": 40, "l": 55, "r": 10},
 
 
 def epoch_figure(series: Sequence[tuple[str, Sequence[dict]]], key: str, title: str, *,
-                 percent: bool = False, dashed_key: str | None = None,
-                 dashed_name: str = "", planned_epochs: int = 1, uirevision: str = "") -> go.Figure:
-    """`key` of every epoch record per arm, overlaid; `dashed_key` beside it, dashed."""
+                 percent: bool = False, full_range: bool = True,
+                 dashed_key: str | None = None, dashed_name: str = "", planned_epochs: int = 1,
+                 uirevision: str = "") -> go.Figure:
+    """`key` of every epoch record per arm, overlaid; `dashed_key` beside it, dashed.
+
+    Percentages span 0–100% unless `full_range` is False (for small differences, e.g. gaps).
+    """
     fig = go.Figure()
     for i, (label, epochs) in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
@@ -35,7 +39,9 @@ def epoch_figure(series: Sequence[tuple[str, Sequence[dict]]], key: str, title: 
                       xaxis_range=[0.5, max(longest, planned_epochs, 1) + 0.5],
                       uirevision=uirevision or title, **_LAYOUT)
     if percent:
-        fig.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1.02])
+        fig.update_layout(yaxis_tickformat=".0%" if full_range else ".1%")
+        if full_range:
+            fig.update_layout(yaxis_range=[0, 1.02])
     elif not longest:
         fig.update_layout(yaxis_range=[0, 2.5])
     return fig
