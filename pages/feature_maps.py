@@ -106,6 +106,16 @@ def image_id(image: Image.Image) -> str:
 def png(picture: Image.Image | np.ndarray) -> bytes:
     """PNG bytes (fast compression), encoded once; shown with `output_format="PNG"` so that
     st.image passes them on as they are instead of re-encoding them on every rerun."""
+    return _encode(picture, "PNG", compress_level=1)
+
+
+def jpeg(picture: Image.Image | np.ndarray) -> bytes:
+    """JPEG bytes for the large colour-mapped mosaics (every channel of a layer, the strip):
+    a 1460×900 mosaic encodes in 4 ms instead of PNG's 140 ms and is 7× smaller to send."""
+    return _encode(picture, "JPEG", quality=90)
+
+
+def _encode(picture: Image.Image | np.ndarray, fmt: str, **options) -> bytes:
     if isinstance(picture, np.ndarray):
         picture = Image.fromarray(picture)
     if picture.width > MAX_IMAGE_WIDTH:  # st.image would shrink it like this on every rerun
@@ -113,7 +123,7 @@ def png(picture: Image.Image | np.ndarray) -> bytes:
                                   int(picture.height * MAX_IMAGE_WIDTH / picture.width)),
                                  Image.Resampling.BILINEAR)
     buffer = io.BytesIO()
-    picture.save(buffer, "PNG", compress_level=1)
+    picture.convert("RGB" if fmt == "JPEG" else picture.mode).save(buffer, fmt, **options)
     return buffer.getvalue()
 
 
@@ -162,11 +172,11 @@ def preprocessing_pictures(image_id: str, pre_id: str, _photo: Image.Image,
 
 @st.cache_data(max_entries=32, ttl=TTL, show_spinner=False)
 def strip_html(key: tuple[str, str, str], every: bool, cmap: str, _capture: fm.Capture) -> str:
-    """The overview strip, drawn and PNG-encoded once per (model, image, layers, colours)."""
-    data = base64.b64encode(png(figs.overview_strip(_capture.overview(every_layer=every),
-                                                    cmap))).decode()
+    """The overview strip, drawn and encoded once per (model, image, layers, colours)."""
+    data = base64.b64encode(jpeg(figs.overview_strip(_capture.overview(every_layer=every),
+                                                     cmap))).decode()
     return (f'<div style="overflow-x:auto;padding-bottom:6px"><img alt="overview strip" '
-            f'src="data:image/png;base64,{data}" style="max-width:none"></div>')
+            f'src="data:image/jpeg;base64,{data}" style="max-width:none"></div>')
 
 
 @st.cache_data(max_entries=32, ttl=TTL, show_spinner=False)
@@ -174,7 +184,7 @@ def layer_grid(key: tuple[str, str, str], layer: str, sort: str, cmap: str, per_
                _capture: fm.Capture) -> tuple[bytes, list[int]]:
     maps = _capture[layer].maps
     order = fm.channel_order(maps, sort)
-    return png(figs.channel_grid(maps, order, cmap, per_channel)), order
+    return jpeg(figs.channel_grid(maps, order, cmap, per_channel)), order
 
 
 @st.cache_data(max_entries=64, ttl=TTL, show_spinner=False)
@@ -455,7 +465,7 @@ def layer_maps(done: Analysed, strip_convs: tuple[str, ...], cmap: str) -> None:
     left, right = st.columns([3, 2])
     left.image(grid, caption=f"{layer}: all {maps.shape[0]} channels, "
                f"{maps.shape[1]}×{maps.shape[2]} each, in {sort.replace('-', ' ')} order",
-               width="stretch", output_format="PNG")
+               width="stretch", output_format="JPEG")
     keep_valid("fm_channel", order, order[0])
     channel = right.selectbox("Enlarge channel", order, key="fm_channel",
                               format_func=lambda c: f"channel {c}")
