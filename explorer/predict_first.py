@@ -11,6 +11,7 @@ the student has answered.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -75,26 +76,36 @@ def _axis_latex(kind: ca.Kind, axis: ca.Axis, symbol: str) -> str:
     return f"$$ {sym} {num} $$"
 
 
+def _first_valid(draw: Callable[[], ca.Layer]) -> ca.Layer:
+    """Draw settings until PyTorch would accept them."""
+    while True:
+        layer = draw()
+        if ca.problem(layer) is None:
+            return layer
+
+
+def _shape_and_working(layer: ca.Layer, intro: str) -> tuple[tuple[int, ...], str]:
+    """The real layer's output shape, and the formula for both axes with its numbers."""
+    shape = ca.torch_output_shape(layer)
+    h, w = layer.axes()
+    return shape, "\n\n".join([intro, _axis_latex(layer.kind, h, "H"),
+                                _axis_latex(layer.kind, w, "W"),
+                                f"The real layer says `{list(shape)}`."])
+
+
 def conv_output(seed: int) -> Question:
     """A random valid Conv2d on a random input: what are H_out and W_out?"""
     rng = random.Random(seed)
-    while True:
-        layer = ca.Layer(
-            "conv", (rng.randint(5, 40), rng.randint(5, 40)), (k := rng.choice((1, 3, 3, 5, 7)),
-                                                               rng.choice((k, 3, 1))),
-            (s := rng.choice((1, 1, 2, 2, 3)), rng.choice((s, 1, 2))),
-            (p := rng.randint(0, 3), rng.choice((p, 0, 1))),
-            (d := rng.choice((1, 1, 1, 2)), d), (0, 0), rng.randint(1, 4), rng.randint(1, 16))
-        if ca.problem(layer) is None:
-            break
-    shape = ca.torch_output_shape(layer)
-    h, w = layer.axes()
+    layer = _first_valid(lambda: ca.Layer(
+        "conv", (rng.randint(5, 40), rng.randint(5, 40)), (k := rng.choice((1, 3, 3, 5, 7)),
+                                                           rng.choice((k, 3, 1))),
+        (s := rng.choice((1, 1, 2, 2, 3)), rng.choice((s, 1, 2))),
+        (p := rng.randint(0, 3), rng.choice((p, 0, 1))),
+        (d := rng.choice((1, 1, 1, 2)), d), (0, 0), rng.randint(1, 4), rng.randint(1, 16)))
+    shape, working = _shape_and_working(
+        layer, "PyTorch floors: $H_{out} = \\lfloor (H_{in} + 2p - d(k-1) - 1)/s \\rfloor + 1$.")
     code = (f"x = torch.randn(1, {layer.in_channels}, {layer.size[0]}, {layer.size[1]})\n"
             f"conv = {ca.code_twin(layer)}\nconv(x).shape  # [1, {layer.out_channels}, ?, ?]")
-    working = "\n\n".join([
-        "PyTorch floors: $H_{out} = \\lfloor (H_{in} + 2p - d(k-1) - 1)/s \\rfloor + 1$.",
-        _axis_latex("conv", h, "H"), _axis_latex("conv", w, "W"),
-        f"The real layer says `{list(shape)}`."])
     return _ask("conv", "What are the output's height and width?", code, "ints",
                 ("H_out", "W_out"), (shape[2], shape[3]), working)
 
@@ -106,25 +117,18 @@ def pooling_output(seed: int) -> Question:
     """A random valid MaxPool2d or AvgPool2d on a random batch: what shape comes out?"""
     rng = random.Random(seed)
     kind: ca.Kind = rng.choice(("maxpool", "avgpool"))
-    while True:
-        k = rng.randint(2, 4)
-        s = rng.choice((k, k, 1, 2, 3))
-        layer = ca.Layer(kind, (rng.randint(5, 40), rng.randint(5, 40)), (k, k), (s, s),
-                         (p := rng.randint(0, k // 2), p), in_channels=rng.choice((1, 3, 16, 64)),
-                         batch=rng.randint(1, 8), ceil_mode=rng.random() < 0.3)
-        if ca.problem(layer) is None:
-            break
-    shape = ca.torch_output_shape(layer)
-    h, w = layer.axes()
-    code = (f"x = torch.randn({layer.batch}, {layer.in_channels}, {layer.size[0]}, "
-            f"{layer.size[1]})\npool = {ca.code_twin(layer)}\npool(x).shape")
+    layer = _first_valid(lambda: ca.Layer(
+        kind, (rng.randint(5, 40), rng.randint(5, 40)), (k := rng.randint(2, 4),) * 2,
+        (rng.choice((k, k, 1, 2, 3)),) * 2, (rng.randint(0, k // 2),) * 2,
+        in_channels=rng.choice((1, 3, 16, 64)), batch=rng.randint(1, 8),
+        ceil_mode=rng.random() < 0.3))
     rule = ("ceil_mode=True rounds up (but a last window may not start in the padding)"
             if layer.ceil_mode else "PyTorch floors")
-    working = "\n\n".join([
-        f"Pooling keeps the batch ({layer.batch}) and the channels ({layer.in_channels}); "
-        f"each map shrinks by the formula ({rule}):",
-        _axis_latex(kind, h, "H"), _axis_latex(kind, w, "W"),
-        f"The real layer says `{list(shape)}`."])
+    shape, working = _shape_and_working(
+        layer, f"Pooling keeps the batch ({layer.batch}) and the channels "
+        f"({layer.in_channels}); each map shrinks by the formula ({rule}):")
+    code = (f"x = torch.randn({layer.batch}, {layer.in_channels}, {layer.size[0]}, "
+            f"{layer.size[1]})\npool = {ca.code_twin(layer)}\npool(x).shape")
     return _ask("pooling", "What is the shape of the output?", code, "ints",
                 ("N", "C", "H_out", "W_out"), tuple(shape), working)
 
