@@ -100,6 +100,7 @@ def grid_editor(cells_key: str, size_key: str, size_label: str, sizes: tuple[int
                     on_change=_grid_resized, args=(cells_key, size_key, max_size, then),
                     help=size_help)
     cells = st.session_state[cells_key]
+    widgets.fix_grid_typing()
     st.data_editor(
         _editor_table(cells), key=f"{cells_key}_editor_{st.session_state[cells_key + '_v']}",
         on_change=_grid_edited, args=(cells_key, then), hide_index=True, width="content",

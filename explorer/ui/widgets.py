@@ -22,8 +22,10 @@ import torch
 from streamlit.errors import FragmentHandledException
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from explorer import REPO_ROOT, devices, images
+from explorer import REPO_ROOT, devices, i18n, images
+from explorer.i18n import N_, _
 from explorer.training import scheduler
+from explorer.ui import language, share
 from explorer.ui.url_params import format_param, parse_param
 
 _IMAGE_CHOICE = "shared_image_choice"  # persists across pages (not a widget key)
@@ -41,9 +43,12 @@ def page_header(title: str, lesson: str) -> None:
 
 
 def sidebar() -> None:
-    """The part of the sidebar every page shares: where the computation runs."""
+    """The part of the sidebar every page shares: language, the share button, the device."""
+    language.picker()
+    share.copy_link_button()
     info = device_info()
-    st.sidebar.caption(f"Computing on **{info.name}** · {info.detail}")
+    st.sidebar.caption(_("Computing on **{name}** · {detail}").format(name=info.name,
+                                                                        detail=info.detail))
     owner_id()
     training_scheduler()
 
@@ -56,8 +61,8 @@ def training_scheduler() -> scheduler.Scheduler:
 
 # --- guarded sections ------------------------------------------------------------------------
 
-GUARD_SENTENCE = ("This part of the page could not be drawn for this image; "
-                  "the rest still works.")
+GUARD_SENTENCE = N_("This part of the page could not be drawn for this image; "
+                    "the rest still works.")
 guard_log = logging.getLogger("explorer.guard")
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -84,7 +89,7 @@ def section(name: str, **inputs: Any) -> Iterator[None]:
         raise
     except Exception as err:
         _log_failure(name, err, inputs)
-        slot.warning(GUARD_SENTENCE, icon=":material/construction:")
+        slot.warning(_(GUARD_SENTENCE), icon=":material/construction:")
 
 
 def guarded(name: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R | None]]:
@@ -198,6 +203,66 @@ def _keep_in_range(key: str, label: str, low: float, high: float,
         then(*args)
 
 
+# --- typing into table editors -------------------------------------------------------------------
+
+# Glide Data Grid (st.data_editor) opens a cell's editor on the first key typed into a selected
+# cell, and opens it again on every key that arrives before that editor is on screen: "-8"
+# typed quickly became "8". This holds such keys and types them into the editor once it is
+# there (or hands them back to the grid if no editor appears).
+_GRID_TYPING_JS = """<script>
+(() => {
+  if (window.__explorerGridTyping) return;
+  window.__explorerGridTyping = true;
+  let opened = 0, held = [], origin = null;
+  const editor = () => document.querySelector("textarea.gdg-input, input.gdg-input");
+  const printable = e => e.key.length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey;
+  const type = (box, keys) => {
+    let text = box.value;
+    for (const k of keys) {
+      text = k === "Backspace" ? text.slice(0, -1) : k.length === 1 ? text + k : text;
+    }
+    const proto = box instanceof HTMLTextAreaElement ? HTMLTextAreaElement : HTMLInputElement;
+    Object.getOwnPropertyDescriptor(proto.prototype, "value").set.call(box, text);
+    box.dispatchEvent(new Event("input", {bubbles: true}));
+  };
+  const release = () => {
+    const box = editor(), keys = held;
+    held = []; opened = 0;
+    if (box) {
+      type(box, keys);
+      keys.filter(k => k === "Enter" || k === "Tab").forEach(k => box.dispatchEvent(
+        new KeyboardEvent("keydown", {key: k, bubbles: true, cancelable: true})));
+    } else {  // no editor came: the grid gets its keys after all
+      keys.forEach(k => origin.dispatchEvent(
+        new KeyboardEvent("keydown", {key: k, bubbles: true, cancelable: true})));
+    }
+  };
+  const watch = () => {
+    if (editor() || performance.now() - opened > 3000) release();
+    else requestAnimationFrame(watch);
+  };
+  document.addEventListener("keydown", e => {
+    if (!e.isTrusted || !(e.target instanceof Element)) return;
+    if (!e.target.closest('[data-testid="stDataFrame"]')) return;
+    if (opened) {  // an editor is on its way: hold what it should receive
+      if (printable(e) || ["Enter", "Tab", "Backspace"].includes(e.key)) {
+        held.push(e.key);
+        e.preventDefault(); e.stopImmediatePropagation();
+      }
+    } else if (printable(e) && !editor()) {
+      opened = performance.now(); origin = e.target;
+      requestAnimationFrame(watch);
+    }
+  }, true);
+})();
+</script>"""
+
+
+def fix_grid_typing() -> None:
+    """Call on a page with `st.data_editor`: keys typed quickly into a selected cell all land."""
+    st.html(_GRID_TYPING_JS, unsafe_allow_javascript=True, width="content")
+
+
 # --- who is this browser ---------------------------------------------------------------------
 
 OWNER_COOKIE = "explorer_owner"
@@ -240,10 +305,15 @@ def keep_widget_state(name: str, keys: Sequence[str]) -> None:
             saved[key] = st.session_state[key]
 
 
-@st.cache_resource
 def device_info() -> devices.DeviceInfo:
-    """The auto-picked device, described once per server."""
-    return devices.describe_device()
+    """The auto-picked device, described once per server and language."""
+    return _device_info(i18n.language())
+
+
+@st.cache_resource
+def _device_info(lang: str) -> devices.DeviceInfo:
+    with i18n.use_language(lang):
+        return devices.describe_device()
 
 
 def versions() -> dict[str, str]:
@@ -283,9 +353,20 @@ def sync_url(*keys: str) -> None:
 # --- the shared image ---------------------------------------------------------------------
 
 
+def _photo_label(option: str) -> str:
+    """Sample photos go by their names; an upload says it is one, in the session's language.
+
+    (The option values themselves stay as they are: pages and tests choose photos by name.)
+    """
+    if option.startswith(_UPLOAD_PREFIX):
+        return _("Your upload: {name}").format(name=option.removeprefix(_UPLOAD_PREFIX))
+    return option
+
+
 @st.cache_resource(show_spinner=False)
-def _sample(path: str) -> images.LoadedImage:
-    return images.load_path(Path(path))
+def _sample(path: str, lang: str) -> images.LoadedImage:
+    with i18n.use_language(lang):  # its notes are sentences
+        return images.load_path(Path(path))
 
 
 def image_input(mode: images.Mode = "RGB") -> images.LoadedImage:
@@ -295,13 +376,16 @@ def image_input(mode: images.Mode = "RGB") -> images.LoadedImage:
     leaves the previous choice in place.
     """
     samples = images.sample_images()
+    linked = st.query_params.get("photo")
+    if _IMAGE_CHOICE not in st.session_state and linked in samples:  # a shared link's photo
+        st.session_state[_IMAGE_CHOICE] = linked
     with st.sidebar:
-        st.subheader("Image")
+        st.subheader(_("Image"))
         choice_slot = st.container()
         uploaded = st.file_uploader(
-            "…or upload your own", type=images.UPLOAD_TYPES, key="shared_image_uploader",
-            help=f"Images larger than {images.DEFAULT_MAX_SIDE} px on the longest side are "
-            "downscaled before any computation.",
+            _("…or upload your own"), type=images.UPLOAD_TYPES, key="shared_image_uploader",
+            help=_("Images larger than {side} px on the longest side are downscaled before "
+                   "any computation.").format(side=images.DEFAULT_MAX_SIDE),
         )
         just_uploaded = False
         if uploaded is not None and st.session_state.get("_shared_upload_id") != uploaded.file_id:
@@ -329,11 +413,21 @@ def image_input(mode: images.Mode = "RGB") -> images.LoadedImage:
             st.session_state[_IMAGE_CHOICE] = options[0]
         st.session_state["shared_image_select"] = st.session_state[_IMAGE_CHOICE]
         with choice_slot:
-            choice = st.selectbox("Photo", options, key="shared_image_select")
+            choice = st.selectbox(_("Photo"), options, key="shared_image_select",
+                                  format_func=_photo_label)
         st.session_state[_IMAGE_CHOICE] = choice
+        from_upload = choice.startswith(_UPLOAD_PREFIX)
+        # an upload cannot travel in a link; the share button says so when it sees this mark
+        st.query_params["photo"] = share.UPLOAD_MARK if from_upload else choice
+        if linked == share.UPLOAD_MARK and not upload and "_upload_link_noted" not in \
+                st.session_state:
+            st.session_state["_upload_link_noted"] = True
+            st.info(_("This link was made with an uploaded photo, which a link cannot carry; "
+                      "you see a sample photo instead. Upload your own above."),
+                    icon=":material/link_off:")
 
-        loaded = upload if upload and choice.startswith(_UPLOAD_PREFIX) else _sample(
-            str(samples[choice])
+        loaded = upload if upload and from_upload else _sample(
+            str(samples[choice]), i18n.language()
         )
         st.image(loaded.image, width="stretch")
         caption = f"{loaded.name} · {loaded.image.width}×{loaded.image.height}"

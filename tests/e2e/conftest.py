@@ -7,6 +7,7 @@ session-wide server. Screenshots land in tests/e2e/screenshots/ (git-ignored): o
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -20,7 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+
+from explorer.ui.widgets import GUARD_SENTENCE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -29,6 +32,31 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
 ]
 TIMEOUT_MS = 60_000
+
+# Every page of every browser context records each exception box, and each guarded section
+# that gave up, the moment it appears (a MutationObserver), so a crash that a later rerun
+# hides still fails the test: AppDriver.wait() checks after each action, and
+# pytest_runtest_call checks once more at the end of every test.
+_WATCH_JS = """(() => {
+  const seen = window.__explorerProblems = [], marked = new WeakSet();
+  const report = (el, kind) => {
+    if (marked.has(el)) return;
+    marked.add(el);
+    const text = `${kind} on ${location.pathname}: ${(el.innerText || "").slice(0, 1500)}`;
+    seen.push(text);
+    if (window.__explorerProblem) window.__explorerProblem(text);
+  };
+  const look = () => {
+    document.querySelectorAll('[data-testid="stException"]').forEach(
+      el => report(el, "exception box"));
+    document.querySelectorAll('[data-testid="stAlert"]').forEach(el => {
+      if ((el.innerText || "").includes(GUARD)) report(el, "guarded section gave up");
+    });
+  };
+  new MutationObserver(look).observe(document, {childList: true, subtree: true});
+})();"""
+_PROBLEMS: list[str] = []  # what watched pages reported during the current test
+_CONTEXTS: list[BrowserContext] = []  # the watched contexts still open
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -108,8 +136,42 @@ def browser() -> Iterator[Browser]:
         browser = pw.chromium.launch(
             executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
         )
+        new_context = browser.new_context
+
+        def watched_context(*args, **kwargs) -> BrowserContext:
+            context = new_context(*args, **kwargs)
+            context.expose_binding("__explorerProblem",
+                                   lambda _source, text: _PROBLEMS.append(text))
+            context.add_init_script(_WATCH_JS.replace("GUARD", json.dumps(GUARD_SENTENCE)))
+            _CONTEXTS.append(context)
+            context.on("close", lambda closed: _CONTEXTS.remove(closed))
+            return context
+
+        browser.new_context = watched_context  # every context, the fixtures' and the tests'
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _problems_of_this_test() -> Iterator[None]:
+    _PROBLEMS.clear()
+    yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After the test body (before its pages close): fail if any page ever showed a problem."""
+    result = yield
+    for context in list(_CONTEXTS):
+        for page in context.pages:
+            with contextlib.suppress(Exception):  # a page mid-navigation: its binding reported
+                for text in page.evaluate("() => window.__explorerProblems || []"):
+                    if text not in _PROBLEMS:
+                        _PROBLEMS.append(text)
+    if _PROBLEMS:
+        pytest.fail("a page showed a problem during this test:\n" + "\n".join(_PROBLEMS),
+                    pytrace=False)
+    return result
 
 
 class AppDriver:
@@ -139,6 +201,8 @@ class AppDriver:
         expect(self.page.locator("[data-testid='stSkeleton']")).to_have_count(0,
                                                                              timeout=TIMEOUT_MS)
         self.page.wait_for_timeout(settle_ms)
+        if problems := self.page.evaluate("() => window.__explorerProblems || []"):
+            pytest.fail("\n".join(problems), pytrace=False)
 
     def nav_links(self) -> list[tuple[str, str]]:
         """(label, href) of every page in the sidebar navigation."""
