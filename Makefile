@@ -7,7 +7,7 @@ PORT   ?= 8501
 REPLICAS  ?= $(shell nproc 2>/dev/null || echo 2)
 SERVE_DIR := build/serve
 
-.PHONY: run serve serve-tools test lint bench browser clean
+.PHONY: run serve serve-tools test lint bench browser fonts messages clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,13 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.runtime-installed
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
-run: $(VENV)/.runtime-installed
+run: $(VENV)/.runtime-installed fonts
 	$(PY) -m streamlit run explorer/app.py --server.port $(PORT)
 
 # A classroom: REPLICAS Streamlit processes on loopback ports PORT+1.., HAProxy on PORT
 # (sticky by cookie, health-checked), all run by supervisord, which restarts a process that
 # dies and stops everything on Ctrl-C. Configs, logs and sockets go to build/serve/.
-serve: $(VENV)/.runtime-installed serve-tools
+serve: $(VENV)/.runtime-installed serve-tools fonts
 	$(PY) -m explorer.serving --port $(PORT) --replicas $(REPLICAS) --run-dir $(SERVE_DIR)
 	exec $$(PATH="$$PATH:/usr/sbin:$(CURDIR)/$(VENV)/bin" command -v supervisord) \
 		-n -c $(SERVE_DIR)/supervisord.conf
@@ -58,10 +58,30 @@ browser: $(VENV)/.test-installed
 		$(PY) -m playwright install chromium; \
 	fi
 
+# A font with Chinese glyphs, for Chinese text drawn into pictures (explorer/figures/fonts.py)
+# and for Chromium: Debian's fonts-noto-cjk as root, else a note on what to install.
+fonts:
+	@if command -v fc-list >/dev/null 2>&1 && [ -n "$$(fc-list :lang=zh file)" ]; then \
+		echo "CJK font: $$(fc-list :lang=zh file | head -n 1)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			fonts-noto-cjk fontconfig; \
+	else \
+		echo "no CJK font: install fonts-noto-cjk (or fonts-wqy-microhei) for Chinese labels"; \
+	fi
+
+# The Chinese catalog after code changes: extract every _() / N_() / ngettext() (babel.cfg),
+# merge into explorer/locale/zh/LC_MESSAGES/messages.po; then translate the new entries.
+messages: $(VENV)/.runtime-installed
+	mkdir -p build
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --omit-header -o build/messages.pot .
+	$(VENV)/bin/pybabel update -i build/messages.pot -d explorer/locale -D messages -l zh \
+		--no-fuzzy-matching --ignore-obsolete
+
 lint: $(VENV)/.test-installed
 	$(PY) -m ruff check .
 
-test: $(VENV)/.test-installed browser serve-tools lint
+test: $(VENV)/.test-installed browser fonts serve-tools lint
 	$(PY) -m pytest
 
 bench: $(VENV)/.test-installed

@@ -4,7 +4,8 @@ import gc
 
 import streamlit as st
 
-from explorer.ui import navigation, widgets
+from explorer.i18n import _
+from explorer.ui import language, navigation, widgets
 
 st.set_page_config(
     page_title="CNN Explorer", page_icon=":material/grid_view:", layout="wide",
@@ -24,13 +25,14 @@ _freeze_startup_heap()
 
 def _page(spec: navigation.PageSpec, default: bool = False) -> st.Page:
     if default:  # the default page is served at the root URL and takes no url_path
-        return st.Page(spec.path, title=spec.title, icon=spec.icon, default=True)
-    return st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path)
+        return st.Page(spec.path, title=_(spec.title), icon=spec.icon, default=True)
+    return st.Page(spec.path, title=_(spec.title), icon=spec.icon, url_path=spec.url_path)
 
 
+language.init()  # before the first translated word: navigation titles are translated
 pages: dict[str, list[st.Page]] = {"": [_page(navigation.HOME, default=True)]}
 for section, specs in navigation.sections().items():
-    pages[section] = [_page(spec) for spec in specs]
+    pages[_(section)] = [_page(spec) for spec in specs]
 
 current = st.navigation(pages)
 widgets.sidebar()

@@ -8,6 +8,8 @@ from typing import Literal
 
 import torch
 
+from explorer.i18n import _
+
 DevicePreference = Literal["auto", "cuda", "mps", "cpu"]
 
 
@@ -55,12 +57,14 @@ def describe_device(device: torch.device | None = None) -> DeviceInfo:
         index = device.index if device.index is not None else torch.cuda.current_device()
         props = torch.cuda.get_device_properties(index)
         return DeviceInfo(
-            "cuda", f"CUDA GPU: {props.name}", f"{props.total_memory / 2**30:.0f} GiB memory"
+            "cuda", _("CUDA GPU: {name}").format(name=props.name),
+            _("{gib:.0f} GiB memory").format(gib=props.total_memory / 2**30),
         )
     if device.type == "mps":
         return DeviceInfo("mps", "Apple GPU (MPS)", platform.machine())
     cpu = platform.processor() or platform.machine() or "CPU"
-    return DeviceInfo("cpu", f"CPU: {cpu}", f"{torch.get_num_threads()} torch threads")
+    return DeviceInfo("cpu", _("CPU: {cpu}").format(cpu=cpu),
+                      _("{n} torch threads").format(n=torch.get_num_threads()))
 
 
 def available_preferences() -> list[DevicePreference]:

@@ -16,6 +16,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from explorer.i18n import _
+
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 SAMPLES_DIR = ASSETS_DIR / "images"
 
@@ -65,10 +67,11 @@ def load_image(
     one-sentence reason for empty, oversized, truncated or non-image files.
     """
     if not data:
-        raise ImageLoadError(f"“{name}” is empty (0 bytes).")
+        raise ImageLoadError(_("“{name}” is empty (0 bytes).").format(name=name))
     if len(data) > MAX_FILE_BYTES:
         raise ImageLoadError(
-            f"“{name}” is {len(data) / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB."
+            _("“{name}” is {size:.1f} MB; the limit is {limit} MB.").format(
+                name=name, size=len(data) / 2**20, limit=MAX_FILE_BYTES // 2**20)
         )
     try:
         with warnings.catch_warnings():
@@ -77,13 +80,15 @@ def load_image(
             width, height = img.size
             if width * height > max_source_pixels:
                 raise ImageLoadError(
-                    f"“{name}” claims {width}×{height} pixels ({width * height / 1e6:.0f} MP), "
-                    f"more than the {max_source_pixels / 1e6:.0f} MP this app accepts."
+                    _("“{name}” claims {w}×{h} pixels ({mp:.0f} MP), more than the "
+                      "{limit:.0f} MP this app accepts.").format(
+                        name=name, w=width, h=height, mp=width * height / 1e6,
+                        limit=max_source_pixels / 1e6)
                 )
             notes: list[str] = []
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)
-                notes.append(f"animated image: showing frame 1 of {img.n_frames}")
+                notes.append(_("animated image: showing frame 1 of {n}").format(n=img.n_frames))
             if img.format == "JPEG":
                 # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: a 24 MP photo loads in a blink.
                 img.draft(img.mode, (max_side, max_side))
@@ -94,21 +99,24 @@ def load_image(
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageLoadError(
-            f"“{name}” is too large to decode safely (a possible decompression bomb)."
+            _("“{name}” is too large to decode safely (a possible decompression bomb).").format(
+                name=name)
         ) from None
     except UnidentifiedImageError:
         raise ImageLoadError(
-            f"“{name}” is not an image this app can read "
-            "(accepted: PNG, JPEG, WebP, BMP, TIFF, GIF)."
+            _("“{name}” is not an image this app can read (accepted: PNG, JPEG, WebP, BMP, "
+              "TIFF, GIF).").format(name=name)
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:
-        reason = "it is truncated" if "truncated" in str(err) else "it is damaged"
-        raise ImageLoadError(f"“{name}” could not be decoded: {reason}.") from None
+        message = (_("“{name}” could not be decoded: it is truncated.") if "truncated" in str(err)
+                   else _("“{name}” could not be decoded: it is damaged."))
+        raise ImageLoadError(message.format(name=name)) from None
 
     if max(img.size) > max_side:
         before = img.size
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        notes.append(f"downscaled from {before[0]}×{before[1]} to {img.width}×{img.height}")
+        notes.append(_("downscaled from {w0}×{h0} to {w}×{h}").format(
+            w0=before[0], h0=before[1], w=img.width, h=img.height))
     return LoadedImage(image=img, name=name, original_size=(width, height), notes=tuple(notes))
 
 
@@ -138,7 +146,7 @@ def _apply_exif_orientation(img: Image.Image, notes: list[str]) -> Image.Image:
         return img
     if orientation in (None, 1):
         return img
-    notes.append("rotated upright from its EXIF orientation")
+    notes.append(_("rotated upright from its EXIF orientation"))
     return ImageOps.exif_transpose(img)
 
 

@@ -1,37 +1,55 @@
-"""Home: what the app teaches, one card per lesson, the compute device and a first experiment."""
+"""Home: what the app teaches, the course's path through it, the compute device, a first try."""
 
 import streamlit as st
 import torch
 
+from explorer import REPO_ROOT, lesson_plan
+from explorer.i18n import _
 from explorer.ui import navigation, widgets
 
 widgets.page_header(
     "CNN Explorer",
-    "Learn how convolutional networks work by changing them and watching what PyTorch "
-    "computes. Every number on every page comes from real `torch` code running now, on "
-    "the photo you choose, with the settings you set.",
+    _("Learn how convolutional networks work by changing them and watching what PyTorch "
+      "computes. Every number on every page comes from real `torch` code running now, on "
+      "the photo you choose, with the settings you set."),
 )
 
 photo = widgets.image_input()
 st.info(
-    f"Your photo: **{photo.name}** (sidebar). Pick a sample or upload your own there; the "
-    "kernel, pooling and feature-map lessons all work on it.",
+    _("Your photo: **{name}** (sidebar). Pick a sample or upload your own there; the kernel, "
+      "pooling and feature-map lessons all work on it.").format(name=photo.name),
     icon=":material/photo:",
 )
 
-st.subheader("Lessons")
+st.subheader(_("Lesson roadmap: the course, chapter by chapter"), anchor="roadmap")
+with widgets.section("lesson roadmap"):
+    st.markdown(
+        _("Follow the course's chapters in order. Each stop opens the page (or the section) "
+          "that teaches the chapter and says what to do there; the minutes are a suggestion, "
+          "**{total} minutes** in all.").format(total=lesson_plan.total_minutes())
+    )
+    for number, stop in enumerate(lesson_plan.ROADMAP, start=1):
+        with st.container(border=True):
+            link, task, minutes = st.columns([2, 6, 1], vertical_alignment="center")
+            label = _("{number}. {chapter}").format(number=number, chapter=_(stop.chapter))
+            link.page_link((REPO_ROOT / stop.script).as_posix(), label=label,
+                           query_params=stop.query or None)
+            task.markdown(_(stop.task))
+            minutes.markdown(_("≈ {minutes} min").format(minutes=stop.minutes))
+
+st.subheader(_("Lessons"))
 with widgets.section("lesson cards"):
     lessons = navigation.available_pages()
     for row in range(0, len(lessons), 3):
         for column, spec in zip(st.columns(3), lessons[row : row + 3], strict=False):
             with column.container(border=True):
-                st.page_link(spec.path.as_posix(), label=spec.title, icon=spec.icon)
-                st.caption(spec.summary)
+                st.page_link(spec.path.as_posix(), label=_(spec.title), icon=spec.icon)
+                st.caption(_(spec.summary))
 
-st.subheader("Try it: one convolution, computed now")
+st.subheader(_("Try it: one convolution, computed now"))
 st.markdown(
-    "Slide the settings and PyTorch runs a real `nn.Conv2d` on a zero image of that size. "
-    "The address bar follows the sliders: copy it to share exactly this view."
+    _("Slide the settings and PyTorch runs a real `nn.Conv2d` on a zero image of that size. "
+      "The address bar follows the sliders: copy it to share exactly this view.")
 )
 with widgets.section("one convolution"):
     widgets.url_state("size", 28, bounds=(1, 64))
@@ -39,17 +57,18 @@ with widgets.section("one convolution"):
     widgets.url_state("stride", 1, bounds=(1, 4))
     widgets.url_state("padding", 0, bounds=(0, 3))
     c1, c2, c3, c4 = st.columns(4)
-    size = c1.slider("Input height and width", 1, 64, key="size")
-    kernel = c2.slider("Kernel size", 1, 7, key="kernel")
-    stride = c3.slider("Stride", 1, 4, key="stride")
-    padding = c4.slider("Padding", 0, 3, key="padding")
+    size = c1.slider(_("Input height and width"), 1, 64, key="size")
+    kernel = c2.slider(_("Kernel size"), 1, 7, key="kernel")
+    stride = c3.slider(_("Stride"), 1, 4, key="stride")
+    padding = c4.slider(_("Padding"), 0, 3, key="padding")
     widgets.sync_url("size", "kernel", "stride", "padding")
 
     layer = torch.nn.Conv2d(1, 1, kernel_size=kernel, stride=stride, padding=padding)
     if size + 2 * padding < kernel:
         st.warning(
-            f"A {kernel}×{kernel} kernel does not fit in a {size}×{size} input padded by "
-            f"{padding}: PyTorch would refuse it. Make the input or the padding larger."
+            _("A {k}×{k} kernel does not fit in a {n}×{n} input padded by {p}: PyTorch would "
+              "refuse it. Make the input or the padding larger.").format(
+                k=kernel, n=size, p=padding)
         )
     else:
         with torch.no_grad():
@@ -60,12 +79,12 @@ with widgets.section("one convolution"):
             language="python",
         )
 
-st.subheader("This machine")
+st.subheader(_("This machine"))
 with widgets.section("this machine"):
     info = widgets.device_info()
     c1, c2 = st.columns(2)
-    c1.metric("Training device", info.name,
-              help="Chosen automatically: CUDA, else MPS, else CPU.")
+    c1.metric(_("Training device"), info.name,
+              help=_("Chosen automatically: CUDA, else MPS, else CPU."))
     c1.caption(info.detail)
     c2.markdown(" · ".join(f"**{name}** {version}"
                            for name, version in widgets.versions().items()))

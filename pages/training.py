@@ -165,7 +165,9 @@ def optimiser_knobs() -> dict:
 @widgets.guarded("augmentation")
 def augmentation(dataset_key: str | None) -> augment.AugmentConfig:
     """The augmentation switches with a preview of what the network will see."""
-    with st.expander("Augmentation: what the network will see", expanded=False):
+    # ?open=augmentation: the Home page's roadmap opens this section directly
+    with st.expander("Augmentation: what the network will see",
+                     expanded=st.query_params.get("open") == "augmentation"):
         a1, a2 = st.columns([1, 2])
         with a1:
             hflip = st.checkbox("Random horizontal flip", key="training_hflip")

@@ -13,10 +13,12 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from torchvision.utils import make_grid
 
 from explorer.feature_maps import LayerRecord, strongest_channel
+from explorer.figures import fonts
+from explorer.i18n import _
 
 COLORMAPS = ("Viridis", "Gray", "Magma", "Inferno", "RdBu_r", "Cividis")
 
@@ -79,13 +81,6 @@ def channel_grid(maps: torch.Tensor, order: Sequence[int] | None = None, cmap: s
     return _tiled(rgb, cols, gap)
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow without FreeType
-        return ImageFont.load_default()
-
-
 def overview_strip(records: Sequence[LayerRecord], cmap: str = "Viridis",
                    max_tile: int = 112, min_tile: int = 14) -> Image.Image:
     """One row through the network: the strongest channel of each layer, its shape under it.
@@ -93,7 +88,7 @@ def overview_strip(records: Sequence[LayerRecord], cmap: str = "Viridis",
     Tiles are drawn at a size proportional to the map's height, so the pyramid of shrinking
     maps is visible; the label gives channels × height × width.
     """
-    font, small = _font(13), _font(11)
+    font, small = fonts.font(13), fonts.font(11)
     biggest = max(r.maps.shape[-2] for r in records)
     tiles, labels = [], []
     for r in records:
@@ -103,7 +98,8 @@ def overview_strip(records: Sequence[LayerRecord], cmap: str = "Viridis",
         rgb = Image.fromarray(colourise(scale_to_unit(maps[ch:ch + 1])[0], cmap))
         aspect = maps.shape[-1] / maps.shape[-2]
         tiles.append(rgb.resize((max(1, round(side * aspect)), side), Image.Resampling.NEAREST))
-        labels.append((r.name, " x ".join(map(str, r.shape)), f"ch {ch}"))
+        labels.append((r.name, " x ".join(map(str, r.shape)),
+                       fonts.label(_("ch {n}").format(n=ch), f"ch {ch}")))
     pad, label_h = 10, 50
     widths = [max(t.width, 8 + max(int(font.getlength(a)), int(small.getlength(b)),
                                    int(small.getlength(c)))) for t, (a, b, c) in

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from explorer import REPO_ROOT
+from explorer.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -33,42 +34,46 @@ class PageSpec:
 
 
 HOME = PageSpec(
-    "pages/home.py", "Home", ":material/home:", "", "What CNN Explorer teaches and how to use it."
+    "pages/home.py", N_("Home"), ":material/home:", "",
+    N_("What CNN Explorer teaches and how to use it."),
 )
 
 LESSONS: tuple[PageSpec, ...] = (
     PageSpec(
-        "pages/convolution.py", "Convolution", ":material/blur_on:", "Convolution",
-        "Sharpen, blur and edge-detect a photo; step the moving window and check every product.",
+        "pages/convolution.py", N_("Convolution"), ":material/blur_on:", N_("Convolution"),
+        N_("Sharpen, blur and edge-detect a photo; step the moving window and check every "
+           "product."),
     ),
     PageSpec(
-        "pages/conv_arithmetic.py", "Conv arithmetic", ":material/grid_on:", "Convolution",
-        "Stride, padding and dilation against the output-size formula, checked by PyTorch.",
+        "pages/conv_arithmetic.py", N_("Conv arithmetic"), ":material/grid_on:",
+        N_("Convolution"),
+        N_("Stride, padding and dilation against the output-size formula, checked by PyTorch."),
     ),
     PageSpec(
-        "pages/sampling.py", "Pooling & upsampling", ":material/photo_size_select_small:",
-        "Convolution",
-        "Max and average pooling, strided convs, interpolation and ReLU on a real image.",
+        "pages/sampling.py", N_("Pooling & upsampling"), ":material/photo_size_select_small:",
+        N_("Convolution"),
+        N_("Max and average pooling, strided convs, interpolation and ReLU on a real image."),
     ),
     PageSpec(
-        "pages/batchnorm.py", "BatchNorm lab", ":material/tune:", "Layers",
-        "Step BatchNorm in train and eval mode and watch its running statistics move.",
+        "pages/batchnorm.py", N_("BatchNorm lab"), ":material/tune:", N_("Layers"),
+        N_("Step BatchNorm in train and eval mode and watch its running statistics move."),
     ),
     PageSpec(
-        "pages/zoo.py", "Model zoo", ":material/account_tree:", "Networks",
-        "LeNet-5 to DenseNet: layer tables, shapes, parameters, FLOPs and nn.Module.",
+        "pages/zoo.py", N_("Model zoo"), ":material/account_tree:", N_("Networks"),
+        N_("LeNet-5 to DenseNet: layer tables, shapes, parameters, FLOPs and nn.Module."),
     ),
     PageSpec(
-        "pages/feature_maps.py", "Feature maps", ":material/layers:", "Networks",
-        "What every layer of a classic CNN makes of your own image, with Grad-CAM.",
+        "pages/feature_maps.py", N_("Feature maps"), ":material/layers:", N_("Networks"),
+        N_("What every layer of a classic CNN makes of your own image, with Grad-CAM."),
     ),
     PageSpec(
-        "pages/training.py", "Training", ":material/monitoring:", "Networks",
-        "Train a classic CNN on the GPU or CPU and watch loss and accuracy live.",
+        "pages/training.py", N_("Training"), ":material/monitoring:", N_("Networks"),
+        N_("Train a classic CNN on the GPU or CPU and watch loss and accuracy live."),
     ),
     PageSpec(
-        "pages/experiments.py", "Experiments", ":material/science:", "Networks",
-        "The course's claims as paired runs: BatchNorm, ReLU, augmentation, depth, 3×3 kernels.",
+        "pages/experiments.py", N_("Experiments"), ":material/science:", N_("Networks"),
+        N_("The course's claims as paired runs: BatchNorm, ReLU, augmentation, depth, "
+           "3×3 kernels."),
     ),
 )
 

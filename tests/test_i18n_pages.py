@@ -1,0 +1,117 @@
+"""Every translated page, opened with ?lang=zh in AppTest, shows no English sentence.
+
+The text read back is what a student sees: titles, headers, markdown, captions, alerts, the
+labels, help and options of widgets, tabs and expanders, metric labels, table headers and the
+titles and axes of Plotly charts. Code in backticks, LaTeX, numbers and PyTorch/library names
+are allowed; three or more English words in a row are not.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import pytest
+
+from explorer.ui import navigation
+
+# Pages whose every sentence goes through the catalog; the others still speak English.
+TRANSLATED = ["pages/home.py"]
+
+_ALLOWED = [
+    r"`[^`]*`",  # code
+    r"\$[^$]*\$",  # LaTeX
+    r"https?://\S+",
+    r"CNN Explorer",
+    r"Language · 语言",
+    r"\*\*torch\*\*.*streamlit\*\* \S+",  # library versions
+]
+_WORD = r"[A-Za-z][A-Za-z'’-]*"
+_ENGLISH_RUN = re.compile(rf"{_WORD}(?:[ ,;:]+{_WORD}){{2,}}")
+
+
+def english_sentences(text: str) -> list[str]:
+    """Runs of three or more English words left once code and names are taken out."""
+    for pattern in _ALLOWED:
+        text = re.sub(pattern, " ", text)
+    return _ENGLISH_RUN.findall(text)
+
+
+def _visible_html(markup: str) -> str:
+    """The text of an st.html block a reader sees: no scripts, styles or tags."""
+    markup = re.sub(r"<(script|style)\b.*?</\1>", " ", markup, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", " ", markup))
+
+
+def _proto_texts(node) -> list[str]:
+    proto = getattr(node, "proto", None)
+    texts: list[str] = []
+    for field in ("label", "help", "body", "placeholder", "caption"):
+        value = getattr(proto, field, None)
+        if isinstance(value, str) and value:
+            texts.append(_visible_html(value) if node.type == "html" else value)
+    for option in getattr(proto, "options", []) or []:
+        if isinstance(option, str):
+            texts.append(option)
+    if node.type == "plotly_chart":
+        spec = json.loads(proto.spec)
+        layout = spec.get("layout", {})
+        titled = [layout, *(v for v in layout.values() if isinstance(v, dict))]  # axes too
+        for part in titled:
+            title = part.get("title")
+            if isinstance(title, dict):
+                texts.append(str(title.get("text") or ""))
+        texts += [str(a.get("text", "")) for a in layout.get("annotations", [])]
+        texts += [str(t.get("name") or "") for t in spec.get("data", [])]
+    return texts
+
+
+def rendered_texts(at) -> list[str]:
+    """Every string the page and its sidebar put on screen, read from the element tree."""
+    texts: list[str] = []
+
+    def walk(node) -> None:
+        value = getattr(node, "value", None) if node.type in {
+            "markdown", "title", "header", "subheader", "caption", "alert", "exception",
+        } else None
+        if isinstance(value, str):
+            texts.append(value)
+        texts.extend(_proto_texts(node))
+        if node.type == "arrow_data_frame":
+            texts.extend(str(c) for c in node.value.columns)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return texts
+
+
+@pytest.mark.parametrize("script", TRANSLATED)
+def test_page_in_chinese_has_no_english_sentence(open_page, script):
+    at = open_page(script, lang="zh")
+    assert not at.exception, [e.value for e in at.exception]
+    found = {run for text in rendered_texts(at) for run in english_sentences(text)}
+    assert not found, f"untranslated on {script}: {sorted(found)}"
+
+
+def test_the_sweep_would_see_english(open_page):
+    """The same reading on the English page finds sentences, so the check can fail."""
+    at = open_page("pages/home.py", lang="en")
+    assert any(english_sentences(t) for t in rendered_texts(at))
+
+
+def test_navigation_titles_follow_the_language(open_page):
+    at = open_page("pages/home.py", lang="zh")
+    assert at.title[0].value == "CNN Explorer"
+    assert at.sidebar.radio(key="lang_picker").value == "简体中文"
+    assert at.query_params["lang"] in ("zh", ["zh"])
+    assert any("课程路线图" in s.value for s in at.subheader)
+    at.sidebar.radio(key="lang_picker").set_value("English").run()
+    assert at.query_params["lang"] in ("en", ["en"])
+    assert any("Lesson roadmap" in s.value for s in at.subheader)
+
+
+def test_every_page_is_listed():
+    scripts = {navigation.HOME.script, *(p.script for p in navigation.available_pages())}
+    assert set(TRANSLATED) <= scripts
