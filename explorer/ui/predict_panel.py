@@ -68,6 +68,11 @@ def _reveal(question: predict_first.Question, given: tuple, right: bool) -> None
             column.image(picture, caption=label, width="stretch")
 
 
+def _next_question(topic: str) -> None:
+    st.session_state[f"pf_{topic}_seed"] = secrets.randbelow(2**31)
+    st.session_state.pop(f"pf_{topic}_answered", None)
+
+
 @st.fragment
 @widgets.guarded("predict first")
 def panel(topic: str, make: Callable[[int], predict_first.Question] | None = None, *,
@@ -110,8 +115,6 @@ def panel(topic: str, make: Callable[[int], predict_first.Question] | None = Non
                 answered = st.session_state[f"pf_{topic}_answered"] = (given, right)
         if answered is not None:
             _reveal(question, *answered)
-            if st.button("Next question", key=f"{key}_next", icon=":material/arrow_forward:"):
-                st.session_state[seed_key] = secrets.randbelow(2**31)
-                st.session_state.pop(f"pf_{topic}_answered", None)
-                st.rerun(scope="fragment")
+            st.button("Next question", key=f"{key}_next", icon=":material/arrow_forward:",
+                      on_click=_next_question, args=(topic,))
         st.caption(_score_line(topic))
