@@ -90,6 +90,17 @@ def _add(shape: tuple[int, ...]) -> None:
     st.session_state[STACK_IDS] += _fresh_ids(1)
 
 
+def _set_arg(index: int, name: str, key: str) -> None:
+    """An argument box changed: write it into the stack before the rerun draws it."""
+    stack = list(_stack())
+    stack[index] = stack[index].with_arg(name, st.session_state[key])
+    st.session_state[STACK] = layer_stack.format_stack(tuple(stack))
+
+
+def _lenet() -> None:
+    _load_stack(layer_stack.parse(layer_stack.LENET5))
+
+
 def _from_code() -> None:
     try:
         _load_stack(layer_stack.from_code(st.session_state.get("zoo_stack_code", "")))
@@ -114,20 +125,20 @@ def _start_stack() -> None:
 
 
 def _layer_row(index: int, uid: int, layer: layer_stack.Layer, row: layer_stack.Row | None,
-               count: int) -> layer_stack.Layer:
+               count: int) -> None:
     """One layer: its arguments (editable), what torch made of it, and move/remove buttons."""
     cols = st.columns([1.1, 5.5, 2.4, 0.4, 0.4, 0.4], vertical_alignment="center")
     cols[0].markdown(f"**{index + 1}. {layer.kind}**")
     args = layer.spec.args
-    values = []
     if args:
         boxes = cols[1].columns(len(args))
         for box, arg, value in zip(boxes, args, layer.values, strict=True):
             key = f"zoo_stack_{uid}_{arg.name}"
             low, high = (int(arg.low), int(arg.high)) if arg.integer else (arg.low, arg.high)
-            values.append(widgets.number_input(
-                arg.name, low, high, value=int(value) if arg.integer else float(value),
-                key=key, where=box, step=None if arg.integer else 0.1))
+            widgets.number_input(arg.name, low, high,
+                                 value=int(value) if arg.integer else float(value), key=key,
+                                 where=box, step=None if arg.integer else 0.1,
+                                 on_change=_set_arg, args=(index, arg.name, key))
     else:
         cols[1].caption("no arguments")
     if row is None:
@@ -148,7 +159,6 @@ def _layer_row(index: int, uid: int, layer: layer_stack.Layer, row: layer_stack.
         st.error(f"`{layer_stack.layer_code(layer)}` gets a {shape_text(row.input_shape)} input "
                  f"and PyTorch refuses it:\n\n`{row.error_type}: {row.error}`\n\n"
                  f"**What to change:** {row.advice}", icon=":material/error:")
-    return layer_stack.make_layer(layer.kind, *values) if args else layer
 
 
 def _train_this(stack: layer_stack.Stack, shape: tuple[int, ...]) -> None:
@@ -187,12 +197,8 @@ def build_your_own() -> None:
     stack = _stack()
     result = layer_stack.propagate(stack, shape)
     rows = {r.index: r for r in result.rows}
-    edited = tuple(_layer_row(i, uid, layer, rows.get(i), len(stack))
-                   for i, (uid, layer) in enumerate(zip(st.session_state[STACK_IDS], stack,
-                                                        strict=True)))
-    if edited != stack:  # an argument changed: propagate the stack as it is now
-        st.session_state[STACK] = layer_stack.format_stack(edited)
-        st.rerun(scope="fragment")
+    for i, (uid, layer) in enumerate(zip(st.session_state[STACK_IDS], stack, strict=True)):
+        _layer_row(i, uid, layer, rows.get(i), len(stack))
     a1, a2 = st.columns([2, 1], vertical_alignment="bottom")
     a1.selectbox("Layer to add at the end", list(layer_stack.KINDS), key="zoo_stack_add")
     a2.button("Add layer", icon=":material/add:", key="zoo_stack_add_button", on_click=_add,
@@ -217,9 +223,7 @@ def build_your_own() -> None:
         st.text_area("Paste nn.Sequential code to load it", key="zoo_stack_code", height=150,
                      placeholder="model = nn.Sequential(nn.Conv2d(1, 6, kernel_size=5), ...)")
         st.button("Load this code", key="zoo_stack_load", on_click=_from_code)
-        if st.button("Back to LeNet-5", key="zoo_stack_reset"):
-            _load_stack(layer_stack.parse(layer_stack.LENET5))
-            st.rerun(scope="fragment")
+        st.button("Back to LeNet-5", key="zoo_stack_reset", on_click=_lenet)
     _train_this(stack, shape)
 
 
