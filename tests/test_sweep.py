@@ -34,7 +34,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Widget
 
-from explorer import images
+from explorer import i18n, images
 from explorer.ui import navigation, widgets
 
 APP = Path(__file__).resolve().parent.parent / "explorer" / "app.py"
@@ -53,6 +53,7 @@ PAGE_IDS = [p.url_path for p in PAGES]
 TIMEOUT = 300  # seconds per script run: the deepest networks on a busy two-core CPU
 CASES: Counter[str] = Counter()  # page × input cases run, printed at the end of the module
 
+GUARDS = {i18n.translations(lang).gettext(widgets.GUARD_SENTENCE) for lang in i18n.LANGUAGES}
 MODES = ("L", "RGB", "RGBA", "P", "I;16")
 MAX_SIDE = images.DEFAULT_MAX_SIDE
 CAP = images.MAX_SOURCE_PIXELS
@@ -165,7 +166,7 @@ def check(at: AppTest, spec: navigation.PageSpec, what: str) -> None:
     CASES[spec.url_path] += 1
     where = f"{spec.url_path} with {what}"
     assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
-    guarded = [w.value for w in at.warning if w.value == widgets.GUARD_SENTENCE]
+    guarded = [w.value for w in at.warning if w.value in GUARDS]
     assert not guarded, f"{where}: a guarded section failed (traceback in the log)"
     titles = [t.value for t in at.title]
     assert titles and (spec is navigation.HOME or titles == [spec.title]), f"{where}: {titles}"

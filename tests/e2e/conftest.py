@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
+from explorer import i18n
 from explorer.ui.widgets import GUARD_SENTENCE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,11 +51,14 @@ _WATCH_JS = """(() => {
     document.querySelectorAll('[data-testid="stException"]').forEach(
       el => report(el, "exception box"));
     document.querySelectorAll('[data-testid="stAlert"]').forEach(el => {
-      if ((el.innerText || "").includes(GUARD)) report(el, "guarded section gave up");
+      if (GUARDS.some(g => (el.innerText || "").includes(g))) {
+        report(el, "guarded section gave up");
+      }
     });
   };
   new MutationObserver(look).observe(document, {childList: true, subtree: true});
 })();"""
+_GUARDS = sorted({i18n.translations(lang).gettext(GUARD_SENTENCE) for lang in i18n.LANGUAGES})
 _PROBLEMS: list[str] = []  # what watched pages reported during the current test
 _CONTEXTS: list[BrowserContext] = []  # the watched contexts still open
 
@@ -142,7 +146,7 @@ def browser() -> Iterator[Browser]:
             context = new_context(*args, **kwargs)
             context.expose_binding("__explorerProblem",
                                    lambda _source, text: _PROBLEMS.append(text))
-            context.add_init_script(_WATCH_JS.replace("GUARD", json.dumps(GUARD_SENTENCE)))
+            context.add_init_script(_WATCH_JS.replace("GUARDS", json.dumps(_GUARDS)))
             _CONTEXTS.append(context)
             context.on("close", lambda closed: _CONTEXTS.remove(closed))
             return context
