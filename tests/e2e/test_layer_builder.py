@@ -78,3 +78,16 @@ def test_break_a_stack_fix_it_and_train_it_for_one_epoch(app):
     app.wait()
     app.assert_healthy()
     app.screenshot("builder_trained")
+
+
+def test_a_shared_link_opens_the_same_stack_and_input(app):
+    from explorer.models import layer_stack
+
+    app.open("zoo", f"stack={layer_stack.LENET5}&stack_in=1x32x32")
+    text = app.text()  # the builder opens by itself for a link that carries a stack
+    assert "gets a 576 input and PyTorch refuses it" in text
+    assert "mat1 and mat2 shapes cannot be multiplied (1x576 and 400x120)" in text
+    assert ("Linear expects 400 inputs but gets 576: set in_features to 576 or resize the "
+            "input to 28×28.") in text
+    assert _number(app, "Input height").input_value() == "32"
+    app.assert_healthy()
