@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 import torch
@@ -20,10 +19,12 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from explorer.i18n import N_, _, language_cache
+
 Kind = Literal["conv", "transposed", "maxpool", "avgpool"]
 Padding = tuple[int, int] | Literal["same", "valid"]
 KINDS: tuple[Kind, ...] = ("conv", "transposed", "maxpool", "avgpool")
-DIM_NAMES = ("height", "width")
+DIM_NAMES = (N_("height"), N_("width"))
 
 
 class InvalidLayer(ValueError):
@@ -203,49 +204,52 @@ def problem(layer: Layer) -> str | None:
     h, w = layer.axes()
     if layer.kind in ("conv", "transposed"):
         if layer.in_channels % layer.groups:
-            return (f"C_in = {layer.in_channels} input channels cannot be split into "
-                    f"{layer.groups} equal groups: groups must divide C_in.")
+            return _("C_in = {c} input channels cannot be split into {g} equal groups: groups "
+                     "must divide C_in.").format(c=layer.in_channels, g=layer.groups)
         if layer.out_channels % layer.groups:
-            return (f"C_out = {layer.out_channels} output channels cannot be split into "
-                    f"{layer.groups} equal groups: groups must divide C_out.")
+            return _("C_out = {c} output channels cannot be split into {g} equal groups: "
+                     "groups must divide C_out.").format(c=layer.out_channels, g=layer.groups)
     if layer.kind == "conv" and layer.padding == "same" and max(layer.stride) > 1:
-        return ("PyTorch rejects padding='same' with stride > 1: a stride s shrinks the output "
-                "to about H_in/s, so no padding can keep it the size of the input; use a number "
-                "for padding instead.")
+        return _("PyTorch rejects padding='same' with stride > 1: a stride s shrinks the "
+                 "output to about H_in/s, so no padding can keep it the size of the input; use "
+                 "a number for padding instead.")
     if layer.kind == "transposed":
         for name, a in zip(DIM_NAMES, (h, w), strict=True):
             if a.output_padding >= a.stride and a.output_padding >= a.dilation:
-                return (f"output_padding {a.output_padding} along the {name} must be smaller "
-                        f"than the stride ({a.stride}) or the dilation ({a.dilation}): it only "
-                        "picks among the output sizes a stride makes ambiguous.")
+                return _("output_padding {op} along the {dim} must be smaller than the stride "
+                         "({s}) or the dilation ({d}): it only picks among the output sizes a "
+                         "stride makes ambiguous.").format(op=a.output_padding, dim=_(name),
+                                                           s=a.stride, d=a.dilation)
     if layer.kind in ("maxpool", "avgpool"):
         for name, a in zip(DIM_NAMES, (h, w), strict=True):
             if a.pad_before > a.kernel // 2:
-                return (f"Pooling padding {a.pad_before} along the {name} is more than half "
-                        f"the kernel ({a.kernel}), so a window could see nothing but padding.")
+                return _("Pooling padding {p} along the {dim} is more than half the kernel "
+                         "({k}), so a window could see nothing but padding.").format(
+                    p=a.pad_before, dim=_(name), k=a.kernel)
     for name, a in zip(DIM_NAMES, (h, w), strict=True):
         if axis_out(layer.kind, a) >= 1:
             continue
         if layer.kind == "transposed":
-            return (f"The padding {a.pad_before} crops more than the whole output along the "
-                    f"{name}: (H−1)·s − 2p + d·(k−1) + output_padding + 1 = "
-                    f"{axis_out(layer.kind, a)} cells.")
+            return _("The padding {p} crops more than the whole output along the {dim}: "
+                     "(H−1)·s − 2p + d·(k−1) + output_padding + 1 = {n} cells.").format(
+                p=a.pad_before, dim=_(name), n=axis_out(layer.kind, a))
         padded = a.size + a.pad_before + a.pad_after
-        return (f"The window reaches d·(k−1)+1 = {a.reach} cells along the {name}, more than "
-                f"the {padded} cells of the padded input, so the output would be empty: "
-                f"{_remedy(layer.kind, a)}.")
+        return _("The window reaches d·(k−1)+1 = {reach} cells along the {dim}, more than the "
+                 "{padded} cells of the padded input, so the output would be empty: "
+                 "{remedy}.").format(reach=a.reach, dim=_(name), padded=padded,
+                                     remedy=_remedy(layer.kind, a))
     return None
 
 
 def _remedy(kind: Kind, a: Axis) -> str:
     """What would make a too-large window fit one axis: a smaller kernel, padding, more input."""
     padded = a.size + a.pad_before + a.pad_after
-    fixes = [f"a kernel of at most {(padded - 1) // a.dilation + 1}"]
+    fixes = [_("a kernel of at most {k}").format(k=(padded - 1) // a.dilation + 1)]
     pad = -(-(a.reach - a.size) // 2)  # the same padding on both sides
     if kind == "conv" or pad <= a.kernel // 2:  # pooling pads at most half its kernel
-        fixes.append(f"padding of at least {pad}")
-    fixes.append(f"an input of at least {a.reach - a.pad_before - a.pad_after}")
-    return "use " + ", ".join(fixes[:-1]) + f" or {fixes[-1]}"
+        fixes.append(_("padding of at least {p}").format(p=pad))
+    fixes.append(_("an input of at least {n}").format(n=a.reach - a.pad_before - a.pad_after))
+    return _("use {some} or {last}").format(some=_(", ").join(fixes[:-1]), last=fixes[-1])
 
 
 def output_shape(layer: Layer) -> tuple[int, int, int, int]:
@@ -308,7 +312,7 @@ class LiveCheck:
         return self.formula == self.torch_shape
 
 
-@lru_cache(maxsize=512)
+@language_cache(maxsize=512)
 def live_check(layer: Layer) -> LiveCheck:
     """Formula vs. the real layer on the meta device, with its parameters and multiply-adds."""
     reason = problem(layer)
@@ -406,7 +410,7 @@ def formula_latex(kind: Kind, axis: Axis, colors: dict[str, str] | None = None,
     num = (rf"= {lo} \frac{{{axis.size} + {pad_num} - {reach_num} - 1}}{{{axis.stride}}} {hi}"
            rf" + 1 = {lo} {frac_txt} {hi} + 1 = {out}")
     if axis.ceil_mode and out != -(-numerator // axis.stride) + 1:
-        num += r"\quad\text{(the last window would start in the padding: one fewer)}"
+        num += r"\quad\text{" + _("(the last window would start in the padding: one fewer)") + "}"
     return sym, num
 
 
@@ -447,7 +451,7 @@ def clamp_axis(kind: Kind, values: dict[str, int], ranges: Ranges = Ranges(),
         limits[name] = (r.start, r.stop - 1)
     if kind == "avgpool":
         limits["dilation"] = (1, 1)
-    for _ in range(3):  # each limit depends on the others: settle to a fixed point
+    for _round in range(3):  # each limit depends on the others: settle to a fixed point
         for name in ("size", "stride", "dilation"):
             v[name] = _clip(v[name], *limits[name])
         if kind == "transposed":
@@ -493,25 +497,25 @@ class ErrorCase:
     explanation: str
 
 
-@lru_cache(maxsize=8)
+@language_cache(maxsize=8)
 def channel_mismatch(size: int = 28) -> ErrorCase:
     """The slide's error: a [16, 3, 5, 5] weight on a 1-channel image, run live."""
     x = torch.zeros(1, 1, size, size)
     weight = torch.zeros(16, 3, 5, 5)
-    code = (f"x = torch.randn(1, 1, {size}, {size})   # one grey channel\n"
-            "w = torch.randn(16, 3, 5, 5)            # 16 kernels, each for 3 channels\n"
-            "F.conv2d(x, w)")
+    code = (f"x = torch.randn(1, 1, {size}, {size})   # " + _("one grey channel") + "\n"
+            "w = torch.randn(16, 3, 5, 5)            # " + _("16 kernels, each for 3 channels")
+            + "\nF.conv2d(x, w)")
     try:
         F.conv2d(x, weight)
     except RuntimeError as err:
         message = str(err).split("\n")[0]
     else:  # pragma: no cover - PyTorch has always refused this
-        message = "PyTorch accepted it."
-    explanation = (
-        f"The weight [16, 3, 5, 5] holds 16 kernels, each 5×5 deep over 3 input channels, "
-        f"so PyTorch expects x to be [b, 3, H, W]; the input [1, 1, {size}, {size}] has one "
-        "channel, so each kernel has 2 channel slices with nothing to multiply. Give the input "
-        "3 channels or make the weight [16, 1, 5, 5]."
-    )
+        message = _("PyTorch accepted it.")
+    explanation = _(
+        "The weight [16, 3, 5, 5] holds 16 kernels, each 5×5 deep over 3 input channels, so "
+        "PyTorch expects x to be [b, 3, H, W]; the input [1, 1, {n}, {n}] has one channel, so "
+        "each kernel has 2 channel slices with nothing to multiply. Give the input 3 channels or "
+        "make the weight [16, 1, 5, 5]."
+    ).format(n=size)
     return ErrorCase(code, message, explanation)
 

@@ -23,12 +23,14 @@ import io
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
+from typing import TypeVar
 
 LANGUAGES: dict[str, str] = {"en": "English", "zh": "简体中文"}
 DEFAULT = "en"
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 
+_T = TypeVar("_T")
 _override: ContextVar[str | None] = ContextVar("explorer_language", default=None)
 _provider: Callable[[], str | None] | None = None
 
@@ -98,3 +100,23 @@ def N_(message: str) -> str:
     """Mark `message` for the catalog without translating it now (module-level constants);
     translate it with `_` where it is shown."""
     return message
+
+
+def language_cache(maxsize: int) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """`functools.lru_cache` for a function whose result holds sentences: one entry per
+    language, so a session in Chinese never gets a result cached by a session in English."""
+
+    def decorate(func: Callable[..., _T]) -> Callable[..., _T]:
+        @functools.lru_cache(maxsize=maxsize)
+        def in_language(lang: str, *args: object) -> _T:
+            with use_language(lang):
+                return func(*args)
+
+        @functools.wraps(func)
+        def cached(*args: object) -> _T:
+            return in_language(language(), *args)
+
+        cached.cache_clear = in_language.cache_clear  # type: ignore[attr-defined]
+        return cached
+
+    return decorate

@@ -22,6 +22,7 @@ from torch import nn
 
 from explorer import conv_arithmetic as ca
 from explorer import kernels
+from explorer.i18n import _
 from explorer.models import zoo
 from explorer.models.modules import leaf_modules
 
@@ -90,7 +91,7 @@ def _shape_and_working(layer: ca.Layer, intro: str) -> tuple[tuple[int, ...], st
     h, w = layer.axes()
     return shape, "\n\n".join([intro, _axis_latex(layer.kind, h, "H"),
                                 _axis_latex(layer.kind, w, "W"),
-                                f"The real layer says `{list(shape)}`."])
+                                _("The real layer says `{shape}`.").format(shape=list(shape))])
 
 
 def conv_output(seed: int) -> Question:
@@ -103,10 +104,11 @@ def conv_output(seed: int) -> Question:
         (p := rng.randint(0, 3), rng.choice((p, 0, 1))),
         (d := rng.choice((1, 1, 1, 2)), d), (0, 0), rng.randint(1, 4), rng.randint(1, 16)))
     shape, working = _shape_and_working(
-        layer, "PyTorch floors: $H_{out} = \\lfloor (H_{in} + 2p - d(k-1) - 1)/s \\rfloor + 1$.")
+        layer, _("PyTorch floors:") + " $H_{out} = \\lfloor (H_{in} + 2p - d(k-1) - 1)/s \\rfloor "
+        "+ 1$.")
     code = (f"x = torch.randn(1, {layer.in_channels}, {layer.size[0]}, {layer.size[1]})\n"
             f"conv = {ca.code_twin(layer)}\nconv(x).shape  # [1, {layer.out_channels}, ?, ?]")
-    return _ask("conv", "What are the output's height and width?", code, "ints",
+    return _ask("conv", _("What are the output's height and width?"), code, "ints",
                 ("H_out", "W_out"), (shape[2], shape[3]), working)
 
 
@@ -122,14 +124,16 @@ def pooling_output(seed: int) -> Question:
         (rng.choice((k, k, 1, 2, 3)),) * 2, (rng.randint(0, k // 2),) * 2,
         in_channels=rng.choice((1, 3, 16, 64)), batch=rng.randint(1, 8),
         ceil_mode=rng.random() < 0.3))
-    rule = ("ceil_mode=True rounds up (but a last window may not start in the padding)"
-            if layer.ceil_mode else "PyTorch floors")
+    intro = (_("Pooling keeps the batch ({batch}) and the channels ({channels}); each map "
+               "shrinks by the formula (ceil_mode=True rounds up, but a last window may not "
+               "start in the padding):") if layer.ceil_mode else
+             _("Pooling keeps the batch ({batch}) and the channels ({channels}); each map "
+               "shrinks by the formula (PyTorch floors):"))
     shape, working = _shape_and_working(
-        layer, f"Pooling keeps the batch ({layer.batch}) and the channels "
-        f"({layer.in_channels}); each map shrinks by the formula ({rule}):")
+        layer, intro.format(batch=layer.batch, channels=layer.in_channels))
     code = (f"x = torch.randn({layer.batch}, {layer.in_channels}, {layer.size[0]}, "
             f"{layer.size[1]})\npool = {ca.code_twin(layer)}\npool(x).shape")
-    return _ask("pooling", "What is the shape of the output?", code, "ints",
+    return _ask("pooling", _("What is the shape of the output?"), code, "ints",
                 ("N", "C", "H_out", "W_out"), tuple(shape), working)
 
 
@@ -138,8 +142,8 @@ def pooling_output(seed: int) -> Question:
 
 def _batch_for(rng: random.Random, size: int, channels: int) -> torch.Tensor:
     """A batch whose channel 0 holds small whole numbers (easy to average by hand)."""
-    x = torch.tensor([[float(rng.randint(-4, 8)) for _ in range(channels)]
-                      for _ in range(size)])
+    x = torch.tensor([[float(rng.randint(-4, 8)) for _col in range(channels)]
+                      for _row in range(size)])
     return x
 
 
@@ -149,7 +153,7 @@ def running_mean(seed: int) -> Question:
     momentum = rng.choice((0.1, 0.2, 0.5))
     steps = rng.randint(1, 3)
     layer = nn.BatchNorm1d(2, momentum=momentum)
-    batches = [_batch_for(rng, 4, 2) for _ in range(steps)]
+    batches = [_batch_for(rng, 4, 2) for _step in range(steps)]
     lines, value = [], 0.0
     with torch.no_grad():
         for i, x in enumerate(batches, start=1):
@@ -221,10 +225,10 @@ def layer_parameters(seed: int) -> Question:
     layers = [(n, m) for n, m in leaf_modules(model).items() if isinstance(m, _COUNTED)]
     name, layer = rng.choice(layers)
     parts = [(n, tuple(p.shape), p.numel()) for n, p in layer.named_parameters()]
-    total = sum(count for _, _, count in parts)
+    total = sum(count for _name, _shape, count in parts)
     spec = zoo.get_spec(key)
     terms = " + ".join(f"{n} {list(shape)} = {count:,}" for n, shape, count in parts)
-    buffers = [n for n, _ in layer.named_buffers() if n != "num_batches_tracked"]
+    buffers = [n for n, _buffer in layer.named_buffers() if n != "num_batches_tracked"]
     working = (f"`sum(p.numel() for p in layer.parameters())`: {terms}; total **{total:,}**."
                + (f" The buffers {', '.join(f'`{b}`' for b in buffers)} are state, not "
                   "parameters: nothing learns them by gradient." if buffers else ""))

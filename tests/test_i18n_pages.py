@@ -17,12 +17,13 @@ import pytest
 from explorer.ui import navigation
 
 # Pages whose every sentence goes through the catalog; the others still speak English.
-TRANSLATED = ["pages/home.py"]
+TRANSLATED = ["pages/home.py", "pages/conv_arithmetic.py"]
 
 _ALLOWED = [
     r"`[^`]*`",  # code
     r"\$[^$]*\$",  # LaTeX
     r"https?://\S+",
+    r"\b[A-Z]\w*Error: [^\n]*",  # PyTorch's own error message, shown as PyTorch wrote it
     r"CNN Explorer",
     r"Language · 语言",
     r"\*\*torch\*\*.*streamlit\*\* \S+",  # library versions
@@ -87,12 +88,21 @@ def rendered_texts(at) -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize("script", TRANSLATED)
-def test_page_in_chinese_has_no_english_sentence(open_page, script):
-    at = open_page(script, lang="zh")
+# Other states of translated pages whose sentences only appear there.
+STATES = [
+    ("pages/conv_arithmetic.py", {"ca_h": 5, "ca_w": 5, "ca_kh": 7, "ca_kw": 7,
+                                  "pf_conv_on": True}),
+    ("pages/conv_arithmetic.py", {"ca_layer": "ConvTranspose2d", "ca_cin": 3, "ca_groups": 2}),
+    ("pages/conv_arithmetic.py", {"ca_pad_mode": "same", "ca_want": 300}),
+]
+
+
+@pytest.mark.parametrize(("script", "state"), [(s, {}) for s in TRANSLATED] + STATES)
+def test_page_in_chinese_has_no_english_sentence(open_page, script, state):
+    at = open_page(script, lang="zh", **state)
     assert not at.exception, [e.value for e in at.exception]
     found = {run for text in rendered_texts(at) for run in english_sentences(text)}
-    assert not found, f"untranslated on {script}: {sorted(found)}"
+    assert not found, f"untranslated on {script} {state}: {sorted(found)}"
 
 
 def test_the_sweep_would_see_english(open_page):

@@ -7,13 +7,13 @@ output cells it feeds, and a play button crawls the window across the output.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import plotly.graph_objects as go
 
 from explorer import conv_arithmetic as ca
 from explorer.figures import PrebuiltFigure
+from explorer.i18n import _, language_cache
 
 COLORS = {
     "input": "#dce8f5", "padding": "#a9a9a9", "dropped": "#f08a8a", "skipped": "#fbd7b0",
@@ -33,7 +33,7 @@ def _stepped_scale(names: tuple[str, ...]) -> list[list[Any]]:
 
 def _cells(cells: list[tuple[int, int]]) -> dict[str, list[int]]:
     """x, y of square markers centred on (row, col) cells."""
-    return {"x": [c for _, c in cells], "y": [r for r, _ in cells]}
+    return {"x": [c for _r, c in cells], "y": [r for r, _c in cells]}
 
 
 def _box(rows: list[int], cols: list[int]) -> dict[str, list[float]]:
@@ -122,13 +122,13 @@ def arithmetic_grid_figure(layer: ca.Layer, out_cell: tuple[int, int], in_cell: 
     data = [
         {"type": "heatmap", "x": cols, "y": rows, "z": z, "zmin": 0, "zmax": 3, "xgap": gap,
          "ygap": gap, "colorscale": _stepped_scale(INPUT_CATEGORIES), "showscale": False,
-         "hovertemplate": "input row %{y}, column %{x}<extra></extra>", "xaxis": "x",
+         "hovertemplate": _("input row %{y}, column %{x}") + "<extra></extra>", "xaxis": "x",
          "yaxis": "y"},
         {"type": "heatmap", "x": list(range(out_shape[1])), "y": list(range(out_shape[0])),
-         "z": [[0] * out_shape[1] for _ in range(out_shape[0])], "zmin": 0, "zmax": 1,
+         "z": [[0] * out_shape[1] for _row in range(out_shape[0])], "zmin": 0, "zmax": 1,
          "xgap": gap, "ygap": gap, "showscale": False,
          "colorscale": [[0, COLORS["output"]], [1, COLORS["output"]]],
-         "hovertemplate": "output row %{y}, column %{x}<extra></extra>", "xaxis": "x2",
+         "hovertemplate": _("output row %{y}, column %{x}") + "<extra></extra>", "xaxis": "x2",
          "yaxis": "y2"},
         {**squares(in_px, COLORS["window"], ""), **moving[0]},
         {"type": "scatter", "mode": "lines", "line": {"color": COLORS["window"], "width": 2},
@@ -148,8 +148,8 @@ def arithmetic_grid_figure(layer: ca.Layer, out_cell: tuple[int, int], in_cell: 
             "tickmode": "linear", "tick0": 0}
     in_tick = max(1, max(len(rows), len(cols)) // 8)
     out_tick = max(1, max(out_shape) // 8)
-    in_title = f"input {h.size}×{w.size}" + (
-        f", padded to {len(rows)}×{len(cols)}" if layer.kind != "transposed" else "")
+    in_title = (_("input {h}×{w}, padded to {ph}×{pw}") if layer.kind != "transposed"
+                else _("input {h}×{w}")).format(h=h.size, w=w.size, ph=len(rows), pw=len(cols))
     layout = {
         "width": width, "height": height, "margin": margin, "plot_bgcolor": "white",
         "showlegend": False,
@@ -159,21 +159,22 @@ def arithmetic_grid_figure(layer: ca.Layer, out_cell: tuple[int, int], in_cell: 
                   "dtick": in_tick},
         "xaxis2": {**axis, "domain": [split + 0.03, 1], "dtick": out_tick,
                    "range": [-0.5, out_shape[1] - 0.5],
-                   "title": {"text": f"output {out_shape[0]}×{out_shape[1]}"}},
+                   "title": {"text": _("output {h}×{w}").format(h=out_shape[0],
+                                                                w=out_shape[1])}},
         "yaxis2": {**axis, "range": [out_shape[0] - 0.5, -0.5], "scaleanchor": "x2",
                    "anchor": "x2", "dtick": out_tick},
         "updatemenus": [{
             "type": "buttons", "direction": "left", "x": 0, "y": -0.02, "xanchor": "left",
             "yanchor": "top", "pad": {"t": 10},
             "buttons": [
-                {"label": "▶ Play", "method": "animate", "args": [None, play]},
-                {"label": "❚❚ Pause", "method": "animate", "args": [[None], step_args]},
+                {"label": _("▶ Play"), "method": "animate", "args": [None, play]},
+                {"label": _("❚❚ Pause"), "method": "animate", "args": [[None], step_args]},
             ],
         }],
         "sliders": [{
             "active": order.index(out_cell) if out_cell in order else 0,
             "x": 0.18, "y": -0.02, "len": 0.82, "pad": {"t": 10},
-            "currentvalue": {"prefix": "output cell ", "font": {"size": 12}},
+            "currentvalue": {"prefix": _("output cell") + " ", "font": {"size": 12}},
             "steps": [{"label": f"({i}, {j})", "method": "animate",
                        "args": [[f"{i},{j}"], step_args]} for i, j in order],
         }],
@@ -182,4 +183,4 @@ def arithmetic_grid_figure(layer: ca.Layer, out_cell: tuple[int, int], in_cell: 
 
 
 #: `arithmetic_grid_figure` built once per layer and picked cells (Layer is a frozen value).
-cached_arithmetic_grid = lru_cache(maxsize=256)(arithmetic_grid_figure)
+cached_arithmetic_grid = language_cache(maxsize=256)(arithmetic_grid_figure)

@@ -13,16 +13,19 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from explorer import predict_first
+from explorer import i18n, predict_first
+from explorer.i18n import _
 from explorer.ui import widgets
 
 _SCORES = "predict_first_scores"  # topic -> [right, answered], for the whole session
 
 
 @st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
-def _generated(topic: str, seed: int) -> predict_first.Question:
-    """A question of one of `predict_first.GENERATORS`, shared by every session that draws it."""
-    return predict_first.GENERATORS[topic](seed)
+def _generated(topic: str, seed: int, lang: str) -> predict_first.Question:
+    """A question of one of `predict_first.GENERATORS`, shared by every session that draws it
+    in the same language."""
+    with i18n.use_language(lang):
+        return predict_first.GENERATORS[topic](seed)
 
 
 def _score_line(topic: str) -> str:
@@ -30,15 +33,15 @@ def _score_line(topic: str) -> str:
     right, asked = scores.get(topic, [0, 0])
     total_right = sum(s[0] for s in scores.values())
     total = sum(s[1] for s in scores.values())
-    line = f"Score on this page: **{right} of {asked}**"
-    return line + (f" · on every page this session: {total_right} of {total}"
-                   if total != asked else "")
+    line = _("Score on this page: **{right} of {asked}**").format(right=right, asked=asked)
+    return line + (_(" · on every page this session: {right} of {total}").format(
+        right=total_right, total=total) if total != asked else "")
 
 
 def _inputs(question: predict_first.Question, key: str) -> tuple:
     """One input per field, empty until the student types; returns the values."""
     if question.kind == "choice":
-        index = st.radio("Your answer", range(len(question.fields)), index=None,
+        index = st.radio(_("Your answer"), range(len(question.fields)), index=None,
                          horizontal=True, format_func=lambda i: question.fields[i],
                          key=f"{key}_choice")
         return (index,)
@@ -55,12 +58,13 @@ def _inputs(question: predict_first.Question, key: str) -> tuple:
 
 def _reveal(question: predict_first.Question, given: tuple, right: bool) -> None:
     if right:
-        st.success(f"Right: {question.answer_text()}.", icon=":material/check_circle:")
+        st.success(_("Right: {answer}.").format(answer=question.answer_text()),
+                   icon=":material/check_circle:")
     else:
         shown = (question.fields[int(given[0])] if question.kind == "choice"
                  else ", ".join(f"{v:g}" for v in given))
-        st.error(f"Not this time: you said {shown}; PyTorch says {question.answer_text()}.",
-                 icon=":material/cancel:")
+        st.error(_("Not this time: you said {given}; PyTorch says {answer}.").format(
+            given=shown, answer=question.answer_text()), icon=":material/cancel:")
     st.markdown(question.working)
     if question.options_pictures:
         columns = st.columns(len(question.options_pictures))
@@ -81,32 +85,32 @@ def panel(topic: str, make: Callable[[int], predict_first.Question] | None = Non
 
     `make` builds a question from a seed; by default `predict_first.GENERATORS[topic]`.
     """
-    if not st.toggle("Predict first", key=f"pf_{topic}_on",
-                     help=f"Answer a question about a random setting before seeing {what}; "
-                     "your score is kept for this session."):
+    if not st.toggle(_("Predict first"), key=f"pf_{topic}_on",
+                     help=_("Answer a question about a random setting before seeing {what}; "
+                            "your score is kept for this session.").format(what=what)):
         return
     seed_key = f"pf_{topic}_seed"
     if seed_key not in st.session_state:
         st.session_state[seed_key] = secrets.randbelow(2**31)
     seed = st.session_state[seed_key]
-    question = make(seed) if make is not None else _generated(topic, seed)
+    question = make(seed) if make is not None else _generated(topic, seed, i18n.language())
     answered = st.session_state.get(f"pf_{topic}_answered")
     with st.container(border=True):
-        st.markdown(f"**Predict first:** {question.prompt}")
+        st.markdown(_("**Predict first:** {question}").format(question=question.prompt))
         if question.picture is not None:
             c1, c2 = st.columns([1, 1])
-            c1.image(question.picture, caption="The output", width="stretch")
+            c1.image(question.picture, caption=_("The output"), width="stretch")
             c2.code(question.code, language=None)
         else:
             st.code(question.code, language="python")
         key = f"pf_{topic}_{seed}"
         with st.form(f"{key}_form", border=False):
             given = _inputs(question, key)
-            submitted = st.form_submit_button("Check my answer", type="primary",
+            submitted = st.form_submit_button(_("Check my answer"), type="primary",
                                               disabled=answered is not None)
         if submitted and answered is None:
             if any(v is None for v in given):
-                st.warning("Fill in every box first; nothing was counted.")
+                st.warning(_("Fill in every box first; nothing was counted."))
             else:
                 right = predict_first.check(question, given)
                 score = st.session_state.setdefault(_SCORES, {}).setdefault(topic, [0, 0])
@@ -115,6 +119,6 @@ def panel(topic: str, make: Callable[[int], predict_first.Question] | None = Non
                 answered = st.session_state[f"pf_{topic}_answered"] = (given, right)
         if answered is not None:
             _reveal(question, *answered)
-            st.button("Next question", key=f"{key}_next", icon=":material/arrow_forward:",
+            st.button(_("Next question"), key=f"{key}_next", icon=":material/arrow_forward:",
                       on_click=_next_question, args=(topic,))
         st.caption(_score_line(topic))

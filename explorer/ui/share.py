@@ -72,7 +72,7 @@ def copy_link_button() -> None:
         _STYLE
         + f'<div><button type="button" data-explorer-share '
         f"data-texts='{html.escape(json.dumps(texts, ensure_ascii=False), quote=True)}'>"
-        f"🔗 {label}</button><div data-explorer-share-status></div></div>"
+        f"{label}</button><div data-explorer-share-status></div></div>"
         + _SCRIPT % {"mark": UPLOAD_MARK}
     )
     with st.sidebar:

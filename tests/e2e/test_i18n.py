@@ -1,0 +1,91 @@
+"""中文 and English in Chromium: a Chinese link, the switch back, and share links that restore
+a view in a browser that has never seen it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+SHOTS = Path("/tmp/shots/i18n")
+
+
+def _shot(app, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    app.screenshot(f"i18n_{name}").replace(SHOTS / f"{name}.png")
+
+
+def _has_chinese(text: str) -> bool:
+    return bool(re.search(r"[\u4e00-\u9fff]", text))
+
+
+def test_a_chinese_link_opens_in_chinese_and_switches_back(app):
+    app.open("", query="lang=zh")
+    nav = app.page.locator("[data-testid='stSidebarNav']").inner_text()
+    assert "卷积" in nav and "批量归一化实验" in nav and "Conv arithmetic" not in nav
+    main = app.text()
+    assert "课程路线图" in main and "数据增强" in main and "nn.Module" in main
+    _shot(app, "home_zh")
+    # a lesson page in Chinese, reached through the navigation like a student would
+    app.page.locator("[data-testid='stSidebarNav'] a", has_text="卷积的尺寸计算").click()
+    app.wait()
+    assert _has_chinese(app.page.locator("h1").first.inner_text())
+    assert "lang=zh" in app.page.url
+    _shot(app, "conv_arithmetic_zh")
+    app.radio("Language · 语言", "English")
+    assert "lang=en" in app.page.url
+    assert "Conv arithmetic" in app.page.locator("[data-testid='stSidebarNav']").inner_text()
+    assert not _has_chinese(app.page.locator("h1").first.inner_text())
+
+
+def _copied_link(app) -> str:
+    app.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    app.page.get_by_role("button", name=re.compile("Copy link to this view|复制当前视图的链接")
+                         ).click()
+    status = app.page.locator("[data-explorer-share-status]")
+    status.filter(has_text=re.compile(".")).wait_for()
+    return app.page.evaluate("() => navigator.clipboard.readText()")
+
+
+def _fresh(app, browser, url: str):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    other = type(app)(page, app.base_url)
+    page.goto(url)
+    page.locator("[data-testid='stMain'] h1").first.wait_for()
+    other.wait()
+    return context, other
+
+
+def test_a_copied_link_restores_home_in_a_fresh_browser(app, browser):
+    app.open("", query="lang=zh")
+    app.select("照片", "Coffee")
+    app.set_slider("卷积核大小", 5)
+    app.set_slider("步幅", 2)
+    link = _copied_link(app)
+    assert "lang=zh" in link and "photo=Coffee" in link and "kernel=5" in link
+    before = app.text()
+    context, other = _fresh(app, browser, link)
+    try:
+        after = other.text()
+        assert re.search(r"output \[1, 1, 12, 12\]", after)
+        assert re.search(r"output \[1, 1, 12, 12\]", before)
+        sidebar = other.page.locator("[data-testid='stSidebar']").inner_text()
+        assert "coffee.png" in sidebar and "简体中文" in sidebar
+        _shot(other, "home_zh_restored")
+    finally:
+        context.close()
+
+
+def test_a_link_copied_from_an_upload_says_the_photo_stays_behind(app, tmp_path):
+    from PIL import Image
+
+    from explorer import images
+
+    app.open("", query="lang=en")
+    photo = tmp_path / "mine.png"
+    Image.open(images.sample_images()["Chelsea"]).save(photo)
+    app.upload_image(photo)
+    link = _copied_link(app)
+    assert "photo=upload" in link
+    status = app.page.locator("[data-explorer-share-status]").inner_text()
+    assert "not in the link" in status
