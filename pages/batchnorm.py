@@ -93,13 +93,14 @@ def controls() -> tuple[bn.LabConfig, bn.Knobs, dict[int, bool], bool]:
         with data_col:
             st.markdown("**Data** · `x = z·scale + shift`, `z ~ randn`")
             c1, c2 = st.columns(2)
-            channels = c1.number_input("Features (channels) C", 1, 64, key="bn_channels")
-            batch_size = c2.number_input("Batch size N", 1, 512, key="bn_batch")
+            channels = widgets.number_input("Features (channels) C", 1, 64, key="bn_channels",
+                                            where=c1)
+            batch_size = widgets.number_input("Batch size N", 1, 512, key="bn_batch", where=c2)
             shift = st.slider("Mean shift", -3.0, 3.0, step=0.1, key="bn_shift",
                               help="Change it mid-run to shift the data under a trained layer.")
             scale = st.slider("Scale (standard deviation)", 0.1, 3.0, step=0.1, key="bn_scale")
             c1, c2 = st.columns(2)
-            seed = c1.number_input("Seed", 0, 9999, key="bn_seed")
+            seed = widgets.number_input("Seed", 0, 9999, key="bn_seed", where=c1)
             batches = c2.radio("Each step feeds", tuple(BATCH_MODES), key="bn_batches",
                                format_func=BATCH_MODES.get,
                                help="The course repeats the same x.")
@@ -115,8 +116,8 @@ def controls() -> tuple[bn.LabConfig, bn.Knobs, dict[int, bool], bool]:
             )
             eps = c2.selectbox("eps", bn.EPS_CHOICES, key="bn_eps",
                                format_func=lambda e: f"{e:g}")
-            size = st.number_input("Feature map height = width (BatchNorm2d only)", 1, 16,
-                                   key="bn_size", disabled=kind == "1d")
+            size = widgets.number_input("Feature map height = width (BatchNorm2d only)", 1, 16,
+                                        key="bn_size", disabled=kind == "1d")
             affine = st.toggle("affine (learnable γ and β)", key="bn_affine")
             track = st.toggle("track_running_stats", key="bn_track")
         with run_col:
@@ -188,8 +189,8 @@ def running_statistics(lab: bn.BatchNormLab) -> int:
     config, last = lab.config, lab.history[-1]
     st.subheader("Running statistics")
     pick, *metric_cols = st.columns([1.2, 1, 1, 1, 1, 1])
-    channel = int(pick.number_input("Channel to inspect", 0, config.channels - 1,
-                                    key="bn_channel"))
+    channel = int(widgets.number_input("Channel to inspect", 0, config.channels - 1,
+                                       key="bn_channel", where=pick))
     metric_cols[0].metric("Steps", last.step, help="Forward passes so far (train and eval).")
     metric_cols[1].metric("num_batches_tracked", last.num_batches_tracked)
     for col, name in zip(metric_cols[2:4], ("running_mean", "running_var"), strict=True):
@@ -290,8 +291,8 @@ def algorithm_box(lab: bn.BatchNormLab, out: torch.Tensor | None, channel: int) 
         st.info("Press **Step 1** to feed a batch; the box then shows that step's numbers.")
         return
     config = lab.config
-    sample = int(st.columns(4)[0].number_input("Sample i", 0, config.batch_size - 1,
-                                               key="bn_sample"))
+    sample = int(widgets.number_input("Sample i", 0, config.batch_size - 1,
+                                      key="bn_sample", where=st.columns(4)[0]))
     hand = bn.hand_computation(lab.last_input, out, lab.layer, lab.last_training, channel,
                                sample)
     box, check = st.columns([3, 2])

@@ -96,9 +96,9 @@ def grid_editor(cells_key: str, size_key: str, size_label: str, sizes: tuple[int
     """A size input (`sizes`: smallest, largest) and a table editor over the square grid of
     cells in `cells_key`; `then` runs after every edit or resize."""
     min_size, max_size = sizes
-    st.number_input(size_label, min_size, max_size, step=1, key=size_key,
-                    on_change=_grid_resized, args=(cells_key, size_key, max_size, then),
-                    help=size_help)
+    widgets.number_input(size_label, min_size, max_size, step=1, key=size_key,
+                         on_change=_grid_resized, args=(cells_key, size_key, max_size, then),
+                         help=size_help)
     cells = st.session_state[cells_key]
     widgets.fix_grid_typing()
     st.data_editor(
@@ -247,8 +247,8 @@ def pixel_inspector(colour: str, weights: tuple, padding: str) -> None:
     st.markdown("Pick an output pixel: type its coordinates, or click a pixel in the "
                 "neighbourhood view. The inspector redoes that pixel's arithmetic by hand.")
     c1, c2, c3 = st.columns(3)
-    col = c1.number_input("x (column)", 0, width - 1, step=1, key="convolution_x")
-    row = c2.number_input("y (row)", 0, height - 1, step=1, key="convolution_y")
+    col = widgets.number_input("x (column)", 0, width - 1, step=1, key="convolution_x", where=c1)
+    row = widgets.number_input("y (row)", 0, height - 1, step=1, key="convolution_y", where=c2)
     channel = 0
     if x.shape[1] == 3:
         channel = CHANNELS.index(c3.selectbox("Channel", CHANNELS, key="convolution_channel"))

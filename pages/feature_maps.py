@@ -353,8 +353,8 @@ def network_and_weights() -> Network:
                                disabled=weights == WEIGHTS[2])
         if weights == WEIGHTS[2]:
             net = pretrained_network(key)
-        seed = int(c4.number_input("Seed", 0, 9999, key="fm_seed",
-                                   disabled=net is not None))
+        seed = int(widgets.number_input("Seed", 0, 9999, key="fm_seed",
+                                        disabled=net is not None, where=c4))
         if net is None:
             try:
                 random_model(key, variant, False, seed)

@@ -110,8 +110,8 @@ def pooling() -> None:
         pick = st.columns(4)
         for key, top in (("sp_oi", out_h), ("sp_oj", out_w)):
             state[key] = min(state.get(key, 0), top - 1)
-        oi = pick[0].number_input("Output row", 0, out_h - 1, key="sp_oi")
-        oj = pick[1].number_input("Output column", 0, out_w - 1, key="sp_oj")
+        oi = widgets.number_input("Output row", 0, out_h - 1, key="sp_oi", where=pick[0])
+        oj = widgets.number_input("Output column", 0, out_w - 1, key="sp_oj", where=pick[1])
         st.plotly_chart(figures.pool_frame_figure(frame, (oi, oj)), width="stretch")
         values_in = [int(frame.x[r, col]) for r, col in frame.windows[oi][oj]]
         result = float(frame.out[oi, oj])

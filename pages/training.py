@@ -118,16 +118,16 @@ def processes() -> None:
     """Epochs, batch, seed, and how many processes train (DDP) and whether to compile."""
     widgets.url_state("training_epochs", 5, bounds=(1, 200))
     widgets.url_state("training_batch", 128, choices=BATCHES)
-    st.number_input("Epochs", 1, 200, key="training_epochs")
+    widgets.number_input("Epochs", 1, 200, key="training_epochs")
     st.select_slider("Batch size", BATCHES, key="training_batch",
                      help="The global batch: with several processes each takes its share.")
-    st.number_input("Seed", 0, 2**31 - 1, 0, key="training_seed")
+    widgets.number_input("Seed", 0, 2**31 - 1, 0, key="training_seed")
     gpus = devices.cuda_count()
     label = f"GPUs (one process each, of {gpus})" if gpus > 1 else "CPU processes (DDP, gloo)"
-    st.number_input(label, 1, max(gpus, 2), 1, key="training_nproc",
-                    help="More than one trains with DistributedDataParallel under torchrun: "
-                    "each process keeps its own shard of the data and the gradients are "
-                    "averaged after every step.")
+    widgets.number_input(label, 1, max(gpus, 2), 1, key="training_nproc",
+                         help="More than one trains with DistributedDataParallel under "
+                         "torchrun: each process keeps its own shard of the data and the "
+                         "gradients are averaged after every step.")
 
 
 @widgets.guarded("optimiser")
@@ -139,14 +139,15 @@ def optimiser_knobs() -> dict:
     optimizer = o1.selectbox("Optimiser", OPTIMIZERS, key="training_optimizer",
                              format_func={"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}.get,
                              on_change=_on_optimiser_change)
-    lr = o2.number_input("Learning rate", 1e-6, 100.0, key="training_lr", format="%.4g",
-                         help="Peak rate for one-cycle. Try 10 to watch a run diverge.")
+    lr = widgets.number_input("Learning rate", 1e-6, 100.0, key="training_lr", format="%.4g",
+                              help="Peak rate for one-cycle. Try 10 to watch a run diverge.",
+                              where=o2)
     schedule = o3.selectbox("Schedule", SCHEDULES, index=3, key="training_schedule",
                             format_func={"constant": "constant", "step": "step (×0.1 every 2 "
                                          "epochs)", "cosine": "cosine",
                                          "onecycle": "one-cycle"}.get)
-    weight_decay = o4.number_input("Weight decay", 0.0, 1.0, 5e-4, format="%.4g",
-                                   key="training_wd")
+    weight_decay = widgets.number_input("Weight decay", 0.0, 1.0, 5e-4, format="%.4g",
+                                        key="training_wd", where=o4)
     p1, p2, p3, p4 = st.columns(4)
     momentum = p1.slider("SGD momentum", 0.0, 0.99, 0.9, key="training_momentum",
                          disabled=optimizer != "sgd")

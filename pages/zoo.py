@@ -375,8 +375,10 @@ with st.container(border=True):
                          format_func=lambda n: n or "none (as built)")
     kernel, stride = layer_table.kernel_and_stride(base.get_submodule(layer)) if layer else (3, 1)
     if layer:
-        kernel = s3.number_input("Kernel", 1, 11, value=kernel, key=f"zoo_kernel_{key}_{layer}")
-        stride = s4.number_input("Stride", 1, 4, value=stride, key=f"zoo_stride_{key}_{layer}")
+        kernel = widgets.number_input("Kernel", 1, 11, value=kernel,
+                                      key=f"zoo_kernel_{key}_{layer}", where=s3)
+        stride = widgets.number_input("Stride", 1, 4, value=stride,
+                                      key=f"zoo_stride_{key}_{layer}", where=s4)
 
 args = (key, variant, batchnorm, size, layer, int(kernel), int(stride))
 try:
@@ -432,7 +434,9 @@ for name in FAMILY_FACTS.get(spec.family, []):
 
 # --- tabs -----------------------------------------------------------------------------------
 tab_table, tab_graph, tab_module, tab_save, tab_facts = st.tabs(
-    ["Layer table", "Block diagram", "nn.Module", "Save & load", "All the course's numbers"]
+    ["Layer table", "Block diagram", "nn.Module", "Save & load", "All the course's numbers"],
+    # ?tab=module: the Home page's roadmap opens the nn.Module lesson directly
+    default="nn.Module" if st.query_params.get("tab") == "module" else None,
 )
 
 records, dot = table_view(args, spec.title)

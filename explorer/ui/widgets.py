@@ -131,8 +131,9 @@ _RANGE_RE = re.compile(r"Allowed: (\S+) to (\S+)\.$")
 
 
 def range_help(low: float, high: float) -> str:
-    """The sentence every number input's help ends with; `allowed_range` reads it back."""
-    return f"Allowed: {_number(low)} to {_number(high)}."
+    """The sentence every number input's help ends with; `allowed_range` reads it back (in
+    English, the language the sweep runs in)."""
+    return _("Allowed: {low} to {high}.").format(low=_number(low), high=_number(high))
 
 
 def allowed_range(help_text: str | None) -> tuple[float, float] | None:
@@ -196,9 +197,10 @@ def _keep_in_range(key: str, label: str, low: float, high: float,
     if typed is not None and not low <= typed <= high:
         kept = min(max(typed, low), high)
         st.session_state[key] = kept
-        st.session_state[f"_range_note_{key}"] = (
-            f"{label} goes from {_number(low)} to {_number(high)}; {_number(typed)} is outside "
-            f"that, so it is now {_number(kept)}.")
+        st.session_state[f"_range_note_{key}"] = _(
+            "{label} goes from {low} to {high}; {typed} is outside that, so it is now {kept}."
+        ).format(label=label, low=_number(low), high=_number(high), typed=_number(typed),
+                 kept=_number(kept))
     if then is not None:
         then(*args)
 
