@@ -5,20 +5,21 @@ import torch
 from PIL import Image
 
 from explorer import conv_arithmetic as ca
-from explorer import kernels, sampling
+from explorer import i18n, kernels, sampling
 from explorer.figures import sampling as figures
+from explorer.i18n import _
 from explorer.ui import predict_panel, widgets
 
 widgets.page_header(
-    "Pooling & upsampling",
-    "Networks shrink feature maps with pooling or strided convolutions and grow them back "
-    "with `F.interpolate`; between layers, activations such as ReLU reshape the values. "
-    "Every picture and number below is a real torch op on your photo (as one grey channel) "
-    "or on a small grid of numbers you can check by hand.",
+    _("Pooling & upsampling"),
+    _("Networks shrink feature maps with pooling or strided convolutions and grow them back "
+      "with `F.interpolate`; between layers, activations such as ReLU reshape the values. "
+      "Every picture and number below is a real torch op on your photo (as one grey channel) "
+      "or on a small grid of numbers you can check by hand."),
 )
 
 photo = widgets.image_input("L")
-predict_panel.panel("pooling", what="the shape PyTorch returns")
+predict_panel.panel("pooling", what=_("the shape PyTorch returns"))
 
 
 @st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
@@ -37,15 +38,17 @@ def _edges(photo_key: tuple, _x: torch.Tensor) -> tuple[torch.Tensor, sampling.I
 
 
 @st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
-def _activated(photo_key: tuple, _edges: torch.Tensor, name: str
+def _activated(photo_key: tuple, _edges: torch.Tensor, name: str, lang: str
                ) -> tuple[torch.Tensor, sampling.SharedHistograms]:
     after = sampling.activate(_edges, name)
-    return after, sampling.shared_histograms({"before": _edges, f"after {name}": after})
+    with i18n.use_language(lang):  # the histograms' legend
+        labels = _("before"), _("after {name}").format(name=name)
+    return after, sampling.shared_histograms({labels[0]: _edges, labels[1]: after})
 size = (x.shape[2], x.shape[3])
 grid = sampling.number_grid(6)
 
 # --- pooling ---------------------------------------------------------------------------------
-st.header("Max and average pooling")
+st.header(_("Max and average pooling"))
 KINDS = {"MaxPool2d": "maxpool", "AvgPool2d": "avgpool"}
 widgets.url_state("sp_pool", "MaxPool2d", choices=list(KINDS))
 widgets.url_state("sp_k", 2, bounds=(1, 6))
@@ -73,17 +76,18 @@ def pooling() -> None:
         state[key] = values[name]
 
     c = st.columns([2, 2, 2, 2, 2])
-    kind = KINDS[c[0].radio("Pooling", list(KINDS), key="sp_pool")]
-    kernel = c[1].slider("Pool kernel", *limits["kernel"], key="sp_k")
-    stride = c[2].slider("Pool stride", *limits["stride"], key="sp_s")
+    kind = KINDS[c[0].radio(_("Pooling"), list(KINDS), key="sp_pool")]
+    kernel = c[1].slider(_("Pool kernel"), *limits["kernel"], key="sp_k")
+    stride = c[2].slider(_("Pool stride"), *limits["stride"], key="sp_s")
     if limits["padding"][1] > 0:
-        padding = c[3].slider("Pool padding", *limits["padding"], key="sp_p",
-                              help="PyTorch allows at most half the kernel.")
+        padding = c[3].slider(_("Pool padding"), *limits["padding"], key="sp_p",
+                              help=_("PyTorch allows at most half the kernel."))
     else:
         padding = 0
-        c[3].caption("Padding: a kernel of 1 allows none (PyTorch caps it at half the kernel).")
+        c[3].caption(_("Padding: a kernel of 1 allows none (PyTorch caps it at half the "
+                       "kernel)."))
     ceil_mode = c[4].toggle("ceil_mode", key="sp_ceil",
-                            help="Round the output size up: the last window may hang over.")
+                            help=_("Round the output size up: the last window may hang over."))
     widgets.sync_url("sp_pool", "sp_k", "sp_s", "sp_p", "sp_ceil")
 
     layer = sampling.pool_layer(kind, size, kernel, stride, padding, ceil_mode)
@@ -95,39 +99,47 @@ def pooling() -> None:
         h_axis = layer.axes()[0]
         sym, num = ca.formula_latex(kind, h_axis)
         st.latex(sym + r"\quad" + num)
-        verdict = "agree" if check.agrees else "DISAGREE"
-        st.caption(f"`{ca.code_twin(layer)}` on the photo [1, 1, {size[0]}, {size[1]}]: formula "
-                   f"{list(check.formula)}, PyTorch {list(check.torch_shape)}, they {verdict}.")
+        verdict = (_("`{code}` on the photo [1, 1, {h}, {w}]: formula {formula}, PyTorch "
+                     "{torch}, they agree.") if check.agrees else
+                   _("`{code}` on the photo [1, 1, {h}, {w}]: formula {formula}, PyTorch "
+                     "{torch}, they DISAGREE."))
+        st.caption(verdict.format(code=ca.code_twin(layer), h=size[0], w=size[1],
+                                  formula=list(check.formula), torch=list(check.torch_shape)))
         pooled = sampling.pool(x, layer)
         left, right = st.columns(2)
-        left.image(sampling.to_uint8(x), caption=f"input {size[0]}×{size[1]}", width=360)
+        left.image(sampling.to_uint8(x), caption=_("input {h}×{w}").format(h=size[0], w=size[1]),
+                   width=360)
         right.image(sampling.to_uint8(pooled), width=360,
                     caption=f"{ca.code_twin(layer)} → {pooled.shape[2]}×{pooled.shape[3]}")
 
-        st.subheader("The same settings on numbers you can check")
+        st.subheader(_("The same settings on numbers you can check"))
         frame = sampling.pool_frame(grid, grid_layer)
         out_h, out_w = frame.out.shape
         pick = st.columns(4)
         for key, top in (("sp_oi", out_h), ("sp_oj", out_w)):
             state[key] = min(state.get(key, 0), top - 1)
-        oi = widgets.number_input("Output row", 0, out_h - 1, key="sp_oi", where=pick[0])
-        oj = widgets.number_input("Output column", 0, out_w - 1, key="sp_oj", where=pick[1])
+        oi = widgets.number_input(_("Output row"), 0, out_h - 1, key="sp_oi", where=pick[0])
+        oj = widgets.number_input(_("Output column"), 0, out_w - 1, key="sp_oj", where=pick[1])
         st.plotly_chart(figures.pool_frame_figure(frame, (oi, oj)), width="stretch")
         values_in = [int(frame.x[r, col]) for r, col in frame.windows[oi][oj]]
         result = float(frame.out[oi, oj])
         how = (f"max({', '.join(map(str, values_in))}) = {result:.0f}" if kind == "maxpool"
                else f"({' + '.join(map(str, values_in))}) / "
                     f"{sampling.avg_divisor(grid_layer, oi, oj)} = {result:.2f}")
-        st.markdown(f"Output ({oi}, {oj}) = {how}"
-                    + (" (padding cells count as zeros in the divisor)" if kind == "avgpool"
-                       and padding else "")
-                    + ". Circled: the value each max window keeps." * (kind == "maxpool"))
+        if kind == "maxpool":
+            sentence = _("Output ({i}, {j}) = {how}. Circled: the value each max window keeps.")
+        elif padding:
+            sentence = _("Output ({i}, {j}) = {how} (padding cells count as zeros in the "
+                         "divisor).")
+        else:
+            sentence = _("Output ({i}, {j}) = {how}.")
+        st.markdown(sentence.format(i=oi, j=oj, how=how))
 
 
 
 pooling()
 
-st.subheader("4×4 → 2×2: who wins, what gets averaged")
+st.subheader(_("4×4 → 2×2: who wins, what gets averaged"))
 with widgets.section("4×4 pooling example"):
     four = sampling.number_grid(4, seed=3)
     cols = st.columns(2)
@@ -136,11 +148,11 @@ with widgets.section("4×4 pooling example"):
         column.markdown(f"**{ca.code_twin(sampling.pool_layer(name, (4, 4), 2, 2, 0, False))}**")
         column.plotly_chart(figures.pool_frame_figure(frame4, (0, 1), height=240),
                             width="stretch", key=f"sp_four_{name}")
-st.caption("Max pooling keeps the largest value of each 2×2 window (circled) and drops the "
-           "other three; average pooling keeps a blend of all four.")
+st.caption(_("Max pooling keeps the largest value of each 2×2 window (circled) and drops the "
+             "other three; average pooling keeps a blend of all four."))
 
 # --- strided conv vs pooling -----------------------------------------------------------------
-st.header("Strided convolution vs pooling")
+st.header(_("Strided convolution vs pooling"))
 
 
 @st.fragment
@@ -149,12 +161,13 @@ def strided_vs_pooling() -> None:
     """The same shrink factor by a strided 1×1 conv, max pooling and average pooling."""
     factor_max = min(8, *size)
     if factor_max < 2:
-        st.info("This photo is too small to shrink: upload one at least 2 pixels on each side.")
+        st.info(_("This photo is too small to shrink: upload one at least 2 pixels on each "
+                  "side."))
     else:
         state["sp_factor"] = min(state["sp_factor"], factor_max)
         if factor_max > 2:
             factor = st.slider(
-                "Shrink factor s (stride of the conv, kernel and stride of the pools)",
+                _("Shrink factor s (stride of the conv, kernel and stride of the pools)"),
                 2, factor_max, key="sp_factor")
         else:
             factor = 2
@@ -167,22 +180,23 @@ def strided_vs_pooling() -> None:
             (cols[2], f"nn.AvgPool2d({factor}, {factor})", down.avgpool, down.pool_reads),
         ):
             column.image(sampling.to_uint8(t), width="stretch",
-                         caption=f"{title}: {t.shape[2]}×{t.shape[3]}, reads {reads:.1%} of "
-                         "the pixels")
-        st.markdown(
-            f"The strided 1×1 convolution keeps one pixel in every {factor}×{factor} block and "
-            f"never looks at the other {factor * factor - 1}: thin lines can vanish or break up "
-            "(aliasing). Pooling reads every pixel of every block before it decides what to keep."
-        )
+                         caption=_("{layer}: {h}×{w}, reads {share:.1%} of the pixels").format(
+                             layer=title, h=t.shape[2], w=t.shape[3], share=reads))
+        st.markdown(_(
+            "The strided 1×1 convolution keeps one pixel in every {s}×{s} block and never looks "
+            "at the other {rest}: thin lines can vanish or break up (aliasing). Pooling reads "
+            "every pixel of every block before it decides what to keep.").format(
+            s=factor, rest=factor * factor - 1))
 
 
 strided_vs_pooling()
 
 # --- upsampling ------------------------------------------------------------------------------
-st.header("Upsampling with F.interpolate")
+st.header(_("Upsampling with F.interpolate"))
 with widgets.section("shape trace"):
-    st.table({"step": [step for step, _ in sampling.shape_trace()],
-              "shape (computed now)": [str(shape) for _, shape in sampling.shape_trace()]})
+    trace = sampling.shape_trace()
+    st.table({_("step"): [step for step, _shape in trace],
+              _("shape (computed now)"): [str(shape) for _step, shape in trace]})
 
 
 @st.fragment
@@ -193,54 +207,55 @@ def upsampling() -> None:
     widgets.sync_url("sp_scale")
     patch = sampling.patch_for_upsampling(x)
     cols = st.columns(4)
-    cols[0].plotly_chart(figures.pixels_figure(patch, f"patch {list(patch.shape)}"),
+    cols[0].plotly_chart(figures.pixels_figure(patch, _("patch {shape}").format(
+        shape=list(patch.shape))),
                          width="stretch", key="sp_patch")
     for column, mode in zip(cols[1:], sampling.UP_MODES, strict=True):
         up = sampling.upsample(patch, scale, mode)
         column.plotly_chart(figures.pixels_figure(up, f"{mode} ×{scale} → {list(up.shape)}"),
                             width="stretch", key=f"sp_up_{mode}")
-    st.caption("nearest copies each pixel into a block; bilinear blends the 4 nearest pixels; "
-               "bicubic fits a curve through 16 and can overshoot a little past black and white.")
+    st.caption(_("nearest copies each pixel into a block; bilinear blends the 4 nearest "
+                 "pixels; bicubic fits a curve through 16 and can overshoot a little past black "
+                 "and white."))
 
 
 upsampling()
 
 # --- activations -----------------------------------------------------------------------------
-st.header("ReLU and friends on a signed map")
+st.header(_("ReLU and friends on a signed map"))
 
 
 @st.fragment
 @widgets.guarded("activations")
 def activations() -> None:
     """An activation on the signed Sobel-x map, and what inplace=True saves."""
-    name = st.radio("Activation", list(sampling.ACTIVATIONS), key="sp_act", horizontal=True)
+    name = st.radio(_("Activation"), list(sampling.ACTIVATIONS), key="sp_act", horizontal=True)
     widgets.sync_url("sp_act")
     edges, report = _edges(PHOTO_KEY, x)
-    after, histograms = _activated(PHOTO_KEY, edges, name)
+    after, histograms = _activated(PHOTO_KEY, edges, name, i18n.language())
     cols = st.columns([1, 1, 2])
     cols[0].image(sampling.to_uint8(edges, signed=True), width="stretch",
-                  caption="Sobel-x edges: grey 0, dark negative, light positive")
+                  caption=_("Sobel-x edges: grey 0, dark negative, light positive"))
     cols[1].image(sampling.to_uint8(after, signed=True), width="stretch",
-                  caption=f"after {name}")
+                  caption=_("after {name}").format(name=name))
     cols[2].plotly_chart(figures.activation_histogram_figure(histograms), width="stretch",
                          key="sp_hist")
     negative = float((edges < 0).float().mean())
-    st.markdown(
-        f"{negative:.0%} of the edge map is negative. ReLU sets all of it to exactly 0 (the tall "
-        "bar at 0 after), LeakyReLU keeps a tenth of it, sigmoid squeezes everything into (0, 1) "
-        "and tanh into (−1, 1)."
-    )
+    st.markdown(_(
+        "{share:.0%} of the edge map is negative. ReLU sets all of it to exactly 0 (the tall bar "
+        "at 0 after), LeakyReLU keeps a tenth of it, sigmoid squeezes everything into (0, 1) and "
+        "tanh into (−1, 1).").format(share=negative))
 
     st.subheader("inplace=True")
     left, right = st.columns([1, 1])
-    left.markdown(
-        f"`nn.ReLU(inplace=True)` writes its result into the input tensor instead of allocating "
-        f"a new one. For this {edges.shape[2]}×{edges.shape[3]} float32 map that saves "
-        f"**{report.saved_bytes / 1024:.0f} KiB** per call (measured: in place shares the input's "
-        f"storage = {report.inplace_shares_memory}; out of place = "
-        f"{report.out_of_place_shares_memory}). The price: the values before ReLU are gone, so "
-        "use it only when nothing else needs them (if autograd needed them, backward() raises)."
-    )
+    left.markdown(_(
+        "`nn.ReLU(inplace=True)` writes its result into the input tensor instead of allocating a "
+        "new one. For this {h}×{w} float32 map that saves **{kib:.0f} KiB** per call (measured: "
+        "in place shares the input's storage = {inplace}; out of place = {out_of_place}). The "
+        "price: the values before ReLU are gone, so use it only when nothing else needs them "
+        "(if autograd needed them, backward() raises).").format(
+        h=edges.shape[2], w=edges.shape[3], kib=report.saved_bytes / 1024,
+        inplace=report.inplace_shares_memory, out_of_place=report.out_of_place_shares_memory))
     right.plotly_chart(figures.inplace_figure(report), width="stretch", key="sp_inplace")
 
 

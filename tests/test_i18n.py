@@ -136,3 +136,20 @@ def test_each_thread_keeps_its_own_language():
     for t in threads:
         t.join()
     assert set(seen["en"]) == {"Padding"} and set(seen["zh"]) == {"填充"}
+
+
+def test_no_module_that_translates_rebinds_the_underscore():
+    """`for _ in ...` or `a, _ = ...` in a module (or function) that calls `_()` would replace
+    the translation function with a value: name throwaway variables something else."""
+    import ast
+
+    offenders = []
+    for path in [*ROOT.glob("explorer/**/*.py"), *ROOT.glob("pages/*.py")]:
+        tree = ast.parse(path.read_text())
+        imports_it = any(isinstance(n, ast.ImportFrom) and n.module == "explorer.i18n"
+                         and any(a.name == "_" for a in n.names) for n in ast.walk(tree))
+        if imports_it:
+            offenders += [f"{path.relative_to(ROOT)}:{n.lineno}" for n in ast.walk(tree)
+                          if isinstance(n, ast.Name) and n.id == "_"
+                          and isinstance(n.ctx, ast.Store)]
+    assert not offenders, offenders

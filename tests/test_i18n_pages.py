@@ -17,7 +17,7 @@ import pytest
 from explorer.ui import navigation
 
 # Pages whose every sentence goes through the catalog; the others still speak English.
-TRANSLATED = ["pages/home.py", "pages/conv_arithmetic.py"]
+TRANSLATED = ["pages/home.py", "pages/conv_arithmetic.py", "pages/sampling.py"]
 
 _ALLOWED = [
     r"`[^`]*`",  # code
@@ -94,6 +94,7 @@ STATES = [
                                   "pf_conv_on": True}),
     ("pages/conv_arithmetic.py", {"ca_layer": "ConvTranspose2d", "ca_cin": 3, "ca_groups": 2}),
     ("pages/conv_arithmetic.py", {"ca_pad_mode": "same", "ca_want": 300}),
+    ("pages/sampling.py", {"sp_pool": "AvgPool2d", "sp_k": 3, "sp_p": 1, "pf_pooling_on": True}),
 ]
 
 

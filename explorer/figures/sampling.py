@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import torch
 
 from explorer.figures.grids import number_heatmap
+from explorer.i18n import _
 from explorer.sampling import InplaceReport, PoolFrame, SharedHistograms
 
 HISTOGRAM_COLORS = ("#1f77b4", "#ff7f0e")
@@ -23,18 +24,18 @@ def pool_frame_figure(frame: PoolFrame, highlight: tuple[int, int] = (0, 0),
     data = [
         number_heatmap(frame.x, "x", "y", "Blues", ".0f"),
         number_heatmap(frame.out, "x2", "y2", "Oranges", fmt),
-        {"type": "scatter", "mode": "markers", "x": [c for _, c in cells],
-         "y": [r for r, _ in cells], "marker": {"symbol": "square-open", "size": 34,
+        {"type": "scatter", "mode": "markers", "x": [c for _r, c in cells],
+         "y": [r for r, _c in cells], "marker": {"symbol": "square-open", "size": 34,
                                                  "color": "#ff7f0e", "line": {"width": 3}},
-         "xaxis": "x", "yaxis": "y", "hoverinfo": "skip", "name": "window"},
+         "xaxis": "x", "yaxis": "y", "hoverinfo": "skip", "name": _("window")},
         {"type": "scatter", "mode": "markers", "x": [j], "y": [i], "xaxis": "x2", "yaxis": "y2",
          "marker": {"symbol": "square-open", "size": 34, "color": "#ff7f0e",
-                    "line": {"width": 3}}, "hoverinfo": "skip", "name": "output"},
+                    "line": {"width": 3}}, "hoverinfo": "skip", "name": _("output")},
     ]
     if frame.winners is not None:
         wins = [cell for row in frame.winners for cell in row]
-        data.append({"type": "scatter", "mode": "markers", "x": [c for _, c in wins],
-                     "y": [r for r, _ in wins], "xaxis": "x", "yaxis": "y", "name": "max",
+        data.append({"type": "scatter", "mode": "markers", "x": [c for _r, c in wins],
+                     "y": [r for r, _c in wins], "xaxis": "x", "yaxis": "y", "name": _("max"),
                      "marker": {"symbol": "circle-open", "size": 26, "color": "#c0392b",
                                 "line": {"width": 3}}, "hoverinfo": "skip"})
     axis = {"showgrid": False, "zeroline": False, "tickmode": "linear", "tick0": 0, "dtick": 1,
@@ -73,8 +74,8 @@ def activation_histogram_figure(hist: SharedHistograms, height: int = 280) -> go
             for i, (label, counts) in enumerate(hist.counts.items())]
     layout = {"height": height, "barmode": "overlay", "margin": {"l": 10, "r": 10, "t": 30,
                                                                   "b": 10},
-              "yaxis": {"type": "log", "title": {"text": "pixels (log)"}},
-              "xaxis": {"title": {"text": "value"}}, "legend": {"orientation": "h", "y": 1.12}}
+              "yaxis": {"type": "log", "title": {"text": _("pixels (log)")}},
+              "xaxis": {"title": {"text": _("value")}}, "legend": {"orientation": "h", "y": 1.12}}
     return go.Figure({"data": data, "layout": layout})
 
 
@@ -83,14 +84,14 @@ def inplace_figure(report: InplaceReport, height: int = 240) -> go.Figure:
     kib = report.map_bytes / 1024
     out_kib = 0.0 if report.inplace_shares_memory else kib
     data = [
-        {"type": "bar", "name": "input map", "y": ["nn.ReLU()", "nn.ReLU(inplace=True)"],
+        {"type": "bar", "name": _("input map"), "y": ["nn.ReLU()", "nn.ReLU(inplace=True)"],
          "x": [kib, kib], "orientation": "h", "marker": {"color": "#1f77b4"}},
-        {"type": "bar", "name": "new output map", "orientation": "h",
+        {"type": "bar", "name": _("new output map"), "orientation": "h",
          "y": ["nn.ReLU()", "nn.ReLU(inplace=True)"], "x": [kib, out_kib],
          "marker": {"color": "#ff7f0e"}},
     ]
     layout = {"height": height, "barmode": "stack", "margin": {"l": 10, "r": 10, "t": 30,
                                                                 "b": 10},
-              "xaxis": {"title": {"text": "KiB held after the call"}},
+              "xaxis": {"title": {"text": _("KiB held after the call")}},
               "legend": {"orientation": "h", "y": 1.2}}
     return go.Figure({"data": data, "layout": layout})
