@@ -135,7 +135,7 @@ def optimiser_knobs() -> dict:
     """Optimiser, learning rate, schedule and regularisation, as TrainConfig fields."""
     st.session_state.setdefault("training_optimizer", "adamw")
     st.session_state.setdefault("training_lr", OPTIMISER_LR["adamw"])
-    o1, o2, o3, o4 = st.columns(4)
+    o1, o2, o3, o4 = st.columns([1, 1.5, 1, 1])  # room for a long rate and "Press Enter"
     optimizer = o1.selectbox("Optimiser", OPTIMIZERS, key="training_optimizer",
                              format_func={"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}.get,
                              on_change=_on_optimiser_change)

@@ -51,6 +51,7 @@ def sidebar() -> None:
                                                                         detail=info.detail))
     owner_id()
     training_scheduler()
+    st.html(_NUMBER_HINT_CSS)
 
 
 @st.cache_resource
@@ -123,6 +124,13 @@ def _log_failure(name: str, err: Exception, inputs: dict[str, Any]) -> None:
     shown = ", ".join(f"{k}={_short.repr(v)}" for k, v in inputs.items())
     guard_log.error("section %r of page %s failed; inputs: %s; session: %s", name, page,
                     shown or "none", _short.repr(state), exc_info=err)
+
+
+# Streamlit writes "Press Enter to apply" inside a number input, over the right end of the
+# typed value, so a long value ran under it; it goes just under the box instead.
+_NUMBER_HINT_CSS = """<style>
+[data-testid="stNumberInput"] [data-testid="InputInstructions"] { top: 0.1rem; line-height: 1; }
+</style>"""
 
 
 # --- number inputs that say their range ---------------------------------------------------------
