@@ -25,6 +25,7 @@ from PIL import Image
 from torch import nn
 
 from explorer import kernels
+from explorer.i18n import N_, _
 
 Kind = Literal["1d", "2d"]
 NormKind = Literal["BatchNorm", "LayerNorm", "InstanceNorm"]
@@ -110,7 +111,7 @@ def torch_momentum(keras: float) -> float:
 
 def format_momentum(momentum: float | None) -> str:
     """Label for a momentum choice."""
-    return "None (cumulative average)" if momentum is None else f"{momentum:g}"
+    return _("None (cumulative average)") if momentum is None else f"{momentum:g}"
 
 
 # --- the lab --------------------------------------------------------------------------------
@@ -211,7 +212,8 @@ class BatchNormLab:
         self.error = None
         for done in range(n):
             if self.steps >= MAX_STEPS:
-                self.error = f"This lab keeps {MAX_STEPS} steps; press Reset to start again."
+                self.error = _("This lab keeps {n} steps; press Reset to start again.").format(
+                    n=MAX_STEPS)
                 return done
             if not self.knobs.same_batch:
                 self.z = torch.randn(self.config.shape, generator=self.generator)
@@ -449,7 +451,7 @@ def forward(layer: nn.Module, x: torch.Tensor, training: bool) -> tuple[torch.Te
 
 def compare_modes(layer: nn.Module, x: torch.Tensor, channel: int) -> ModeComparison | None:
     """Outputs of `x` in train and eval mode; None when PyTorch refuses the batch."""
-    (y_train, _), (y_eval, _) = forward(layer, x, True), forward(layer, x, False)
+    (y_train, _error), (y_eval, _eval_error) = forward(layer, x, True), forward(layer, x, False)
     if y_train is None or y_eval is None:
         return None
     return ModeComparison(*(t[:, channel].flatten().double().numpy() for t in (x, y_train, y_eval)))
@@ -486,7 +488,7 @@ def single_sample(lab: BatchNormLab) -> SingleSample:
     cfg = lab.config
     gen = torch.Generator().manual_seed(cfg.seed + 1_000_003)
     x = torch.randn((1, *cfg.shape[1:]), generator=gen) * lab.knobs.scale + lab.knobs.shift
-    y_eval, _ = forward(lab.layer, x, False)
+    y_eval, _error = forward(lab.layer, x, False)
     y_train, error = forward(lab.layer, x, True)
     return SingleSample(x=x, y_eval=y_eval, y_train=y_train, error=error)
 
@@ -508,7 +510,7 @@ def norm_group(kind: NormKind, shape: tuple[int, int, int, int], sample: int = 0
     Asked of the real layers: the gradient of that output with respect to the input is
     nonzero exactly over the values its mean and variance were computed from.
     """
-    _, c, h, w = shape
+    _n, c, h, w = shape
     layer = {
         "BatchNorm": lambda: nn.BatchNorm2d(c, affine=False, dtype=torch.float64),
         "LayerNorm": lambda: nn.LayerNorm([c, h, w], elementwise_affine=False,
@@ -541,10 +543,10 @@ def tile(maps: torch.Tensor | np.ndarray, gap: int = 1) -> np.ndarray:
 #: Fixed 3×3 kernels applied to the image's grey levels: four feature maps per crop.
 # The Convolution page's presets, as 3x3 kernels (the course's 5x5 sharpen without its border).
 FEATURE_KERNELS: dict[str, torch.Tensor] = {
-    "blur": kernels.PRESETS["Box blur 3x3"].tensor(),
-    "vertical edges": kernels.PRESETS["Sobel x 3x3"].tensor(),
-    "horizontal edges": kernels.PRESETS["Sobel y 3x3"].tensor(),
-    "sharpen": kernels.PRESETS["Sharpen 5x5 (course)"].tensor()[1:-1, 1:-1],
+    N_("blur"): kernels.PRESETS["Box blur 3x3"].tensor(),
+    N_("vertical edges"): kernels.PRESETS["Sobel x 3x3"].tensor(),
+    N_("horizontal edges"): kernels.PRESETS["Sobel y 3x3"].tensor(),
+    N_("sharpen"): kernels.PRESETS["Sharpen 5x5 (course)"].tensor()[1:-1, 1:-1],
 }
 
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from explorer import conv_arithmetic as ca
 from explorer import kernels
-from explorer.i18n import _
+from explorer.i18n import _, ngettext
 from explorer.models import zoo
 from explorer.models.modules import leaf_modules
 
@@ -159,19 +159,23 @@ def running_mean(seed: int) -> Question:
         for i, x in enumerate(batches, start=1):
             layer.train()(x)
             mean = float(x[:, 0].mean())
-            lines.append(f"step {i}: $(1 - {momentum:g}) \\cdot {value:.4g} + {momentum:g} "
+            lines.append(_("step {i}:").format(i=i)
+                         + f" $(1 - {momentum:g}) \\cdot {value:.4g} + {momentum:g} "
                          f"\\cdot {mean:g} = {float(layer.running_mean[0]):.4g}$")
             value = float(layer.running_mean[0])
     shown = "\n".join(f"x{i} = torch.tensor({x.int().tolist()}, dtype=torch.float)"
                       for i, x in enumerate(batches, start=1))
-    code = (f"bn = nn.BatchNorm1d(2, momentum={momentum:g})  # running_mean starts at 0\n"
+    code = (f"bn = nn.BatchNorm1d(2, momentum={momentum:g})  # "
+            + _("running_mean starts at 0") + "\n"
             f"{shown}\n" + "\n".join(f"bn(x{i})" for i in range(1, steps + 1))
             + "\nbn.running_mean[0]")
-    working = ("In training mode each step moves the running mean towards the batch's mean "
-               "of channel 0 (the first column): running_mean ← (1 − momentum)·running_mean "
-               "+ momentum·batch mean.\n\n" + "\n\n".join(lines))
-    after = "this training step" if steps == 1 else f"these {steps} training steps"
-    return _ask("batchnorm", f"After {after}, what is `bn.running_mean[0]`? (within ±0.01)",
+    working = (_("In training mode each step moves the running mean towards the batch's mean "
+                 "of channel 0 (the first column): running_mean ← (1 − momentum)·running_mean "
+                 "+ momentum·batch mean.") + "\n\n" + "\n\n".join(lines))
+    prompt = ngettext("After this training step, what is `bn.running_mean[0]`? (within ±0.01)",
+                      "After these {n} training steps, what is `bn.running_mean[0]`? (within "
+                      "±0.01)", steps).format(n=steps)
+    return _ask("batchnorm", prompt,
                 code, "float", ("running_mean[0]",),
                 (value,), working, tolerance=FLOAT_TOLERANCE)
 
@@ -195,13 +199,13 @@ def eval_output(seed: int) -> Question:
             f"    bn.weight.fill_({gamma:g}); bn.bias.fill_({beta:g})  # γ and β\n"
             f"bn(torch.tensor([[{x:.1f}]]))")
     working = (
-        "In eval mode BatchNorm uses the running statistics, not the batch's: "
+        _("In eval mode BatchNorm uses the running statistics, not the batch's:") + " "
         "$y = \\gamma \\cdot (x - \\mu_{running}) / \\sqrt{\\sigma^2_{running} + \\epsilon} + "
-        "\\beta$ with $\\epsilon = 10^{-5}$.\n\n"
+        "\\beta$" + _(" with {eps}.").format(eps="$\\epsilon = 10^{-5}$") + "\n\n"
         f"$$ y = {gamma:g} \\cdot ({x:g} - ({mean:g})) / \\sqrt{{{var:g} + 10^{{-5}}}} + "
         f"({beta:g}) = {y:.4f} $$")
-    return _ask("batchnorm", "What does the layer output? (within ±0.01)", code, "float",
-                ("output",), (y,), working, tolerance=FLOAT_TOLERANCE)
+    return _ask("batchnorm", _("What does the layer output? (within ±0.01)"), code, "float",
+                (_("output"),), (y,), working, tolerance=FLOAT_TOLERANCE)
 
 
 def batchnorm_question(seed: int) -> Question:

@@ -65,15 +65,24 @@ def _fields(text: str) -> set[str]:
     return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
 
 
+def _source_fields(message) -> set[str]:
+    """The placeholders of a message's English (both forms of a plural message)."""
+    ids = [message.id] if isinstance(message.id, str) else list(message.id)
+    return set().union(*(_fields(i) for i in ids))
+
+
 def test_translations_keep_the_named_placeholders(catalog):
     for msgid, message in _entries(catalog).items():
         strings = [message.string] if isinstance(message.string, str) else list(message.string)
         for translated in strings:
-            assert _fields(translated) == _fields(msgid), (msgid, translated)
+            assert _fields(translated) == _source_fields(message), (msgid, translated)
     with i18n.use_language("zh"):  # and they format with the names the English uses
-        for msgid in _entries(catalog):
-            names = dict.fromkeys(_fields(msgid), 1)
-            i18n._(msgid).format(**names)
+        for msgid, message in _entries(catalog).items():
+            names = dict.fromkeys(_source_fields(message), 1)
+            if isinstance(message.id, str):
+                i18n._(msgid).format(**names)
+            else:
+                i18n.ngettext(*message.id, 2).format(**names)
 
 
 def _glossary() -> list[tuple[str, list[str]]]:

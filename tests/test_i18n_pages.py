@@ -17,7 +17,8 @@ import pytest
 from explorer.ui import navigation
 
 # Pages whose every sentence goes through the catalog; the others still speak English.
-TRANSLATED = ["pages/home.py", "pages/conv_arithmetic.py", "pages/sampling.py"]
+TRANSLATED = ["pages/home.py", "pages/conv_arithmetic.py", "pages/sampling.py",
+              "pages/batchnorm.py"]
 
 _ALLOWED = [
     r"`[^`]*`",  # code
@@ -28,7 +29,7 @@ _ALLOWED = [
     r"Language · 语言",
     r"\*\*torch\*\*.*streamlit\*\* \S+",  # library versions
 ]
-_WORD = r"[A-Za-z][A-Za-z'’-]*"
+_WORD = r"[A-Za-z][A-Za-z'’-]+"  # two letters or more: axis names such as N, H, W are not words
 _ENGLISH_RUN = re.compile(rf"{_WORD}(?:[ ,;:]+{_WORD}){{2,}}")
 
 
@@ -95,6 +96,10 @@ STATES = [
     ("pages/conv_arithmetic.py", {"ca_layer": "ConvTranspose2d", "ca_cin": 3, "ca_groups": 2}),
     ("pages/conv_arithmetic.py", {"ca_pad_mode": "same", "ca_want": 300}),
     ("pages/sampling.py", {"sp_pool": "AvgPool2d", "sp_k": 3, "sp_p": 1, "pf_pooling_on": True}),
+    ("pages/batchnorm.py", {"bn_kind": "2d", "bn_batch": 1, "bn_size": 1, "bn_keras": True,
+                            "bn_single_shown": True, "pf_batchnorm_on": True}),
+    ("pages/batchnorm.py", {"bn_track": False, "bn_affine": False, "bn_momentum": "None",
+                            "bn_mode": "eval", "bn_single_shown": True}),
 ]
 
 

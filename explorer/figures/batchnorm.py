@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from explorer import batchnorm as bn
 from explorer.figures import PrebuiltFigure
+from explorer.i18n import _
 
 COLORS = qualitative.Plotly
 STATS = (("running_mean", "target_mean"), ("running_var", "target_var"))
@@ -56,14 +57,14 @@ def history_figure(steps: list[int], series: dict[str, np.ndarray], channels: li
         for k, c in enumerate(channels):
             color = COLORS[k % len(COLORS)]
             data.append({"type": "scatter", "x": steps, "y": series[name][:, c].tolist(),
-                         "name": f"channel {c}", "legendgroup": str(c),
+                         "name": _("channel {c}").format(c=c), "legendgroup": str(c),
                          "showlegend": col == 1, "line": {"color": color}, **_axes(col)})
             data.append({"type": "scatter", "x": steps, "y": series[target][:, c].tolist(),
-                         "name": f"data, channel {c}", "legendgroup": str(c),
+                         "name": _("data, channel {c}").format(c=c), "legendgroup": str(c),
                          "showlegend": False, **_axes(col),
                          "line": {"color": color, "dash": "dash", "width": 1.5}})
     for axis in ("xaxis", "xaxis2"):
-        layout[axis]["title"] = {"text": "step"}
+        layout[axis]["title"] = {"text": _("step")}
     layout.update(height=380, margin={"t": 40, "b": 40, "l": 40, "r": 10},
                   legend={"orientation": "h", "y": -0.2})
     return PrebuiltFigure({"data": data, "layout": layout})
@@ -76,7 +77,7 @@ def channels_figure(running: dict[str, np.ndarray], targets: dict[str, np.ndarra
     `running` maps running_mean and running_var to [C] arrays; `targets` maps target_mean and
     target_var to [C] arrays (all NaN when the data's value is not known).
     """
-    layout = _layout(2, ("running_mean per channel", "running_var per channel"))
+    layout = _layout(2, (_("running_mean per channel"), _("running_var per channel")))
     chans = list(range(len(running["running_mean"])))
     data = []
     for col, (name, target) in enumerate(STATS, start=1):
@@ -85,11 +86,11 @@ def channels_figure(running: dict[str, np.ndarray], targets: dict[str, np.ndarra
         tgt = targets[target]
         if not np.isnan(tgt).all():
             data.append({"type": "scatter", "x": chans, "y": tgt.tolist(), "mode": "markers",
-                         "name": "the data's value", "showlegend": col == 1, **_axes(col),
+                         "name": _("the data's value"), "showlegend": col == 1, **_axes(col),
                          "marker": {"symbol": "line-ew-open", "size": 18, "color": "black",
                                     "line": {"width": 2}}})
     for axis in ("xaxis", "xaxis2"):
-        layout[axis]["title"] = {"text": "channel"}
+        layout[axis]["title"] = {"text": _("channel")}
         if len(chans) <= 32:
             layout[axis]["dtick"] = 1
     layout.update(height=300, margin={"t": 40, "b": 40, "l": 40, "r": 10}, bargap=0.25,
@@ -133,8 +134,9 @@ def axes_figure(shape: tuple[int, int, int, int], groups: dict[str, torch.Tensor
     titles = []
     for kind, group in groups.items():
         size = int(group.sum())
-        titles.append(f"<b>{kind}</b>: averages over {bn.NORM_AXES[kind]}<br>{size} values "
-                      f"per μ, σ² · {group.numel() // size} pairs in all")
+        titles.append(_("<b>{kind}</b>: averages over {axes}<br>{size} values per μ, σ² · "
+                        "{pairs} pairs in all").format(kind=kind, axes=bn.NORM_AXES[kind],
+                                                       size=size, pairs=group.numel() // size))
     layout = _layout(len(groups), tuple(titles), horizontal_spacing=0.06)
     data = []
     for i, group in enumerate(groups.values(), start=1):
@@ -142,17 +144,17 @@ def axes_figure(shape: tuple[int, int, int, int], groups: dict[str, torch.Tensor
         data.append({"type": "heatmap", "z": bn.tile(group.double()).tolist(),
                      "colorscale": [[0, "#e5e7eb"], [1, "#2563eb"]], "zmin": 0, "zmax": 1,
                      "showscale": False, "xgap": 1, "ygap": 1, **_axes(i),
-                     "hovertemplate": "averaged together: %{z}<extra></extra>"})
+                     "hovertemplate": _("averaged together: %{z}") + "<extra></extra>"})
         layout[f"xaxis{suffix}"].update(
             tickvals=[j * (w + 1) + (w - 1) / 2 for j in range(n)],
-            ticktext=[f"n={j}" for j in range(n)], title={"text": "N (samples) →"},
+            ticktext=[f"n={j}" for j in range(n)], title={"text": _("N (samples) →")},
             showgrid=False, zeroline=False)
         layout[f"yaxis{suffix}"].update(
             tickvals=[j * (h + 1) + (h - 1) / 2 for j in range(c)],
             ticktext=[f"c={j}" for j in range(c)], autorange="reversed", showgrid=False,
             zeroline=False, scaleanchor=f"x{suffix}")
         if i == 1:
-            layout["yaxis"]["title"] = {"text": "C (channels) ↓"}
+            layout["yaxis"]["title"] = {"text": _("C (channels) ↓")}
     layout.update(height=440, margin={"t": 70, "b": 50, "l": 60, "r": 10})
     for note in layout["annotations"]:
         note["font"] = {"size": 13}
@@ -161,7 +163,8 @@ def axes_figure(shape: tuple[int, int, int, int], groups: dict[str, torch.Tensor
 
 def maps_figure(result: bn.FeatureMapsNorm) -> go.Figure:
     """The batch of feature maps tiled (channels down, crops across), before and after."""
-    layout = _layout(2, ("before BatchNorm2d", "after BatchNorm2d"), horizontal_spacing=0.12)
+    layout = _layout(2, (_("before BatchNorm2d"), _("after BatchNorm2d")),
+                     horizontal_spacing=0.12)
     n, c, h, w = result.before.shape
     data = []
     for i, maps in enumerate((result.before, result.after), start=1):
@@ -174,9 +177,10 @@ def maps_figure(result: bn.FeatureMapsNorm) -> go.Figure:
                      "hovertemplate": "%{z:.3f}<extra></extra>"})
         layout[f"xaxis{suffix}"].update(
             tickvals=[j * (w + 2) + w / 2 for j in range(n)],
-            ticktext=[f"crop {j}" for j in range(n)], showgrid=False, zeroline=False)
+            ticktext=[_("crop {j}").format(j=j) for j in range(n)], showgrid=False, zeroline=False)
         layout[f"yaxis{suffix}"].update(
-            tickvals=[j * (h + 2) + h / 2 for j in range(c)], ticktext=list(result.names),
+            tickvals=[j * (h + 2) + h / 2 for j in range(c)],
+            ticktext=[_(name) for name in result.names],
             autorange="reversed", showgrid=False, showticklabels=i == 1, zeroline=False,
             scaleanchor=f"x{suffix}")
     layout.update(height=460, margin={"t": 40, "b": 10, "l": 110, "r": 10})
