@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from explorer.i18n import N_, _
+
 PaddingMode = Literal["zeros", "reflect", "replicate"]
 DisplayMode = Literal["clip", "abs", "minmax"]
 ColourMode = Literal["grayscale", "rgb"]
@@ -31,6 +33,8 @@ DISPLAY_MODES: tuple[DisplayMode, ...] = ("clip", "abs", "minmax")
 COLOUR_MODES: tuple[ColourMode, ...] = ("grayscale", "rgb")
 MIN_SIZE, MAX_SIZE = 1, 7
 CUSTOM = "Custom"
+#: What `parse_kernel` calls the grids it reads, for its messages.
+GRID_NAMES = (N_("kernel"), N_("input grid"), N_("window"))
 
 Grid = tuple[tuple[float, ...], ...]
 
@@ -70,32 +74,44 @@ _BINOMIAL_5 = (1, 4, 6, 4, 1)
 
 PRESET_LIST: tuple[Preset, ...] = (
     Preset("Sharpen 5x5 (course)", _bordered(((0, -1, 0), (-1, 5, -1), (0, -1, 0))),
-           "The course's sharpen: each pixel counts 5 times, minus its four neighbours, so "
-           "differences from the surroundings are amplified. The weights sum to 1."),
+           N_("The course's sharpen: each pixel counts 5 times, minus its four neighbours, so "
+              "differences from the surroundings are amplified. The weights sum to 1.")),
     Preset("Blur 5x5 (course)", _bordered(((1, 1, 1), (1, 1, 1), (1, 1, 1))),
-           "The course's blur: a 3x3 block of ones. Each output pixel is the sum of nine "
-           "input pixels, so without normalising the image gets nine times brighter."),
+           N_("The course's blur: a 3x3 block of ones. Each output pixel is the sum of nine "
+              "input pixels, so without normalising the image gets nine times brighter.")),
     Preset("Edge detect 3x3 (course)", ((0, 1, 0), (1, -4, 1), (0, 1, 0)),
-           "The course's edge detector (a Laplacian): four neighbours minus four times the "
-           "centre. Flat regions give 0, edges give large positive and negative values."),
+           N_("The course's edge detector (a Laplacian): four neighbours minus four times the "
+              "centre. Flat regions give 0, edges give large positive and negative values.")),
     Preset("Identity 3x3", ((0, 0, 0), (0, 1, 0), (0, 0, 0)),
-           "Copies the centre pixel: the output equals the input."),
+           N_("Copies the centre pixel: the output equals the input.")),
     Preset("Box blur 3x3", ((1, 1, 1), (1, 1, 1), (1, 1, 1)),
-           "The average of a 3x3 neighbourhood (ones, divided by their sum 9).", normalise=True),
+           N_("The average of a 3x3 neighbourhood (ones, divided by their sum 9)."),
+           normalise=True),
     Preset("Gaussian blur 5x5", tuple(tuple(float(a * b) for b in _BINOMIAL_5)
                                       for a in _BINOMIAL_5),
-           "A weighted average that favours the centre (binomial weights, divided by their "
-           "sum 256): a softer blur than the box.", normalise=True),
+           N_("A weighted average that favours the centre (binomial weights, divided by their "
+              "sum 256): a softer blur than the box."), normalise=True),
     Preset("Sobel x 3x3", _SOBEL_X,
-           "Right minus left: responds to vertical edges, positive where the image gets "
-           "brighter to the right. Not symmetric, so flipping it changes the result."),
+           N_("Right minus left: responds to vertical edges, positive where the image gets "
+              "brighter to the right. Not symmetric, so flipping it changes the result.")),
     Preset("Sobel y 3x3", tuple(zip(*_SOBEL_X, strict=True)),
-           "Bottom minus top: responds to horizontal edges."),
+           N_("Bottom minus top: responds to horizontal edges.")),
     Preset("Emboss 3x3", ((-2, -1, 0), (-1, 1, 1), (0, 1, 2)),
-           "Bottom-right minus top-left plus the pixel itself: a raised, lit-from-one-side look."),
+           N_("Bottom-right minus top-left plus the pixel itself: a raised, lit-from-one-side "
+              "look.")),
     Preset("Outline 3x3", ((-1, -1, -1), (-1, 8, -1), (-1, -1, -1)),
-           "Eight times the centre minus all eight neighbours: outlines every edge."),
+           N_("Eight times the centre minus all eight neighbours: outlines every edge.")),
 )
+#: The presets' names as the page shows them (the English names stay the option values).
+PRESET_NAMES: dict[str, str] = {
+    "Sharpen 5x5 (course)": N_("Sharpen 5x5 (course)"),
+    "Blur 5x5 (course)": N_("Blur 5x5 (course)"),
+    "Edge detect 3x3 (course)": N_("Edge detect 3x3 (course)"),
+    "Identity 3x3": N_("Identity 3x3"), "Box blur 3x3": N_("Box blur 3x3"),
+    "Gaussian blur 5x5": N_("Gaussian blur 5x5"), "Sobel x 3x3": N_("Sobel x 3x3"),
+    "Sobel y 3x3": N_("Sobel y 3x3"), "Emboss 3x3": N_("Emboss 3x3"),
+    "Outline 3x3": N_("Outline 3x3"), "Custom": N_("Custom"),
+}
 PRESETS: dict[str, Preset] = {p.name: p for p in PRESET_LIST}
 
 
@@ -107,24 +123,27 @@ def parse_cell(value: object, row: int = 0, col: int = 0, what: str = "kernel") 
 
     Raises `KernelError` naming the cell (1-based row and column) when it is not a number.
     """
-    where = f"row {row + 1}, column {col + 1} of the {what}"
+    where = _("row {r}, column {c} of the {grid}").format(r=row + 1, c=col + 1, grid=_(what))
     if isinstance(value, bool):
-        raise KernelError(f"The cell at {where} is {value}, not a number.")
+        raise KernelError(_("The cell at {where} is {value}, not a number.").format(
+            where=where, value=value))
     if isinstance(value, (int, float, np.integer, np.floating)):
         number = float(value)
     else:
         text = "" if value is None else str(value).strip().replace("−", "-")
         if not text:
-            raise KernelError(f"The cell at {where} is empty; type a number such as 0.")
+            raise KernelError(_("The cell at {where} is empty; type a number such as 0.").format(
+                where=where))
         try:
             number = float(Fraction(text)) if "/" in text else float(text)
         except (ValueError, ZeroDivisionError):
             raise KernelError(
-                f"The cell at {where} is “{text}”, which is not a number "
-                "(use e.g. 2, -0.5 or 1/9)."
+                _("The cell at {where} is “{text}”, which is not a number (use e.g. 2, -0.5 or "
+                  "1/9).").format(where=where, text=text)
             ) from None
     if not math.isfinite(number):
-        raise KernelError(f"The cell at {where} is {number}; weights must be finite.")
+        raise KernelError(_("The cell at {where} is {number}; weights must be finite.").format(
+            where=where, number=number))
     return number
 
 
@@ -136,11 +155,11 @@ def parse_kernel(cells: Sequence[Sequence[object]], max_size: int = MAX_SIZE,
     """
     size = len(cells)
     if not MIN_SIZE <= size <= max_size:
-        raise KernelError(f"The {what} must be 1x1 to {max_size}x{max_size}; this one has "
-                          f"{size} rows.")
+        raise KernelError(_("The {grid} must be 1x1 to {n}x{n}; this one has {rows} rows."
+                            ).format(grid=_(what), n=max_size, rows=size))
     if any(len(row) != size for row in cells):
-        raise KernelError(f"The {what} must be square: every one of its {size} rows needs "
-                          f"{size} numbers.")
+        raise KernelError(_("The {grid} must be square: every one of its {n} rows needs {n} "
+                            "numbers.").format(grid=_(what), n=size))
     values = [[parse_cell(v, r, c, what) for c, v in enumerate(row)]
               for r, row in enumerate(cells)]
     return torch.tensor(values, dtype=torch.float32)
@@ -199,17 +218,18 @@ def prepare_kernel(kernel: torch.Tensor, normalise: bool = False, flip: bool = F
     if normalise:
         total = float(weights.sum())
         if not weights.any():
-            notes.append("The kernel is all zeros, so there is nothing to normalise: every "
-                         "output pixel is 0.")
+            notes.append(_("The kernel is all zeros, so there is nothing to normalise: every "
+                           "output pixel is 0."))
         elif abs(total) < 1e-12:
-            notes.append("The weights sum to 0 (as for edge detectors), so normalising "
-                         "would divide by zero; the kernel is used as it is.")
+            notes.append(_("The weights sum to 0 (as for edge detectors), so normalising "
+                           "would divide by zero; the kernel is used as it is."))
         else:
             weights = weights / total
-            notes.append(f"Divided by the sum of the weights, {format_number(total)}.")
+            notes.append(_("Divided by the sum of the weights, {total}.").format(
+                total=format_number(total)))
     if flip:
         weights = weights.flip(0, 1)
-        notes.append("Flipped top-bottom and left-right (true convolution).")
+        notes.append(_("Flipped top-bottom and left-right (true convolution)."))
     return PreparedKernel(weights, tuple(notes))
 
 
@@ -247,8 +267,8 @@ def check_fits(kernel_size: int, height: int, width: int) -> None:
     """Raise `KernelError` when a kernel is larger than the image it should slide over."""
     if kernel_size > min(height, width):
         raise KernelError(
-            f"The {kernel_size}x{kernel_size} kernel is larger than the {width}x{height} "
-            "image; choose a smaller kernel or a larger image."
+            _("The {k}x{k} kernel is larger than the {w}x{h} image; choose a smaller kernel or "
+              "a larger image.").format(k=kernel_size, w=width, h=height)
         )
 
 
@@ -287,7 +307,7 @@ def _banded_depthwise(padded: torch.Tensor, weights: torch.Tensor, bands: int | 
     horizontal bands that become extra channels, and the bands are stitched back together.
     """
     size = weights.shape[-1]
-    _, channels, padded_h, padded_w = padded.shape
+    _n, channels, padded_h, padded_w = padded.shape
     bands = bands or max(1, BAND_CHANNELS // channels)
     height, width = padded_h - size + 1, padded_w - size + 1
     band = -(-height // bands)  # output rows per band (ceil)
@@ -387,9 +407,11 @@ def inspect_pixel(x: torch.Tensor, weights: torch.Tensor, padding: PaddingMode,
     height, width = x.shape[-2:]
     check_fits(size, height, width)
     if not (0 <= row < height and 0 <= col < width):
-        raise KernelError(f"Pixel (x={col}, y={row}) is outside the {width}x{height} image.")
+        raise KernelError(_("Pixel (x={x}, y={y}) is outside the {w}x{h} image.").format(
+            x=col, y=row, w=width, h=height))
     if not 0 <= channel < x.shape[1]:
-        raise KernelError(f"Channel {channel} does not exist; the image has {x.shape[1]}.")
+        raise KernelError(_("Channel {c} does not exist; the image has {n}.").format(
+            c=channel, n=x.shape[1]))
     padded = pad(x[:, channel : channel + 1], size, padding)[0, 0]
     patch = padded[row : row + size, col : col + size]
     products = patch.double() * weights.double()
@@ -424,15 +446,16 @@ def code_twin(image_name: str, weights: torch.Tensor, colour: ColourMode,
         f"kernel = torch.tensor([\n    {rows},\n])",
     ]
     if normalise and float(weights.sum()) != 0:
-        lines.append("kernel = kernel / kernel.sum()  # normalise")
+        lines.append("kernel = kernel / kernel.sum()  # " + _("normalise"))
     if flip:
-        lines.append("kernel = kernel.flip(0, 1)  # true convolution: conv2d does not flip")
+        lines.append("kernel = kernel.flip(0, 1)  # "
+                     + _("true convolution: conv2d does not flip"))
     torch_mode = "constant" if padding == "zeros" else padding
     lines += [
         f"weight = kernel.expand({channels}, 1, {size}, {size})"
-        + ("  # the same kernel for each channel" if channels > 1 else ""),
-        f'x = F.pad(x, {same_padding(size)}, mode="{torch_mode}")  # keep the size',
-        f"y = F.conv2d(x, weight, groups={channels})  # raw output, any sign",
+        + ("  # " + _("the same kernel for each channel") if channels > 1 else ""),
+        f'x = F.pad(x, {same_padding(size)}, mode="{torch_mode}")  # ' + _("keep the size"),
+        f"y = F.conv2d(x, weight, groups={channels})  # " + _("raw output, any sign"),
     ]
     if display == "clip":
         lines.append("shown = y.clamp(0, 255)")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from explorer.i18n import N_, _
 from explorer.kernels import KernelError, format_number
 
 #: The slide's 5x5 binary input and 3x3 kernel (its output starts with 4).
@@ -29,12 +30,12 @@ MAX_INPUT = 8
 
 #: Small 3x3 kernels for the "several kernels" demonstration, by name.
 KERNEL_BANK: dict[str, tuple[tuple[int, ...], ...]] = {
-    "Slide's X": SLIDE_KERNEL,
-    "Vertical line": ((0, 1, 0), (0, 1, 0), (0, 1, 0)),
-    "Horizontal line": ((0, 0, 0), (1, 1, 1), (0, 0, 0)),
-    "Diagonal ↘": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
-    "Diagonal ↙": ((0, 0, 1), (0, 1, 0), (1, 0, 0)),
-    "Centre only": ((0, 0, 0), (0, 1, 0), (0, 0, 0)),
+    N_("Slide's X"): SLIDE_KERNEL,
+    N_("Vertical line"): ((0, 1, 0), (0, 1, 0), (0, 1, 0)),
+    N_("Horizontal line"): ((0, 0, 0), (1, 1, 1), (0, 0, 0)),
+    N_("Diagonal ↘"): ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+    N_("Diagonal ↙"): ((0, 0, 1), (0, 1, 0), (1, 0, 0)),
+    N_("Centre only"): ((0, 0, 0), (0, 1, 0), (0, 0, 0)),
 }
 
 
@@ -42,7 +43,7 @@ def as_grid(values: Sequence[Sequence[float]] | torch.Tensor) -> torch.Tensor:
     """A 2-D float32 tensor from nested lists (or a tensor)."""
     grid = torch.as_tensor(values, dtype=torch.float32)
     if grid.ndim != 2:
-        raise KernelError("A grid must have rows and columns.")
+        raise KernelError(_("A grid must have rows and columns."))
     return grid
 
 
@@ -51,8 +52,9 @@ def check_window(inputs: torch.Tensor, kernel: torch.Tensor) -> None:
     kh, kw = kernel.shape
     ih, iw = inputs.shape
     if kh > ih or kw > iw:
-        raise KernelError(f"The {kh}x{kw} kernel does not fit in the {ih}x{iw} input; make "
-                          "the kernel smaller or the input larger.")
+        raise KernelError(_("The {kh}x{kw} kernel does not fit in the {ih}x{iw} input; make "
+                            "the kernel smaller or the input larger.").format(
+            kh=kh, kw=kw, ih=ih, iw=iw))
 
 
 def full_output(inputs: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:

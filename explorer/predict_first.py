@@ -277,10 +277,12 @@ def which_kernel(seed: int, image: Image.Image) -> Question:
     x = kernels.image_tensor(photo, "grayscale")
     outputs = [_kernel_output(x, kernels.PRESETS[n]) for n in names]
     letters = "ABCD"
-    options = tuple(f"{letters[i]}: {name}" for i, name in enumerate(names))
-    working = (f"It was **{names[right]}**. Each option's output on the same photo (edge "
-               "kernels sum to 0, so their outputs are shown as absolute values):")
-    return _ask("convolution", "Which of these four kernels produced this picture?",
+    shown = [_(kernels.PRESET_NAMES.get(name, name)) for name in names]
+    options = tuple(f"{letters[i]}: {name}" for i, name in enumerate(shown))
+    working = _("It was **{name}**. Each option's output on the same photo (edge kernels sum "
+                "to 0, so their outputs are shown as absolute values):").format(
+        name=shown[right])
+    return _ask("convolution", _("Which of these four kernels produced this picture?"),
                 "\n\n".join(f"# {letters[i]}\n{kernel_grid_text(kernels.PRESETS[n])}"
                             for i, n in enumerate(names)),
                 "choice", tuple(letters[i] for i in range(4)), (right,), working,

@@ -10,37 +10,46 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from explorer import kernels, moving_window, predict_first
+from explorer import i18n, kernels, moving_window, predict_first
 from explorer.figures import PrebuiltFigure, frozen, grids
 from explorer.figures import convolution as figures
+from explorer.i18n import N_, _
 from explorer.kernels import KernelError
 from explorer.ui import predict_panel, widgets
 
 PRESET_OPTIONS = [*kernels.PRESETS, kernels.CUSTOM]
-COLOUR_LABELS = {"grayscale": "Grayscale", "rgb": "RGB, each channel (groups=3)"}
-PADDING_LABELS = {"zeros": "Zeros", "reflect": "Reflect", "replicate": "Replicate"}
-DISPLAY_LABELS = {"clip": "Clip to 0..255", "abs": "Absolute value", "minmax": "Min-max rescale"}
+COLOUR_LABELS = {"grayscale": N_("Grayscale"), "rgb": N_("RGB, each channel (groups=3)")}
+PADDING_LABELS = {"zeros": N_("Zeros"), "reflect": N_("Reflect"), "replicate": N_("Replicate")}
+DISPLAY_LABELS = {"clip": N_("Clip to 0..255"), "abs": N_("Absolute value"),
+                  "minmax": N_("Min-max rescale")}
 CHANNELS = ("red", "green", "blue")
+CHANNEL_NAMES = {"red": N_("red"), "green": N_("green"), "blue": N_("blue")}
 PLAY_DELAY_S = 0.45
 
 widgets.page_header(
-    "Convolution",
-    "A convolution slides a small grid of weights, the **kernel**, over an image: at every "
-    "position it multiplies the pixels under the kernel by the weights and adds the products "
-    "up into one output pixel. Choose a kernel, see what it does to a photo, then check the "
-    "arithmetic of any pixel and step through the course's moving-window animation.",
+    _("Convolution"),
+    _("A convolution slides a small grid of weights, the **kernel**, over an image: at every "
+      "position it multiplies the pixels under the kernel by the weights and adds the products "
+      "up into one output pixel. Choose a kernel, see what it does to a photo, then check the "
+      "arithmetic of any pixel and step through the course's moving-window animation."),
 )
 photo = widgets.image_input()
 PHOTO_KEY = kernels.image_key(photo.image, photo.name)  # small: caches key on it, not pixels
+# The inspected pixel and channel travel in shared links.
+widgets.url_state("convolution_x", photo.image.width // 2, bounds=(0, photo.image.width - 1))
+widgets.url_state("convolution_y", photo.image.height // 2, bounds=(0, photo.image.height - 1))
+widgets.url_state("convolution_channel", CHANNELS[0], choices=CHANNELS)
 
 
 @st.cache_data(max_entries=128, ttl=3600, show_spinner=False)
-def _kernel_question(seed: int, photo_key: tuple, _image) -> predict_first.Question:
-    return predict_first.which_kernel(seed, _image)
+def _kernel_question(seed: int, photo_key: tuple, _image, lang: str) -> predict_first.Question:
+    with i18n.use_language(lang):
+        return predict_first.which_kernel(seed, _image)
 
 
-predict_panel.panel("convolution", lambda seed: _kernel_question(seed, PHOTO_KEY, photo.image),
-                    what="which kernel it was")
+predict_panel.panel("convolution", lambda seed: _kernel_question(seed, PHOTO_KEY, photo.image,
+                                                                 i18n.language()),
+                    what=_("which kernel it was"))
 
 
 def show_grid(values: object, key: str, cell_px: int = 44, show_indices: bool = True,
@@ -178,22 +187,24 @@ def _histogram_figure(photo_key: tuple, _image: Image.Image, colour: str, weight
 
 
 def kernel_controls() -> None:
-    st.selectbox("Kernel", PRESET_OPTIONS, key="convolution_preset", on_change=_load_preset)
+    st.selectbox(_("Kernel"), PRESET_OPTIONS, key="convolution_preset", on_change=_load_preset,
+                 format_func=lambda name: _(kernels.PRESET_NAMES.get(name, name)))
     preset = kernels.PRESETS.get(st.session_state["convolution_preset"])
-    st.caption(preset.about if preset else "Your own kernel: type any numbers (or fractions "
-               "such as 1/9) into the grid below.")
-    grid_editor("convolution_cells", "convolution_size", "Kernel size",
+    st.caption(_(preset.about) if preset else _("Your own kernel: type any numbers (or "
+                                                "fractions such as 1/9) into the grid below."))
+    grid_editor("convolution_cells", "convolution_size", _("Kernel size"),
                 (kernels.MIN_SIZE, kernels.MAX_SIZE), _now_custom, column_px=52,
-                size_help="Changing the size crops the kernel or adds a border of zeros.")
-    st.caption("Edit any cell and the kernel becomes “Custom”.")
-    st.toggle("Normalise (÷ sum of weights)", key="convolution_normalise")
-    st.toggle("Flip the kernel (true convolution)", key="convolution_flip")
-    st.radio("Colour", kernels.COLOUR_MODES, key="convolution_colour",
-             format_func=COLOUR_LABELS.get, horizontal=True)
-    st.radio("Padding at the border", kernels.PADDING_MODES, key="convolution_padding",
-             format_func=PADDING_LABELS.get, horizontal=True)
-    st.radio("Show negative and large values by", kernels.DISPLAY_MODES,
-             key="convolution_display", format_func=DISPLAY_LABELS.get, horizontal=True)
+                size_help=_("Changing the size crops the kernel or adds a border of zeros."))
+    st.caption(_("Edit any cell and the kernel becomes “Custom”."))
+    st.toggle(_("Normalise (÷ sum of weights)"), key="convolution_normalise")
+    st.toggle(_("Flip the kernel (true convolution)"), key="convolution_flip")
+    st.radio(_("Colour"), kernels.COLOUR_MODES, key="convolution_colour",
+             format_func=lambda mode: _(COLOUR_LABELS[mode]), horizontal=True)
+    st.radio(_("Padding at the border"), kernels.PADDING_MODES, key="convolution_padding",
+             format_func=lambda mode: _(PADDING_LABELS[mode]), horizontal=True)
+    st.radio(_("Show negative and large values by"), kernels.DISPLAY_MODES,
+             key="convolution_display", format_func=lambda mode: _(DISPLAY_LABELS[mode]),
+             horizontal=True)
     widgets.sync_url("convolution_preset", "convolution_colour", "convolution_padding",
                      "convolution_display", "convolution_flip", "convolution_normalise")
 
@@ -213,9 +224,11 @@ def photo_pair(colour: str, weights: tuple, padding: str, display: str, size: in
     in_col, out_col = st.columns(2)
     window = (row, col, size)
     in_col.image(_jpeg(PHOTO_KEY, photo.image, colour, None, padding, "clip", window),
-                 caption=f"Input · {photo.name} · {width}×{height}", width="stretch")
+                 caption=_("Input · {name} · {w}×{h}").format(name=photo.name, w=width,
+                                                               h=height), width="stretch")
     out_col.image(_jpeg(PHOTO_KEY, photo.image, colour, weights, padding, display, window),
-                  caption=f"Output · {DISPLAY_LABELS[display].lower()} · same scale",
+                  caption=_("Output · {display} · same scale").format(
+                      display=_(DISPLAY_LABELS[display]).lower()),
                   width="stretch")
 
 
@@ -236,7 +249,7 @@ def _inspection(photo_key: tuple, _image: Image.Image, colour: str, weights: tup
 
 @widgets.guarded("pixel inspector")
 def pixel_inspector(colour: str, weights: tuple, padding: str) -> None:
-    st.subheader("Pixel inspector")
+    st.subheader(_("Pixel inspector"))
     x = _input_tensor(PHOTO_KEY, photo.image, colour)
     y = _convolve(PHOTO_KEY, photo.image, colour, weights, padding)
     kernel = torch.tensor(weights)
@@ -244,14 +257,18 @@ def pixel_inspector(colour: str, weights: tuple, padding: str) -> None:
     for key, limit in (("convolution_x", width), ("convolution_y", height)):
         st.session_state[key] = min(max(int(st.session_state.get(key, limit // 2)), 0),
                                     limit - 1)
-    st.markdown("Pick an output pixel: type its coordinates, or click a pixel in the "
-                "neighbourhood view. The inspector redoes that pixel's arithmetic by hand.")
+    st.markdown(_("Pick an output pixel: type its coordinates, or click a pixel in the "
+                  "neighbourhood view. The inspector redoes that pixel's arithmetic by hand."))
     c1, c2, c3 = st.columns(3)
-    col = widgets.number_input("x (column)", 0, width - 1, step=1, key="convolution_x", where=c1)
-    row = widgets.number_input("y (row)", 0, height - 1, step=1, key="convolution_y", where=c2)
+    col = widgets.number_input(_("x (column)"), 0, width - 1, step=1, key="convolution_x",
+                               where=c1)
+    row = widgets.number_input(_("y (row)"), 0, height - 1, step=1, key="convolution_y",
+                               where=c2)
     channel = 0
     if x.shape[1] == 3:
-        channel = CHANNELS.index(c3.selectbox("Channel", CHANNELS, key="convolution_channel"))
+        channel = CHANNELS.index(c3.selectbox(_("Channel"), CHANNELS, key="convolution_channel",
+                                              format_func=lambda c: _(CHANNEL_NAMES[c])))
+    widgets.sync_url("convolution_x", "convolution_y", "convolution_channel")
     info = _inspection(PHOTO_KEY, photo.image, colour, weights, padding, row, col, channel)
     size = kernel.shape[-1]
 
@@ -259,11 +276,11 @@ def pixel_inspector(colour: str, weights: tuple, padding: str) -> None:
     top, left = max(0, row - radius), max(0, col - radius)
     crop = x[0, channel, top : row + radius + 1, left : col + radius + 1]
     st.session_state["convolution_picker_origin"] = (top, left)
-    before, _, _, _ = kernels.same_padding(size)
+    before = kernels.same_padding(size)[0]
     window = (row - top - before, col - left - before, size, size)
     zoom, patch, kern, prods = st.columns([1.4, 1, 1, 1.2])
     with zoom:
-        st.caption(f"Input around ({col}, {row}); click a pixel to inspect it")
+        st.caption(_("Input around ({x}, {y}); click a pixel to inspect it").format(x=col, y=row))
         fig = grids.cached_number_grid(
             frozen(crop), highlight=((row - top, col - left),), boxes=(window,), cell_px=30,
             font_size=9, clickable=True, zmin=0, zmax=255, colorscale="gray")
@@ -272,35 +289,36 @@ def pixel_inspector(colour: str, weights: tuple, padding: str) -> None:
                         config={"displayModeBar": False})
     cell_px = 46 if size <= 5 else 38
     with patch:
-        st.caption("Input patch (padding included)")
+        st.caption(_("Input patch (padding included)"))
         show_grid(info.patch, "convolution_inspector_patch", cell_px, show_indices=False,
                   font_size=11, colorscale="gray", zmin=0, zmax=255)
-    for column, grid, label in ((kern, info.weights, "Kernel (as conv2d uses it)"),
-                                (prods, info.products, "Products")):
+    for column, grid, name, label in (
+            (kern, info.weights, "kernel", _("Kernel (as conv2d uses it)")),
+            (prods, info.products, "products", _("Products"))):
         with column:
             st.caption(label)
-            show_grid(grid, f"convolution_inspector_{label}", cell_px, show_indices=False,
+            show_grid(grid, f"convolution_inspector_{name}", cell_px, show_indices=False,
                       font_size=11)
     from_tensor = float(y[0, channel, row, col])
     m1, m2, m3 = st.columns(3)
-    m1.metric("Sum of the products", kernels.format_number(info.total, 6))
-    m2.metric(f"Output tensor y[0, {channel}, {row}, {col}]",
+    m1.metric(_("Sum of the products"), kernels.format_number(info.total, 6))
+    m2.metric(_("Output tensor y[0, {c}, {y}, {x}]").format(c=channel, y=row, x=col),
               kernels.format_number(from_tensor, 6))
-    m3.metric("They agree", "yes" if info.agrees_with(from_tensor) else "NO")
+    m3.metric(_("They agree"), _("yes") if info.agrees_with(from_tensor) else _("NO"))
 
 
 @widgets.guarded("flipped kernel")
 def flip_comparison(kernel: torch.Tensor, weights_unflipped: torch.Tensor, colour: str,
                     padding: str, display: str) -> None:
-    st.subheader("Cross-correlation or convolution?")
-    st.markdown(
+    st.subheader(_("Cross-correlation or convolution?"))
+    st.markdown(_(
         "PyTorch's `conv2d` does **not** flip the kernel: it computes a cross-correlation, "
         "y[i, j] = Σ x[i + m, j + n]·h[m, n]. The mathematical convolution of the slides, "
-        "the discrete form of")
+        "the discrete form of"))
     st.latex(r"y(t) = \int x(\tau)\, h(t - \tau)\, d\tau,")
-    st.markdown("runs the kernel backwards, y[i, j] = Σ x[i − m, j − n]·h[m, n]: the same as "
-                "cross-correlating with the kernel turned by 180°. In a CNN the weights are "
-                "learned, so the flip makes no difference; for a fixed kernel it can.")
+    st.markdown(_("runs the kernel backwards, y[i, j] = Σ x[i − m, j − n]·h[m, n]: the same as "
+                  "cross-correlating with the kernel turned by 180°. In a CNN the weights are "
+                  "learned, so the flip makes no difference; for a fixed kernel it can."))
     flipped = weights_unflipped.flip(0, 1)
     plain_w = tuple(map(tuple, weights_unflipped.tolist()))
     conv_w = tuple(map(tuple, flipped.tolist()))
@@ -308,24 +326,26 @@ def flip_comparison(kernel: torch.Tensor, weights_unflipped: torch.Tensor, colou
     conv = _convolve(PHOTO_KEY, photo.image, colour, conv_w, padding)
     diff = float((plain - conv).abs().max())
     if kernels.is_point_symmetric(kernel):
-        st.info("This kernel looks the same turned by 180°, so both give identical outputs "
-                f"(largest difference {kernels.format_number(diff)}). Try Sobel x or Emboss.")
+        st.info(_("This kernel looks the same turned by 180°, so both give identical outputs "
+                  "(largest difference {diff}). Try Sobel x or Emboss.").format(
+            diff=kernels.format_number(diff)))
     else:
-        st.warning(f"This kernel is not symmetric: the two outputs differ by up to "
-                   f"{kernels.format_number(diff, 6)} (for Sobel x, flipping negates it: "
-                   "bright-to-dark edges swap with dark-to-bright ones)."
-                   + (" Shown by absolute value, a negated output looks the same: choose "
-                      "“Clip to 0..255” to see the swap." if display == "abs" else ""))
+        st.warning(_("This kernel is not symmetric: the two outputs differ by up to {diff} (for "
+                     "Sobel x, flipping negates it: bright-to-dark edges swap with dark-to-bright "
+                     "ones).").format(diff=kernels.format_number(diff, 6))
+                   + (" " + _("Shown by absolute value, a negated output looks the same: "
+                              "choose “Clip to 0..255” to see the swap.")
+                      if display == "abs" else ""))
     cols = st.columns(4)
-    for column, grid, label in ((cols[0], weights_unflipped, "Kernel h"),
-                                (cols[2], flipped, "h turned by 180°")):
+    for column, grid, name, label in ((cols[0], weights_unflipped, "h", _("Kernel h")),
+                                      (cols[2], flipped, "flipped", _("h turned by 180°"))):
         with column:
             st.caption(label)
-            show_grid(grid, f"convolution_flip_{label}", 34, show_indices=False, font_size=10)
+            show_grid(grid, f"convolution_flip_{name}", 34, show_indices=False, font_size=10)
     cols[1].image(_jpeg(PHOTO_KEY, photo.image, colour, plain_w, padding, display), width="stretch",
-                  caption="conv2d(x, h): cross-correlation")
+                  caption=_("conv2d(x, h): cross-correlation"))
     cols[3].image(_jpeg(PHOTO_KEY, photo.image, colour, conv_w, padding, display), width="stretch",
-                  caption="conv2d(x, flip(h)): convolution")
+                  caption=_("conv2d(x, flip(h)): convolution"))
 
 
 @st.cache_resource(**_CACHE)
@@ -368,29 +388,31 @@ def photo_lesson() -> None:
         photo_pair(colour, weights, padding, display, size)
         x_mean, y_mean = _means(PHOTO_KEY, photo.image, colour, weights, padding)
         ratio = y_mean / max(x_mean, 1e-9)
-        st.caption(
-            f"conv2d on a {tuple(x.shape)} tensor with a {size}×{size} kernel took "
-            f"{elapsed * 1000:.0f} ms (0 when cached). The red square marks the inspected "
-            f"pixel. Mean brightness: input {x_mean:.1f} → output {y_mean:.1f}"
-            f" (×{ratio:.2f}; the weights sum to "
-            f"{kernels.format_number(float(prepared.weights.sum()))})."
-        )
-        for note in prepared.notes:
-            (st.warning if "all zeros" in note else st.caption)(note)
+        st.caption(_(
+            "conv2d on a {shape} tensor with a {k}×{k} kernel took {ms:.0f} ms (0 when cached). "
+            "The red square marks the inspected pixel. Mean brightness: input {x_mean:.1f} → "
+            "output {y_mean:.1f} (×{ratio:.2f}; the weights sum to {total}).").format(
+            shape=tuple(x.shape), k=size, ms=elapsed * 1000, x_mean=x_mean, y_mean=y_mean,
+            ratio=ratio, total=kernels.format_number(float(prepared.weights.sum()))))
+        nothing = normalise and not prepared.weights.any()  # the all-zeros note comes first
+        for i, note in enumerate(prepared.notes):
+            (st.warning if nothing and i == 0 else st.caption)(note)
         if not normalise and float(kernel.sum()) > 1.5:
-            st.info(
-                f"Why so bright? The weights add up to {kernels.format_number(float(kernel.sum()))}"
-                ": in a flat region every output pixel is that many times the input, so the "
-                "image gets that many times brighter and most pixels pass 255 (white). The "
-                "course's Blur 5x5 sums nine ones, hence ×9. Switch on **Normalise** to divide "
-                "by the sum and get an average instead.", icon=":material/lightbulb:")
+            st.info(_(
+                "Why so bright? The weights add up to {total}: in a flat region every output "
+                "pixel is that many times the input, so the image gets that many times brighter "
+                "and most pixels pass 255 (white). The course's Blur 5x5 sums nine ones, hence "
+                "×9. Switch on **Normalise** to divide by the sum and get an average instead."
+            ).format(total=kernels.format_number(float(kernel.sum()))),
+                icon=":material/lightbulb:")
 
         hist = _histogram(PHOTO_KEY, photo.image, colour, weights, padding)
-        st.markdown(
-            f"**Raw output values** range from {hist.minimum:.1f} to {hist.maximum:.1f}; "
-            f"{hist.below_zero:.1%} are below 0 and {hist.above_255:.1%} above 255. A screen "
-            "shows only 0..255: *clip* turns the rest black or white, *absolute value* shows "
-            "negative edges as bright too, *min-max* squeezes the whole range into 0..255.")
+        st.markdown(_(
+            "**Raw output values** range from {low:.1f} to {high:.1f}; {below:.1%} are below 0 "
+            "and {above:.1%} above 255. A screen shows only 0..255: *clip* turns the rest black "
+            "or white, *absolute value* shows negative edges as bright too, *min-max* squeezes "
+            "the whole range into 0..255.").format(
+            low=hist.minimum, high=hist.maximum, below=hist.below_zero, above=hist.above_255))
         st.plotly_chart(_histogram_figure(PHOTO_KEY, photo.image, colour, weights, padding),
                         width="stretch", key="convolution_histogram",
                         config={"displayModeBar": False})
@@ -400,9 +422,9 @@ def photo_lesson() -> None:
         unflipped = kernels.prepare_kernel(kernel, normalise=normalise).weights
         flip_comparison(kernel, unflipped, colour, padding, display)
 
-    st.subheader("The same in PyTorch")
-    st.caption("These lines reproduce the output image above exactly; copy them with the "
-               "button in the corner.")
+    st.subheader(_("The same in PyTorch"))
+    st.caption(_("These lines reproduce the output image above exactly; copy them with the "
+                 "button in the corner."))
     st.code(kernels.code_twin(photo.name, kernel, colour, padding, normalise, flip, display),
             language="python")
 
@@ -433,6 +455,8 @@ def _mw_move(delta: int, total: int) -> None:
 
 if "convolution_mw_input" not in st.session_state:
     _mw_reset_to_slide()
+    del st.session_state["convolution_mw_step"]  # a shared link may name the step
+widgets.url_state("convolution_mw_step", 0, bounds=(0, moving_window.MAX_INPUT ** 2))
 
 
 @st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
@@ -445,44 +469,46 @@ def draw_window(state: moving_window.WindowState, inputs: torch.Tensor) -> None:
     boxes = [] if state.row is None else [(state.row, state.col, *state.kernel.shape)]
     scale = "Greens"
     with a:
-        st.caption("Input (products inside the window)")
+        st.caption(_("Input (products inside the window)"))
         show_grid(inputs, f"convolution_mw_in_{state.step}", 62, text=state.input_text(inputs),
                   boxes=boxes, colorscale=scale, font_size=12)
     with b:
-        st.caption("Kernel")
+        st.caption(_("Kernel"))
         show_grid(state.kernel, f"convolution_mw_kernel_{state.step}", colorscale=scale)
     with c:
-        st.caption(f"Output: {state.step} of {state.total} cells")
+        st.caption(_("Output: {step} of {total} cells").format(step=state.step,
+                                                                 total=state.total))
         current = [] if state.row is None else [(state.row, state.col)]
         show_grid(state.shown_output(), f"convolution_mw_out_{state.step}", 56,
                   highlight=current, colorscale="Oranges", font_size=16)
     if state.row is None:
-        st.markdown("Press **Step** to place the kernel on the top-left corner.")
+        st.markdown(_("Press **Step** to place the kernel on the top-left corner."))
     else:
         st.markdown(f"`{state.equation()}`")
     lines = [" ".join(kernels.format_number(v) if filled else "·"
                       for v, filled in zip(r, f, strict=True))
              for r, f in zip(state.output.tolist(), state.filled.tolist(), strict=True)]
-    st.text("Output so far:\n" + "\n".join(lines))
+    st.text(_("Output so far:") + "\n" + "\n".join(lines))
 
 
 @st.fragment
 @widgets.guarded("moving window")
 def moving_window_lesson() -> None:
-    st.markdown(
+    st.markdown(_(
         "The course's animation: a 3×3 kernel slides over a 5×5 binary input, one output "
         "cell per position, without padding and with stride 1. Each step multiplies the nine "
         "covered cells by the weights (shown as value×weight) and adds them up. Edit the "
-        "input or the kernel, then step again.")
+        "input or the kernel, then step again."))
     ed1, ed2, ed3 = st.columns([1.3, 1, 1])
     with ed1:
-        grid_editor("convolution_mw_input", "convolution_mw_isize", "Input size",
+        grid_editor("convolution_mw_input", "convolution_mw_isize", _("Input size"),
                     (3, moving_window.MAX_INPUT), _mw_restart)
     with ed2:
-        grid_editor("convolution_mw_kernel", "convolution_mw_ksize", "Window size", (1, 5),
+        grid_editor("convolution_mw_kernel", "convolution_mw_ksize", _("Window size"), (1, 5),
                     _mw_restart)
     with ed3:
-        st.button("Back to the slide's grids", on_click=_mw_reset_to_slide)
+        st.button(_("Back to the slide's grids"), key="convolution_mw_slide",
+                  on_click=_mw_reset_to_slide)
     try:
         inputs = kernels.parse_kernel(st.session_state["convolution_mw_input"],
                                       moving_window.MAX_INPUT, "input grid")
@@ -491,18 +517,21 @@ def moving_window_lesson() -> None:
     except KernelError as err:
         st.error(str(err))
         return
-    step = min(st.session_state["convolution_mw_step"], total)
+    step = st.session_state["convolution_mw_step"] = min(
+        st.session_state["convolution_mw_step"], total)
+    widgets.sync_url("convolution_mw_step")
     b1, b2, b3, b4, b5 = st.columns(5)
-    b1.button("Start", icon=":material/first_page:", on_click=_mw_move,
-              args=(-total, total), width="stretch")
-    b2.button("Back", icon=":material/chevron_left:", on_click=_mw_move, args=(-1, total),
-              width="stretch", disabled=step == 0)
-    b3.button("Step", icon=":material/chevron_right:", on_click=_mw_move, args=(1, total),
-              width="stretch", disabled=step >= total, type="primary")
-    play = b4.button("Play", icon=":material/play_arrow:", width="stretch",
-                     disabled=step >= total)
-    b5.button("End", icon=":material/last_page:", on_click=_mw_move, args=(total, total),
-              width="stretch")
+    b1.button(_("Start"), key="convolution_mw_start", icon=":material/first_page:",
+              on_click=_mw_move, args=(-total, total), width="stretch")
+    b2.button(_("Back"), key="convolution_mw_back", icon=":material/chevron_left:",
+              on_click=_mw_move, args=(-1, total), width="stretch", disabled=step == 0)
+    b3.button(_("Step"), key="convolution_mw_next", icon=":material/chevron_right:",
+              on_click=_mw_move, args=(1, total), width="stretch", disabled=step >= total,
+              type="primary")
+    play = b4.button(_("Play"), key="convolution_mw_play", icon=":material/play_arrow:",
+                     width="stretch", disabled=step >= total)
+    b5.button(_("End"), key="convolution_mw_end", icon=":material/last_page:",
+              on_click=_mw_move, args=(total, total), width="stretch")
     slot = st.empty()
     if play:
         for s in range(step + 1, total + 1):
@@ -511,6 +540,7 @@ def moving_window_lesson() -> None:
                 draw_window(_window_state(frozen(inputs), frozen(kernel), s), inputs)
             if s < total:
                 time.sleep(PLAY_DELAY_S)
+        widgets.sync_url("convolution_mw_step")
         st.rerun(scope="fragment")
     with slot.container():
         draw_window(_window_state(frozen(inputs), frozen(kernel), step), inputs)
@@ -519,16 +549,16 @@ def moving_window_lesson() -> None:
 
 @widgets.guarded("several kernels")
 def several_kernels(inputs: torch.Tensor) -> None:
-    st.subheader("Several kernels")
-    st.markdown(
+    st.subheader(_("Several kernels"))
+    st.markdown(_(
         "A convolution layer holds **C_out** kernels. Each one slides over the same input and "
         "makes its own output map, so C_out kernels give C_out maps: one `conv2d` with a "
-        "weight of shape (C_out, C_in, k, k).")
-    names = st.multiselect("Kernels", list(moving_window.KERNEL_BANK),
+        "weight of shape (C_out, C_in, k, k)."))
+    names = st.multiselect(_("Kernels"), list(moving_window.KERNEL_BANK),
                            default=list(moving_window.KERNEL_BANK)[:3],
-                           key="convolution_mw_bank")
+                           key="convolution_mw_bank", format_func=_)
     if not names:
-        st.warning("Choose at least one kernel.")
+        st.warning(_("Choose at least one kernel."))
         return
     bank = [moving_window.as_grid(moving_window.KERNEL_BANK[n]) for n in names]
     try:
@@ -544,14 +574,18 @@ def several_kernels(inputs: torch.Tensor) -> None:
                                             bank[start : start + 3], maps[start : start + 3],
                                             strict=False):
             with column.container(border=True):
-                st.markdown(f"**{name}** → output map {names.index(name)}")
+                st.markdown(_("**{kernel}** → output map {i}").format(
+                    kernel=_(name), i=names.index(name)))
                 show_grid(kern, f"convolution_bank_k_{name}", 30, False,
                           colorscale="Greens", font_size=11)
                 show_grid(fmap, f"convolution_bank_map_{name}", 40, False,
                           colorscale="Oranges", font_size=14)
 
 
-photo_tab, window_tab = st.tabs(["Kernels on a photo", "The moving window"])
+TABS = [_("Kernels on a photo"), _("The moving window")]
+# A link that names a step of the moving window opens on that tab.
+photo_tab, window_tab = st.tabs(TABS, default=TABS[1] if st.session_state[
+    "convolution_mw_step"] and "convolution_mw_step" in st.query_params else None)
 with photo_tab:
     photo_lesson()
 with window_tab:

@@ -18,7 +18,7 @@ from explorer.ui import navigation
 
 # Pages whose every sentence goes through the catalog; the others still speak English.
 TRANSLATED = ["pages/home.py", "pages/conv_arithmetic.py", "pages/sampling.py",
-              "pages/batchnorm.py"]
+              "pages/batchnorm.py", "pages/convolution.py"]
 
 _ALLOWED = [
     r"`[^`]*`",  # code
@@ -98,6 +98,11 @@ STATES = [
     ("pages/sampling.py", {"sp_pool": "AvgPool2d", "sp_k": 3, "sp_p": 1, "pf_pooling_on": True}),
     ("pages/batchnorm.py", {"bn_kind": "2d", "bn_batch": 1, "bn_size": 1, "bn_keras": True,
                             "bn_single_shown": True, "pf_batchnorm_on": True}),
+    ("pages/convolution.py", {"convolution_preset": "Sobel x 3x3", "convolution_flip": True,
+                              "convolution_display": "abs", "pf_convolution_on": True,
+                              "convolution_mw_step": 3}),
+    ("pages/convolution.py", {"convolution_preset": "Blur 5x5 (course)",
+                              "convolution_normalise": False, "convolution_mw_bank": []}),
     ("pages/batchnorm.py", {"bn_track": False, "bn_affine": False, "bn_momentum": "None",
                             "bn_mode": "eval", "bn_single_shown": True}),
 ]

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
 from explorer.figures.grids import HIGHLIGHT
+from explorer.i18n import _
 from explorer.kernels import OutputHistogram, same_padding
 
 #: Longest side of a photo sent to the browser: the page's columns are narrower than this.
@@ -28,7 +29,7 @@ def outline_window(image: Image.Image, row: int, col: int, size: int) -> Image.I
     """
     marked = image.convert("RGB")
     draw = ImageDraw.Draw(marked)
-    before, after, _, _ = same_padding(size)
+    before, after = same_padding(size)[:2]
     grow = max(0, (max(image.size) // 50 - size) // 2)
     line = max(1, max(image.size) // 300)
     draw.rectangle((col - before - grow - line, row - before - grow - line,
@@ -59,16 +60,16 @@ def output_histogram_figure(hist: OutputHistogram) -> go.Figure:
     return go.Figure({
         "data": [{"type": "bar", "x": centres.tolist(), "y": hist.counts.tolist(),
                   "width": np.diff(hist.edges).tolist(), "marker": {"color": "#5c7cfa"},
-                  "hovertemplate": "%{x:.1f}: %{y} values<extra></extra>"}],
+                  "hovertemplate": _("%{x:.1f}: %{y} values") + "<extra></extra>"}],
         "layout": {
             "height": 230, "margin": {"l": 8, "r": 8, "t": 24, "b": 8}, "bargap": 0,
-            "xaxis": {"title": {"text": "raw output value"}},
-            "yaxis": {"title": {"text": "pixels"}},
+            "xaxis": {"title": {"text": _("raw output value")}},
+            "yaxis": {"title": {"text": _("pixels")}},
             "shapes": [{**edge, "x0": 0, "x1": 0}, {**edge, "x0": 255, "x1": 255},
                        {"type": "rect", "yref": "paper", "y0": 0, "y1": 1, "x0": 0, "x1": 255,
                         "fillcolor": "#c3fae8", "opacity": 0.35, "line": {"width": 0},
                         "layer": "below"}],
             "annotations": [{"x": 127.5, "y": 1, "yref": "paper", "showarrow": False,
-                             "text": "0..255: shown as is by “clip”", "yanchor": "bottom"}],
+                             "text": _("0..255: shown as is by “clip”"), "yanchor": "bottom"}],
         },
     })
