@@ -89,3 +89,27 @@ def test_a_link_copied_from_an_upload_says_the_photo_stays_behind(app, tmp_path)
     assert "photo=upload" in link
     status = app.page.locator("[data-explorer-share-status]").inner_text()
     assert "not in the link" in status
+
+
+def test_a_convolution_link_restores_the_inspector_and_the_moving_window(app, browser):
+    app.open("convolution", query="lang=en")
+    app.set_number("x (column)", 40)
+    app.set_number("y (row)", 30)
+    app.select("Channel", "green")
+    app.page.get_by_role("tab", name="The moving window").click()
+    for _step in range(4):
+        app.button("Step")
+    assert "Output: 4 of 9 cells" in app.text()
+    link = _copied_link(app)
+    for part in ("convolution_x=40", "convolution_y=30", "convolution_channel=green",
+                 "convolution_mw_step=4", "photo=Astronaut"):
+        assert part in link, (part, link)
+    context, other = _fresh(app, browser, link)
+    try:
+        assert "Output: 4 of 9 cells" in other.text()  # opens on the moving window's tab
+        _shot(other, "convolution_restored_window")
+        other.page.get_by_role("tab", name="Kernels on a photo").click()
+        other.wait()
+        assert "Output tensor y[0, 1, 30, 40]" in other.text()
+    finally:
+        context.close()
