@@ -466,9 +466,12 @@ def layer_maps(done: Analysed, strip_convs: tuple[str, ...], cmap: str) -> None:
     left.image(grid, caption=f"{layer}: all {maps.shape[0]} channels, "
                f"{maps.shape[1]}×{maps.shape[2]} each, in {sort.replace('-', ' ')} order",
                width="stretch", output_format="JPEG")
+    if "fm_channel" not in st.session_state:  # a shared link may name the channel
+        widgets.url_state("fm_channel", order[0], choices=order)
     keep_valid("fm_channel", order, order[0])
     channel = right.selectbox("Enlarge channel", order, key="fm_channel",
                               format_func=lambda c: f"channel {c}")
+    widgets.sync_url("fm_channel")
     e1, e2 = right.columns(2)
     alpha = right.slider("Overlay opacity", 0.0, 1.0, 0.55, key="fm_alpha")
     enlarged, over = channel_pictures(done.key, layer, channel, cmap, alpha, done.capture,
