@@ -7,7 +7,7 @@ PORT   ?= 8501
 REPLICAS  ?= $(shell nproc 2>/dev/null || echo 2)
 SERVE_DIR := build/serve
 
-.PHONY: run serve serve-tools test lint bench browser fonts messages clean
+.PHONY: run serve serve-tools test lint bench sweep browser fonts messages clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,11 @@ test: $(VENV)/.test-installed browser fonts serve-tools lint
 
 bench: $(VENV)/.test-installed
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# The long sweep of every page (tests/test_sweep.py; `make test` runs its short profile):
+# many more photos and widget orders, and every option of every widget on two photos.
+sweep: $(VENV)/.test-installed
+	SWEEP_PROFILE=sweep-long $(PY) -m pytest tests/test_sweep.py -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache tests/e2e/screenshots
