@@ -233,15 +233,19 @@ def layer_parameters(seed: int) -> Question:
     spec = zoo.get_spec(key)
     terms = " + ".join(f"{n} {list(shape)} = {count:,}" for n, shape, count in parts)
     buffers = [n for n, _buffer in layer.named_buffers() if n != "num_batches_tracked"]
-    working = (f"`sum(p.numel() for p in layer.parameters())`: {terms}; total **{total:,}**."
-               + (f" The buffers {', '.join(f'`{b}`' for b in buffers)} are state, not "
-                  "parameters: nothing learns them by gradient." if buffers else ""))
+    working = (_("`sum(p.numel() for p in layer.parameters())`: {terms}; total **{total:,}**."
+                 ).format(terms=terms, total=total)
+               + (" " + _("The buffers {names} are state, not parameters: nothing learns them by "
+                          "gradient.").format(names=", ".join(f"`{b}`" for b in buffers))
+                  if buffers else ""))
     code = (f"model = build_model({key!r}, variant={variant!r}"
             f"{', batchnorm=True' if batchnorm else ''})\n"
             f"layer = model.get_submodule({name!r})\n"
             f"print(layer)  # {layer}")
-    return _ask("zoo", f"In {spec.title} ({variant}), how many parameters does `{name}`, "
-                f"`{layer}`, have?", code, "ints", ("parameters",), (total,), working)
+    return _ask("zoo", _("In {network} ({variant}), how many parameters does `{name}`, "
+                         "`{layer}`, have?").format(network=_(spec.title), variant=variant,
+                                                    name=name, layer=layer),
+                code, "ints", (_("parameters"),), (total,), working)
 
 
 # --- Convolution: which of four kernels made this picture -------------------------------------
@@ -274,6 +278,13 @@ def which_kernel(seed: int, image: Image.Image) -> Question:
     right = rng.randrange(4)
     photo = image.convert("L")
     photo.thumbnail((QUIZ_SIDE, QUIZ_SIDE), Image.Resampling.BILINEAR)
+    largest = max(kernels.PRESETS[n].size for n in names)
+    if min(photo.size) < largest:
+        raise kernels.KernelError(
+            _("The quiz shrinks the photo to at most {side} px a side, which leaves "
+              "{width}×{height} px here; its kernels need at least {size}×{size} px, so there "
+              "is no kernel quiz for this photo.").format(
+                side=QUIZ_SIDE, width=photo.width, height=photo.height, size=largest))
     x = kernels.image_tensor(photo, "grayscale")
     outputs = [_kernel_output(x, kernels.PRESETS[n]) for n in names]
     letters = "ABCD"

@@ -14,13 +14,16 @@ import re
 
 import pytest
 
+from explorer.models import zoo
 from explorer.ui import navigation
 
 # Pages whose every sentence goes through the catalog; the others still speak English.
 TRANSLATED = ["pages/home.py", "pages/conv_arithmetic.py", "pages/sampling.py",
-              "pages/batchnorm.py", "pages/convolution.py"]
+              "pages/batchnorm.py", "pages/convolution.py", "pages/zoo.py"]
 
 _ALLOWED = [
+    *(re.escape(paper) for paper in zoo._PAPER.values()),  # citations: authors and year
+    r"Network in Network",  # a paper's title, the network's name
     r"`[^`]*`",  # code
     r"\$[^$]*\$",  # LaTeX
     r"https?://\S+",
@@ -103,6 +106,8 @@ STATES = [
                               "convolution_mw_step": 3}),
     ("pages/convolution.py", {"convolution_preset": "Blur 5x5 (course)",
                               "convolution_normalise": False, "convolution_mw_bank": []}),
+    ("pages/zoo.py", {"zoo_model": "resnet18", "zoo_size": 8, "zoo_mode": "model.eval()"}),
+    ("pages/zoo.py", {"zoo_model": "vgg16", "zoo_variant": "imagenet", "pf_zoo_on": True}),
     ("pages/batchnorm.py", {"bn_track": False, "bn_affine": False, "bn_momentum": "None",
                             "bn_mode": "eval", "bn_single_shown": True}),
 ]

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from explorer.i18n import _
 from explorer.models.modules import is_leaf, leaf_modules, shape_text
 
 _POOLS = (nn.MaxPool2d, nn.AvgPool2d)
@@ -97,7 +98,7 @@ def _groups(module: nn.Module, prefix: str = "") -> list[tuple[str, list[str]]]:
         close_run(last=False)
         seen_block = True
         kids = list(child.named_children())
-        if isinstance(child, nn.Sequential) and all(is_leaf(k) for _, k in kids):
+        if isinstance(child, nn.Sequential) and all(is_leaf(k) for _name, k in kids):
             stages: list[list[str]] = [[]]
             for kid_name, kid in kids:
                 stages[-1].append(f"{full}.{kid_name}")
@@ -105,7 +106,7 @@ def _groups(module: nn.Module, prefix: str = "") -> list[tuple[str, list[str]]]:
                     stages.append([])
             groups += [(full if len(stages) == 1 else f"{full} · stage {k}", leaves)
                        for k, leaves in enumerate(stages, 1)]
-        elif isinstance(child, nn.Sequential) and any(is_leaf(k) for _, k in kids):
+        elif isinstance(child, nn.Sequential) and any(is_leaf(k) for _name, k in kids):
             groups += _groups(child, prefix=f"{full}.")
         else:
             groups.append((full, [n for n, m in child.named_modules(prefix=full)
@@ -135,7 +136,7 @@ def inspect_model(model: nn.Module, input_shape: tuple[int, ...], batch: int = 1
     problems: list[str] = []
     patched: list[str] = []
     current = model
-    for _ in range(_MAX_PATCHES + 1):
+    for _attempt in range(_MAX_PATCHES + 1):
         try:
             return _tabulate(current, tuple(input_shape), batch, problems, patched)
         except _LinearMismatch as err:
@@ -145,12 +146,13 @@ def inspect_model(model: nn.Module, input_shape: tuple[int, ...], batch: int = 1
             device = old.weight.device
             _set(current, err.name, nn.Linear(err.needed, old.out_features,
                                               bias=old.bias is not None, device=device))
-            came_from = f" ({shape_text(err.before)} flattened)" if err.before else ""
-            problems.append(
-                f"“{err.name}” is nn.Linear(in_features={old.in_features}, …) but now receives "
-                f"{err.needed:,} numbers per image{came_from}: it needs "
-                f"in_features={err.needed} — the table shows the network rebuilt that way."
-            )
+            came_from = _(" ({shape} flattened)").format(
+                shape=shape_text(err.before)) if err.before else ""
+            problems.append(_(
+                "“{name}” is nn.Linear(in_features={old}, …) but now receives {n:,} numbers per "
+                "image{came_from}: it needs in_features={needed} — the table shows the network "
+                "rebuilt that way.").format(name=err.name, old=old.in_features, n=err.needed,
+                                             came_from=came_from, needed=err.needed))
             patched.append(err.name)
     raise AssertionError("unreachable: too many Linear mismatches")  # pragma: no cover
 
@@ -160,7 +162,7 @@ def _get(model: nn.Module, name: str) -> nn.Module:
 
 
 def _set(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent, _, attr = name.rpartition(".")
+    parent, _dot, attr = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, attr, module)
 
 
@@ -202,12 +204,12 @@ def _tabulate(model: nn.Module, input_shape: tuple[int, ...], batch: int,
     except _LinearMismatch:
         raise
     except RuntimeError:
-        failed = order[-1] if order else "the first layer"
-        problems.append(
-            f"At {shape_text(input_shape[1:])} the image is too small for "
-            f"“{failed}” ({type(leaves[failed]).__name__ if failed in leaves else 'layer'}): "
-            f"its output would be empty, so nothing after it can run. Make the input larger."
-        )
+        failed = order[-1] if order else _("the first layer")
+        problems.append(_(
+            "At {shape} the image is too small for “{failed}” ({type}): its output would be "
+            "empty, so nothing after it can run. Make the input larger.").format(
+            shape=shape_text(input_shape[1:]), failed=failed,
+            type=type(leaves[failed]).__name__ if failed in leaves else _("layer")))
     finally:
         for handle in handles:
             handle.remove()
@@ -225,7 +227,8 @@ def _tabulate(model: nn.Module, input_shape: tuple[int, ...], batch: int,
             name=name, type=type(module).__name__, stage=stage.get(name, name),
             output_shape=shapes.get(name), params=sum(p.numel() for p in params),
             trainable=any(p.requires_grad for p in params) if params else False, macs=macs,
-            note=f"re-sized to in_features={module.in_features}" if name in patched else "",
+            note=_("re-sized to in_features={n}").format(n=module.in_features)
+            if name in patched else "",
         ))
     all_params = list(model.parameters())
     return LayerTable(
@@ -241,7 +244,7 @@ def table_records(table: LayerTable) -> list[dict[str, object]]:
     """The layer table as records for a dataframe."""
     return [
         {"layer": r.name, "type": r.type, "stage": r.stage,
-         "output shape": shape_text(r.output_shape[1:]) if r.output_shape else "— (not run)",
+         "output shape": shape_text(r.output_shape[1:]) if r.output_shape else _("— (not run)"),
          "parameters": r.params, "trainable": r.trainable, "multiply-adds": r.macs,
          "note": r.note}
         for r in table.rows
@@ -265,7 +268,7 @@ def with_layer_changed(model: nn.Module, name: str, *, kernel: int, stride: int)
     """
     clone = copy.deepcopy(model)
     old = clone.get_submodule(name)
-    old_kernel, _ = kernel_and_stride(old)
+    old_kernel = kernel_and_stride(old)[0]
     old_padding = old.padding[0] if isinstance(old.padding, tuple) else int(old.padding)
     padding = kernel // 2 if old_padding == old_kernel // 2 else old_padding
     if isinstance(old, nn.Conv2d):

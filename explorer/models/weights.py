@@ -29,6 +29,8 @@ import torch
 import torchvision
 from torch.hub import HASH_REGEX
 
+from explorer.i18n import _
+
 BASE_URL_ENV = "EXPLORER_WEIGHTS_URL"
 CHUNK_BYTES = 1 << 18
 TIMEOUT_S = 30.0
@@ -78,11 +80,12 @@ class WeightsFile:
         return self.path.is_file()
 
     def button_label(self) -> str:
-        return f"Download ImageNet weights ({self.size_mb:.0f} MB)"
+        return _("Download ImageNet weights ({mb:.0f} MB)").format(mb=self.size_mb)
 
     def by_hand(self) -> str:
         """The sentence that says how to put the file in place without the app."""
-        return f"download {self.source_url} and save it as {self.path}"
+        return _("download {url} and save it as {path}").format(url=self.source_url,
+                                                                  path=self.path)
 
 
 #: Entries by weights enum name, filled on first use; tests may put their own entry here.

@@ -21,6 +21,7 @@ import torch
 import torchvision
 from torch import nn
 
+from explorer.i18n import N_
 from explorer.models import layer_stack
 from explorer.models import weights as weights_files
 from explorer.models.architectures import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, vgg
@@ -108,10 +109,10 @@ def _vgg_c(in_channels: int, height: int, width: int, num_classes: int,
     return vgg.imagenet_vgg("C", num_classes, batchnorm)
 
 
-_VGG_SMALL = ("channels ÷4 (16–128), a 256-wide classifier instead of 4096 and no fifth "
-              "max-pool, so a 28×28 digit still ends at 1×1 and it trains in minutes")
-_RESNET_SMALL = ("3×3 stride-1 stem without the first max-pool (CIFAR-style: a 28-pixel image "
-                 "would shrink to 1×1 otherwise) and half the widths (32–256)")
+_VGG_SMALL = N_("channels ÷4 (16–128), a 256-wide classifier instead of 4096 and no fifth "
+                 "max-pool, so a 28×28 digit still ends at 1×1 and it trains in minutes")
+_RESNET_SMALL = N_("3×3 stride-1 stem without the first max-pool (CIFAR-style: a 28-pixel "
+                   "image would shrink to 1×1 otherwise) and half the widths (32–256)")
 _PAPER = {
     "lenet": "LeCun, Bottou, Bengio & Haffner, 1998",
     "alexnet": "Krizhevsky, Sutskever & Hinton, 2012",
@@ -133,40 +134,41 @@ def _spec(key: str, title: str, family: str, small_note: str, *, torchvision_wei
 _REGISTRY: dict[str, _Entry] = {
     e.spec.key: e for e in (
         _Entry(_spec("mlp", "MLP [784, 256×4, 10]", "mlp",
-                     "the same four 256-wide hidden layers at every size; only the input layer "
-                     "grows with channels × height × width", batchnorm=True,
-                     paper="the course's multilayer perceptron"), mlp.mlp, mlp.mlp),
-        _Entry(_spec("lenet5", "LeNet-5 (ReLU, max-pool)", "lenet",
-                     "first conv padded by 2 so a 28×28 digit plays the paper's 32×32 input; "
-                     "ReLU and max-pooling as modern courses teach it", batchnorm=True),
+                     N_("the same four 256-wide hidden layers at every size; only the input "
+                        "layer grows with channels × height × width"), batchnorm=True,
+                     paper=N_("the course's multilayer perceptron")), mlp.mlp, mlp.mlp),
+        _Entry(_spec("lenet5", N_("LeNet-5 (ReLU, max-pool)"), "lenet",
+                     N_("first conv padded by 2 so a 28×28 digit plays the paper's 32×32 input; "
+                        "ReLU and max-pooling as modern courses teach it"), batchnorm=True),
                lenet.lenet5, lenet.lenet5),
-        _Entry(_spec("lenet5-classic", "LeNet-5 (1998: sigmoid, average pool)", "lenet",
-                     "first conv padded by 2 so a 28×28 digit plays the paper's 32×32 input; "
-                     "otherwise the 1998 sigmoid + average-pool network", batchnorm=True),
+        _Entry(_spec("lenet5-classic", N_("LeNet-5 (1998: sigmoid, average pool)"), "lenet",
+                     N_("first conv padded by 2 so a 28×28 digit plays the paper's 32×32 input; "
+                        "otherwise the 1998 sigmoid + average-pool network"), batchnorm=True),
                lenet.lenet5_classic, lenet.lenet5_classic),
         _Entry(_spec("alexnet", "AlexNet", "alexnet",
-                     "3×3 stride-1 convs instead of the 11×11 stride-4 stem (a 28-pixel digit "
-                     "would vanish) and a 1024-wide classifier instead of 4096, to train in "
-                     "minutes", torchvision_weights="AlexNet_Weights"),
+                     N_("3×3 stride-1 convs instead of the 11×11 stride-4 stem (a 28-pixel "
+                        "digit would vanish) and a 1024-wide classifier instead of 4096, to "
+                        "train in minutes"), torchvision_weights="AlexNet_Weights"),
                alexnet.small_alexnet, _tv("alexnet")),
-        _Entry(_spec("vgg11", "VGG-11 (configuration A)", "vgg", _VGG_SMALL, batchnorm=True,
+        _Entry(_spec("vgg11", N_("VGG-11 (configuration A)"), "vgg", _VGG_SMALL, batchnorm=True,
                      torchvision_weights="VGG11_Weights"), _vgg_small("A"), _tv("vgg11")),
-        _Entry(_spec("vgg13", "VGG-13 (configuration B)", "vgg", _VGG_SMALL, batchnorm=True,
+        _Entry(_spec("vgg13", N_("VGG-13 (configuration B)"), "vgg", _VGG_SMALL, batchnorm=True,
                      torchvision_weights="VGG13_Weights"), _vgg_small("B"), _tv("vgg13")),
-        _Entry(_spec("vgg16-c", "VGG-16 with 1×1 convs (configuration C)", "vgg", _VGG_SMALL,
+        _Entry(_spec("vgg16-c", N_("VGG-16 with 1×1 convs (configuration C)"), "vgg", _VGG_SMALL,
                      batchnorm=True), _vgg_small("C"), _vgg_c),
-        _Entry(_spec("vgg16", "VGG-16 (configuration D, the usual VGG-16)", "vgg", _VGG_SMALL,
+        _Entry(_spec("vgg16", N_("VGG-16 (configuration D, the usual VGG-16)"), "vgg", _VGG_SMALL,
                      batchnorm=True,
                      torchvision_weights="VGG16_Weights"), _vgg_small("D"), _tv("vgg16")),
-        _Entry(_spec("vgg19", "VGG-19 (configuration E)", "vgg", _VGG_SMALL, batchnorm=True,
+        _Entry(_spec("vgg19", N_("VGG-19 (configuration E)"), "vgg", _VGG_SMALL, batchnorm=True,
                      torchvision_weights="VGG19_Weights"), _vgg_small("E"), _tv("vgg19")),
         _Entry(_spec("nin", "Network in Network", "nin",
-                     "3×3 stride-1 stem instead of 11×11 stride 4 and widths 48/128/192 "
-                     "instead of 96/256/384, so small images keep their detail", batchnorm=True),
+                     N_("3×3 stride-1 stem instead of 11×11 stride 4 and widths 48/128/192 "
+                        "instead of 96/256/384, so small images keep their detail"),
+                     batchnorm=True),
                nin.nin_small, nin.nin_imagenet),
         _Entry(_spec("googlenet", "GoogLeNet (Inception v1)", "googlenet",
-                     "the nine Inception blocks at half width behind a 3×3 stem and one "
-                     "max-pool (instead of 7×7/2 + three pools); no auxiliary heads",
+                     N_("the nine Inception blocks at half width behind a 3×3 stem and one "
+                        "max-pool (instead of 7×7/2 + three pools); no auxiliary heads"),
                      torchvision_weights="GoogLeNet_Weights"),
                googlenet.small_googlenet, _tv("googlenet", aux_logits=False, init_weights=True)),
         _Entry(_spec("resnet18", "ResNet-18", "resnet", _RESNET_SMALL,
@@ -175,12 +177,12 @@ _REGISTRY: dict[str, _Entry] = {
         _Entry(_spec("resnet34", "ResNet-34", "resnet", _RESNET_SMALL,
                      torchvision_weights="ResNet34_Weights"),
                resnet.small_resnet(34), _tv("resnet34")),
-        _Entry(_spec("resnet50", "ResNet-50 (bottleneck)", "resnet", _RESNET_SMALL,
+        _Entry(_spec("resnet50", N_("ResNet-50 (bottleneck)"), "resnet", _RESNET_SMALL,
                      torchvision_weights="ResNet50_Weights"),
                resnet.small_resnet(50), _tv("resnet50")),
         _Entry(_spec("densenet121", "DenseNet-121", "densenet",
-                     "growth rate 12 instead of 32 and a 3×3 stride-1 stem without the first "
-                     "max-pool, so it fits small images and trains in minutes",
+                     N_("growth rate 12 instead of 32 and a 3×3 stride-1 stem without the "
+                        "first max-pool, so it fits small images and trains in minutes"),
                      torchvision_weights="DenseNet121_Weights"),
                densenet.small_densenet121, _tv("densenet121")),
         *(_Entry(_spec(f"{name}26", f"{title} (26 layers, He et al.'s CIFAR-10 experiment)",
@@ -194,8 +196,8 @@ _REGISTRY: dict[str, _Entry] = {
 
 #: The key of a student's own layer stack (see `explorer.models.layer_stack`).
 CUSTOM = "custom"
-_CUSTOM_SPEC = ModelSpec(CUSTOM, "Your network (built on the Model zoo page)", "custom",
-                         "your own layer stack", "exactly the layers you stacked",
+_CUSTOM_SPEC = ModelSpec(CUSTOM, N_("Your network (built on the Model zoo page)"), "custom",
+                         N_("your own layer stack"), N_("exactly the layers you stacked"),
                          imagenet_from_torchvision=False, supports_batchnorm=False)
 
 

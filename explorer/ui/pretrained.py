@@ -11,6 +11,7 @@ import time
 
 import streamlit as st
 
+from explorer.i18n import _
 from explorer.models import weights
 
 PROGRESS_EVERY_S = 0.2  # a progress message per 256 kB chunk would flood the websocket
@@ -27,12 +28,13 @@ def download_button(file: weights.WeightsFile, key: str, messages=None) -> bool:
     button). Returns True when this click put the file in place (the caller reruns to use it).
     """
     clicked = st.button(file.button_label(), key=key, icon=":material/download:",
-                        help=f"Fetches {file.source_url} into {file.path}, checked by the "
-                        f"SHA-256 prefix in its name ({file.hash_prefix}).")
+                        help=_("Fetches {url} into {path}, checked by the SHA-256 prefix in its "
+                               "name ({prefix}).").format(url=file.source_url, path=file.path,
+                                                          prefix=file.hash_prefix))
     if not clicked:
         return False
     messages = messages or st.container()
-    bar = messages.progress(0.0, text=f"Downloading {file.filename}…")
+    bar = messages.progress(0.0, text=_("Downloading {file}…").format(file=file.filename))
     last = [0.0]
 
     def progress(done: int, total: int | None) -> None:
@@ -42,9 +44,11 @@ def download_button(file: weights.WeightsFile, key: str, messages=None) -> bool:
         last[0] = now
         if total:
             bar.progress(min(done / total, 1.0),
-                         text=f"Downloading {file.filename}: {_mb(done)} of {_mb(total)}")
+                         text=_("Downloading {file}: {done} of {total}").format(
+                             file=file.filename, done=_mb(done), total=_mb(total)))
         else:
-            bar.progress(0.0, text=f"Downloading {file.filename}: {_mb(done)}")
+            bar.progress(0.0, text=_("Downloading {file}: {done}").format(file=file.filename,
+                                                                         done=_mb(done)))
 
     try:
         weights.download(file, progress)
@@ -52,5 +56,6 @@ def download_button(file: weights.WeightsFile, key: str, messages=None) -> bool:
         bar.empty()
         messages.error(str(err), icon=":material/cloud_off:")
         return False
-    bar.progress(1.0, text=f"{file.filename} is in place, its hash checked.")
+    bar.progress(1.0, text=_("{file} is in place, its hash checked.").format(
+        file=file.filename))
     return True
