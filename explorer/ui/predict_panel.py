@@ -93,7 +93,11 @@ def panel(topic: str, make: Callable[[int], predict_first.Question] | None = Non
     if seed_key not in st.session_state:
         st.session_state[seed_key] = secrets.randbelow(2**31)
     seed = st.session_state[seed_key]
-    question = make(seed) if make is not None else _generated(topic, seed, i18n.language())
+    try:
+        question = make(seed) if make is not None else _generated(topic, seed, i18n.language())
+    except ValueError as err:  # no question fits this input (a photo smaller than the kernels)
+        st.info(str(err), icon=":material/info:")
+        return
     answered = st.session_state.get(f"pf_{topic}_answered")
     with st.container(border=True):
         st.markdown(_("**Predict first:** {question}").format(question=question.prompt))
