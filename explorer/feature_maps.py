@@ -19,6 +19,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image, ImageOps
 from torch import nn
 
+from explorer.i18n import _
 from explorer.models import zoo
 from explorer.models.modules import exclusive, is_leaf, shape_text
 from explorer.receptive_field import ReceptiveField, layer_rf
@@ -57,16 +58,17 @@ class Preprocessing:
 
     def steps(self) -> list[str]:
         """The pipeline in words, in the order it runs."""
-        out = [f"resize the shorter side to {self.resize} px",
-               f"centre-crop to {self.height}×{self.width}"]
+        out = [_("resize the shorter side to {n} px").format(n=self.resize),
+               _("centre-crop to {h}×{w}").format(h=self.height, w=self.width)]
         if self.grayscale:
-            out.insert(0, "convert to grayscale")
+            out.insert(0, _("convert to grayscale"))
             if self.invert:
-                out.append("invert (MNIST digits are light on dark)")
+                out.append(_("invert (MNIST digits are light on dark)"))
         mean = ", ".join(f"{m:.4f}" for m in self.mean)
         std = ", ".join(f"{s:.4f}" for s in self.std)
-        out += ["scale pixels to [0, 1]", f"normalise: (x − mean) / std, mean ({mean}), "
-                f"std ({std})"]
+        out += [_("scale pixels to [0, 1]"),
+                _("normalise: (x − mean) / std, mean ({mean}), std ({std})").format(mean=mean,
+                                                                                   std=std)]
         return out
 
 
@@ -413,7 +415,7 @@ def default_class_names(variant: str, num_classes: int) -> list[str]:
         return [str(i) for i in range(10)]
     if variant == "cifar" and num_classes == 10:
         return list(CIFAR10_CLASSES)
-    return [f"class {i}" for i in range(num_classes)]
+    return [_("class {i}").format(i=i) for i in range(num_classes)]
 
 
 # --- first-layer filters ------------------------------------------------------------------

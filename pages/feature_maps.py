@@ -23,8 +23,9 @@ import torch
 from PIL import Image
 
 from explorer import feature_maps as fm
-from explorer import gradcam, handwriting
+from explorer import gradcam, handwriting, i18n
 from explorer.figures import feature_maps as figs
+from explorer.i18n import N_, _
 from explorer.models import zoo
 from explorer.models.modules import shape_text
 from explorer.serving import shared_cache
@@ -32,12 +33,15 @@ from explorer.training import checkpoints, runs
 from explorer.training.config import RunConfig
 from explorer.ui import drawing, pretrained, widgets
 
-WEIGHTS = ("Random (seeded)", "Training run", "ImageNet pretrained")
-VIEWS = ("Layer maps", "First-layer filters", "Prediction & Grad-CAM", "Receptive field")
-VARIANT_LABELS = {"mnist": "MNIST-size 1×28×28", "cifar": "CIFAR-size 3×32×32",
-                  "imagenet": "ImageNet-size 3×224×224"}
-SORTS = {"Network order": "network", "Mean activation, high → low": "mean-desc",
-         "Mean activation, low → high": "mean-asc"}
+# Option values stay English (they travel in links); the page shows them translated.
+WEIGHTS = (N_("Random (seeded)"), N_("Training run"), N_("ImageNet pretrained"))
+VIEWS = (N_("Layer maps"), N_("First-layer filters"), N_("Prediction & Grad-CAM"),
+         N_("Receptive field"))
+VARIANT_LABELS = {"mnist": N_("MNIST-size 1×28×28"), "cifar": N_("CIFAR-size 3×32×32"),
+                  "imagenet": N_("ImageNet-size 3×224×224")}
+SORTS = {N_("Network order"): "network", N_("Mean activation, high → low"): "mean-desc",
+         N_("Mean activation, low → high"): "mean-asc"}
+RANGES = (N_("per channel"), N_("shared by the layer"))
 TTL = 3600  # seconds: a lesson; every cache below is also bounded by max_entries
 MAX_IMAGE_WIDTH = 1460  # st.image's widest picture (2 × 730 px); wider ones it shrinks
 
@@ -47,7 +51,7 @@ MAX_IMAGE_WIDTH = 1460  # st.image's widest picture (2 × 730 px); wider ones it
 
 def random_model(key: str, variant: str, batchnorm: bool, seed: int) -> torch.nn.Module:
     """Held in the byte-bounded model cache (a count bound lets four VGGs fill 2 GB)."""
-    with st.spinner("Building the network…"):
+    with st.spinner(_("Building the network…")):
         return shared_cache.models.get(
             ("random", key, variant, batchnorm, seed),
             lambda: fm.for_inference(zoo.build_seeded(key, seed=seed, variant=variant,
@@ -55,12 +59,12 @@ def random_model(key: str, variant: str, batchnorm: bool, seed: int) -> torch.nn
 
 
 def pretrained_model(key: str) -> torch.nn.Module:
-    with st.spinner("Loading ImageNet weights…"):
+    with st.spinner(_("Loading ImageNet weights…")):
         return shared_cache.models.get(("pretrained", key),
                                       lambda: fm.for_inference(zoo.build_pretrained(key)))
 
 
-@st.cache_resource(max_entries=4, ttl=TTL, show_spinner="Loading the checkpoint…")
+@st.cache_resource(max_entries=4, ttl=TTL, show_spinner=False)
 def checkpoint_model(run_dir: str, mtime: float) -> tuple[torch.nn.Module, RunConfig]:
     model, config = checkpoints.model_from_checkpoint(run_dir)
     return fm.for_inference(model), config
@@ -81,7 +85,7 @@ def analyse(model_id: str, image_id: str, pre_id: str, model: Callable[[], torch
     """Preprocess and capture every layer once per (model, image, preprocessing); held in the
     byte-bounded activation cache (DenseNet-121's layers at 224 px are 150 MB). `model` is
     called only when the capture is not cached."""
-    with st.spinner("Running the network…"):
+    with st.spinner(_("Running the network…")):
         return shared_cache.activations.get((model_id, image_id, pre_id),
                                             lambda: fm.analyse(model(), image, pre))
 
@@ -171,10 +175,13 @@ def preprocessing_pictures(image_id: str, pre_id: str, _photo: Image.Image,
 
 
 @st.cache_data(max_entries=32, ttl=TTL, show_spinner=False)
-def strip_html(key: tuple[str, str, str], every: bool, cmap: str, _capture: fm.Capture) -> str:
-    """The overview strip, drawn and encoded once per (model, image, layers, colours)."""
-    data = base64.b64encode(jpeg(figs.overview_strip(_capture.overview(every_layer=every),
-                                                     cmap))).decode()
+def strip_html(key: tuple[str, str, str], every: bool, cmap: str, _capture: fm.Capture,
+               lang: str) -> str:
+    """The overview strip, drawn and encoded once per (model, image, layers, colours, language
+    of its labels)."""
+    with i18n.use_language(lang):
+        strip = figs.overview_strip(_capture.overview(every_layer=every), cmap)
+    data = base64.b64encode(jpeg(strip)).decode()
     return (f'<div style="overflow-x:auto;padding-bottom:6px"><img alt="overview strip" '
             f'src="data:image/jpeg;base64,{data}" style="max-width:none"></div>')
 
@@ -200,11 +207,17 @@ def channel_pictures(key: tuple[str, str, str], layer: str, channel: int, cmap: 
 
 @st.cache_data(max_entries=32, ttl=TTL, show_spinner=False)
 def channel_table(key: tuple[str, str, str], layer: str, _capture: fm.Capture) -> pd.DataFrame:
-    stats = pd.DataFrame(fm.channel_stats(_capture[layer].maps)).rename_axis("channel")
-    return stats.rename(columns={"zeros": "fraction = 0", "negative": "fraction < 0"})
+    return pd.DataFrame(fm.channel_stats(_capture[layer].maps))
 
 
-@st.cache_data(max_entries=16, ttl=TTL, show_spinner="Back-propagating for Grad-CAM…")
+def channel_headers(stats: pd.DataFrame) -> pd.DataFrame:
+    """The statistics table with its headers in the session's language."""
+    return stats.rename_axis(_("channel")).rename(columns={
+        "zeros": _("fraction = 0"), "negative": _("fraction < 0"), "min": _("min"),
+        "max": _("max"), "mean": _("mean")})
+
+
+@st.cache_data(max_entries=16, ttl=TTL, show_spinner=False)
 def cam_pictures(key: tuple[str, str, str], layer: str, class_index: int,
                  _model: torch.nn.Module, _x: torch.Tensor, _pixels: Image.Image
                  ) -> tuple[bytes, bytes, tuple[int, ...]]:
@@ -254,20 +267,22 @@ def training_run_network(column) -> Network | None:
     """The network of a finished training run's checkpoint, or None when there is none yet."""
     trained = [r for r in runs.list_runs() if r.has_checkpoint]
     if not trained:
-        st.info(f"No training run with a checkpoint in `{runs.runs_dir()}` yet: train one on "
-                "the Training page (one epoch is enough), then come back. Showing random "
-                "weights meanwhile.", icon=":material/info:")
+        st.info(_("No training run with a checkpoint in `{folder}` yet: train one on the "
+                  "Training page (one epoch is enough), then come back. Showing random weights "
+                  "meanwhile.").format(folder=runs.runs_dir()), icon=":material/info:")
         return None
     by_id = {r.run_id: r for r in trained}
     keep_valid("fm_run", list(by_id), trained[0].run_id)
-    run = by_id[column.selectbox("Training run", list(by_id), key="fm_run",
+    run = by_id[column.selectbox(_("Training run"), list(by_id), key="fm_run",
                                  format_func=lambda rid: f"{rid} ({by_id[rid].state})")]
     mtime = (run.path / "checkpoint.pt").stat().st_mtime
     try:
-        model, config = checkpoint_model(str(run.path), mtime)
+        with st.spinner(_("Loading the checkpoint…")):
+            model, config = checkpoint_model(str(run.path), mtime)
         init = initial_filters(str(run.path), mtime, config)
     except Exception as err:  # a damaged or foreign checkpoint: one sentence, no traceback
-        st.error(f"The checkpoint of run {run.run_id} could not be loaded: {err}")
+        st.error(_("The checkpoint of run {run} could not be loaded: {error}").format(
+            run=run.run_id, error=err))
         st.stop()
     del model  # the session keeps the loader below, not the network
     return Network(config.model, config.variant, WEIGHTS[1],
@@ -283,17 +298,19 @@ def pretrained_network(key: str) -> Network | None:
     spec = zoo.get_spec(key)
     file = zoo.pretrained_file(key)
     if file is None:
-        st.warning(f"torchvision publishes no ImageNet weights for {spec.title}; showing "
-                   "random weights.")
+        st.warning(_("torchvision publishes no ImageNet weights for {name}; showing random "
+                     "weights.").format(name=_(spec.title)))
         return None
     try:
         if not file.is_cached():
             raise zoo.PretrainedMissing(
-                f"No pretrained {spec.title} weights on this machine yet: use the download "
-                f"button beside “Weights”, or {file.by_hand()}.")
+                _("No pretrained {name} weights on this machine yet: use the download button "
+                  "beside “Weights”, or {by_hand}.").format(name=_(spec.title),
+                                                           by_hand=file.by_hand()))
         pretrained_model(key)
     except zoo.PretrainedMissing as err:
-        st.warning(f"{err} Showing random weights meanwhile.", icon=":material/download:")
+        st.warning(_("{problem} Showing random weights meanwhile.").format(problem=err),
+                   icon=":material/download:")
         return None
     return Network(key, "imagenet", WEIGHTS[2], functools.partial(pretrained_model, key),
                    f"pretrained:{key}")
@@ -313,12 +330,13 @@ def offer_download(key: str, column, messages) -> None:
 
 def what_random_weights_show(net: Network) -> None:
     classes = zoo.VARIANTS[net.variant].num_classes
-    st.info(f"**Random weights: this network has learned nothing.** Its filters are random "
-            "numbers. The first layer's maps still look like your photo (a random small "
-            "filter is some blur or edge detector), but deeper layers only smear it into "
-            "textures that nobody trained to mean anything, and the prediction is chance "
-            f"(1 in {classes:,}). Download the ImageNet weights, or train a run and pick "
-            "“Training run”, to see what learned filters find.", icon=":material/casino:")
+    st.info(_("**Random weights: this network has learned nothing.** Its filters are random "
+              "numbers. The first layer's maps still look like your photo (a random small "
+              "filter is some blur or edge detector), but deeper layers only smear it into "
+              "textures that nobody trained to mean anything, and the prediction is chance "
+              "(1 in {classes:,}). Download the ImageNet weights, or train a run and pick "
+              "“Training run”, to see what learned filters find.").format(classes=classes),
+            icon=":material/casino:")
 
 
 @widgets.guarded("network and weights")
@@ -332,28 +350,29 @@ def network_and_weights() -> Network:
         st.session_state["fm_weights"] = WEIGHTS[2]
     widgets.url_state("fm_variant", "imagenet", choices=list(zoo.VARIANTS))
     widgets.url_state("fm_seed", 0, bounds=(0, 9999))
-    st.subheader("Network and weights")
+    st.subheader(_("Network and weights"))
     c1, c2, c3, c4 = st.columns([1.3, 1.2, 1.2, 0.8])
     messages = st.container()  # full width, under the row of choices
-    weights = c1.radio("Weights", WEIGHTS, key="fm_weights")
+    weights = c1.radio(_("Weights"), WEIGHTS, key="fm_weights", format_func=_)
     net = training_run_network(c2) if weights == WEIGHTS[1] else None
     if net is not None:
-        c3.markdown(f"**{zoo.get_spec(net.key).title}** · "
-                    f"{VARIANT_LABELS.get(net.variant, net.variant)}  \ntrained on "
-                    f"{net.config.dataset_title or net.config.settings.dataset}")
+        c3.markdown(_("**{name}** · {size}  \ntrained on {data}").format(
+            name=_(zoo.get_spec(net.key).title),
+            size=_(VARIANT_LABELS.get(net.variant, net.variant)),
+            data=net.config.dataset_title or net.config.settings.dataset))
     else:
-        key = c2.selectbox("Network", zoo.list_models(), key="fm_model",
-                           format_func=lambda k: zoo.get_spec(k).title)
+        key = c2.selectbox(_("Network"), zoo.list_models(), key="fm_model",
+                           format_func=lambda k: _(zoo.get_spec(k).title))
         spec = zoo.get_spec(key)
         offer_download(key, c1, messages)
         if weights == WEIGHTS[2]:
             st.session_state["fm_variant"] = "imagenet"
-        variant = c3.selectbox("Input size", list(zoo.VARIANTS), key="fm_variant",
-                               format_func=lambda v: VARIANT_LABELS.get(v, v),
+        variant = c3.selectbox(_("Input size"), list(zoo.VARIANTS), key="fm_variant",
+                               format_func=lambda v: _(VARIANT_LABELS.get(v, v)),
                                disabled=weights == WEIGHTS[2])
         if weights == WEIGHTS[2]:
             net = pretrained_network(key)
-        seed = int(widgets.number_input("Seed", 0, 9999, key="fm_seed",
+        seed = int(widgets.number_input(_("Seed"), 0, 9999, key="fm_seed",
                                         disabled=net is not None, where=c4))
         if net is None:
             try:
@@ -364,8 +383,9 @@ def network_and_weights() -> Network:
             net = Network(key, variant, WEIGHTS[0],
                           functools.partial(random_model, key, variant, False, seed),
                           f"random:{key}:{variant}:{seed}")
-        st.caption(f"{spec.title} ({spec.paper}). "
-                   f"{spec.small_note if variant != 'imagenet' else ''}")
+        st.caption(f"{_(spec.title)} ({_(spec.paper)}). "
+                   + (_("{note}.").format(note=_(spec.small_note)) if variant != "imagenet"
+                      else ""))
         if net.weights == WEIGHTS[0]:
             what_random_weights_show(net)
     widgets.sync_url("fm_weights", "fm_model", "fm_variant", "fm_seed")
@@ -377,10 +397,11 @@ def photo_for_a_digit_model(net: Network) -> None:
     """A network trained on small grayscale images, shown a photo: say what its answer is worth."""
     if net.config is None or not handwriting.takes_drawings(net.config):
         return
-    st.warning(f"This network was trained on {handwriting.trained_on(net.config)}. A photo is "
-               f"not one of them: it still answers with one of its {net.config.num_classes} "
-               "classes, often very sure, and that confidence means nothing here. Draw on "
-               "the canvas at the bottom of the page to give it what it knows.",
+    st.warning(_("This network was trained on {data}. A photo is not one of them: it still "
+                 "answers with one of its {n} classes, often very sure, and that confidence "
+                 "means nothing here. Draw on the canvas at the bottom of the page to give it "
+                 "what it knows.").format(data=handwriting.trained_on(net.config),
+                                          n=net.config.num_classes),
                icon=":material/warning:")
 
 
@@ -389,7 +410,7 @@ def preprocessing(net: Network, photo) -> Analysed:
     pre = fm.preprocessing_for(net.variant, config=net.config)
     if pre.grayscale:
         widgets.url_state("fm_invert", fm.looks_dark_on_light(photo.image))
-        st.toggle("Invert (for a dark digit on light paper: MNIST digits are light on dark)",
+        st.toggle(_("Invert (for a dark digit on light paper: MNIST digits are light on dark)"),
                   key="fm_invert")
         widgets.sync_url("fm_invert")
         pre = fm.preprocessing_for(net.variant, config=net.config,
@@ -400,26 +421,28 @@ def preprocessing(net: Network, photo) -> Analysed:
     prepared, capture = analysis.prepared, analysis.capture
     done = Analysed(*ids, pre, load, net.load)
     x = prepared.tensor
-    with st.expander(f"Preprocessing: the tensor that goes in is {shape_text(x.shape)}",
-                     expanded=pre.grayscale):
+    with st.expander(_("Preprocessing: the tensor that goes in is {shape}").format(
+            shape=shape_text(x.shape)), expanded=pre.grayscale):
         pictures = preprocessing_pictures(done.image_id, done.pre_id, photo.image, prepared,
                                           pre)
         rw, rh = prepared.resized_size or prepared.resized.size
-        captions = [f"your image {photo.image.width}×{photo.image.height}",
-                    f"resized {rw:,}×{rh:,}" + (", its centre shown" if prepared.window_only
-                                                else ""),
-                    f"centre crop {pre.height}×{pre.width}: what the network sees",
-                    "normalised tensor, per channel (blue < 0 < red)"]
+        captions = [_("your image {w}×{h}").format(w=photo.image.width, h=photo.image.height),
+                    (_("resized {w:,}×{h:,}, its centre shown") if prepared.window_only
+                     else _("resized {w:,}×{h:,}")).format(w=rw, h=rh),
+                    _("centre crop {h}×{w}: what the network sees").format(h=pre.height,
+                                                                          w=pre.width),
+                    _("normalised tensor, per channel (blue < 0 < red)")]
         for column, picture, caption in zip(st.columns(4), pictures, captions, strict=True):
-            column.image(picture, caption=caption, width="stretch", output_format="PNG")
+            widgets.picture(picture, caption=caption, output_format="PNG", where=column)
         st.markdown("  \n".join(f"{i}. {s}" for i, s in enumerate(pre.steps(), 1)))
         flat = x[0].reshape(pre.in_channels, -1)
-        st.dataframe(pd.DataFrame({"channel": range(pre.in_channels), "mean": flat.mean(1),
-                                   "std": flat.std(1), "min": flat.amin(1),
-                                   "max": flat.amax(1)}), hide_index=True)
+        st.dataframe(pd.DataFrame({_("channel"): range(pre.in_channels),
+                                   _("mean"): flat.mean(1), _("std"): flat.std(1),
+                                   _("min"): flat.amin(1), _("max"): flat.amax(1)}),
+                     hide_index=True)
     if not any(r.is_spatial for r in capture.records):
-        st.info("This network has no convolutional layers, so there are no feature maps to "
-                "show; its first-layer weights and prediction are below.")
+        st.info(_("This network has no convolutional layers, so there are no feature maps to "
+                  "show; its first-layer weights and prediction are below."))
     return done
 
 
@@ -427,16 +450,16 @@ def preprocessing(net: Network, photo) -> Analysed:
 def overview(done: Analysed) -> tuple[str, tuple[str, ...]]:
     """The strip; returns the colour scale and the strip's conv layers (names only: fragments
     keep their arguments in the session, and a layer record holds its tensors)."""
-    st.subheader("Overview: one map per layer")
+    st.subheader(_("Overview: one map per layer"))
     o1, o2 = st.columns([3, 1])
     widgets.url_state("fm_cmap", "Viridis", choices=figs.COLORMAPS)
-    every = o1.toggle("Every layer (BatchNorm, activations, containers too)", key="fm_every")
-    cmap = o2.selectbox("Colour scale", figs.COLORMAPS, key="fm_cmap")
+    every = o1.toggle(_("Every layer (BatchNorm, activations, containers too)"), key="fm_every")
+    cmap = o2.selectbox(_("Colour scale"), figs.COLORMAPS, key="fm_cmap")
     strip_layers = done.capture.overview(every_layer=every)
     if strip_layers:
-        st.caption("The strongest channel (highest mean activation) of each layer, drawn at a "
-                   "size proportional to its height; under it channels × height × width.")
-        st.html(strip_html(done.key, every, cmap, done.capture))
+        st.caption(_("The strongest channel (highest mean activation) of each layer, drawn at "
+                     "a size proportional to its height; under it channels × height × width."))
+        st.html(strip_html(done.key, every, cmap, done.capture, i18n.language()))
     return cmap, tuple(r.name for r in strip_layers if r.kind == "conv")
 
 
@@ -447,7 +470,7 @@ def choose_layer(done: Analysed, strip_convs: tuple[str, ...]) -> fm.LayerRecord
     if "fm_layer" not in st.session_state:
         widgets.url_state("fm_layer", default_layer, choices=spatial)
     keep_valid("fm_layer", spatial, default_layer)
-    layer = st.selectbox("Layer", spatial, key="fm_layer", format_func=labels.get)
+    layer = st.selectbox(_("Layer"), spatial, key="fm_layer", format_func=labels.get)
     widgets.sync_url("fm_layer")
     return done.capture[layer]
 
@@ -458,30 +481,34 @@ def layer_maps(done: Analysed, strip_convs: tuple[str, ...], cmap: str) -> None:
     record = choose_layer(done, strip_convs)
     layer, maps = record.name, record.maps
     g1, g2 = st.columns([2, 1])
-    sort = SORTS[g1.radio("Sort channels by", list(SORTS), key="fm_sort", horizontal=True)]
-    per_channel = g2.radio("Colour range", ["per channel", "shared by the layer"],
-                           key="fm_range", horizontal=True) == "per channel"
+    sort_name = g1.radio(_("Sort channels by"), list(SORTS), key="fm_sort", horizontal=True,
+                         format_func=_)
+    sort = SORTS[sort_name]
+    per_channel = g2.radio(_("Colour range"), RANGES, key="fm_range", horizontal=True,
+                           format_func=_) == RANGES[0]
     grid, order = layer_grid(done.key, layer, sort, cmap, per_channel, done.capture)
     left, right = st.columns([3, 2])
-    left.image(grid, caption=f"{layer}: all {maps.shape[0]} channels, "
-               f"{maps.shape[1]}×{maps.shape[2]} each, in {sort.replace('-', ' ')} order",
+    left.image(grid, caption=_("{layer}: all {n} channels, {h}×{w} each, in the order "
+                               "“{order}”").format(layer=layer, n=maps.shape[0], h=maps.shape[1],
+                                                   w=maps.shape[2], order=_(sort_name)),
                width="stretch", output_format="JPEG")
     if "fm_channel" not in st.session_state:  # a shared link may name the channel
         widgets.url_state("fm_channel", order[0], choices=order)
     keep_valid("fm_channel", order, order[0])
-    channel = right.selectbox("Enlarge channel", order, key="fm_channel",
-                              format_func=lambda c: f"channel {c}")
+    channel = right.selectbox(_("Enlarge channel"), order, key="fm_channel",
+                              format_func=lambda c: _("channel {c}").format(c=c))
     widgets.sync_url("fm_channel")
     e1, e2 = right.columns(2)
-    alpha = right.slider("Overlay opacity", 0.0, 1.0, 0.55, key="fm_alpha")
+    alpha = right.slider(_("Overlay opacity"), 0.0, 1.0, 0.55, key="fm_alpha")
     enlarged, over = channel_pictures(done.key, layer, channel, cmap, alpha, done.capture,
                                       done.prepared.pixels)
-    e1.image(enlarged, caption=f"channel {channel}", width="stretch", output_format="PNG")
-    e2.image(over, caption="over the input", width="stretch", output_format="PNG")
-    stats = channel_table(done.key, layer, done.capture).loc[order]
+    e1.image(enlarged, caption=_("channel {c}").format(c=channel), width="stretch",
+             output_format="PNG")
+    e2.image(over, caption=_("over the input"), width="stretch", output_format="PNG")
+    stats = channel_headers(channel_table(done.key, layer, done.capture).loc[order])
     right.dataframe(stats.loc[[channel]], width="stretch")
-    st.caption("Per-channel statistics (after a ReLU, “fraction = 0” is the sparsity; before "
-               "it, “fraction < 0” is what the ReLU will zero).")
+    st.caption(_("Per-channel statistics (after a ReLU, “fraction = 0” is the sparsity; "
+                 "before it, “fraction < 0” is what the ReLU will zero)."))
     st.dataframe(stats, width="stretch", height=240)
 
 
@@ -490,32 +517,33 @@ def first_layer_filters(done: Analysed, net: Network) -> None:
     pre = done.pre
     first = fm.first_layer_weights(net.model, (pre.in_channels, pre.height, pre.width))
     if first is None:
-        st.info("This network's first weighted layer cannot be drawn as images.")
+        st.info(_("This network's first weighted layer cannot be drawn as images."))
         return
     name, weight = first
-    kind = "RGB kernels in colour" if weight.shape[1] == 3 else "blue < 0 < red"
-    st.markdown(f"**{name}**: {weight.shape[0]} filters of {shape_text(weight.shape[1:])} "
-                f"({kind}; grey/white is 0).")
+    sentence = (_("**{name}**: {n} filters of {shape} (RGB kernels in colour; grey/white is 0).")
+                if weight.shape[1] == 3 else
+                _("**{name}**: {n} filters of {shape} (blue < 0 < red; grey/white is 0)."))
+    st.markdown(sentence.format(name=name, n=weight.shape[0], shape=shape_text(weight.shape[1:])))
     if net.init_filters is None or net.config is None:
         st.image(filter_picture(net.model_id, weight), width="stretch", output_format="PNG")
-        st.dataframe(pd.DataFrame({"value": fm.filter_summary(weight)}))
+        st.dataframe(pd.DataFrame({_("value"): fm.filter_summary(weight)}))
         return
     initial = net.init_filters[1]
     f1, f2 = st.columns(2)
     f1.image(filter_picture(net.model_id, weight),
-             caption=f"after training (seed {net.config.seed})", width="stretch",
-             output_format="PNG")
+             caption=_("after training (seed {seed})").format(seed=net.config.seed),
+             width="stretch", output_format="PNG")
     f2.image(filter_picture(f"{net.model_id}:init", initial),
-             caption="the same filters at initialisation", width="stretch",
+             caption=_("the same filters at initialisation"), width="stretch",
              output_format="PNG")
-    table = pd.DataFrame({"trained": fm.filter_summary(weight),
-                          "initial": fm.filter_summary(initial)})
-    table["change"] = table["trained"] - table["initial"]
+    trained, at_start = fm.filter_summary(weight), fm.filter_summary(initial)
+    table = pd.DataFrame({_("trained"): trained, _("initial"): at_start,
+                          _("change"): {k: trained[k] - at_start[k] for k in trained}})
     st.dataframe(table, width="stretch")
     moved = float((weight - initial).norm() / initial.norm())
-    st.caption(f"Training moved these weights by {moved:.1%} of their initial norm. "
-               "Smoothness is the correlation of neighbouring weights: random filters "
-               "sit near 0, learned edge and blob detectors rise above it.")
+    st.caption(_("Training moved these weights by {moved:.1%} of their initial norm. "
+                 "Smoothness is the correlation of neighbouring weights: random filters sit "
+                 "near 0, learned edge and blob detectors rise above it.").format(moved=moved))
 
 
 @st.fragment
@@ -530,33 +558,36 @@ def prediction_and_grad_cam(done: Analysed, net: Network) -> None:
         names = fm.default_class_names(net.variant, capture.logits.numel())
     top = fm.top_k(capture.logits, names, 5)
     t1, t2 = st.columns([1, 2])
-    t1.dataframe(pd.DataFrame(top, columns=["index", "class", "probability"]),
-                 hide_index=True, column_config={"probability": st.column_config.ProgressColumn(
-                     "probability", min_value=0.0, max_value=1.0, format="percent")})
+    probability = _("probability")
+    t1.dataframe(pd.DataFrame(top, columns=[_("index"), _("class"), probability]),
+                 hide_index=True, column_config={probability: st.column_config.ProgressColumn(
+                     probability, min_value=0.0, max_value=1.0, format="percent")})
     if net.weights == WEIGHTS[0]:
-        t1.caption("Random weights: the prediction is noise until the network is trained.")
+        t1.caption(_("Random weights: the prediction is noise until the network is trained."))
     if not capture.names(spatial_only=True):
-        t2.info("Grad-CAM needs a layer with feature maps; this network has none.")
+        t2.info(_("Grad-CAM needs a layer with feature maps; this network has none."))
         return
     cam_layers = [r.name for r in capture.records
                   if r.is_spatial and (r.kind in ("conv", "block") or r.type_name == "ReLU")
                   and r.type_name != "Sequential"]
     keep_valid("fm_cam_layer", cam_layers, cam_layers[-1])
-    cam_layer = t2.selectbox("Grad-CAM layer", cam_layers, key="fm_cam_layer",
-                             help="The last conv layers give the most class-specific maps.")
+    cam_layer = t2.selectbox(_("Grad-CAM layer"), cam_layers, key="fm_cam_layer",
+                             help=_("The last conv layers give the most class-specific maps."))
     classes = [t[0] for t in top]
     keep_valid("fm_cam_class", classes, classes[0])
-    cls = t2.selectbox("Explain class", classes, key="fm_cam_class",
+    cls = t2.selectbox(_("Explain class"), classes, key="fm_cam_class",
                        format_func=lambda i: f"{names[i]} (#{i})")
-    base, heat, layer_shape = cam_pictures(done.key, cam_layer, cls, net.model,
-                                           done.prepared.tensor, done.prepared.pixels)
+    with st.spinner(_("Back-propagating for Grad-CAM…")):
+        base, heat, layer_shape = cam_pictures(done.key, cam_layer, cls, net.model,
+                                               done.prepared.tensor, done.prepared.pixels)
     a1, a2 = t2.columns(2)
-    a1.image(base, caption="input", width="stretch", output_format="PNG")
-    a2.image(heat, caption=f"Grad-CAM for “{names[cls]}” on {cam_layer} "
-             f"({shape_text(layer_shape)})", width="stretch", output_format="PNG")
-    t2.caption("Bright regions raised this class's score: each channel of the layer is "
-               "weighted by the mean gradient of the score, the weighted sum is kept where "
-               "positive and upsampled to the input size.")
+    a1.image(base, caption=_("input"), width="stretch", output_format="PNG")
+    a2.image(heat, caption=_("Grad-CAM for “{name}” on {layer} ({shape})").format(
+        name=names[cls], layer=cam_layer, shape=shape_text(layer_shape)), width="stretch",
+             output_format="PNG")
+    t2.caption(_("Bright regions raised this class's score: each channel of the layer is "
+                 "weighted by the mean gradient of the score, the weighted sum is kept where "
+                 "positive and upsampled to the input size."))
 
 
 @st.fragment
@@ -565,31 +596,36 @@ def receptive_field(done: Analysed, strip_convs: tuple[str, ...]) -> None:
     record = choose_layer(done, strip_convs)
     layer, rf, pre = record.name, record.rf, done.pre
     if rf is None:
-        st.info(f"The receptive field of {layer} cannot be worked out from its layer stack.")
+        st.info(_("The receptive field of {layer} cannot be worked out from its layer "
+                  "stack.").format(layer=layer))
         return
     r1, r2 = st.columns([1, 2])
     h, w = record.maps.shape[-2:]
-    row = r1.slider("Cell row", 0, h - 1, h // 2, key="fm_rf_row") if h > 1 else 0
-    col = r1.slider("Cell column", 0, w - 1, w // 2, key="fm_rf_col") if w > 1 else 0
-    r1.metric("Receptive field", f"{rf.size[0]:.0f}×{rf.size[1]:.0f} px")
-    r1.markdown(f"jump between cells **{rf.jump[0]:.0f}** px · centre of cell (0, 0) "
-                f"at **{rf.start[0]:+.1f}** px{' (approximate)' if rf.approximate else ''}")
-    r1.caption("Worked out layer by layer: r ← r + (k − 1)·d·j, j ← j·s, start ← start + "
-               "((k − 1)·d/2 − p)·j, for every conv and pooling layer on the way.")
+    row = r1.slider(_("Cell row"), 0, h - 1, h // 2, key="fm_rf_row") if h > 1 else 0
+    col = r1.slider(_("Cell column"), 0, w - 1, w // 2, key="fm_rf_col") if w > 1 else 0
+    r1.metric(_("Receptive field"), f"{rf.size[0]:.0f}×{rf.size[1]:.0f} px")
+    r1.markdown((_("jump between cells **{jump:.0f}** px · centre of cell (0, 0) at "
+                   "**{start:+.1f}** px (approximate)") if rf.approximate else
+                 _("jump between cells **{jump:.0f}** px · centre of cell (0, 0) at "
+                   "**{start:+.1f}** px")).format(jump=rf.jump[0], start=rf.start[0]))
+    r1.caption(_("Worked out layer by layer: r ← r + (k − 1)·d·j, j ← j·s, start ← start + "
+                 "((k − 1)·d/2 − p)·j, for every conv and pooling layer on the way."))
     scale = max(1, 448 // max(pre.height, pre.width))
     r2.image(box_picture(done.key, layer, row, col, rf, done.prepared.pixels, scale),
-             caption=f"cell ({row}, {col}) of {layer} sees this region of the "
-             f"{pre.height}×{pre.width} input (clipped to the image)", width="stretch",
-             output_format="PNG")
+             caption=_("cell ({row}, {col}) of {layer} sees this region of the {h}×{w} input "
+                       "(clipped to the image)").format(row=row, col=col, layer=layer,
+                                                       h=pre.height, w=pre.width),
+             width="stretch", output_format="PNG")
 
 
 # --- the page ---------------------------------------------------------------------------------
 
 widgets.page_header(
-    "Feature maps",
-    "Every layer of a CNN turns the image into a stack of **feature maps**, one per channel. "
-    "Pick a network and watch the maps shrink while the channels multiply; then open any layer, "
-    "see which region drove the prediction (Grad-CAM) and how much of the image one cell sees.",
+    _("Feature maps"),
+    _("Every layer of a CNN turns the image into a stack of **feature maps**, one per channel. "
+      "Pick a network and watch the maps shrink while the channels multiply; then open any "
+      "layer, see which region drove the prediction (Grad-CAM) and how much of the image one "
+      "cell sees."),
 )
 photo = widgets.image_input()
 widgets.url_state("fm_view", VIEWS[0], choices=VIEWS)
@@ -601,7 +637,7 @@ analysed = preprocessing(network, photo)
 if analysed is None:
     st.stop()
 colour_scale, strip = overview(analysed) or (figs.COLORMAPS[0], ())
-view = st.radio("View", VIEWS, key="fm_view", horizontal=True)
+view = st.radio(_("View"), VIEWS, key="fm_view", horizontal=True, format_func=_)
 has_maps = bool(analysed.capture.names(spatial_only=True))
 if view == "Layer maps" and has_maps:
     layer_maps(analysed, strip, colour_scale)
@@ -613,5 +649,5 @@ elif view == "Receptive field" and has_maps:
     receptive_field(analysed, strip)
 widgets.sync_url("fm_view", "fm_cmap")
 if network.config is not None and handwriting.takes_drawings(network.config):
-    st.subheader("Your own handwriting")
+    st.subheader(_("Your own handwriting"))
     drawing.section(network.model, network.config, key="fm_draw")

@@ -19,7 +19,8 @@ from explorer.ui import navigation
 
 # Pages whose every sentence goes through the catalog; the others still speak English.
 TRANSLATED = ["pages/home.py", "pages/conv_arithmetic.py", "pages/sampling.py",
-              "pages/batchnorm.py", "pages/convolution.py", "pages/zoo.py"]
+              "pages/batchnorm.py", "pages/convolution.py", "pages/zoo.py",
+              "pages/feature_maps.py"]
 
 _ALLOWED = [
     *(re.escape(paper) for paper in zoo._PAPER.values()),  # citations: authors and year
@@ -108,6 +109,12 @@ STATES = [
                               "convolution_normalise": False, "convolution_mw_bank": []}),
     ("pages/zoo.py", {"zoo_model": "resnet18", "zoo_size": 8, "zoo_mode": "model.eval()"}),
     ("pages/zoo.py", {"zoo_model": "vgg16", "zoo_variant": "imagenet", "pf_zoo_on": True}),
+    ("pages/feature_maps.py", {"fm_model": "lenet5", "fm_variant": "mnist",
+                               "fm_view": "First-layer filters"}),
+    ("pages/feature_maps.py", {"fm_model": "lenet5", "fm_variant": "mnist",
+                               "fm_view": "Prediction & Grad-CAM"}),
+    ("pages/feature_maps.py", {"fm_model": "lenet5", "fm_variant": "mnist",
+                               "fm_view": "Receptive field"}),
     ("pages/batchnorm.py", {"bn_track": False, "bn_affine": False, "bn_momentum": "None",
                             "bn_mode": "eval", "bn_single_shown": True}),
 ]
