@@ -223,13 +223,12 @@ def photo_pair(colour: str, weights: tuple, padding: str, display: str, size: in
     row, col = _inspected(height, width)
     in_col, out_col = st.columns(2)
     window = (row, col, size)
-    in_col.image(_jpeg(PHOTO_KEY, photo.image, colour, None, padding, "clip", window),
-                 caption=_("Input · {name} · {w}×{h}").format(name=photo.name, w=width,
-                                                               h=height), width="stretch")
-    out_col.image(_jpeg(PHOTO_KEY, photo.image, colour, weights, padding, display, window),
-                  caption=_("Output · {display} · same scale").format(
-                      display=_(DISPLAY_LABELS[display]).lower()),
-                  width="stretch")
+    widgets.picture(_jpeg(PHOTO_KEY, photo.image, colour, None, padding, "clip", window),
+                    caption=_("Input · {name} · {w}×{h}").format(name=photo.name, w=width,
+                                                                  h=height), where=in_col)
+    widgets.picture(_jpeg(PHOTO_KEY, photo.image, colour, weights, padding, display, window),
+                    caption=_("Output · {display} · same scale").format(
+                        display=_(DISPLAY_LABELS[display]).lower()), where=out_col)
 
 
 def _pick_pixel() -> None:
@@ -342,10 +341,10 @@ def flip_comparison(kernel: torch.Tensor, weights_unflipped: torch.Tensor, colou
         with column:
             st.caption(label)
             show_grid(grid, f"convolution_flip_{name}", 34, show_indices=False, font_size=10)
-    cols[1].image(_jpeg(PHOTO_KEY, photo.image, colour, plain_w, padding, display), width="stretch",
-                  caption=_("conv2d(x, h): cross-correlation"))
-    cols[3].image(_jpeg(PHOTO_KEY, photo.image, colour, conv_w, padding, display), width="stretch",
-                  caption=_("conv2d(x, flip(h)): convolution"))
+    widgets.picture(_jpeg(PHOTO_KEY, photo.image, colour, plain_w, padding, display),
+                    caption=_("conv2d(x, h): cross-correlation"), where=cols[1])
+    widgets.picture(_jpeg(PHOTO_KEY, photo.image, colour, conv_w, padding, display),
+                    caption=_("conv2d(x, flip(h)): convolution"), where=cols[3])
 
 
 @st.cache_resource(**_CACHE)

@@ -107,10 +107,10 @@ def pooling() -> None:
                                   formula=list(check.formula), torch=list(check.torch_shape)))
         pooled = sampling.pool(x, layer)
         left, right = st.columns(2)
-        left.image(sampling.to_uint8(x), caption=_("input {h}×{w}").format(h=size[0], w=size[1]),
-                   width=360)
-        right.image(sampling.to_uint8(pooled), width=360,
-                    caption=f"{ca.code_twin(layer)} → {pooled.shape[2]}×{pooled.shape[3]}")
+        widgets.picture(sampling.to_uint8(x), width=360, where=left,
+                        caption=_("input {h}×{w}").format(h=size[0], w=size[1]))
+        widgets.picture(sampling.to_uint8(pooled), width=360, where=right,
+                        caption=f"{ca.code_twin(layer)} → {pooled.shape[2]}×{pooled.shape[3]}")
 
         st.subheader(_("The same settings on numbers you can check"))
         frame = sampling.pool_frame(grid, grid_layer)
@@ -179,9 +179,9 @@ def strided_vs_pooling() -> None:
             (cols[1], f"nn.MaxPool2d({factor}, {factor})", down.maxpool, down.pool_reads),
             (cols[2], f"nn.AvgPool2d({factor}, {factor})", down.avgpool, down.pool_reads),
         ):
-            column.image(sampling.to_uint8(t), width="stretch",
-                         caption=_("{layer}: {h}×{w}, reads {share:.1%} of the pixels").format(
-                             layer=title, h=t.shape[2], w=t.shape[3], share=reads))
+            widgets.picture(sampling.to_uint8(t), where=column,
+                            caption=_("{layer}: {h}×{w}, reads {share:.1%} of the pixels").format(
+                                layer=title, h=t.shape[2], w=t.shape[3], share=reads))
         st.markdown(_(
             "The strided 1×1 convolution keeps one pixel in every {s}×{s} block and never looks "
             "at the other {rest}: thin lines can vanish or break up (aliasing). Pooling reads "
@@ -234,10 +234,10 @@ def activations() -> None:
     edges, report = _edges(PHOTO_KEY, x)
     after, histograms = _activated(PHOTO_KEY, edges, name, i18n.language())
     cols = st.columns([1, 1, 2])
-    cols[0].image(sampling.to_uint8(edges, signed=True), width="stretch",
-                  caption=_("Sobel-x edges: grey 0, dark negative, light positive"))
-    cols[1].image(sampling.to_uint8(after, signed=True), width="stretch",
-                  caption=_("after {name}").format(name=name))
+    widgets.picture(sampling.to_uint8(edges, signed=True), where=cols[0],
+                    caption=_("Sobel-x edges: grey 0, dark negative, light positive"))
+    widgets.picture(sampling.to_uint8(after, signed=True), where=cols[1],
+                    caption=_("after {name}").format(name=name))
     cols[2].plotly_chart(figures.activation_histogram_figure(histograms), width="stretch",
                          key="sp_hist")
     negative = float((edges < 0).float().mean())

@@ -69,7 +69,7 @@ def _reveal(question: predict_first.Question, given: tuple, right: bool) -> None
     if question.options_pictures:
         columns = st.columns(len(question.options_pictures))
         for column, (label, picture) in zip(columns, question.options_pictures, strict=True):
-            column.image(picture, caption=label, width="stretch")
+            widgets.picture(picture, caption=label, where=column)
 
 
 def _next_question(topic: str) -> None:
@@ -103,7 +103,7 @@ def panel(topic: str, make: Callable[[int], predict_first.Question] | None = Non
         st.markdown(_("**Predict first:** {question}").format(question=question.prompt))
         if question.picture is not None:
             c1, c2 = st.columns([1, 1])
-            c1.image(question.picture, caption=_("The output"), width="stretch")
+            widgets.picture(question.picture, caption=_("The output"), where=c1)
             c2.code(question.code, language=None)
         else:
             st.code(question.code, language="python")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import logging
 import re
 import reprlib
@@ -19,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
 import torch
+from PIL import Image as PILImage
 from streamlit.errors import FragmentHandledException
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
@@ -211,6 +213,40 @@ def _keep_in_range(key: str, label: str, low: float, high: float,
                  kept=_number(kept))
     if then is not None:
         then(*args)
+
+
+# --- pictures that stay on screen ----------------------------------------------------------------
+
+#: Tallest a picture is drawn, in CSS pixels: an upright strip drawn at its column's width
+#: would be tens of thousands of pixels tall and push the rest of the page out of reach.
+MAX_PICTURE_HEIGHT = 480
+
+
+def picture(image: Any, *, where: Any = None, width: int | str = "stretch",
+            max_height: int = MAX_PICTURE_HEIGHT, **kwargs: Any) -> None:
+    """`st.image` (in container `where`), narrowed so that it is never drawn taller than
+    `max_height` px; `image` is a PIL image, an array or encoded bytes."""
+    where = st if where is None else where
+    columns, rows = _picture_size(image)
+    if rows > columns:  # upright: its height decides how wide it may be
+        fits = max(1, round(max_height * columns / rows))
+        narrowed = fits if width == "stretch" else min(int(width), fits)
+        if narrowed < 120 and (caption := kwargs.pop("caption", None)):
+            where.image(image, width=narrowed, **kwargs)
+            where.caption(caption)  # under a narrow picture it would wrap letter by letter
+            return
+        width = narrowed
+    where.image(image, width=width, **kwargs)
+
+
+def _picture_size(image: Any) -> tuple[int, int]:
+    """(width, height) in pixels, read from the header when the picture is encoded."""
+    if isinstance(image, bytes | bytearray):
+        with PILImage.open(io.BytesIO(image)) as header:
+            return header.size
+    if hasattr(image, "shape"):  # numpy array or tensor, rows first
+        return int(image.shape[1]), int(image.shape[0])
+    return image.size
 
 
 # --- typing into table editors -------------------------------------------------------------------
@@ -439,7 +475,7 @@ def image_input(mode: images.Mode = "RGB") -> images.LoadedImage:
         loaded = upload if upload and from_upload else _sample(
             str(samples[choice]), i18n.language()
         )
-        st.image(loaded.image, width="stretch")
+        picture(loaded.image, max_height=320)
         caption = f"{loaded.name} · {loaded.image.width}×{loaded.image.height}"
         st.caption(" · ".join([caption, *loaded.notes]))
     if mode == loaded.image.mode:
