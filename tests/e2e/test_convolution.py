@@ -56,7 +56,8 @@ def test_every_preset_on_a_sample_and_an_uploaded_photo(app, tmp_path):
     Image.open(images.sample_images()["Coffee"]).resize((240, 160)).save(photo, quality=90)
     app.upload_image(photo)
     assert "my_coffee.jpg · 240×160" in app.text()
-    for name in kernels.PRESETS:
+    # on the upload, one preset of each size (every preset met the sample photo above)
+    for name in [n for n in kernels.PRESETS if n.startswith(("Identity", "Blur 5x5", "Sobel x"))]:
         app.select("Kernel", name)
         app.assert_healthy()
         _inspector_agrees(app)
