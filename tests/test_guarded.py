@@ -55,9 +55,17 @@ def _markdown(at: AppTest) -> list[str]:
     return [m.value for m in at.markdown]
 
 
-def test_failing_section_is_replaced_by_one_sentence_and_logged(caplog):
+def _run(caplog, **state) -> AppTest:
+    """The page in a fresh session with `state` set, the guard's log captured."""
     caplog.set_level(logging.ERROR, logger="explorer.guard")
-    at = AppTest.from_function(_page).run()
+    at = AppTest.from_function(_page)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_failing_section_is_replaced_by_one_sentence_and_logged(caplog):
+    at = _run(caplog)
     assert not at.exception
     assert [w.value for w in at.warning] == [widgets.GUARD_SENTENCE]
     assert "half drawn" not in _markdown(at), "the broken section's partial output is cleared"
@@ -71,8 +79,7 @@ def test_failing_section_is_replaced_by_one_sentence_and_logged(caplog):
 
 
 def test_fragment_rerun_is_guarded_too(caplog):
-    caplog.set_level(logging.ERROR, logger="explorer.guard")
-    at = AppTest.from_function(_page).run()
+    at = _run(caplog)
     at.button[0].click().run()
     assert not at.exception
     assert [w.value for w in at.warning].count(widgets.GUARD_SENTENCE) == 2
@@ -81,20 +88,14 @@ def test_fragment_rerun_is_guarded_too(caplog):
 
 
 def test_st_stop_passes_through_the_guard(caplog):
-    caplog.set_level(logging.ERROR, logger="explorer.guard")
-    at = AppTest.from_function(_page)
-    at.session_state["stop"] = True
-    at.run()
+    at = _run(caplog, stop=True)
     assert not at.exception
     assert "after the sections" not in _markdown(at), "st.stop still stops the page"
     assert not any("'stopping section'" in r.getMessage() for r in caplog.records)
 
 
 def test_a_with_block_is_guarded_the_same_way(caplog):
-    caplog.set_level(logging.ERROR, logger="explorer.guard")
-    at = AppTest.from_function(_page)
-    at.session_state["break_inline"] = True
-    at.run()
+    at = _run(caplog, break_inline=True)
     assert not at.exception
     assert [w.value for w in at.warning].count(widgets.GUARD_SENTENCE) == 2
     assert "inline start" not in _markdown(at) and "after the sections" in _markdown(at)
