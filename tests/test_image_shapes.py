@@ -8,6 +8,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 
 from explorer import feature_maps as fm
+from explorer import kernels, predict_first
 
 
 def _noise(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -32,3 +33,10 @@ def test_thin_strips_keep_torchvision_preprocessing_without_the_giant_intermedia
     if min(whole.size) >= min(pre.height, pre.width):
         assert prepared.resized_size == whole.size
     assert prepared.window_only == (max(whole.size) > fm.MAX_RESIZED_SIDE)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (1000, 4), (4, 1000)])
+def test_the_kernel_quiz_says_why_a_tiny_or_thin_photo_has_no_quiz(size):
+    with pytest.raises(kernels.KernelError, match=r"leaves \d+×\d+ px here"):
+        predict_first.which_kernel(0, _noise(*size))
+    assert predict_first.which_kernel(0, _noise(400, 300)).picture is not None
