@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from explorer.i18n import _
 from explorer.training.config import RunConfig
 
 FIELD = 28  # the MNIST image
@@ -44,13 +45,15 @@ class Steps:
         h, w = self.fitted.shape
         cy, cx = self.centre_of_mass
         return [
-            f"ink found in rows {top}–{bottom} and columns {left}–{right} of the "
-            f"{self.ink.shape[0]}×{self.ink.shape[1]} canvas: crop to that bounding box",
-            f"scale it so its longer side is {BOX} px, keeping its aspect ratio: {h}×{w} "
-            "(anti-aliased, hence the grey edges)",
-            f"place it in a {FIELD}×{FIELD} field so its centre of mass falls on the centre: "
-            f"top-left corner at row {self.offset[0]}, column {self.offset[1]}; centre of mass "
-            f"({cy:.2f}, {cx:.2f})",
+            _("ink found in rows {top}–{bottom} and columns {left}–{right} of the {ch}×{cw} "
+              "canvas: crop to that bounding box").format(
+                top=top, bottom=bottom, left=left, right=right, ch=self.ink.shape[0],
+                cw=self.ink.shape[1]),
+            _("scale it so its longer side is {box} px, keeping its aspect ratio: {h}×{w} "
+              "(anti-aliased, hence the grey edges)").format(box=BOX, h=h, w=w),
+            _("place it in a {n}×{n} field so its centre of mass falls on the centre: top-left "
+              "corner at row {row}, column {col}; centre of mass ({cy:.2f}, {cx:.2f})").format(
+                n=FIELD, row=self.offset[0], col=self.offset[1], cy=cy, cx=cx),
         ]
 
 
@@ -146,8 +149,9 @@ def trained_on(config: RunConfig) -> str:
     """What the run's network has seen, in words: "28×28 handwritten digits", …"""
     size = f"{config.height}×{config.width}"
     if config.settings.dataset in DIGIT_DATASETS:
-        return f"{size} handwritten digits"
-    return f"{size} images of {config.dataset_title or config.settings.dataset}"
+        return _("{size} handwritten digits").format(size=size)
+    return _("{size} images of {data}").format(
+        size=size, data=config.dataset_title or config.settings.dataset)
 
 
 def takes_drawings(config: RunConfig) -> bool:

@@ -6,16 +6,23 @@ import time
 
 import streamlit as st
 
-from explorer import devices, handwriting
+from explorer import devices, handwriting, i18n
 from explorer.figures import handwriting as handwriting_figures
 from explorer.figures import timeline as timeline_figures
 from explorer.figures import training as figures
+from explorer.i18n import N_, _
 from explorer.models import layer_stack, zoo
 from explorer.training import augment, datasets, engine, predictions, run_queue, runs, timeline
 from explorer.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from explorer.ui import drawing, widgets
 
-FOLDER = "Image folder on the server…"
+FOLDER = "Image folder on the server…"  # an option value; shown through FOLDER_LABEL
+FOLDER_LABEL = N_("Image folder on the server…")
+STATE_NAMES = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
+               "stopped": N_("stopped"), "failed": N_("failed")}
+PHASE_NAMES = {"starting": N_("starting"), "loading data": N_("loading data"),
+               "compiling": N_("compiling")}
+OUTCOME_NAMES = {"all": N_("all"), "right": N_("right"), "wrong": N_("wrong")}
 OPTIMISER_LR = {"sgd": 0.05, "adam": 3e-3, "adamw": 3e-3}
 BATCHES = [16, 32, 64, 128, 256, 512, 1024]
 STATE_ICON = {"queued": ":material/hourglass_top:", "running": ":material/play_circle:",
@@ -30,13 +37,16 @@ FORM_KEYS = ("training_model", "training_dataset", "training_folder", "training_
              "training_all_runs")
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
 def _model_title(key: str) -> str:
-    return zoo.get_spec(key).title
+    return _(zoo.get_spec(key).title)
 
 
 def _dataset_label(key: str) -> str:
-    return datasets.REGISTRY[key].title if key in datasets.REGISTRY else key
+    return _(datasets.REGISTRY[key].title) if key in datasets.REGISTRY else key
+
+
+def _state(state: str) -> str:
+    return _(STATE_NAMES.get(state, state))
 
 
 def _on_optimiser_change() -> None:
@@ -83,32 +93,36 @@ def network_and_data() -> tuple[str, zoo.ModelSpec, bool, str | None, str]:
     widgets.url_state("training_dataset", "mnist-mini", choices=[*datasets.choices(), FOLDER])
     c1, c2, c3 = st.columns(3)
     with c1:
-        model_key = st.selectbox("Network", models, key="training_model",
+        model_key = st.selectbox(_("Network"), models, key="training_model",
                                  format_func=_model_title)
         spec = zoo.get_spec(model_key)
         if model_key == zoo.CUSTOM:
             st.query_params["layers"] = layers
-            st.caption("The layer stack you built on the Model zoo page (change it there):")
+            st.caption(_("The layer stack you built on the Model zoo page (change it there):"))
             st.code(layer_stack.to_code(layer_stack.parse(layers)), language="python",
                     wrap_lines=True)
         else:
-            st.caption(f"{spec.paper} · small configuration: {spec.small_note}")
-        batchnorm = st.toggle("BatchNorm after every conv", key="training_batchnorm",
+            st.caption(_("{paper} · small configuration: {note}").format(
+                paper=_(spec.paper), note=_(spec.small_note)))
+        batchnorm = st.toggle(_("BatchNorm after every conv"), key="training_batchnorm",
                               disabled=not spec.supports_batchnorm,
-                              help="Compare a run with and without it in “Compare runs” below.")
+                              help=_("Compare a run with and without it in “Compare runs” "
+                                     "below."))
     with c2:
-        choice = st.selectbox("Dataset", [*datasets.choices(), FOLDER], key="training_dataset",
-                              format_func=lambda k: k if k == FOLDER else _dataset_label(k))
+        choice = st.selectbox(_("Dataset"), [*datasets.choices(), FOLDER], key="training_dataset",
+                              format_func=lambda k: _(FOLDER_LABEL) if k == FOLDER
+                              else _dataset_label(k))
         if choice == FOLDER:
-            folder = st.text_input("Folder path (one sub-folder per class)",
+            folder = st.text_input(_("Folder path (one sub-folder per class)"),
                                    key="training_folder",
                                    placeholder="/data/pets with cats/…, dogs/…")
             dataset_key = f"{datasets.FOLDER_PREFIX}{folder.strip()}" if folder.strip() else None
         else:
             dataset_key = choice
-        device = st.selectbox("Device", devices.available_preferences(), key="training_device",
-                              help="auto: CUDA, else Apple MPS, else CPU. On CUDA the forward "
-                              "pass runs in bf16 autocast with channels_last tensors.")
+        device = st.selectbox(_("Device"), devices.available_preferences(),
+                              key="training_device",
+                              help=_("auto: CUDA, else Apple MPS, else CPU. On CUDA the forward "
+                                     "pass runs in bf16 autocast with channels_last tensors."))
     with c3:
         processes()
     return model_key, spec, bool(batchnorm and spec.supports_batchnorm), dataset_key, device
@@ -118,16 +132,17 @@ def processes() -> None:
     """Epochs, batch, seed, and how many processes train (DDP) and whether to compile."""
     widgets.url_state("training_epochs", 5, bounds=(1, 200))
     widgets.url_state("training_batch", 128, choices=BATCHES)
-    widgets.number_input("Epochs", 1, 200, key="training_epochs")
-    st.select_slider("Batch size", BATCHES, key="training_batch",
-                     help="The global batch: with several processes each takes its share.")
-    widgets.number_input("Seed", 0, 2**31 - 1, 0, key="training_seed")
+    widgets.number_input(_("Epochs"), 1, 200, key="training_epochs")
+    st.select_slider(_("Batch size"), BATCHES, key="training_batch",
+                     help=_("The global batch: with several processes each takes its share."))
+    widgets.number_input(_("Seed"), 0, 2**31 - 1, 0, key="training_seed")
     gpus = devices.cuda_count()
-    label = f"GPUs (one process each, of {gpus})" if gpus > 1 else "CPU processes (DDP, gloo)"
+    label = (_("GPUs (one process each, of {n})").format(n=gpus) if gpus > 1
+             else _("CPU processes (DDP, gloo)"))
     widgets.number_input(label, 1, max(gpus, 2), 1, key="training_nproc",
-                         help="More than one trains with DistributedDataParallel under "
-                         "torchrun: each process keeps its own shard of the data and the "
-                         "gradients are averaged after every step.")
+                         help=_("More than one trains with DistributedDataParallel under "
+                                "torchrun: each process keeps its own shard of the data and "
+                                "the gradients are averaged after every step."))
 
 
 @widgets.guarded("optimiser")
@@ -136,27 +151,28 @@ def optimiser_knobs() -> dict:
     st.session_state.setdefault("training_optimizer", "adamw")
     st.session_state.setdefault("training_lr", OPTIMISER_LR["adamw"])
     o1, o2, o3, o4 = st.columns([1, 1.5, 1, 1])  # room for a long rate and "Press Enter"
-    optimizer = o1.selectbox("Optimiser", OPTIMIZERS, key="training_optimizer",
+    optimizer = o1.selectbox(_("Optimiser"), OPTIMIZERS, key="training_optimizer",
                              format_func={"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}.get,
                              on_change=_on_optimiser_change)
-    lr = widgets.number_input("Learning rate", 1e-6, 100.0, key="training_lr", format="%.4g",
-                              help="Peak rate for one-cycle. Try 10 to watch a run diverge.",
+    lr = widgets.number_input(_("Learning rate"), 1e-6, 100.0, key="training_lr",
+                              format="%.4g",
+                              help=_("Peak rate for one-cycle. Try 10 to watch a run diverge."),
                               where=o2)
-    schedule = o3.selectbox("Schedule", SCHEDULES, index=3, key="training_schedule",
-                            format_func={"constant": "constant", "step": "step (×0.1 every 2 "
-                                         "epochs)", "cosine": "cosine",
-                                         "onecycle": "one-cycle"}.get)
-    weight_decay = widgets.number_input("Weight decay", 0.0, 1.0, 5e-4, format="%.4g",
+    schedule_names = {"constant": N_("constant"), "step": N_("step (×0.1 every 2 epochs)"),
+                      "cosine": N_("cosine"), "onecycle": N_("one-cycle")}
+    schedule = o3.selectbox(_("Schedule"), SCHEDULES, index=3, key="training_schedule",
+                            format_func=lambda s: _(schedule_names[s]))
+    weight_decay = widgets.number_input(_("Weight decay"), 0.0, 1.0, 5e-4, format="%.4g",
                                         key="training_wd", where=o4)
     p1, p2, p3, p4 = st.columns(4)
-    momentum = p1.slider("SGD momentum", 0.0, 0.99, 0.9, key="training_momentum",
+    momentum = p1.slider(_("SGD momentum"), 0.0, 0.99, 0.9, key="training_momentum",
                          disabled=optimizer != "sgd")
     nesterov = p2.toggle("Nesterov", key="training_nesterov", disabled=optimizer != "sgd")
-    smoothing = p3.slider("Label smoothing", 0.0, 0.3, 0.0, 0.05, key="training_smoothing")
+    smoothing = p3.slider(_("Label smoothing"), 0.0, 0.3, 0.0, 0.05, key="training_smoothing")
     compile_mode = p4.selectbox(
         "torch.compile", ["auto", "on", "off"], key="training_compile",
-        help="Compile forward, loss and backward into fused kernels. auto: on CUDA only; on "
-        "this kind of CPU it measured slower than eager for LeNet-5.")
+        help=_("Compile forward, loss and backward into fused kernels. auto: on CUDA only; on "
+               "this kind of CPU it measured slower than eager for LeNet-5."))
     return {"optimizer": optimizer, "lr": float(lr), "schedule": schedule,
             "weight_decay": float(weight_decay), "momentum": float(momentum),
             "nesterov": bool(nesterov), "label_smoothing": float(smoothing),
@@ -167,23 +183,24 @@ def optimiser_knobs() -> dict:
 def augmentation(dataset_key: str | None) -> augment.AugmentConfig:
     """The augmentation switches with a preview of what the network will see."""
     # ?open=augmentation: the Home page's roadmap opens this section directly
-    with st.expander("Augmentation: what the network will see",
+    with st.expander(_("Data augmentation: what the network will see"),
                      expanded=st.query_params.get("open") == "augmentation"):
         a1, a2 = st.columns([1, 2])
         with a1:
-            hflip = st.checkbox("Random horizontal flip", key="training_hflip")
-            vflip = st.checkbox("Random vertical flip", key="training_vflip")
-            rot90 = st.checkbox("Random multiple of 90°", key="training_rot90")
-            rotation = st.slider("Rotation (± degrees)", 0, 180, 0, key="training_rotation")
-            scale = st.slider("Zoom range", 0.5, 2.0, (1.0, 1.0), 0.05, key="training_scale")
-            crop = st.slider("Random crop: shift up to (pixels)", 0, 8, 0, key="training_crop")
-            noise = st.slider("Gaussian noise σ", 0.0, 0.5, 0.0, 0.01, key="training_noise")
+            hflip = st.checkbox(_("Random horizontal flip"), key="training_hflip")
+            vflip = st.checkbox(_("Random vertical flip"), key="training_vflip")
+            rot90 = st.checkbox(_("Random multiple of 90°"), key="training_rot90")
+            rotation = st.slider(_("Rotation (± degrees)"), 0, 180, 0, key="training_rotation")
+            scale = st.slider(_("Zoom range"), 0.5, 2.0, (1.0, 1.0), 0.05, key="training_scale")
+            crop = st.slider(_("Random crop: shift up to (pixels)"), 0, 8, 0,
+                             key="training_crop")
+            noise = st.slider(_("Gaussian noise σ"), 0.0, 0.5, 0.0, 0.01, key="training_noise")
         aug = augment.AugmentConfig(hflip, vflip, float(rotation), rot90, scale[0], scale[1],
                                     crop, noise)
         with a2:
             preview = dataset_key if dataset_key and datasets.is_available(dataset_key) else None
             if preview is None:
-                st.info("The preview appears once the dataset is on this machine.")
+                st.info(_("The preview appears once the dataset is on this machine."))
                 return aug
             try:
                 data = datasets.load(preview)
@@ -193,8 +210,9 @@ def augmentation(dataset_key: str | None) -> augment.AugmentConfig:
             grid = augment.preview(data.train_x[:6], aug, copies=8,
                                    seed=int(st.session_state.get("training_seed", 0)))
             st.image(augment.grid_image(grid, nrow=8).numpy(), width="stretch",
-                     caption="Each row: an original training image, then 7 random "
-                     f"augmentations ({aug.describe()}). Every sample draws its own.")
+                     caption=_("Each row: an original training image, then 7 random "
+                               "augmentations ({what}). Every sample draws its own.").format(
+                         what=aug.describe()))
     return aug
 
 
@@ -206,14 +224,14 @@ def dataset_ready(dataset_key: str | None) -> bool:
     if dataset_key.startswith(datasets.FOLDER_PREFIX):
         return True
     entry = datasets.REGISTRY[dataset_key]
-    st.caption(entry.note)
+    st.caption(_(entry.note))
     if datasets.is_available(dataset_key):
         return True
     name = entry.title.split(" (")[0]
-    st.warning(f"{name} is not on this machine yet: its files are expected in "
-               f"{datasets.expected_folder(dataset_key)}.")
-    if st.button(f"Download {name}", key="training_download"):
-        with st.spinner("Downloading…"):
+    st.warning(_("{name} is not on this machine yet: its files are expected in {folder}.").format(
+        name=name, folder=datasets.expected_folder(dataset_key)))
+    if st.button(_("Download {name}").format(name=name), key="training_download"):
+        with st.spinner(_("Downloading…")):
             try:
                 datasets.load(dataset_key, download=True)
             except datasets.DatasetUnavailable as err:
@@ -230,7 +248,7 @@ def train_button(config: TrainConfig, ready: bool, owner: str) -> None:
     b1, b2 = st.columns([1, 5])
     limit = run_queue.runs_per_owner()
     busy = len(run_queue.submissions(mine)) >= limit  # an experiment's runs count once
-    if b1.button("Train", type="primary", icon=":material/play_arrow:", key="training_train",
+    if b1.button(_("Train"), type="primary", icon=":material/play_arrow:", key="training_train",
                  disabled=not ready or busy):
         try:
             run_dir = run_queue.submit(config, owner)
@@ -241,19 +259,21 @@ def train_button(config: TrainConfig, ready: bool, owner: str) -> None:
             st.rerun()
     everyone = run_queue.live_runs()
     waiting = sum(r.state == "queued" for r in everyone)
-    mine_text = (f" Your run {mine[-1].run_id} is {mine[-1].state}: Train is back when it ends."
-                 if busy else "")
-    b2.caption(f"{len(everyone)} run(s) live on this server, {waiting} waiting · "
-               f"{run_queue.runs_per_device()} run(s) at a time per device.{mine_text}")
+    mine_text = (" " + _("Your run {run} is {state}: Train is back when it ends.").format(
+        run=mine[-1].run_id, state=_state(mine[-1].state)) if busy else "")
+    b2.caption(_("{live} run(s) live on this server, {waiting} waiting · {per_device} run(s) at "
+                 "a time per device.").format(live=len(everyone), waiting=waiting,
+                                              per_device=run_queue.runs_per_device())
+               + mine_text)
 
 
 # --- 2 · the live view ------------------------------------------------------------------------
 def _stop_button(info: runs.RunInfo, owner: str) -> None:
     allowed = info.config.owner == owner or run_queue.teacher_mode()
-    if st.button(f"Stop {info.run_id}", icon=":material/stop:", key="training_stop",
-                 disabled=not allowed,
-                 help=None if allowed else "Another student's run: only the teacher's server "
-                 "(EXPLORER_TEACHER_MODE=1) may stop it."):
+    if st.button(_("Stop {run}").format(run=info.run_id), icon=":material/stop:",
+                 key="training_stop", disabled=not allowed,
+                 help=None if allowed else _("Another student's run: only the teacher's server "
+                                             "(EXPLORER_TEACHER_MODE=1) may stop it.")):
         run_queue.request_stop(info.path)
 
 
@@ -261,23 +281,25 @@ def _live_readouts(info: runs.RunInfo) -> None:
     p = engine.Progress.from_status(info.run_id, info.status)
     if info.state == "queued":
         where = run_queue.position(info.run_id)
-        st.info(f"Waiting in the queue: number {where or '…'}. It starts when a slot of its "
-                "device is free.")
+        st.info(_("Waiting in the queue: number {n}. It starts when a slot of its device is "
+                  "free.").format(n=where or "…"))
     elif p.phase in ("starting", "loading data", "compiling"):
         extra = f" {p.elapsed_s:.0f} s" if p.phase == "compiling" else ""
-        st.progress(0.0, text=f"{p.phase}…{extra}")
+        st.progress(0.0, text=f"{_(PHASE_NAMES[p.phase])}…{extra}")
     else:
-        st.progress(p.fraction, text=f"epoch {min(p.epoch + 1, p.epochs)} of {p.epochs} · step "
-                    f"{p.step} of {p.total_steps} · elapsed {_duration(p.elapsed_s)} · ETA "
-                    f"{_duration(p.eta_s)}")
+        st.progress(p.fraction, text=_(
+            "epoch {epoch} of {epochs} · step {step} of {steps} · elapsed {elapsed} · ETA "
+            "{eta}").format(epoch=min(p.epoch + 1, p.epochs), epochs=p.epochs, step=p.step,
+                            steps=p.total_steps, elapsed=_duration(p.elapsed_s),
+                            eta=_duration(p.eta_s)))
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Images per second", f"{p.images_per_s:,.0f}" if p.images_per_s else "…")
-    label = "Process memory (CPU)" if p.device in ("", "cpu") else "Device memory"
+    m1.metric(_("Images per second"), f"{p.images_per_s:,.0f}" if p.images_per_s else "…")
+    label = _("Process memory (CPU)") if p.device in ("", "cpu") else _("Device memory")
     m2.metric(label, f"{p.memory_mb:,.0f} MB" if p.memory_mb else "…")
-    m3.metric("Latest loss", f"{p.loss:.4f}" if p.loss is not None else "…")
-    m4.metric("Epochs done", f"{p.epoch} / {p.epochs or info.config.settings.epochs}")
-    notes = [f"{p.processes} processes (DDP)" if p.processes > 1 else "",
-             f"compiled in {p.compile_s:.1f} s" if p.compile_s else "", p.note]
+    m3.metric(_("Latest loss"), f"{p.loss:.4f}" if p.loss is not None else "…")
+    m4.metric(_("Epochs done"), f"{p.epoch} / {p.epochs or info.config.settings.epochs}")
+    notes = [_("{n} processes (DDP)").format(n=p.processes) if p.processes > 1 else "",
+             _("compiled in {s:.1f} s").format(s=p.compile_s) if p.compile_s else "", p.note]
     if any(notes):
         st.caption(" · ".join(n for n in notes if n))
 
@@ -287,9 +309,10 @@ def run_view(run_id: str, owner: str) -> bool:
     """The run's status, progress and curves, read from its folder; True while it is live."""
     info = runs.run_info(runs.runs_dir() / run_id)
     cfg = info.config
-    st.markdown(f"**Run {run_id}** · {_model_title(cfg.model)} on "
-                f"{cfg.dataset_title or cfg.settings.dataset} · "
-                f"{STATE_ICON.get(info.state, '')} {info.state}")
+    st.markdown(_("**Run {run}** · {network} on {data} · {icon} {state}").format(
+        run=run_id, network=_model_title(cfg.model),
+        data=cfg.dataset_title or cfg.settings.dataset, icon=STATE_ICON.get(info.state, ""),
+        state=_state(info.state)))
     live = info.state in runs.ACTIVE_STATES
     if live:
         _live_readouts(info)
@@ -304,8 +327,10 @@ def run_view(run_id: str, owner: str) -> bool:
     l2.plotly_chart(figures.accuracy_figure(c["epochs"], run_id, cfg.settings.epochs),
                     key=f"training_acc_{run_id}", config={"displaylogo": False})
     last = c["epochs"][-1] if c["epochs"] else None
-    st.caption(f"{len(c['step'])} steps logged · {len(c['epochs'])} epochs finished"
-               + (f" · last test accuracy {last['test_acc']:.2%}" if last else ""))
+    st.caption(_("{steps} steps logged · {epochs} epochs finished").format(
+        steps=len(c["step"]), epochs=len(c["epochs"]))
+               + (_(" · last test accuracy {acc:.2%}").format(acc=last["test_acc"])
+                  if last else ""))
     return live
 
 
@@ -322,18 +347,19 @@ def results(run_id: str) -> None:
     info = runs.run_info(runs.runs_dir() / run_id)
     evaluation = runs.read_evaluation(info.path)
     if info.has_checkpoint:
-        st.download_button("Download checkpoint.pt", (info.path / "checkpoint.pt").read_bytes(),
+        st.download_button(_("Download checkpoint.pt"),
+                           (info.path / "checkpoint.pt").read_bytes(),
                            file_name=f"{run_id}.pt", mime="application/octet-stream",
                            icon=":material/download:", key=f"training_ckpt_{run_id}",
                            on_click="ignore")
-        st.caption("`torch.load(path, weights_only=True)` gives a dict with `state_dict`, "
-                   "`config` and `epoch`; the Feature maps page can load it.")
+        st.caption(_("`torch.load(path, weights_only=True)` gives a dict with `state_dict`, "
+                     "`config` and `epoch`; the Feature maps page can load it."))
     if not evaluation:
-        st.caption("The confusion matrix and the gallery are computed when a run finishes.")
+        st.caption(_("The confusion matrix and the gallery are computed when a run finishes."))
         return
     names = evaluation["class_names"]
-    st.markdown(f"**Test accuracy {evaluation['accuracy']:.2%}** on "
-                f"{sum(map(sum, evaluation['confusion'])):,} test images.")
+    st.markdown(_("**Test accuracy {acc:.2%}** on {n:,} test images.").format(
+        acc=evaluation["accuracy"], n=sum(map(sum, evaluation["confusion"]))))
     e1, e2 = st.columns(2)
     e1.plotly_chart(figures.confusion_figure(evaluation["confusion"], names),
                     key=f"training_confusion_{run_id}")
@@ -345,7 +371,7 @@ def results(run_id: str) -> None:
 
 
 def gallery(info: runs.RunInfo, mistakes: list[dict], names: list[str]) -> None:
-    st.markdown("**Misclassified test images**, most confident mistakes first")
+    st.markdown(_("**Misclassified test images**, most confident mistakes first"))
     try:
         data = datasets.load(info.config.settings.dataset,
                              folder_size=info.config.settings.folder_size)
@@ -356,8 +382,9 @@ def gallery(info: runs.RunInfo, mistakes: list[dict], names: list[str]) -> None:
     for i, m in enumerate(mistakes[:24]):
         image = augment.grid_image(data.test_x[m["index"]].unsqueeze(0).float() / 255, nrow=1)
         cols[i % 12].image(image.numpy(), width="stretch",
-                           caption=f"{names[m['pred']]} ({m['confidence']:.0%}), "
-                                   f"true {names[m['true']]}")
+                           caption=_("{pred} ({confidence:.0%}), true {true}").format(
+                               pred=names[m["pred"]], confidence=m["confidence"],
+                               true=names[m["true"]]))
 
 
 # --- the timeline, predictions and your own handwriting ----------------------------------------
@@ -365,25 +392,30 @@ PLAY_FRAME_S = 0.35  # a snapshot on screen while the timeline plays
 
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
-def _timeline_curves(run_id: str, metrics_size: int, steps_per_epoch: int, total: int) -> dict:
+def _timeline_curves(run_id: str, metrics_size: int, steps_per_epoch: int, total: int,
+                     lang: str) -> dict:
     """The curves behind the timeline marker, rebuilt only when metrics.jsonl grows."""
     c = runs.curves(runs.read_metrics(runs.runs_dir() / run_id))
-    return timeline_figures.curves_spec(c["step"], c["loss_smooth"], c["epochs"],
-                                        steps_per_epoch, total)
+    with i18n.use_language(lang):
+        return timeline_figures.curves_spec(c["step"], c["loss_smooth"], c["epochs"],
+                                            steps_per_epoch, total)
 
 
 @st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
-def _snapshot_pictures(run_id: str, step: int) -> tuple[float, list[tuple[str, object]]]:
+def _snapshot_pictures(run_id: str, step: int, lang: str
+                       ) -> tuple[float, list[tuple[str, object]]]:
     """(epoch, [(caption, picture)]) of one snapshot: its filters and each layer's maps."""
     line = timeline.read(runs.runs_dir() / run_id)
     snap = line.snapshot(step)
     pictures = []
-    if snap["filters"].numel():
-        pictures.append((f"{snap['filter_layer']}: first-layer filters",
-                         timeline_figures.filters_picture(snap["filters"])))
-    for layer, maps in snap["maps"].items():
-        pictures.append((f"{layer}: maps of the probe image ({maps.shape[0]} channels, "
-                         f"{maps.shape[1]}×{maps.shape[2]})", timeline_figures.maps_picture(maps)))
+    with i18n.use_language(lang):
+        if snap["filters"].numel():
+            pictures.append((_("{layer}: first-layer filters").format(
+                layer=snap["filter_layer"]), timeline_figures.filters_picture(snap["filters"])))
+        for layer, maps in snap["maps"].items():
+            pictures.append((_("{layer}: maps of the probe image ({c} channels, {h}×{w})").format(
+                layer=layer, c=maps.shape[0], h=maps.shape[1], w=maps.shape[2]),
+                timeline_figures.maps_picture(maps)))
     return float(snap["epoch"]), pictures
 
 
@@ -401,7 +433,7 @@ def _timeline_position(key: str, steps: list[int]) -> None:
 
 def _draw_snapshot(run_id: str, line: timeline.Timeline, step: int, spec: dict,
                    playing: bool = False) -> None:
-    epoch, pictures = _snapshot_pictures(run_id, step)
+    epoch, pictures = _snapshot_pictures(run_id, step, i18n.language())
     left, right = st.columns([3, 2])
     # a key keeps the chart mounted across scrubs; while playing, each frame is a new chart
     left.plotly_chart(timeline_figures.with_marker(spec, step, epoch),
@@ -411,8 +443,9 @@ def _draw_snapshot(run_id: str, line: timeline.Timeline, step: int, spec: dict,
     if probe is not None:
         names = runs.read_config(line.folder.parent).class_names
         right.image(timeline_figures.probe_picture(probe),
-                    caption=f"the probe: test image #{line.meta.get('probe_index', 0)}, a "
-                    f"{names[label] if label is not None and label < len(names) else '?'}")
+                    caption=_("the probe: test image #{i}, a {name}").format(
+                        i=line.meta.get("probe_index", 0),
+                        name=names[label] if label is not None and label < len(names) else "?"))
     if pictures:
         right.image(pictures[0][1], caption=pictures[0][0], width="stretch")
     columns = st.columns(max(3, len(pictures) - 1))  # a third of the width at most
@@ -425,32 +458,33 @@ def timeline_section(run_id: str) -> None:
     """Filters and maps as they were at any of about 50 moments of the run, with Play."""
     run_dir = runs.runs_dir() / run_id
     line = timeline.read(run_dir)
-    st.markdown("**Timeline: how the filters and one test image's maps evolved**")
+    st.markdown(_("**Timeline: how the filters and one test image's maps evolved**"))
     if line is None or not line.steps:
-        st.caption("This run has no timeline snapshots (yet): they are taken from its first "
-                   "step on, about 50 per run.")
+        st.caption(_("This run has no timeline snapshots (yet): they are taken from its first "
+                     "step on, about 50 per run."))
         return
     key = f"training_timeline_{run_id}"
     _timeline_position(key, line.steps)
     b1, b2 = st.columns([1, 7])
-    play = b1.button("Play", icon=":material/play_arrow:", key=f"{key}_play",
-                     help="Step through every snapshot from the first")
-    step = b2.select_slider("Snapshot", options=line.steps, key=key,
-                            format_func=lambda s: f"step {s}", label_visibility="collapsed")
+    play = b1.button(_("Play"), icon=":material/play_arrow:", key=f"{key}_play",
+                     help=_("Step through every snapshot from the first"))
+    step = b2.select_slider(_("Snapshot"), options=line.steps, key=key,
+                            format_func=lambda s: _("step {s}").format(s=s),
+                            label_visibility="collapsed")
     metrics = run_dir / "metrics.jsonl"
     spec = _timeline_curves(run_id, metrics.stat().st_size if metrics.exists() else 0,
                             int(line.meta.get("steps_per_epoch", 1)),
-                            int(line.meta.get("total_steps", line.steps[-1])))
+                            int(line.meta.get("total_steps", line.steps[-1])), i18n.language())
     frame = st.empty()
     for shown in (line.steps if play else [step]):
         with frame.container():
             _draw_snapshot(run_id, line, shown, spec, playing=play)
         if play:
             time.sleep(PLAY_FRAME_S)
-    st.caption(f"{len(line.steps)} snapshots of {line.meta.get('total_steps', '?')} steps "
-               f"({line.size_bytes() / 2**20:.2f} MB on disk). Filters: blue < 0 < red, "
-               "each on its own scale. Maps: each channel on its own colour scale. "
-               f"{line.error()}")
+    st.caption(_("{n} snapshots of {steps} steps ({mb:.2f} MB on disk). Filters: blue < 0 < "
+                 "red, each on its own scale. Maps: each channel on its own colour scale."
+                 ).format(n=len(line.steps), steps=line.meta.get("total_steps", "?"),
+                          mb=line.size_bytes() / 2**20) + f" {line.error()}")
     if play:
         st.session_state[f"{key}_pending"] = line.steps[-1]
         st.rerun(scope="fragment")
@@ -471,19 +505,21 @@ def predictions_gallery(run_id: str) -> None:
     if preds is None:
         return
     names = list(info.config.class_names)
-    st.markdown("**Predictions on random test images**: green frame right, red wrong")
+    st.markdown(_("**Predictions on random test images**: green frame right, red wrong"))
     g1, g2, g3 = st.columns([2, 2, 1])
-    wanted = g1.selectbox("True class", [None, *range(len(names))], key="training_gallery_class",
-                          format_func=lambda c: "every class" if c is None else names[c])
-    outcome = g2.radio("Show", predictions.OUTCOMES, horizontal=True,
-                       key="training_gallery_outcome")
+    wanted = g1.selectbox(_("True class"), [None, *range(len(names))],
+                          key="training_gallery_class",
+                          format_func=lambda c: _("every class") if c is None else names[c])
+    outcome = g2.radio(_("Show"), predictions.OUTCOMES, horizontal=True,
+                       key="training_gallery_outcome",
+                       format_func=lambda o: _(OUTCOME_NAMES.get(o, o)))
     seed_key = "training_gallery_seed"
-    if g3.button("Another sample", icon=":material/shuffle:", key="training_gallery_more"):
+    if g3.button(_("Another sample"), icon=":material/shuffle:", key="training_gallery_more"):
         st.session_state[seed_key] = st.session_state.get(seed_key, 0) + 1
     chosen = predictions.sample(preds, true_class=wanted, outcome=outcome, count=24,
                                 seed=st.session_state.get(seed_key, 0))
     if not chosen:
-        st.caption("No test image matches: try another class or outcome.")
+        st.caption(_("No test image matches: try another class or outcome."))
         return
     try:
         images = _test_images(info.config.settings.dataset, info.config.settings.folder_size,
@@ -494,14 +530,15 @@ def predictions_gallery(run_id: str) -> None:
     cols = st.columns(12)
     for i, (index, image) in enumerate(zip(chosen, images, strict=True)):
         right = bool(preds.right[index])
-        verdict = "✓" if right else f"✗ true {names[preds.true[index]]}"
+        verdict = "✓" if right else _("✗ true {name}").format(name=names[preds.true[index]])
         cols[i % 12].image(handwriting_figures.gallery_tile(image, right), width="stretch",
                            caption=f"{names[preds.pred[index]]} "
                                    f"({preds.confidence[index]:.0%}) {verdict}")
     subset = preds.true == wanted if wanted is not None else slice(None)
-    st.caption(f"{int(preds.right[subset].sum()):,} of {int(preds.right[subset].size):,} "
-               f"test images of {'this class' if wanted is not None else 'every class'} are "
-               "predicted right.")
+    st.caption((_("{right:,} of {n:,} test images of this class are predicted right.")
+                if wanted is not None else
+                _("{right:,} of {n:,} test images of every class are predicted right.")).format(
+        right=int(preds.right[subset].sum()), n=int(preds.right[subset].size)))
 
 
 @widgets.guarded("your own handwriting")
@@ -510,7 +547,7 @@ def own_handwriting(run_id: str) -> None:
     info = runs.run_info(runs.runs_dir() / run_id)
     if not info.has_checkpoint or not handwriting.takes_drawings(info.config):
         return
-    st.markdown("**Your own handwriting through this network**")
+    st.markdown(_("**Your own handwriting through this network**"))
     model, config = drawing.run_model(str(info.path),
                                       (info.path / "checkpoint.pt").stat().st_mtime)
     drawing.section(model, config, key=f"training_draw_{run_id}")
@@ -520,33 +557,36 @@ def own_handwriting(run_id: str) -> None:
 @widgets.guarded("runs")
 def runs_list(owner: str, shown: str | None) -> None:
     """This student's runs (or the whole class's), live epochs and accuracy, compare."""
-    everyone = st.toggle("Show the whole class's runs (teacher's view)", key="training_all_runs")
+    everyone = st.toggle(_("Show the whole class's runs (teacher's view)"),
+                         key="training_all_runs")
     listed = [r for r in runs.list_runs() if everyone or r.config.owner == owner]
     mine_live = [r for r in listed if r.config.owner == owner and r.state in runs.ACTIVE_STATES]
-    if mine_live and st.button("Stop all my runs", icon=":material/stop_circle:",
+    if mine_live and st.button(_("Stop all my runs"), icon=":material/stop_circle:",
                                key="training_stop_mine"):
         for r in mine_live:
             run_queue.request_stop(r.path)
     if not listed:
-        st.caption("No runs of yours yet." if not everyone else
-                   f"No runs yet in {runs.runs_dir()}.")
+        st.caption(_("No runs of yours yet.") if not everyone else
+                   _("No runs yet in {folder}.").format(folder=runs.runs_dir()))
         return
+    accuracy = _("test accuracy")
     rows = [{
-        "run": r.run_id,
-        "experiment": f"{r.config.experiment} · {r.config.arm}" if r.config.experiment else "",
-        "network": r.config.model, "dataset": r.config.settings.dataset,
-        "BatchNorm": r.config.batchnorm, "augmentation": r.config.settings.augment.describe(),
-        "optimiser": f"{r.config.settings.optimizer} lr={r.config.settings.lr:g}",
-        "state": r.state, "epochs": f"{r.status.get('epochs_done', 0)}/{r.config.settings.epochs}",
-        "test accuracy": r.status.get("test_acc"),
-        **({"mine": r.config.owner == owner} if everyone else {}),
+        _("run"): r.run_id,
+        _("experiment"): f"{r.config.experiment} · {r.config.arm}" if r.config.experiment else "",
+        _("network"): r.config.model, _("dataset"): r.config.settings.dataset,
+        "BatchNorm": r.config.batchnorm, _("augmentation"): r.config.settings.augment.describe(),
+        _("optimiser"): f"{r.config.settings.optimizer} lr={r.config.settings.lr:g}",
+        _("state"): _state(r.state),
+        _("epochs"): f"{r.status.get('epochs_done', 0)}/{r.config.settings.epochs}",
+        accuracy: r.status.get("test_acc"),
+        **({_("mine"): r.config.owner == owner} if everyone else {}),
     } for r in listed]
     st.dataframe(rows, hide_index=True, width="stretch",
-                 column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
+                 column_config={accuracy: st.column_config.NumberColumn(format="percent")})
     ids = [r.run_id for r in listed]
-    pick = st.selectbox("Show a run", ids, index=ids.index(shown) if shown in ids else 0,
+    pick = st.selectbox(_("Show a run"), ids, index=ids.index(shown) if shown in ids else 0,
                         key="training_pick")
-    if st.button("Show this run", key="training_show"):
+    if st.button(_("Show this run"), key="training_show"):
         _show_run(pick)
         st.rerun()
     compare(listed)
@@ -554,11 +594,11 @@ def runs_list(owner: str, shown: str | None) -> None:
 
 @widgets.guarded("compare runs")
 def compare(listed: list[runs.RunInfo]) -> None:
-    st.markdown("**Compare runs**: overlay their curves (with and without BatchNorm or "
-                "augmentation, sigmoid LeNet vs ReLU LeNet, …).")
+    st.markdown(_("**Compare runs**: overlay their curves (with and without BatchNorm or "
+                  "augmentation, sigmoid LeNet vs ReLU LeNet, …)."))
     by_id = {r.run_id: r for r in listed}
     with_epochs = [r.run_id for r in listed if r.status.get("epochs_done")]
-    chosen = st.multiselect("Runs to compare", list(by_id), default=with_epochs[:2],
+    chosen = st.multiselect(_("Runs to compare"), list(by_id), default=with_epochs[:2],
                             key="training_compare")
     if not chosen:
         return
@@ -566,7 +606,7 @@ def compare(listed: list[runs.RunInfo]) -> None:
     for rid in chosen:
         epochs = runs.curves(runs.read_metrics(by_id[rid].path))["epochs"]
         if not epochs:
-            st.caption(f"{rid} has no finished epoch yet.")
+            st.caption(_("{run} has no finished epoch yet.").format(run=rid))
         series.append((_run_label(by_id[rid]), epochs))
     acc, loss = figures.compare_figures(series)
     k1, k2 = st.columns(2)
@@ -576,12 +616,12 @@ def compare(listed: list[runs.RunInfo]) -> None:
 
 # --- the page ---------------------------------------------------------------------------------
 widgets.page_header(
-    "Training",
-    "Train a classic CNN from the model zoo and watch its loss fall and its accuracy climb "
-    "while it learns. Each run trains in its own process (several, with DDP), never in the "
-    "web server: the whole dataset sits on the training device as one tensor, batches are "
-    "shuffled, augmented and normalised there. Switch pages or reload, and this page finds "
-    "your run again.",
+    _("Training"),
+    _("Train a classic CNN from the model zoo and watch its loss fall and its accuracy climb "
+      "while it learns. Each run trains in its own process (several, with DDP), never in the "
+      "web server: the whole dataset sits on the training device as one tensor, batches are "
+      "shuffled, augmented and normalised there. Switch pages or reload, and this page finds "
+      "your run again."),
 )
 owner = widgets.owner_id()
 widgets.keep_widget_state("training", FORM_KEYS)
@@ -590,7 +630,7 @@ if "training_run" not in st.session_state:
     st.session_state["training_run"] = st.query_params.get("run") or (
         mine[-1].run_id if mine else None)
 
-st.subheader("1 · Set up a run")
+st.subheader(_("1 · Set up a run"))
 chosen = network_and_data()
 if chosen is None:  # its section said so; the form below needs the network and data
     st.stop()
@@ -611,13 +651,14 @@ config = TrainConfig(
 )
 train_button(config, ready, owner)
 
-st.subheader("2 · Watch it train")
+st.subheader(_("2 · Watch it train"))
 run_id = st.session_state.get("training_run")
 if run_id and not (runs.runs_dir() / run_id / "config.json").exists():
-    st.warning(f"There is no run {run_id!r} in {runs.runs_dir()}.")
+    st.warning(_("There is no run {run} in {folder}.").format(run=repr(run_id),
+                                                              folder=runs.runs_dir()))
     run_id = None
 if run_id is None:
-    st.info("Press **Train** above, or pick a past run below.")
+    st.info(_("Press **Train** above, or pick a past run below."))
 elif runs.read_status(runs.runs_dir() / run_id)["state"] in runs.ACTIVE_STATES:
     live_run(run_id, owner)
     st.fragment(timeline_section, run_every=2.0)(run_id)
@@ -628,6 +669,6 @@ else:
     predictions_gallery(run_id)
     own_handwriting(run_id)
 
-st.subheader("3 · Runs")
+st.subheader(_("3 · Runs"))
 anything_live = bool(run_queue.live_runs())  # then the table refreshes its epochs and accuracy
 st.fragment(runs_list, run_every=2.0 if anything_live else None)(owner, run_id)

@@ -20,7 +20,7 @@ from explorer.ui import navigation
 # Pages whose every sentence goes through the catalog; the others still speak English.
 TRANSLATED = ["pages/home.py", "pages/conv_arithmetic.py", "pages/sampling.py",
               "pages/batchnorm.py", "pages/convolution.py", "pages/zoo.py",
-              "pages/feature_maps.py"]
+              "pages/feature_maps.py", "pages/training.py"]
 
 _ALLOWED = [
     *(re.escape(paper) for paper in zoo._PAPER.values()),  # citations: authors and year
@@ -148,3 +148,21 @@ def test_navigation_titles_follow_the_language(open_page):
 def test_every_page_is_listed():
     scripts = {navigation.HOME.script, *(p.script for p in navigation.available_pages())}
     assert set(TRANSLATED) <= scripts
+
+
+def test_training_after_a_run_in_chinese(open_page, lenet_run):
+    """A finished run: curves, results, the timeline, predictions and the drawing canvas."""
+    at = open_page("pages/training.py", lang="zh", training_run=lenet_run.name,
+                   training_hflip=True)
+    assert not at.exception, [e.value for e in at.exception]
+    found = {run for text in rendered_texts(at) for run in english_sentences(text)}
+    assert not found, f"untranslated on the Training page after a run: {sorted(found)}"
+
+
+def test_feature_maps_of_a_trained_digit_network_in_chinese(open_page, lenet_run):
+    """The digit-model warning, the invert switch and the handwriting section."""
+    at = open_page("pages/feature_maps.py", lang="zh", fm_weights="Training run",
+                   fm_run=lenet_run.name)
+    assert not at.exception, [e.value for e in at.exception]
+    found = {run for text in rendered_texts(at) for run in english_sentences(text)}
+    assert not found, f"untranslated on Feature maps with a trained network: {sorted(found)}"

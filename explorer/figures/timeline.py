@@ -12,6 +12,7 @@ import torch
 
 from explorer.figures import PrebuiltFigure
 from explorer.figures.feature_maps import channel_grid, filter_grid
+from explorer.i18n import _
 
 MARKER_COLOUR = "#ef553b"
 
@@ -21,18 +22,18 @@ def curves_spec(steps: Sequence[int], loss_smooth: Sequence[float], epochs: Sequ
     """Smoothed training loss per step (left axis) and train/test accuracy at each epoch's
     last step (right axis, 0–100%), as a validated plain dict to add a marker to."""
     fig = go.Figure()
-    fig.add_scatter(x=list(steps), y=list(loss_smooth), mode="lines", name="training loss",
+    fig.add_scatter(x=list(steps), y=list(loss_smooth), mode="lines", name=_("training loss"),
                     line={"width": 2, "color": "#636efa"})
     at = [e["epoch"] * steps_per_epoch for e in epochs]
     fig.add_scatter(x=at, y=[e["train_acc"] for e in epochs], mode="lines+markers",
-                    name="train accuracy", yaxis="y2", line={"color": "#00cc96"})
+                    name=_("train accuracy"), yaxis="y2", line={"color": "#00cc96"})
     fig.add_scatter(x=at, y=[e["test_acc"] for e in epochs], mode="lines+markers",
-                    name="test accuracy", yaxis="y2", line={"color": "#ab63fa"})
+                    name=_("test accuracy"), yaxis="y2", line={"color": "#ab63fa"})
     fig.update_layout(
         height=300, margin={"t": 30, "b": 40, "l": 50, "r": 50},
-        xaxis={"title": "step", "range": [0, max(1, total_steps)]},
-        yaxis={"title": "loss", "rangemode": "tozero"},
-        yaxis2={"title": "accuracy", "overlaying": "y", "side": "right", "range": [0, 1.02],
+        xaxis={"title": _("step"), "range": [0, max(1, total_steps)]},
+        yaxis={"title": _("loss"), "rangemode": "tozero"},
+        yaxis2={"title": _("accuracy"), "overlaying": "y", "side": "right", "range": [0, 1.02],
                 "tickformat": ".0%", "dtick": 0.2, "showgrid": False},
         legend={"orientation": "h", "y": -0.3}, uirevision="timeline",
     )
@@ -44,7 +45,8 @@ def with_marker(spec: dict[str, Any], step: int, epoch: float) -> PrebuiltFigure
     marker = {"type": "line", "x0": step, "x1": step, "yref": "paper", "y0": 0, "y1": 1,
               "line": {"color": MARKER_COLOUR, "width": 2, "dash": "dot"}}
     label = {"x": step, "y": 1, "yref": "paper", "yanchor": "bottom", "showarrow": False,
-             "text": f"step {step} · epoch {epoch:.2f}", "font": {"color": MARKER_COLOUR}}
+             "text": _("step {step} · epoch {epoch:.2f}").format(step=step, epoch=epoch),
+             "font": {"color": MARKER_COLOUR}}
     layout = {**spec["layout"], "shapes": [marker], "annotations": [label]}
     return PrebuiltFigure({"data": spec["data"], "layout": layout})
 

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from explorer.i18n import _
+
 _MARGIN = {"t": 40, "b": 40, "l": 50, "r": 10}
 
 
@@ -21,11 +23,12 @@ def loss_figure(steps: Sequence[int], loss: Sequence[float], smooth: Sequence[fl
                 run_id: str, total_steps: int = 0) -> go.Figure:
     """Training loss per optimiser step, raw and smoothed; keeps the zoom across updates."""
     fig = go.Figure()
-    fig.add_scatter(x=list(steps), y=list(loss), mode="lines", name="loss per step",
+    fig.add_scatter(x=list(steps), y=list(loss), mode="lines", name=_("loss per step"),
                     line={"width": 1, "color": "rgba(99,110,250,0.35)"})
-    fig.add_scatter(x=list(steps), y=list(smooth), mode="lines", name="smoothed",
+    fig.add_scatter(x=list(steps), y=list(smooth), mode="lines", name=_("smoothed"),
                     line={"width": 2, "color": "#636efa"})
-    fig.update_layout(title="Training loss per step", xaxis_title="step", yaxis_title="loss",
+    fig.update_layout(title=_("Training loss per step"), xaxis_title=_("step"),
+                      yaxis_title=_("loss"),
                       height=320, margin=_MARGIN, uirevision=run_id,
                       legend={"orientation": "h", "y": -0.25})
     if not steps:  # nothing logged yet: an empty frame from 0, not −1…4
@@ -37,9 +40,12 @@ def accuracy_figure(epochs: Sequence[dict], run_id: str, planned_epochs: int = 1
     """Train and test accuracy per epoch on a 0–100% axis."""
     fig = go.Figure()
     x = [e["epoch"] for e in epochs]
-    fig.add_scatter(x=x, y=[e["train_acc"] for e in epochs], mode="lines+markers", name="train")
-    fig.add_scatter(x=x, y=[e["test_acc"] for e in epochs], mode="lines+markers", name="test")
-    fig.update_layout(title="Accuracy per epoch", xaxis_title="epoch", yaxis_title="accuracy",
+    fig.add_scatter(x=x, y=[e["train_acc"] for e in epochs], mode="lines+markers",
+                    name=_("train"))
+    fig.add_scatter(x=x, y=[e["test_acc"] for e in epochs], mode="lines+markers",
+                    name=_("test"))
+    fig.update_layout(title=_("Accuracy per epoch"), xaxis_title=_("epoch"),
+                      yaxis_title=_("accuracy"),
                       yaxis_tickformat=".0%", yaxis_range=[0, 1.02], height=320,
                       uirevision=run_id, xaxis_dtick=1, margin=_MARGIN,
                       legend={"orientation": "h", "y": -0.25})
@@ -56,11 +62,11 @@ def compare_figures(series: Sequence[tuple[str, Sequence[dict]]]) -> tuple[go.Fi
         acc.add_scatter(x=x, y=[e["test_acc"] for e in epochs], mode="lines+markers", name=label)
         loss.add_scatter(x=x, y=[e["train_loss"] for e in epochs], mode="lines+markers",
                          name=label)
-    longest = max((len(e) for _, e in series), default=0)
-    acc.update_layout(title="Test accuracy per epoch", yaxis_tickformat=".0%", height=360,
-                      yaxis_range=[0, 1.02], xaxis_title="epoch", xaxis_dtick=1,
+    longest = max((len(e) for _label, e in series), default=0)
+    acc.update_layout(title=_("Test accuracy per epoch"), yaxis_tickformat=".0%", height=360,
+                      yaxis_range=[0, 1.02], xaxis_title=_("epoch"), xaxis_dtick=1,
                       uirevision="compare", legend={"orientation": "h", "y": -0.3})
-    loss.update_layout(title="Training loss per epoch", height=360, xaxis_title="epoch",
+    loss.update_layout(title=_("Training loss per epoch"), height=360, xaxis_title=_("epoch"),
                        xaxis_dtick=1, uirevision="compare",
                        legend={"orientation": "h", "y": -0.3})
     if longest == 0:
@@ -74,8 +80,10 @@ def confusion_figure(confusion: Sequence[Sequence[int]], names: Sequence[str]) -
     """The confusion matrix: rows are the true class, columns the predicted one."""
     fig = go.Figure(go.Heatmap(z=confusion, x=list(names), y=list(names), colorscale="Blues",
                                texttemplate="%{z}",
-                               hovertemplate="true %{y} → predicted %{x}: %{z}<extra></extra>"))
-    fig.update_layout(title="Confusion matrix", xaxis_title="predicted", yaxis_title="true",
+                               hovertemplate=_("true %{y} → predicted %{x}: %{z}")
+                               + "<extra></extra>"))
+    fig.update_layout(title=_("Confusion matrix"), xaxis_title=_("predicted"),
+                      yaxis_title=_("true"),
                       yaxis_autorange="reversed", height=420, xaxis_type="category",
                       yaxis_type="category", margin={"t": 40, "b": 40, "l": 60, "r": 10})
     return fig
@@ -85,6 +93,6 @@ def per_class_figure(accuracy: Sequence[float], names: Sequence[str]) -> go.Figu
     """Accuracy of each class on a 0–100% axis."""
     fig = go.Figure(go.Bar(x=list(names), y=list(accuracy),
                            text=[f"{a:.1%}" for a in accuracy]))
-    fig.update_layout(title="Accuracy per class", yaxis_tickformat=".0%", height=420,
+    fig.update_layout(title=_("Accuracy per class"), yaxis_tickformat=".0%", height=420,
                       yaxis_range=[0, 1.05], xaxis_type="category", margin=_MARGIN)
     return fig

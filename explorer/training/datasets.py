@@ -20,6 +20,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from explorer import REPO_ROOT
+from explorer.i18n import N_
 
 MNIST_MINI_DIR = REPO_ROOT / "assets" / "datasets" / "mnist-mini"
 FOLDER_PREFIX = "folder:"
@@ -27,7 +28,7 @@ DOWNLOAD_TIMEOUT_S = 15.0
 MAX_FOLDER_IMAGES = 20_000
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
-MNIST_MINI_NOTE = (
+MNIST_MINI_NOTE = N_(
     "Real MNIST digits, small enough to live beside the project and to train on in CI; the "
     "app's offline default dataset. It is NOT the full MNIST. Never report an accuracy measured "
     "on it as an MNIST accuracy; call it \"mnist-mini\". The MNIST database of handwritten "
@@ -63,24 +64,26 @@ _DIGITS = tuple(str(i) for i in range(10))
 REGISTRY: dict[str, DatasetSpec] = {
     spec.key: spec
     for spec in (
-        DatasetSpec("mnist-mini", "mnist-mini (offline, 8,000 + 2,000 digits)", "bundled", 1,
-                    28, 28, _DIGITS, MNIST_MINI_NOTE, "MNIST/raw"),
-        DatasetSpec("mnist", "MNIST (download)", "torchvision", 1, 28, 28, _DIGITS,
-                    "60,000 + 10,000 handwritten digits (LeCun, Cortes, Burges), CC BY-SA 3.0.",
+        DatasetSpec("mnist-mini", N_("mnist-mini (offline, 8,000 + 2,000 digits)"), "bundled",
+                    1, 28, 28, _DIGITS, MNIST_MINI_NOTE, "MNIST/raw"),
+        DatasetSpec("mnist", N_("MNIST (download)"), "torchvision", 1, 28, 28, _DIGITS,
+                    N_("60,000 + 10,000 handwritten digits (LeCun, Cortes, Burges), CC BY-SA "
+                       "3.0."),
                     "MNIST/raw"),
-        DatasetSpec("fashion-mnist", "Fashion-MNIST (download)", "torchvision", 1, 28, 28,
+        DatasetSpec("fashion-mnist", N_("Fashion-MNIST (download)"), "torchvision", 1, 28, 28,
                     ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                      "Sneaker", "Bag", "Ankle boot"),
-                    "60,000 + 10,000 Zalando clothing images (Xiao, Rasul, Vollgraf), MIT.",
+                    N_("60,000 + 10,000 Zalando clothing images (Xiao, Rasul, Vollgraf), MIT."),
                     "FashionMNIST/raw"),
-        DatasetSpec("kmnist", "KMNIST (download)", "torchvision", 1, 28, 28,
+        DatasetSpec("kmnist", N_("KMNIST (download)"), "torchvision", 1, 28, 28,
                     ("お", "き", "す", "つ", "な", "は", "ま", "や", "れ", "を"),
-                    "60,000 + 10,000 cursive Japanese characters (Clanuwat et al.), CC BY-SA 4.0.",
+                    N_("60,000 + 10,000 cursive Japanese characters (Clanuwat et al.), CC BY-SA "
+                       "4.0."),
                     "KMNIST/raw"),
-        DatasetSpec("cifar10", "CIFAR-10 (download)", "torchvision", 3, 32, 32,
+        DatasetSpec("cifar10", N_("CIFAR-10 (download)"), "torchvision", 3, 32, 32,
                     ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                      "ship", "truck"),
-                    "50,000 + 10,000 colour photos, 32×32 (Krizhevsky, 2009).",
+                    N_("50,000 + 10,000 colour photos, 32×32 (Krizhevsky, 2009)."),
                     "cifar-10-batches-py"),
     )
 }

@@ -17,6 +17,7 @@ from explorer import feature_maps as fm
 from explorer import handwriting
 from explorer.figures import feature_maps as fm_figures
 from explorer.figures import handwriting as figures
+from explorer.i18n import _
 from explorer.training import checkpoints
 from explorer.training.config import RunConfig
 from explorer.ui import widgets
@@ -25,7 +26,7 @@ CANVAS_PX = 280  # ten canvas pixels per MNIST pixel
 STROKE_PX = 20  # about two MNIST pixels once a tall digit is scaled into 20 px
 
 
-@st.cache_resource(max_entries=4, ttl=3600, show_spinner="Loading the checkpoint…")
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
 def run_model(run_dir: str, mtime: float) -> tuple[torch.nn.Module, RunConfig]:
     """A run's trained network (cached per checkpoint file version, shared by sessions)."""
     model, config = checkpoints.model_from_checkpoint(run_dir)
@@ -33,8 +34,8 @@ def run_model(run_dir: str, mtime: float) -> tuple[torch.nn.Module, RunConfig]:
 
 
 def _what_to_draw(config: RunConfig) -> str:
-    return "a digit" if config.settings.dataset in handwriting.DIGIT_DATASETS else (
-        f"something from {config.dataset_title or config.settings.dataset}")
+    return _("a digit") if config.settings.dataset in handwriting.DIGIT_DATASETS else (
+        _("something from {data}").format(data=config.dataset_title or config.settings.dataset))
 
 
 @st.fragment
@@ -42,9 +43,10 @@ def _what_to_draw(config: RunConfig) -> str:
 def section(model: torch.nn.Module, config: RunConfig, key: str) -> None:
     """The canvas, and once something is drawn: preprocessing, prediction, layer maps."""
     thing = _what_to_draw(config)
-    st.markdown(f"Draw {thing} with the mouse: light ink on black, as MNIST's digits are. "
-                "It is prepared the way MNIST was made, then shown to the network when you "
-                "lift the mouse. The canvas toolbar undoes, redoes and clears.")
+    st.markdown(_("Draw {thing} with the mouse: light ink on black, as MNIST's digits are. It "
+                  "is prepared the way MNIST was made, then shown to the network when you lift "
+                  "the mouse. The canvas toolbar undoes, redoes and clears.").format(
+        thing=thing))
     left, right = st.columns([1, 2])
     with left:
         st.html('<div style="height:30px"></div>')  # room for the canvas's floating toolbar
@@ -55,7 +57,8 @@ def section(model: torch.nn.Module, config: RunConfig, key: str) -> None:
     picture = drawn.image_data if drawn.json_data and drawn.json_data.get("objects") else None
     steps = handwriting.prepare(picture) if picture is not None else None
     if steps is None:
-        right.info(f"Draw {thing} on the canvas: the prediction and the maps appear here.",
+        right.info(_("Draw {thing} on the canvas: the prediction and the maps appear here."
+                     ).format(thing=thing),
                    icon=":material/draw:")
         return
     x = handwriting.to_input(steps.centred, config)
@@ -64,7 +67,8 @@ def section(model: torch.nn.Module, config: RunConfig, key: str) -> None:
     names = fm.run_class_names(config)
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
     with right:
-        st.metric("The network reads", f"{names[best]}", f"{probabilities[best]:.1%} sure",
+        st.metric(_("The network reads"), f"{names[best]}",
+                  _("{p:.1%} sure").format(p=probabilities[best]),
                   delta_color="off", delta_arrow="off")
         st.plotly_chart(figures.probabilities_figure(probabilities, names),
                         key=f"{key}_probabilities", config={"displayModeBar": False})
@@ -73,11 +77,11 @@ def section(model: torch.nn.Module, config: RunConfig, key: str) -> None:
 
 
 def preprocessing(steps: handwriting.Steps) -> None:
-    st.markdown("**Prepared the way MNIST was made**")
-    captions = ["your drawing; red: the ink's bounding box", "cropped to the box",
-                f"scaled into {handwriting.BOX}×{handwriting.BOX}, aspect kept",
-                f"in {handwriting.FIELD}×{handwriting.FIELD}, centre of mass (red +) at the "
-                "centre: what the network sees"]
+    st.markdown(_("**Prepared the way MNIST was made**"))
+    captions = [_("your drawing; red: the ink's bounding box"), _("cropped to the box"),
+                _("scaled into {n}×{n}, aspect kept").format(n=handwriting.BOX),
+                _("in {n}×{n}, centre of mass (red +) at the centre: what the network sees"
+                  ).format(n=handwriting.FIELD)]
     for column, picture, caption in zip(st.columns(4), figures.steps_pictures(steps), captions,
                                         strict=True):
         column.image(picture, caption=caption, width="stretch")
@@ -87,17 +91,18 @@ def preprocessing(steps: handwriting.Steps) -> None:
 def layer_maps(capture: fm.Capture) -> None:
     layers = capture.overview()
     if not layers:
-        st.info("This network has no convolutional layers, so the drawing has no feature "
-                "maps; its prediction is above.")
+        st.info(_("This network has no convolutional layers, so the drawing has no feature "
+                  "maps; its prediction is above."))
         return
-    st.markdown("**Every layer's feature maps of your drawing** (each channel on its own "
-                "colour scale, bright = strong)")
+    st.markdown(_("**Every layer's feature maps of your drawing** (each channel on its own "
+                  "colour scale, bright = strong)"))
     columns = st.columns(min(4, len(layers)))
     for i, record in enumerate(layers):
         columns[i % len(columns)].image(
             fm_figures.channel_grid(record.maps, tile=40), width="stretch",
             caption=f"{record.name} · {record.type_name} · {' × '.join(map(str, record.shape))}")
-    stats = pd.DataFrame({"layer": [r.name for r in layers],
-                          "mean activation": [float(r.maps.float().mean()) for r in layers],
-                          "fraction = 0": [float((r.maps == 0).float().mean()) for r in layers]})
+    stats = pd.DataFrame({_("layer"): [r.name for r in layers],
+                          _("mean activation"): [float(r.maps.float().mean()) for r in layers],
+                          _("fraction = 0"): [float((r.maps == 0).float().mean())
+                                              for r in layers]})
     st.dataframe(stats, hide_index=True)
