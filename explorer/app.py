@@ -36,4 +36,8 @@ for section, specs in navigation.sections().items():
 
 current = st.navigation(pages)
 widgets.sidebar()
+spec = navigation.by_url_path(current.url_path)
+if language.init() != "en" and spec is not None and not spec.translated:
+    st.info(_("This page is not translated into Chinese yet: it is shown in English."),
+            icon=":material/translate:")
 current.run()

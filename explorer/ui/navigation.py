@@ -23,6 +23,7 @@ class PageSpec:
     icon: str  # a Material Symbols name, shown by Streamlit
     section: str
     summary: str
+    translated: bool = True  # every sentence of the page goes through the catalog
 
     @property
     def path(self) -> Path:
@@ -73,7 +74,7 @@ LESSONS: tuple[PageSpec, ...] = (
     PageSpec(
         "pages/experiments.py", N_("Experiments"), ":material/science:", N_("Networks"),
         N_("The course's claims as paired runs: BatchNorm, ReLU, augmentation, depth, "
-           "3×3 kernels."),
+           "3×3 kernels."), translated=False,
     ),
 )
 
@@ -89,3 +90,9 @@ def sections() -> dict[str, list[PageSpec]]:
     for page in available_pages():
         grouped.setdefault(page.section, []).append(page)
     return grouped
+
+
+def by_url_path(url_path: str) -> PageSpec | None:
+    """The page served at `url_path` ("" is Home)."""
+    return next((p for p in (HOME, *LESSONS) if (p.url_path if p is not HOME else "")
+                 == url_path), None)

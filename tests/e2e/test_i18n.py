@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from explorer.ui import navigation
+
 SHOTS = Path("/tmp/shots/i18n")
 
 
@@ -113,3 +115,41 @@ def test_a_convolution_link_restores_the_inspector_and_the_moving_window(app, br
         assert "Output tensor y[0, 1, 30, 40]" in other.text()
     finally:
         context.close()
+
+
+def test_zoo_and_feature_map_links_restore_network_layer_and_channel(app, browser):
+    app.open("zoo", query="lang=en")
+    app.select("Network", "ResNet-18")
+    app.radio("Configuration", "cifar · 3×32×32 · 10 classes")
+    link = _copied_link(app)
+    assert "zoo_model=resnet18" in link and "zoo_variant=cifar" in link, link
+    context, other = _fresh(app, browser, link)
+    try:
+        assert "ResNet-18" in other.text() and "for a 1×3×32×32 input" in other.text()
+    finally:
+        context.close()
+
+    app.open("feature-maps", query="lang=zh&fm_model=lenet5&fm_variant=mnist")
+    app.select("放大查看的通道", "通道 3")
+    link = _copied_link(app)
+    for part in ("fm_model=lenet5", "fm_variant=mnist", "fm_layer=", "fm_channel=3", "lang=zh"):
+        assert part in link, (part, link)
+    context, other = _fresh(app, browser, link)
+    try:
+        text = other.text()
+        assert "通道 3" in text and "LeNet-5" in text
+        _shot(other, "feature_maps_zh_restored")
+    finally:
+        context.close()
+
+
+def test_every_translated_page_in_chinese(app):
+    """Each translated page opened with ?lang=zh: a Chinese title and lesson, no error box;
+    the screenshots are for looking at (clipped labels, missing glyphs)."""
+    for spec in navigation.available_pages():
+        if not spec.translated:
+            continue
+        app.open(spec.url_path, query="lang=zh")
+        app.assert_healthy()
+        assert _has_chinese(app.page.locator("h1").first.inner_text()), spec.url_path
+        _shot(app, f"page_{spec.url_path}_zh")
