@@ -178,9 +178,10 @@ def _jpeg(photo_key: tuple, _image: Image.Image, colour: str, weights: tuple | N
 
 @st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
 def _histogram_figure(photo_key: tuple, _image: Image.Image, colour: str, weights: tuple,
-                      padding: str) -> PrebuiltFigure:
+                      padding: str, lang: str) -> PrebuiltFigure:
     hist = _histogram(photo_key, _image, colour, weights, padding)
-    return PrebuiltFigure(figures.output_histogram_figure(hist).to_dict())
+    with i18n.use_language(lang):  # its axis titles
+        return PrebuiltFigure(figures.output_histogram_figure(hist).to_dict())
 
 
 # --- kernels on a photo -------------------------------------------------------------------
@@ -412,7 +413,8 @@ def photo_lesson() -> None:
             "or white, *absolute value* shows negative edges as bright too, *min-max* squeezes "
             "the whole range into 0..255.").format(
             low=hist.minimum, high=hist.maximum, below=hist.below_zero, above=hist.above_255))
-        st.plotly_chart(_histogram_figure(PHOTO_KEY, photo.image, colour, weights, padding),
+        st.plotly_chart(_histogram_figure(PHOTO_KEY, photo.image, colour, weights, padding,
+                                          i18n.language()),
                         width="stretch", key="convolution_histogram",
                         config={"displayModeBar": False})
 

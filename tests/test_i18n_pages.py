@@ -168,3 +168,13 @@ def test_feature_maps_of_a_trained_digit_network_in_chinese(open_page, lenet_run
     assert not at.exception, [e.value for e in at.exception]
     found = {run for text in rendered_texts(at) for run in english_sentences(text)}
     assert not found, f"untranslated on Feature maps with a trained network: {sorted(found)}"
+
+
+@pytest.mark.parametrize("script", TRANSLATED)
+def test_chinese_after_english_gets_nothing_cached_in_english(open_page, script):
+    """Figures and sentences cached across sessions are keyed by language: a session in
+    Chinese right after one in English (the same server process) sees no English."""
+    open_page(script, lang="en")
+    at = open_page(script, lang="zh")
+    found = {run for text in rendered_texts(at) for run in english_sentences(text)}
+    assert not found, f"cached in English on {script}: {sorted(found)}"
