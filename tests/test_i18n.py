@@ -168,3 +168,31 @@ def test_no_module_that_translates_rebinds_the_underscore():
                           if isinstance(n, ast.Name) and n.id == "_"
                           and isinstance(n.ctx, ast.Store)]
     assert not offenders, offenders
+
+
+def _emphasis_that_will_not_render(text: str) -> list[str]:
+    """`**` that CommonMark cannot open or close where the text needs it to: in Chinese a
+    closing `**` right after full-width punctuation and before a character is not
+    right-flanking, so "**原因：**第" shows its asterisks. Placeholders count as characters."""
+    text = re.sub(r"\{[^}]*\}", "字", text)
+
+    def punct(c: str) -> bool:
+        return bool(re.match(r"[\W_]", c)) and not c.isspace()
+
+    bad = []
+    for k, found in enumerate(re.finditer(r"\*\*", text)):
+        i = found.start()
+        before, after = (text[i - 1] if i else " "), (text[i + 2] if i + 2 < len(text) else " ")
+        opens = not after.isspace() and (not punct(after) or before.isspace() or punct(before))
+        closes = not before.isspace() and (not punct(before) or after.isspace() or punct(after))
+        if not (opens if k % 2 == 0 else closes):
+            bad.append(text[max(0, i - 12):i + 12])
+    return bad
+
+
+def test_bold_text_in_chinese_renders(catalog):
+    assert _emphasis_that_will_not_render("**原因：**第一") == ["**原因：**第一"]
+    bad = {m.id if isinstance(m.id, str) else m.id[0]: found for m in catalog if m.id
+           for found in [_emphasis_that_will_not_render(
+               m.string if isinstance(m.string, str) else m.string[0])] if found}
+    assert not bad, bad
