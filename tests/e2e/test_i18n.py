@@ -153,3 +153,20 @@ def test_every_translated_page_in_chinese(app):
         app.assert_healthy()
         assert _has_chinese(app.page.locator("h1").first.inner_text()), spec.url_path
         _shot(app, f"page_{spec.url_path}_zh")
+
+
+def test_roadmap_stops_open_their_sections(app):
+    """The Home roadmap's named stops: nn.Module opens the zoo's tab, data augmentation the
+    Training page's augmentation preview."""
+    app.open("", query="lang=zh")
+    app.page.get_by_role("link", name=re.compile("7. nn.Module")).click()
+    app.wait()
+    assert "tab=module" in app.page.url
+    selected = app.page.get_by_role("tab", selected=True).first.inner_text()
+    assert selected.strip() == "nn.Module"
+    app.open("", query="lang=zh")
+    app.page.get_by_role("link", name=re.compile("8. 数据增强")).click()
+    app.wait()
+    assert "open=augmentation" in app.page.url
+    assert "随机水平翻转" in app.text()  # the expander's content is open
+    _shot(app, "roadmap_augmentation_zh")
