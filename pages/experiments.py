@@ -6,27 +6,28 @@ import streamlit as st
 
 from explorer.experiments import designs, kernel_cost, pairing, verdicts
 from explorer.figures import experiments as figures
+from explorer.i18n import N_, _
 from explorer.training import run_queue
 from explorer.ui import widgets
 
-STATE_TEXT = {"queued": "waiting in the queue", "running": "training", "finished": "finished",
-              "stopped": "stopped", "failed": "failed"}
+STATE_TEXT = {"queued": N_("waiting in the queue"), "running": N_("training"),
+              "finished": N_("finished"), "stopped": N_("stopped"), "failed": N_("failed")}
 
 widgets.page_header(
-    "Experiments",
-    "The course makes claims about BatchNorm, activations, augmentation, depth and kernel "
-    "sizes. Here each claim is an experiment: runs that differ in the one thing the claim is "
-    "about, start from the same weights and see the same batches in the same order. Press "
-    "**Run**, watch the curves, and read the verdict, computed from the numbers the runs "
-    "measured, which says so when a run does not support the claim.",
+    _("Experiments"),
+    _("The course makes claims about BatchNorm, activations, augmentation, depth and kernel "
+      "sizes. Here each claim is an experiment: runs that differ in the one thing the claim is "
+      "about, start from the same weights and see the same batches in the same order. Press "
+      "**Run**, watch the curves, and read the verdict, computed from the numbers the runs "
+      "measured, which says so when a run does not support the claim."),
 )
 owner = widgets.owner_id()
 
 
 def _group_label(group: pairing.Group) -> str:
     """When, what size and whose (its state changes: the caption under it says that)."""
-    who = "yours" if group.owner == owner else "another browser's"
-    size = "quick check" if group.quick else "full"
+    who = _("yours") if group.owner == owner else _("another browser's")
+    size = _("quick check") if group.quick else _("full")
     return f"{group.experiment_id.split('-', 1)[1]} · {size} · {who}"
 
 
@@ -41,12 +42,15 @@ def _default_group(key: str, listed: list[pairing.Group]) -> int:
 
 def design(experiment: designs.Experiment, arms: tuple[designs.Arm, ...]) -> None:
     """The claim, what differs, what is held equal, and when the claim counts as holding."""
-    st.markdown(f"> {experiment.claim}\n>\n> — the course, {experiment.source}")
-    lines = [f"**What differs:** {experiment.varied}.",
-             f"**Held equal:** {experiment.held}.",
-             f"**The claim counts as holding when** {experiment.rule}."]
+    st.markdown(f"> {designs.text(experiment.claim)}\n>\n> "
+                + _("— the course, {source}").format(source=designs.text(experiment.source)))
+    lines = [_("**What differs**: {text}.").format(text=designs.text(experiment.varied)),
+             _("**Held equal**: {text}.").format(text=designs.text(experiment.held)),
+             _("**The claim counts as holding when** {text}.").format(
+                 text=designs.text(experiment.rule))]
     if arms:
-        lines.insert(0, f"**Runs ({len(arms)}):** " + "; ".join(a.label for a in arms) + ".")
+        lines.insert(0, _("**Runs ({n})**: {arms}.").format(
+            n=len(arms), arms=_("; ").join(designs.arm_title(a.label) for a in arms)))
     st.markdown("\n\n".join(lines))
 
 
@@ -56,7 +60,8 @@ def run_button(experiment: designs.Experiment, size: designs.Size) -> None:
     busy = len(mine) >= run_queue.runs_per_owner()
     b1, b2 = st.columns([1, 4])
     arms = experiment.sized(size)
-    if b1.button(f"Run ({len(arms)} runs)", key=f"exp_run_{experiment.key}", type="primary",
+    if b1.button(_("Run ({n} runs)").format(n=len(arms)), key=f"exp_run_{experiment.key}",
+                 type="primary",
                  icon=":material/play_arrow:", disabled=busy):
         try:
             eid = pairing.submit(experiment, size, owner)
@@ -67,21 +72,24 @@ def run_button(experiment: designs.Experiment, size: designs.Size) -> None:
             st.rerun()
     if busy:
         last = mine[-1][-1]
-        what = last.config.experiment or f"run {last.run_id}"
-        b2.caption(f"You have {what} {last.state}: Run comes back when it ends (one live run "
-                   "or experiment per student; Stop it on the Training page).")
+        what = last.config.experiment or _("run {run}").format(run=last.run_id)
+        b2.caption(_("You have {what} {state}: Run comes back when it ends (one live run or "
+                     "experiment per student; Stop it on the Training page).").format(
+            what=what, state=_(STATE_TEXT.get(last.state, last.state))))
     else:
-        b2.caption("The runs queue together and train one after another in worker processes; "
-                   "they keep going if you leave the page, and appear in Training's runs list.")
+        b2.caption(_("The runs queue together and train one after another in worker processes; "
+                     "they keep going if you leave the page, and appear in Training's runs "
+                     "list."))
 
 
 def _arm_status(arm: pairing.ArmRun) -> str:
-    text = STATE_TEXT.get(arm.state, arm.state)
+    text = _(STATE_TEXT.get(arm.state, arm.state))
     if arm.state == "queued" and (where := run_queue.position(arm.info.run_id)):
-        text += f" (number {where})"
+        text += _(" (number {n})").format(n=where)
     elif arm.state == "running":
-        text += f", epoch {len(arm.epochs) + 1} of {arm.info.config.settings.epochs}"
-    return f"{arm.label}: {text}"
+        text += _(", epoch {epoch} of {epochs}").format(epoch=len(arm.epochs) + 1,
+                                                      epochs=arm.info.config.settings.epochs)
+    return f"{designs.arm_title(arm.label)}: {text}"
 
 
 def results(experiment: designs.Experiment, experiment_id: str) -> None:
@@ -89,35 +97,36 @@ def results(experiment: designs.Experiment, experiment_id: str) -> None:
     group = next((g for g in pairing.groups(experiment.key) if g.experiment_id == experiment_id),
                  None)
     if group is None:
-        st.info("Those runs are no longer in the runs folder.")
+        st.info(_("Those runs are no longer in the runs folder."))
         return
     arms = pairing.arm_runs(group)
     st.caption(" · ".join(_arm_status(a) for a in arms))
-    epochs = [(a.label, a.epochs) for a in arms]
+    epochs = [(designs.arm_title(a.label), a.epochs) for a in arms]
     dashed = any(a.last and "train_eval_acc" in a.last for a in arms)
     planned = max(a.info.config.settings.epochs for a in arms)
     c1, c2, *c3 = st.columns(3 if dashed else 2)
     c1.plotly_chart(figures.epoch_figure(
-        epochs, "test_acc", "Accuracy: test, training dashed" if dashed else
-        "Test accuracy per epoch", percent=True,
-        dashed_key="train_eval_acc" if dashed else None, dashed_name="training images",
+        epochs, "test_acc", _("Accuracy: test, training dashed") if dashed else
+        _("Test accuracy per epoch"), percent=True,
+        dashed_key="train_eval_acc" if dashed else None, dashed_name=_("training images"),
         planned_epochs=planned, uirevision=experiment_id), key=f"exp_acc_{experiment.key}")
     c2.plotly_chart(figures.step_loss_figure(
-        [(a.label, a.steps, a.loss) for a in arms], uirevision=experiment_id),
+        [(designs.arm_title(a.label), a.steps, a.loss) for a in arms],
+        uirevision=experiment_id),
         key=f"exp_loss_{experiment.key}")
     if dashed:  # the claim is about the gap: draw it on its own scale
         gaps = [(label, [{"epoch": e["epoch"], "gap": e["train_eval_acc"] - e["test_acc"]}
                          for e in records if "train_eval_acc" in e]) for label, records in epochs]
         c3[0].plotly_chart(figures.epoch_figure(
-            gaps, "gap", "Training minus test accuracy (the gap)", percent=True,
+            gaps, "gap", _("Training minus test accuracy (the gap)"), percent=True,
             full_range=False, planned_epochs=planned, uirevision=experiment_id),
             key=f"exp_gap_{experiment.key}")
     verdict = verdicts.verdict(experiment, arms, group.quick)
     show = {True: st.success, False: st.warning, None: st.info}[verdict.holds]
     show(verdict.sentence, icon={True: ":material/check_circle:", False: ":material/cancel:",
                                  None: ":material/hourglass_top:"}[verdict.holds])
-    st.caption(pairing.fairness(group, arms).sentence() + " Runs: "
-               + ", ".join(r.run_id for r in group.runs) + ".")
+    st.caption(pairing.fairness(group, arms).sentence() + " "
+               + _("Runs: {runs}.").format(runs=", ".join(r.run_id for r in group.runs)))
     if group.live is False and st.session_state.get(f"exp_live_{experiment.key}"):
         st.session_state[f"exp_live_{experiment.key}"] = False
         st.rerun(scope="app")  # the runs ended: bring the Run button back
@@ -129,9 +138,9 @@ def trained_card(experiment: designs.Experiment, size: designs.Size,
     design(experiment, experiment.sized(size))
     run_button(experiment, size)
     if not listed:
-        st.caption("No runs of this experiment yet.")
+        st.caption(_("No runs of this experiment yet."))
         return
-    pick = st.selectbox("Results of", range(len(listed)), index=_default_group(experiment.key,
+    pick = st.selectbox(_("Results of"), range(len(listed)), index=_default_group(experiment.key,
                                                                               listed),
                         format_func=lambda i: _group_label(listed[i]),
                         key=f"exp_pick_{experiment.key}")
@@ -151,29 +160,30 @@ def _kernel_cost(channels: int, size: int) -> kernel_cost.KernelCost:
 def kernel_card(experiment: designs.Experiment) -> None:
     design(experiment, ())
     k1, k2 = st.columns(2)
-    channels = k1.select_slider("Channels C", [8, 16, 32, 64, 128, 256, 512], value=64,
+    channels = k1.select_slider(_("Channels C"), [8, 16, 32, 64, 128, 256, 512], value=64,
                                 key="exp_channels")
-    size = k2.select_slider("Map size (height = width)", [8, 14, 28, 32, 56, 112, 224], value=32,
-                            key="exp_map")
+    size = k2.select_slider(_("Map size (height = width)"), [8, 14, 28, 32, 56, 112, 224],
+                            value=32, key="exp_map")
     cost = _kernel_cost(channels, size)
-    st.plotly_chart(figures.cost_figure(["one 7×7", "three 3×3"],
+    st.plotly_chart(figures.cost_figure([_("one 7×7"), _("three 3×3")],
                                         [cost.single_weights, cost.stacked_weights],
                                         [cost.single_macs, cost.stacked_macs],
                                         [cost.single_paths, cost.stacked_paths]),
                     key="exp_cost")
     (st.success if cost.holds else st.warning)(cost.sentence())
-    st.caption("Computed, not trained: weights counted from the layers' parameters, "
-               "multiply-adds by torch's FlopCounterMode, receptive fields measured by the "
-               "gradient of one output pixel with respect to the input.")
+    st.caption(_("Computed, not trained: weights counted from the layers' parameters, "
+                 "multiply-adds by torch's FlopCounterMode, receptive fields measured by the "
+                 "gradient of one output pixel with respect to the input."))
 
 
-size = st.radio("Size", list(designs.SIZES), format_func=designs.SIZES.get, key="exp_size",
-                help="The quick check shows the whole path in seconds; only the full size "
-                "gives a verdict worth reading.")
+size = st.radio(_("Size"), list(designs.SIZES), format_func=lambda s: _(designs.SIZES[s]),
+                key="exp_size",
+                help=_("The quick check shows the whole path in seconds; only the full size "
+                       "gives a verdict worth reading."))
 everything = pairing.all_groups()
 for experiment in designs.EXPERIMENTS.values():
     with st.container(border=True):
-        st.subheader(experiment.title)
+        st.subheader(_(experiment.title))
         if experiment.trained:
             trained_card(experiment, size, everything.get(experiment.key, []))
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 
 import pytest
 
@@ -144,12 +145,18 @@ def test_navigation_titles_follow_the_language(open_page):
     assert any("Lesson roadmap" in s.value for s in at.subheader)
 
 
-def test_an_untranslated_page_says_so_in_chinese(open_page):
-    untranslated = [p for p in navigation.available_pages() if not p.translated]
-    for spec in untranslated:
-        at = open_page(spec.script, lang="zh")
-        assert any("本页还没有" in i.value for i in at.info), spec.script
-        assert not any("本页还没有" in i.value for i in open_page(spec.script, lang="en").info)
+def test_an_untranslated_page_says_so_in_chinese(open_page, monkeypatch):
+    """A page marked untranslated (none is, today) gets one Chinese sentence saying so."""
+    import dataclasses
+
+    real = navigation.by_url_path
+    monkeypatch.setattr(navigation, "by_url_path", lambda path: dataclasses.replace(
+        real(path), translated=False) if path == "sampling" else real(path))
+    assert any("本页还没有" in i.value for i in open_page("pages/sampling.py", lang="zh").info)
+    assert not any("本页还没有" in i.value
+                   for i in open_page("pages/sampling.py", lang="en").info)
+    assert not any("本页还没有" in i.value
+                   for i in open_page("pages/batchnorm.py", lang="zh").info)
 
 
 def test_training_after_a_run_in_chinese(open_page, lenet_run):
@@ -178,3 +185,32 @@ def test_chinese_after_english_gets_nothing_cached_in_english(open_page, script)
     at = open_page(script, lang="zh")
     found = {run for text in rendered_texts(at) for run in english_sentences(text)}
     assert not found, f"cached in English on {script}: {sorted(found)}"
+
+
+def test_a_finished_experiment_in_chinese(open_page, tmp_path, monkeypatch):
+    """The verdict, the checks and the arms' states of a finished (quick) experiment."""
+    import torch
+
+    from explorer.experiments import designs, pairing
+    from explorer.training import engine, run_queue, runs
+
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        eid = pairing.submit(designs.get("activation"), "quick", "teacher")
+        for item in run_queue.waiting():
+            if run_queue.claim(item):  # else the server's scheduler thread took it
+                engine.train(tmp_path / item.run_id)
+    finally:
+        torch.set_num_threads(threads)
+    deadline = time.monotonic() + 180
+    while any(r.state in runs.ACTIVE_STATES for g in pairing.groups("activation")
+              if g.experiment_id == eid for r in g.runs):
+        assert time.monotonic() < deadline, "the experiment's runs did not finish"
+        time.sleep(0.5)
+    at = open_page("pages/experiments.py", lang="zh")
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("快速检查" in m.value for m in [*at.success, *at.warning])
+    found = {run for text in rendered_texts(at) for run in english_sentences(text)}
+    assert not found, f"untranslated on Experiments after a run: {sorted(found)}"

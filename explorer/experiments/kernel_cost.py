@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from explorer.i18n import _
+
 
 def single(channels: int) -> nn.Module:
     """One 7×7 conv, C → C, padded to keep the size, no bias."""
@@ -90,14 +92,16 @@ class KernelCost:
     def sentence(self) -> str:
         c = self.channels
         rows, cols = self.stacked_field
-        numbers = (f"Three 3×3 convs: {self.stacked_weights:,} weights (27C² with C = {c}) and "
-                   f"{self.stacked_macs:,} multiply-adds on a {self.size}×{self.size} map; one "
-                   f"7×7: {self.single_weights:,} (49C²) and {self.single_macs:,}. Measured "
-                   f"receptive fields: {rows}×{cols} for the stack, "
-                   f"{self.single_field[0]}×{self.single_field[1]} for the 7×7.")
+        numbers = _("Three 3×3 convs: {stacked:,} weights (27C² with C = {c}) and {stacked_macs:,} "
+                    "multiply-adds on a {n}×{n} map; one 7×7: {single:,} (49C²) and "
+                    "{single_macs:,}. Measured receptive fields: {rows}×{cols} for the stack, "
+                    "{single_rows}×{single_cols} for the 7×7.").format(
+            stacked=self.stacked_weights, c=c, stacked_macs=self.stacked_macs, n=self.size,
+            single=self.single_weights, single_macs=self.single_macs, rows=rows, cols=cols,
+            single_rows=self.single_field[0], single_cols=self.single_field[1])
         if self.holds:
-            return f"{numbers} The claim holds."
-        return f"{numbers} The claim does not hold for these numbers."
+            return _("{numbers} The claim holds.").format(numbers=numbers)
+        return _("{numbers} The claim does not hold for these numbers.").format(numbers=numbers)
 
 
 def compare(channels: int = 64, size: int = 32) -> KernelCost:

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from explorer.experiments.designs import QUICK_IMAGES, Experiment, Size
+from explorer.i18n import _
 from explorer.models import zoo
 from explorer.models.modules import leaf_modules
 from explorer.training import run_queue, runs
@@ -191,21 +192,22 @@ class Fairness:
 
     def sentence(self) -> str:
         if self.tensors_checked:
-            start = (f"identical initial weights in every layer the arms share "
-                     f"({self.tensors_equal} of {self.tensors_checked} tensors compared now "
-                     "are equal)") if self.tensors_equal == self.tensors_checked else (
-                f"initial weights differ in {self.tensors_checked - self.tensors_equal} of "
-                f"{self.tensors_checked} shared tensors")
+            start = (_("identical initial weights in every layer the arms share ({equal} of "
+                       "{checked} tensors compared now are equal)")
+                     if self.tensors_equal == self.tensors_checked else
+                     _("initial weights differ in {differ} of {checked} shared tensors")).format(
+                equal=self.tensors_equal, checked=self.tensors_checked,
+                differ=self.tensors_checked - self.tensors_equal)
         else:
-            start = "no layers to share"
+            start = _("no layers to share")
         if not self.epochs_compared:
-            order = "batch order not yet recorded"
+            order = _("batch order not yet recorded")
         elif self.orders_equal:
-            order = (f"the same batches in the same order in all {self.epochs_compared} "
-                     "epoch(s)")
+            order = _("the same batches in the same order in all {n} epoch(s)").format(
+                n=self.epochs_compared)
         else:
-            order = "different batch orders"
-        return f"Checked: {start}; {order}."
+            order = _("different batch orders")
+        return _("Checked: {start}; {order}.").format(start=start, order=order)
 
 
 def fairness(group: Group, arms: list[ArmRun]) -> Fairness:

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from explorer.i18n import _
+
 PALETTE = ("#636efa", "#ef553b", "#00a67e", "#ab63fa", "#ffa15a", "#19d3f3")
 _LAYOUT = {"height": 330, "margin": {"t": 40, "b": 40, "l": 55, "r": 10},
            "legend": {"orientation": "h", "y": -0.28}}
@@ -34,8 +36,8 @@ def epoch_figure(series: Sequence[tuple[str, Sequence[dict]]], key: str, title: 
             fig.add_scatter(x=x, y=[e.get(dashed_key) for e in epochs], mode="lines+markers",
                             name=f"{label} · {dashed_name}",
                             line={"color": color, "dash": "dash"}, marker={"symbol": "circle-open"})
-    longest = max((len(e) for _, e in series), default=0)
-    fig.update_layout(title=title, xaxis_title="epoch", xaxis_dtick=1,
+    longest = max((len(e) for _label, e in series), default=0)
+    fig.update_layout(title=title, xaxis_title=_("epoch"), xaxis_dtick=1,
                       xaxis_range=[0.5, max(longest, planned_epochs, 1) + 0.5],
                       uirevision=uirevision or title, **_LAYOUT)
     if percent:
@@ -54,9 +56,9 @@ def step_loss_figure(series: Sequence[tuple[str, Sequence[int], Sequence[float]]
     for i, (label, steps, loss) in enumerate(series):
         fig.add_scatter(x=list(steps), y=list(loss), mode="lines", name=label,
                         line={"color": PALETTE[i % len(PALETTE)], "width": 2})
-    fig.update_layout(title="Training loss per step (smoothed)", xaxis_title="step",
-                      yaxis_title="loss", uirevision=uirevision or "steps", **_LAYOUT)
-    if not any(steps for _, steps, _ in series):
+    fig.update_layout(title=_("Training loss per step (smoothed)"), xaxis_title=_("step"),
+                      yaxis_title=_("loss"), uirevision=uirevision or "steps", **_LAYOUT)
+    if not any(steps for _label, steps, _loss in series):
         fig.update_layout(yaxis_range=[0, 2.5], xaxis_range=[0, 1])
     return fig
 
@@ -65,7 +67,8 @@ def cost_figure(labels: Sequence[str], weights: Sequence[int], macs: Sequence[in
                 footprints: Sequence[Sequence[Sequence[int]]]) -> go.Figure:
     """Weights and multiply-adds per design, then each design's receptive field as the number
     of paths from every input pixel to one output pixel."""
-    titles = ["weights", "multiply-adds", *(f"{label}: paths to one output" for label in labels)]
+    titles = [_("weights"), _("multiply-adds"),
+              *(_("{design}: paths to one output").format(design=label) for label in labels)]
     fig = make_subplots(rows=1, cols=2 + len(footprints), subplot_titles=titles,
                         horizontal_spacing=0.07)
     for col, values in ((1, weights), (2, macs)):
@@ -74,7 +77,7 @@ def cost_figure(labels: Sequence[str], weights: Sequence[int], macs: Sequence[in
     for i, paths in enumerate(footprints):
         fig.add_heatmap(z=[list(r) for r in paths], text=[list(r) for r in paths],
                         texttemplate="%{text}", colorscale="Blues", showscale=False,
-                        hovertemplate="%{z} path(s)<extra></extra>", row=1, col=3 + i)
+                        hovertemplate=_("%{z} path(s)") + "<extra></extra>", row=1, col=3 + i)
         fig.update_yaxes(autorange="reversed", scaleanchor=f"x{3 + i}", showticklabels=False,
                          row=1, col=3 + i)
         fig.update_xaxes(showticklabels=False, row=1, col=3 + i)

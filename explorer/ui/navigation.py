@@ -74,7 +74,7 @@ LESSONS: tuple[PageSpec, ...] = (
     PageSpec(
         "pages/experiments.py", N_("Experiments"), ":material/science:", N_("Networks"),
         N_("The course's claims as paired runs: BatchNorm, ReLU, augmentation, depth, "
-           "3×3 kernels."), translated=False,
+           "3×3 kernels."),
     ),
 )
 
