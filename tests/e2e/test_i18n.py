@@ -3,8 +3,11 @@ a view in a browser that has never seen it."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+
+import pytest
 
 from explorer.ui import navigation
 
@@ -143,9 +146,13 @@ def test_zoo_and_feature_map_links_restore_network_layer_and_channel(app, browse
         context.close()
 
 
+@pytest.mark.skipif(not os.environ.get("EXPLORER_SCREENSHOTS"),
+                    reason="a minute of screenshots for a person to look at: "
+                    "EXPLORER_SCREENSHOTS=1 pytest tests/e2e/test_i18n.py (AppTest checks the "
+                    "text of every page in Chinese on every run)")
 def test_every_translated_page_in_chinese(app):
     """Each translated page opened with ?lang=zh: a Chinese title and lesson, no error box;
-    the screenshots are for looking at (clipped labels, missing glyphs)."""
+    the screenshots (in /tmp/shots/i18n) are for looking at: clipped labels, missing glyphs."""
     for spec in navigation.available_pages():
         if not spec.translated:
             continue
