@@ -214,3 +214,17 @@ def test_a_finished_experiment_in_chinese(open_page, tmp_path, monkeypatch):
     assert any("快速检查" in m.value for m in [*at.success, *at.warning])
     found = {run for text in rendered_texts(at) for run in english_sentences(text)}
     assert not found, f"untranslated on Experiments after a run: {sorted(found)}"
+
+
+def test_the_layer_builder_s_error_and_advice_in_chinese(open_page):
+    """A stack PyTorch refuses: the error stays PyTorch's, everything around it is Chinese."""
+    from explorer.models import layer_stack as ls
+
+    stack = ls.parse(ls.LENET5)
+    broken = (ls.make_layer("Conv2d", 3, *stack[0].values[1:]), *stack[1:])
+    at = open_page("pages/zoo.py", lang="zh", zoo_stack=ls.format_stack(broken),
+                   zoo_stack_ids=list(range(len(broken))), zoo_stack_open=True)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("in_channels" in e.value and "应该怎么改" in e.value for e in at.error)
+    found = {run for text in rendered_texts(at) for run in english_sentences(text)}
+    assert not found, f"untranslated in the layer builder: {sorted(found)}"

@@ -16,13 +16,13 @@ import ast
 import math
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from explorer.conv_arithmetic import conv_out, pool_out
+from explorer.i18n import _, language_cache
 from explorer.models.modules import shape_text
 
 Shape = tuple[int, ...]  # one sample's shape, without the batch: (C, H, W) or (F,)
@@ -103,26 +103,33 @@ Stack = tuple[Layer, ...]
 def make_layer(kind: str, *values: float, **named: float) -> Layer:
     """A layer with `values` in order, `named` by name, the rest at their defaults; checked."""
     if kind not in KINDS:
-        raise StackError(f"Unknown layer {kind!r}: the builder offers {', '.join(KINDS)}.")
+        raise StackError(_("Unknown layer {kind}: the builder offers {kinds}.").format(
+            kind=repr(kind), kinds=", ".join(KINDS)))
     spec = KINDS[kind]
     if len(values) > len(spec.args):
-        raise StackError(f"{kind} takes at most {len(spec.args)} arguments here "
-                         f"({', '.join(a.name for a in spec.args) or 'none'}), not {len(values)}.")
+        raise StackError(_("{kind} takes at most {n} arguments here ({names}), not {given}."
+                           ).format(kind=kind, n=len(spec.args),
+                                    names=", ".join(a.name for a in spec.args) or _("none"),
+                                    given=len(values)))
     out = []
     for i, arg in enumerate(spec.args):
         value = values[i] if i < len(values) else named.pop(arg.name, arg.default)
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise StackError(f"{kind}'s {arg.name} must be a number, not {value!r}.") from None
+            raise StackError(_("{kind}'s {arg} must be a number, not {value}.").format(
+                kind=kind, arg=arg.name, value=repr(value))) from None
         if arg.integer and number != int(number):
-            raise StackError(f"{kind}'s {arg.name} must be a whole number, not {value!r}.")
+            raise StackError(_("{kind}'s {arg} must be a whole number, not {value}.").format(
+                kind=kind, arg=arg.name, value=repr(value)))
         if not arg.low <= number <= arg.high:
-            raise StackError(f"{kind}'s {arg.name} must be between {arg.low:g} and "
-                             f"{arg.high:g}, not {number:g}.")
+            raise StackError(_("{kind}'s {arg} must be between {low:g} and {high:g}, not "
+                               "{value:g}.").format(kind=kind, arg=arg.name, low=arg.low,
+                                                    high=arg.high, value=number))
         out.append(int(number) if arg.integer else number)
     if named:
-        raise StackError(f"{kind} has no argument {next(iter(named))!r} in this builder.")
+        raise StackError(_("{kind} has no argument {name} in this builder.").format(
+            kind=kind, name=repr(next(iter(named)))))
     return Layer(kind, tuple(out))
 
 
@@ -152,13 +159,14 @@ def parse(text: str) -> Stack:
         return ()
     items = text.split("_")
     if len(items) > MAX_LAYERS:
-        raise StackError(f"A stack holds at most {MAX_LAYERS} layers, not {len(items)}.")
+        raise StackError(_("A stack holds at most {n} layers, not {given}.").format(
+            n=MAX_LAYERS, given=len(items)))
     stack = []
     for item in items:
         short, *values = item.split("-")
         if short not in _BY_SHORT:
-            raise StackError(f"Unknown layer {short!r} in the stack: use one of "
-                             f"{', '.join(_BY_SHORT)}.")
+            raise StackError(_("Unknown layer {short} in the stack: use one of {kinds}.").format(
+                short=repr(short), kinds=", ".join(_BY_SHORT)))
         stack.append(make_layer(_BY_SHORT[short].cls, *values))
     return tuple(stack)
 
@@ -186,9 +194,10 @@ def _literal(node: ast.expr, what: str) -> float:
     try:
         value = ast.literal_eval(node)
     except ValueError:
-        raise StackError(f"{what} must be a plain number.") from None
+        raise StackError(_("{what} must be a plain number.").format(what=what)) from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise StackError(f"{what} must be a plain number, not {value!r}.")
+        raise StackError(_("{what} must be a plain number, not {value}.").format(
+            what=what, value=repr(value)))
     return value
 
 
@@ -197,23 +206,26 @@ def from_code(code: str) -> Stack:
     try:
         tree = ast.parse(code)
     except SyntaxError as err:
-        raise StackError(f"That is not valid Python (line {err.lineno}: {err.msg}).") from None
+        raise StackError(_("That is not valid Python (line {line}: {message}).").format(
+            line=err.lineno, message=err.msg)) from None
     seq = next((n for n in ast.walk(tree) if isinstance(n, ast.Call)
                 and _call_name(n) == "Sequential"), None)
     if seq is None:
-        raise StackError("No nn.Sequential(...) call found in the code.")
+        raise StackError(_("No nn.Sequential(...) call found in the code."))
     stack = []
     for node in seq.args:
         name = _call_name(node) if isinstance(node, ast.Call) else None
         if name not in KINDS:
             shown = ast.unparse(node)[:40]
-            raise StackError(f"{shown} is not a layer this builder offers "
-                             f"({', '.join(KINDS)}).")
-        values = [_literal(a, f"An argument of {name}") for a in node.args]
-        named = {k.arg: _literal(k.value, f"{name}'s {k.arg}") for k in node.keywords}
+            raise StackError(_("{code} is not a layer this builder offers ({kinds}).").format(
+                code=shown, kinds=", ".join(KINDS)))
+        values = [_literal(a, _("An argument of {kind}").format(kind=name)) for a in node.args]
+        named = {k.arg: _literal(k.value, _("{kind}'s {arg}").format(kind=name, arg=k.arg))
+                 for k in node.keywords}
         stack.append(make_layer(name, *values, **named))
     if len(stack) > MAX_LAYERS:
-        raise StackError(f"A stack holds at most {MAX_LAYERS} layers, not {len(stack)}.")
+        raise StackError(_("A stack holds at most {n} layers, not {given}.").format(
+            n=MAX_LAYERS, given=len(stack)))
     return tuple(stack)
 
 
@@ -346,38 +358,43 @@ def advice(stack: Stack, index: int, shape: Shape, input_shape: Shape) -> str:
     kind, shown = layer.kind, shape_text(shape)
     spatial = kind in ("Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d")
     if spatial and len(shape) != 3:
-        return (f"{kind} needs channels × height × width maps, but it gets {len(shape)}-D "
-                f"{shown} numbers: move Flatten below the last Conv2d or pooling layer.")
+        return _("{kind} needs channels × height × width maps, but it gets {d}-D {shape} "
+                 "numbers: move Flatten below the last Conv2d or pooling layer.").format(
+            kind=kind, d=len(shape), shape=shown)
     if kind == "Conv2d" and shape[0] != v[0]:
-        return (f"Conv2d expects {int(v[0])} input channels but gets {shape[0]}: set "
-                f"in_channels to {shape[0]}.")
+        return _("Conv2d expects {want} input channels but gets {got}: set in_channels to "
+                 "{got}.").format(want=int(v[0]), got=shape[0])
     if kind == "BatchNorm2d" and shape[0] != v[0]:
-        return (f"BatchNorm2d expects {int(v[0])} channels but gets {shape[0]}: set "
-                f"num_features to {shape[0]}.")
+        return _("BatchNorm2d expects {want} channels but gets {got}: set num_features to "
+                 "{got}.").format(want=int(v[0]), got=shape[0])
     if kind in ("MaxPool2d", "AvgPool2d") and v[2] > v[0] // 2:
-        return (f"Pooling padding may be at most half the kernel: set padding to "
-                f"{int(v[0]) // 2} or less, or use a larger kernel.")
+        return _("Pooling padding may be at most half the kernel: set padding to {p} or less, "
+                 "or use a larger kernel.").format(p=int(v[0]) // 2)
     if kind in ("Conv2d", "MaxPool2d", "AvgPool2d"):
         k, p = (int(v[2]), int(v[4])) if kind == "Conv2d" else (int(v[0]), int(v[2]))
         room = min(shape[1:]) + 2 * p
-        return (f"The {k}×{k} window does not fit the {shape[1]}×{shape[2]} map (padded by {p}: "
-                f"{room} cells): use kernel_size {room} or less, more padding, a larger input, "
-                "or fewer layers that shrink it before this one.")
+        return _("The {k}×{k} window does not fit the {h}×{w} map (padded by {p}: {room} "
+                 "cells): use kernel_size {room} or less, more padding, a larger input, or "
+                 "fewer layers that shrink it before this one.").format(
+            k=k, h=shape[1], w=shape[2], p=p, room=room)
     if kind == "Linear" and len(shape) > 1:
-        return (f"Linear works on the last dimension ({shape[-1]} numbers of a {shown} tensor): "
-                f"add a Flatten before it, which makes {math.prod(shape)} inputs.")
+        return _("Linear works on the last dimension ({n} numbers of a {shape} tensor): add a "
+                 "Flatten before it, which makes {inputs} inputs.").format(
+            n=shape[-1], shape=shown, inputs=math.prod(shape))
     if kind == "Linear":
         wanted, got = int(v[0]), shape[0]
-        text = f"Linear expects {wanted} inputs but gets {got}: set in_features to {got}"
         side = _side_for(stack, index, input_shape[0], wanted) if len(input_shape) == 3 else None
         if side:
-            text += f" or resize the input to {side}×{side}"
-        return text + "."
-    return (f"PyTorch refused {kind} for a {shown} input: change its arguments or the layers "
-            "before it.")
+            return _("Linear expects {want} inputs but gets {got}: set in_features to {got} or "
+                     "resize the input to {side}×{side}.").format(want=wanted, got=got,
+                                                                  side=side)
+        return _("Linear expects {want} inputs but gets {got}: set in_features to {got}."
+                 ).format(want=wanted, got=got)
+    return _("PyTorch refused {kind} for a {shape} input: change its arguments or the layers "
+             "before it.").format(kind=kind, shape=shown)
 
 
-@lru_cache(maxsize=256)
+@language_cache(maxsize=256)
 def propagate(stack: Stack, input_shape: Shape) -> Propagation:
     """Run the stack layer by layer on the meta device (batch of one) and record everything."""
     rows: list[Row] = []
@@ -405,16 +422,17 @@ def propagate(stack: Stack, input_shape: Shape) -> Propagation:
 def check_trainable(stack: Stack, input_shape: Shape, num_classes: int) -> None:
     """Raise StackError with one sentence unless the stack maps the input to class scores."""
     if not stack:
-        raise StackError("The stack is empty: add layers that end in a Linear layer.")
+        raise StackError(_("The stack is empty: add layers that end in a Linear layer."))
     result = propagate(stack, tuple(input_shape))
     if (row := result.broken) is not None:
-        raise StackError(f"Layer {row.index + 1} ({layer_code(row.layer)}) breaks on "
-                         f"{shape_text(input_shape)} images: {row.advice}")
+        raise StackError(_("Layer {n} ({code}) breaks on {shape} images: {advice}").format(
+            n=row.index + 1, code=layer_code(row.layer), shape=shape_text(input_shape),
+            advice=row.advice))
     out = result.output_shape
     if out != (num_classes,):
-        raise StackError(f"The network ends in {shape_text(out)} numbers per image; a "
-                         f"{num_classes}-class dataset needs {num_classes}: end with "
-                         f"nn.Linear(…, {num_classes}).")
+        raise StackError(_("The network ends in {shape} numbers per image; a {k}-class dataset "
+                           "needs {k}: end with nn.Linear(…, {k}).").format(
+            shape=shape_text(out), k=num_classes))
 
 
 def append_default(stack: Stack, kind: str, input_shape: Shape) -> Stack:
