@@ -20,7 +20,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from explorer import REPO_ROOT
-from explorer.i18n import N_
+from explorer.i18n import N_, _
 
 MNIST_MINI_DIR = REPO_ROOT / "assets" / "datasets" / "mnist-mini"
 FOLDER_PREFIX = "folder:"
@@ -175,8 +175,9 @@ def _load_torchvision(key: str, download: bool) -> ArrayDataset:
     if not is_available(key):
         if not download:
             raise DatasetUnavailable(
-                f"{spec.title.split(' (')[0]} is not on this machine yet: its files are "
-                f"expected in {folder} (download it, which needs internet, or copy them there)."
+                _("{name} is not on this machine yet: its files are expected in {folder} "
+                  "(download it, which needs internet, or copy them there).").format(
+                    name=spec.title.split(" (")[0], folder=folder)
             )
         root.mkdir(parents=True, exist_ok=True)
         previous = socket.getdefaulttimeout()
@@ -186,8 +187,8 @@ def _load_torchvision(key: str, download: bool) -> ArrayDataset:
             cls(str(root), train=False, download=True)
         except Exception:
             raise DatasetUnavailable(
-                f"Could not download {spec.title.split(' (')[0]} (no network?): put its files "
-                f"in {folder} and try again."
+                _("Could not download {name} (no network?): put its files in {folder} and try "
+                  "again.").format(name=spec.title.split(" (")[0], folder=folder)
             ) from None
         finally:
             socket.setdefaulttimeout(previous)
@@ -196,8 +197,9 @@ def _load_torchvision(key: str, download: bool) -> ArrayDataset:
         test = cls(str(root), train=False, download=False)
     except Exception as err:
         raise DatasetUnavailable(
-            f"The files of {spec.title.split(' (')[0]} in {folder} could not be read "
-            f"({err}); delete them and download again."
+            _("The files of {name} in {folder} could not be read ({error}); delete them and "
+              "download again.").format(name=spec.title.split(" (")[0], folder=folder,
+                                        error=err)
         ) from None
     train_x, test_x = _as_nchw(train.data), _as_nchw(test.data)
     mean, std = _stats(train_x)
@@ -227,7 +229,8 @@ def _class_files(root: Path) -> dict[str, list[Path]]:
 def _load_folder(path: str, size: int) -> ArrayDataset:
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise DatasetUnavailable(f"{root} is not a folder on the server's disk.")
+        raise DatasetUnavailable(_("{folder} is not a folder on the server's disk.").format(
+            folder=root))
     split_dirs = [root / "train", next((root / n for n in ("test", "val") if (root / n).is_dir()),
                                        root / "test")]
     if all(d.is_dir() for d in split_dirs):
@@ -237,13 +240,14 @@ def _load_folder(path: str, size: int) -> ArrayDataset:
     names = sorted(name for name, files in train_files.items() if files)
     if len(names) < 2:
         raise DatasetUnavailable(
-            f"{root} needs one sub-folder of images per class (ImageFolder layout, at least two "
-            "classes), like cats/001.jpg and dogs/001.jpg."
+            _("{folder} needs one sub-folder of images per class (ImageFolder layout, at least "
+              "two classes), like cats/001.jpg and dogs/001.jpg.").format(folder=root)
         )
     total = sum(len(train_files[n]) + len(test_files.get(n, [])) for n in names)
     if total > MAX_FOLDER_IMAGES:
         raise DatasetUnavailable(
-            f"{root} holds {total:,} images; this page decodes at most {MAX_FOLDER_IMAGES:,}."
+            _("{folder} holds {n:,} images; this page decodes at most {limit:,}.").format(
+                folder=root, n=total, limit=MAX_FOLDER_IMAGES)
         )
     files, labels, test_mask = [], [], []
     for label, name in enumerate(names):
@@ -261,7 +265,8 @@ def _load_folder(path: str, size: int) -> ArrayDataset:
         mode = "L" if first.mode in ("L", "1", "I;16", "I") else "RGB"
         x = _decode_folder(files, size, mode)
     except (OSError, UnidentifiedImageError) as err:
-        raise DatasetUnavailable(f"An image in {root} could not be read: {err}.") from None
+        raise DatasetUnavailable(_("An image in {folder} could not be read: {error}.").format(
+            folder=root, error=err)) from None
     y = torch.tensor(labels, dtype=torch.int64)
     mask = torch.tensor(test_mask)
     mean, std = _stats(x[~mask])

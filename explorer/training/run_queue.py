@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from explorer import devices
+from explorer.i18n import _
 from explorer.training import engine, runs
 from explorer.training.config import RunConfig, TrainConfig
 
@@ -209,11 +210,12 @@ def submit_group(configs: Sequence[TrainConfig], owner: str, root: Path | None =
         live = submissions(live_runs(owner, root))
         if len(live) >= runs_per_owner():
             last = live[-1][-1]
-            what = (f"experiment {last.config.experiment}" if last.config.experiment
-                    else f"run {last.run_id}")
+            what = (_("experiment {name}").format(name=last.config.experiment)
+                    if last.config.experiment else _("run {run}").format(run=last.run_id))
             raise ValueError(
-                f"You already have {what} {last.state}: stop it or let it finish first "
-                f"({runs_per_owner()} live run(s) or experiment(s) per student)."
+                _("You already have {what} {state}: stop it or let it finish first ({n} live "
+                  "run(s) or experiment(s) per student).").format(
+                    what=what, state=last.state, n=runs_per_owner())
             )
         run_dirs: list[Path] = []
         try:
