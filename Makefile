@@ -49,7 +49,7 @@ serve-tools: | $(PY)
 	fi
 
 # A Chromium for the browser tests: Debian's package as root, else Playwright's own download.
-browser: $(VENV)/.test-installed
+browser: $(VENV)/.test-installed fonts  # Chromium draws Chinese with the same CJK font
 	@if [ -n "$$CHROMIUM_PATH" ] || command -v chromium >/dev/null 2>&1; then \
 		echo "chromium: $$(command -v chromium || echo $$CHROMIUM_PATH)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
