@@ -228,3 +228,20 @@ def test_the_layer_builder_s_error_and_advice_in_chinese(open_page):
     assert any("in_channels" in e.value and "应该怎么改" in e.value for e in at.error)
     found = {run for text in rendered_texts(at) for run in english_sentences(text)}
     assert not found, f"untranslated in the layer builder: {sorted(found)}"
+
+
+def test_a_link_made_from_an_upload_says_the_photo_stayed_behind():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["photo"] = "upload"
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert any("上传" in i.value and "链接" in i.value for i in at.sidebar.info)
+    fresh = AppTest.from_file(str(APP), default_timeout=60)
+    fresh.query_params["photo"] = "Coffee"
+    fresh.run()
+    assert "coffee.png" in fresh.sidebar.caption[-1].value
+    assert not fresh.sidebar.info
