@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from explorer.i18n import _
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -42,17 +44,18 @@ class AugmentConfig:
 
     def describe(self) -> str:
         """One line for run lists: what is on."""
-        parts = [name for name, on in (("h-flip", self.hflip), ("v-flip", self.vflip),
+        parts = [name for name, on in ((_("h-flip"), self.hflip), (_("v-flip"), self.vflip),
                                        ("rot90", self.rot90)) if on]
         if self.rotation:
             parts.append(f"±{self.rotation:g}°")
         if (self.scale_min, self.scale_max) != (1.0, 1.0):
-            parts.append(f"zoom {self.scale_min:g}–{self.scale_max:g}")
+            parts.append(_("zoom {low:g}–{high:g}").format(low=self.scale_min,
+                                                           high=self.scale_max))
         if self.crop_padding:
-            parts.append(f"crop ±{self.crop_padding}px")
+            parts.append(_("crop ±{n}px").format(n=self.crop_padding))
         if self.noise:
-            parts.append(f"noise σ={self.noise:g}")
-        return ", ".join(parts) or "none"
+            parts.append(_("noise σ={s:g}").format(s=self.noise))
+        return _(", ").join(parts) or _("none")
 
 
 def _uniform(n: int, low: float, high: float, g: torch.Generator | None,
@@ -99,7 +102,7 @@ def augment(x: torch.Tensor, cfg: AugmentConfig,
     """Augment a float batch [N, C, H, W] in [0, 1]; each sample gets its own random draw."""
     if not cfg.enabled or x.shape[0] == 0:
         return x
-    n, _, h, w = x.shape
+    n, _c, h, w = x.shape
     if cfg.geometric:
         theta = affine_matrices(n, h, w, cfg, generator, x.device).to(x.dtype)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
