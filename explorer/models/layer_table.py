@@ -84,8 +84,9 @@ def _groups(module: nn.Module, prefix: str = "") -> list[tuple[str, list[str]]]:
 
     def close_run(last: bool) -> None:
         if run:
-            name = "stem" if not seen_block else "head" if last else run[0]
-            if prefix and name in ("stem", "head"):
+            edge = not seen_block or last  # the loose layers before any block, or after all
+            name = (_("stem") if not seen_block else _("head")) if edge else run[0]
+            if prefix and edge:
                 name = f"{prefix.rstrip('.')} · {name}"
             groups.append((name, list(run)))
             run.clear()
@@ -104,8 +105,8 @@ def _groups(module: nn.Module, prefix: str = "") -> list[tuple[str, list[str]]]:
                 stages[-1].append(f"{full}.{kid_name}")
                 if isinstance(kid, _POOLS) and kid_name != kids[-1][0]:
                     stages.append([])
-            groups += [(full if len(stages) == 1 else f"{full} · stage {k}", leaves)
-                       for k, leaves in enumerate(stages, 1)]
+            groups += [(full if len(stages) == 1 else f"{full} · " + _("stage {k}").format(k=k),
+                        leaves) for k, leaves in enumerate(stages, 1)]
         elif isinstance(child, nn.Sequential) and any(is_leaf(k) for _name, k in kids):
             groups += _groups(child, prefix=f"{full}.")
         else:
