@@ -32,9 +32,9 @@ def pick_device(preference: DevicePreference = "auto", local_rank: int | None = 
             return torch.device("cuda")
         return torch.device("mps") if mps_available() else torch.device("cpu")
     if preference == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA was requested, but torch sees no CUDA GPU on this machine.")
+        raise ValueError(_("CUDA was requested, but torch sees no CUDA GPU on this machine."))
     if preference == "mps" and not mps_available():
-        raise ValueError("MPS was requested, but this machine has no Apple Metal GPU.")
+        raise ValueError(_("MPS was requested, but this machine has no Apple Metal GPU."))
     return torch.device(preference)
 
 

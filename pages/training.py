@@ -12,7 +12,16 @@ from explorer.figures import timeline as timeline_figures
 from explorer.figures import training as figures
 from explorer.i18n import N_, _
 from explorer.models import layer_stack, zoo
-from explorer.training import augment, datasets, engine, predictions, run_queue, runs, timeline
+from explorer.training import (
+    augment,
+    datasets,
+    engine,
+    predictions,
+    reasons,
+    run_queue,
+    runs,
+    timeline,
+)
 from explorer.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from explorer.ui import drawing, widgets
 
@@ -317,7 +326,7 @@ def run_view(run_id: str, owner: str) -> bool:
     if live:
         _live_readouts(info)
         _stop_button(info, owner)
-    elif reason := info.status.get("reason"):
+    elif reason := reasons.shown(info.status):
         (st.error if info.state == "failed" else st.info)(reason)
     c = runs.curves(runs.read_metrics(info.path))
     l1, l2 = st.columns(2)

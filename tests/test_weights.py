@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from explorer import i18n
 from explorer.models import weights, zoo
 
 RESNET18 = "ResNet18_Weights.IMAGENET1K_V1"
@@ -275,3 +276,14 @@ def test_model_zoo_offers_the_download_for_imagenet_networks(open_page, resnet18
     assert not at.exception and resnet18_on_mirror.is_cached()
     assert any("Pretrained ImageNet weights" in s for s in _texts(at.success))
     assert not [b for b in at.button if b.key == "zoo_download"]
+
+
+def test_a_failed_download_says_why_in_chinese(mirror, monkeypatch):
+    entry = _publish(mirror, _small_state(), "tiny", monkeypatch)
+    served = mirror / entry.filename
+    served.write_bytes(served.read_bytes()[:1000])
+    with i18n.use_language("zh"), pytest.raises(weights.DownloadError) as err:
+        weights.download(entry)
+    message = str(err.value)
+    assert message.startswith(f"从 {entry.source_url} 下载 {entry.filename} 失败：")
+    assert "已被拒绝并删除" in message and str(entry.path) in message

@@ -110,11 +110,11 @@ def _lock(filename: str) -> threading.Lock:
 
 def _reason(err: BaseException) -> str:
     if isinstance(err, urllib.error.HTTPError):
-        return f"the server answered {err.code} {err.reason}"
+        return _("the server answered {code} {why}").format(code=err.code, why=err.reason)
     if isinstance(err, urllib.error.URLError):
-        return f"the server could not be reached ({err.reason})"
+        return _("the server could not be reached ({why})").format(why=err.reason)
     if isinstance(err, TimeoutError):
-        return "the server stopped answering"
+        return _("the server stopped answering")
     return str(err) or type(err).__name__
 
 
@@ -134,7 +134,8 @@ def _fetch(url: str, tmp: Path, progress: Progress | None, timeout: float) -> st
             if progress:
                 progress(done, total)
     if total is not None and done != total:
-        raise DownloadError(f"the connection ended after {done:,} of {total:,} bytes")
+        raise DownloadError(_("the connection ended after {done} of {total} bytes").format(
+            done=f"{done:,}", total=f"{total:,}"))
     return digest.hexdigest()
 
 
@@ -157,14 +158,16 @@ def download(file: WeightsFile, progress: Progress | None = None,
             sha256 = _fetch(url, tmp, progress, timeout)
             if not sha256.startswith(file.hash_prefix):
                 raise DownloadError(
-                    f"its SHA-256 begins {sha256[:len(file.hash_prefix) or 8]}, not "
-                    f"{file.hash_prefix} as its name requires, so it was refused and removed")
+                    _("its SHA-256 begins {digest}, not {prefix} as its name requires, so it "
+                      "was refused and removed").format(
+                        digest=sha256[:len(file.hash_prefix) or 8], prefix=file.hash_prefix))
             os.replace(tmp, path)
         except (OSError, ValueError, http.client.HTTPException, DownloadError) as err:
             # OSError covers URLError, HTTPError, timeouts, a full disk and an unwritable cache
             raise DownloadError(
-                f"Downloading {file.filename} from {url} failed: {_reason(err)}. To put it in "
-                f"place by hand, copy the file to {path}.") from None
+                _("Downloading {file} from {url} failed: {why}. To put it in place by hand, "
+                  "copy the file to {path}.").format(file=file.filename, url=url,
+                                                     why=_reason(err), path=path)) from None
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()

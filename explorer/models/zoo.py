@@ -21,7 +21,7 @@ import torch
 import torchvision
 from torch import nn
 
-from explorer.i18n import N_
+from explorer.i18n import N_, _
 from explorer.models import layer_stack
 from explorer.models import weights as weights_files
 from explorer.models.architectures import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, vgg
@@ -221,8 +221,8 @@ def resolve_input(variant: str = "mnist", in_channels: int | None = None,
                   num_classes: int | None = None) -> Variant:
     """The variant's input configuration with any explicit sizes applied."""
     if variant not in VARIANTS:
-        raise BuildError(f"Unknown configuration “{variant}”: choose one of "
-                         f"{', '.join(VARIANTS)}.")
+        raise BuildError(_("Unknown configuration “{variant}”: choose one of {choices}.").format(
+            variant=variant, choices=", ".join(VARIANTS)))
     base = VARIANTS[variant]
     resolved = Variant(
         base.name,
@@ -232,13 +232,17 @@ def resolve_input(variant: str = "mnist", in_channels: int | None = None,
         base.num_classes if num_classes is None else num_classes,
         base.small,
     )
-    for label, value in (("channels", resolved.in_channels), ("height", resolved.height),
-                         ("width", resolved.width), ("classes", resolved.num_classes)):
+    for sentence, value in (
+            (N_("The number of channels must be at least 1, not {value}."), resolved.in_channels),
+            (N_("The height must be at least 1, not {value}."), resolved.height),
+            (N_("The width must be at least 1, not {value}."), resolved.width),
+            (N_("The number of classes must be at least 1, not {value}."), resolved.num_classes)):
         if value < 1:
-            raise BuildError(f"The number of {label} must be at least 1, not {value}.")
+            raise BuildError(_(sentence).format(value=value))
     if not base.small and resolved.in_channels != 3:
-        raise BuildError(f"The ImageNet configuration takes 3-channel images as torchvision "
-                         f"defines it, not {resolved.in_channels}; use mnist or cifar instead.")
+        raise BuildError(_("The ImageNet configuration takes 3-channel images as torchvision "
+                           "defines it, not {channels}; use mnist or cifar instead.").format(
+                               channels=resolved.in_channels))
     return resolved
 
 
@@ -292,7 +296,7 @@ def _vanishing_layer(key: str, config: Variant, side: int, batchnorm: bool) -> s
             model.eval()(torch.zeros(1, *config.input_shape))
         for handle in handles:
             handle.remove()
-    return entered[-1] if entered else "the first layer"
+    return entered[-1] if entered else _("the first layer")
 
 
 def _build_custom(layers: str, config: Variant) -> nn.Module:
@@ -327,9 +331,10 @@ def build_model(key: str, *, variant: str = "mnist", in_channels: int | None = N
         side = min_input_size(key, variant, batchnorm)
         layer = _vanishing_layer(key, config, max(side, config.height, config.width), batchnorm)
         raise BuildError(
-            f"{spec.title} ({variant}) needs inputs of at least {side}×{side}: at "
-            f"{config.height}×{config.width} the image shrinks to nothing at layer “{layer}”."
-        )
+            _("{network} ({variant}) needs inputs of at least {side}×{side}: at {height}×{width} "
+              "the image shrinks to nothing at layer “{layer}”.").format(
+                network=_(spec.title), variant=variant, side=side, height=config.height,
+                width=config.width, layer=layer))
     return _builder(key, config.small)(config.in_channels, config.height, config.width,
                                        config.num_classes, batchnorm)
 

@@ -158,7 +158,7 @@ def _torchrun(run_dir: Path, nproc: int, slot: run_queue.Slot, out: TextIO) -> i
         code = child.wait()
     status = runs.read_status(run_dir, check_process=False)
     if status.get("state") in runs.ACTIVE_STATES:
-        status = runs.write_status(run_dir, "failed", scheduler.exit_sentence(code))
+        status = runs.write_status(run_dir, "failed", **scheduler.exit_reason(code))
     return _summary(run_dir, status, out)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from explorer.i18n import _
 from explorer.training.augment import AugmentConfig
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -55,28 +56,31 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ValueError with one sentence for settings that cannot train."""
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"Unknown optimiser {self.optimizer!r}: use one of {OPTIMIZERS}.")
+            raise ValueError(_("Unknown optimiser {name!r}: use one of {choices}.").format(
+                name=self.optimizer, choices=OPTIMIZERS))
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"Unknown schedule {self.schedule!r}: use one of {SCHEDULES}.")
+            raise ValueError(_("Unknown schedule {name!r}: use one of {choices}.").format(
+                name=self.schedule, choices=SCHEDULES))
         if self.compile not in COMPILE_MODES:
-            raise ValueError(f"Unknown compile mode {self.compile!r}: use one of "
-                             f"{COMPILE_MODES}.")
+            raise ValueError(_("Unknown compile mode {name!r}: use one of {choices}.").format(
+                name=self.compile, choices=COMPILE_MODES))
         if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("Epochs and batch size must be at least 1.")
+            raise ValueError(_("Epochs and batch size must be at least 1."))
         if self.nproc < 1:
-            raise ValueError("A run needs at least one process.")
+            raise ValueError(_("A run needs at least one process."))
         if self.batch_size < self.nproc:
-            raise ValueError(f"A batch of {self.batch_size} cannot be split over "
-                             f"{self.nproc} processes: each needs at least one image.")
+            raise ValueError(_("A batch of {batch} cannot be split over {nproc} processes: each "
+                               "needs at least one image.").format(batch=self.batch_size,
+                                                                   nproc=self.nproc))
         if not self.lr > 0:
-            raise ValueError("The learning rate must be positive.")
+            raise ValueError(_("The learning rate must be positive."))
         if not 0 <= self.label_smoothing < 1:
-            raise ValueError("Label smoothing must be in [0, 1).")
+            raise ValueError(_("Label smoothing must be in [0, 1)."))
         if self.train_limit < 0 or self.test_limit < 0:
-            raise ValueError("A subset size cannot be negative (0 keeps every image).")
+            raise ValueError(_("A subset size cannot be negative (0 keeps every image)."))
         if self.model == "custom" and not self.layers.strip():
-            raise ValueError("Your own network has no layers yet: build it on the Model zoo "
-                             "page first.")
+            raise ValueError(_("Your own network has no layers yet: build it on the Model zoo "
+                               "page first."))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -31,8 +31,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from explorer import devices
+from explorer.i18n import N_
 from explorer.models import zoo
-from explorer.training import augment, checkpoints, datasets, predictions, runs, timeline
+from explorer.training import augment, checkpoints, datasets, predictions, reasons, runs, timeline
 from explorer.training.config import RunConfig, TrainConfig
 
 #: A step loss above this many times chance level (ln of the class count) counts as diverged:
@@ -81,11 +82,11 @@ class Progress:
         return cls(run_id, epoch=int(status.get("epochs_done", 0)), **kwargs)
 
 
-class _Diverged(Exception):
+class _Diverged(reasons.ReasonError):
     pass
 
 
-class _Stopped(Exception):
+class _Stopped(reasons.ReasonError):
     pass
 
 
@@ -320,16 +321,22 @@ class _Run:
                     memory_mb=memory_mb(self.device))
         bad = next((r for r in records if self.diverged(r["loss"])), None)
         if bad is not None:
-            raise _Diverged(self.divergence_sentence(bad["loss"], bad["step"], bad["epoch"]))
+            raise self.divergence(bad["loss"], bad["step"], bad["epoch"])
 
     def diverged(self, loss: float) -> bool:
         limit = DIVERGENCE_FACTOR * max(2.0, math.log(self.run_config.num_classes))
         return not math.isfinite(loss) or loss > limit
 
-    def divergence_sentence(self, loss: float, step: int, epoch: int) -> str:
-        what = f"exploded to {loss:.3g}" if math.isfinite(loss) else f"became {loss}"
-        return (f"The loss {what} at step {step} (epoch {epoch}): the learning rate "
-                f"{self.cfg.lr:g} is too high for this network; try a smaller one (÷10).")
+    def divergence(self, loss: float, step: int, epoch: int) -> _Diverged:
+        """The exception that ends a run whose loss blew up, with its advice."""
+        template = (N_("Diverged. The loss exploded to {loss} at step {step} (epoch {epoch}): "
+                       "the learning rate {lr} is too high for this network; try a smaller "
+                       "one (÷10).") if math.isfinite(loss) else
+                    N_("Diverged. The loss became {loss} at step {step} (epoch {epoch}): the "
+                       "learning rate {lr} is too high for this network; try a smaller one "
+                       "(÷10)."))
+        return _Diverged(template, loss=f"{loss:.3g}" if math.isfinite(loss) else str(loss),
+                         step=step, epoch=epoch, lr=f"{self.cfg.lr:g}")
 
     def agree_to_go_on(self, loss: torch.Tensor, step: int, epoch: int) -> None:
         """With several processes, all stop together: on a stop request or a bad loss anywhere.
@@ -344,8 +351,8 @@ class _Run:
         stop, diverged = flags.tolist()
         if diverged:
             self.flush_quietly()
-            raise _Diverged(self.divergence_sentence(float("nan") if not math.isfinite(
-                float(loss)) else float(loss), step, epoch))
+            raise self.divergence(float("nan") if not math.isfinite(
+                float(loss)) else float(loss), step, epoch)
         if stop:
             self.stop.set()
 
@@ -424,7 +431,8 @@ class _Run:
             for i in range(steps):
                 if self.stop.is_set():
                     self.flush_quietly()
-                    raise _Stopped(f"Stopped during epoch {epoch}, after {step} steps.")
+                    raise _Stopped(N_("Stopped during epoch {epoch}, after {step} steps."),
+                                   epoch=epoch, step=step)
                 idx = perm[i * bs:(i + 1) * bs]
                 x, y = pipeline(train_x[idx]), train_y[idx]
                 if cl:
@@ -472,7 +480,8 @@ class _Run:
             loss_total, correct_total, seen_total = totals.tolist()
             train_loss = loss_total / seen_total
             if not math.isfinite(train_loss):
-                raise _Diverged(f"The training loss of epoch {epoch} is {train_loss}.")
+                raise _Diverged(N_("Diverged. The training loss of epoch {epoch} is {loss}."),
+                                epoch=epoch, loss=str(train_loss))
             self.report(phase="evaluating")
             if self.main:
                 self._end_epoch(epoch, step, train_loss, correct_total / seen_total,
@@ -536,37 +545,41 @@ def train(run_dir: Path | str, *, stop: threading.Event | None = None,
     """
     run_dir = Path(run_dir)
     run = _Run(run_dir, stop or threading.Event(), on_progress)
-    state, reason, extra = "failed", "", {}
+    state, why, extra = "failed", {"reason": ""}, {}
     with _Heartbeat(run):
         try:
             extra = run.execute()
             state = "finished"
             run.report(step=run.progress.total_steps)
         except _Stopped as err:
-            state, reason = "stopped", str(err)
+            state, why = "stopped", reasons.of_error(err)
             if run.model is not None and run.main:
                 checkpoints.save(run_dir, run.model, run.run_config, run.progress.epoch)
                 if run.timeline is not None:
                     run.timeline.record(run.progress.step)
-                reason += " The checkpoint holds the weights of that moment."
+                why = reasons.fields(N_("Stopped during epoch {epoch}, after {step} steps. The "
+                                        "checkpoint holds the weights of that moment."),
+                                     **err.values)
         except _Diverged as err:
-            state, reason = "failed", f"Diverged. {err}"
+            state, why = "failed", reasons.of_error(err)
         except torch.OutOfMemoryError:
             bs = run.cfg.batch_size
-            reason = (f"The GPU ran out of memory at batch size {bs}: try a batch size of "
-                      f"{max(1, bs // 2)} or smaller, or a smaller network.")
+            why = reasons.fields(N_("The GPU ran out of memory at batch size {batch}: try a batch "
+                                    "size of {smaller} or smaller, or a smaller network."),
+                                 batch=bs, smaller=max(1, bs // 2))
         except Exception as err:  # anything else ends the run, never the app
-            reason = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+            why = {"reason": str(err) if isinstance(err, ValueError)
+                   else f"{type(err).__name__}: {err}"}
         finally:
             run.model = None
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             with run._status_lock:
                 run.progress.state = state  # the heartbeat writes nothing after this
-    run.report(state=state, reason=reason)
+    run.report(state=state, reason=why["reason"])
     fields_out = {**run.progress.live_fields(), **extra}
     fields_out.pop("phase", None)
     if not run.main:
-        return {"state": state, "reason": reason}
-    return runs.write_status(run_dir, state, reason, epochs_done=run.progress.epoch,
+        return {"state": state, **why}
+    return runs.write_status(run_dir, state, **why, epochs_done=run.progress.epoch,
                              **fields_out)

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from explorer import REPO_ROOT
+from explorer.i18n import N_
+from explorer.training import reasons
 from explorer.training.config import RunConfig
 
 STATES = ("queued", "running", "finished", "stopped", "failed")
@@ -105,18 +107,20 @@ def read_status(run_dir: Path, check_process: bool = True) -> dict:
     process is noticed at once; from another machine, by a heartbeat older than
     `STALE_AFTER_S`. Queued runs wait on disk and need no process.
     """
-    status = _read_json(Path(run_dir) / "status.json") or {"state": "failed",
-                                                          "reason": "status.json is missing."}
+    status = _read_json(Path(run_dir) / "status.json") or {
+        "state": "failed", **reasons.fields(N_("status.json is missing."))}
     if status.get("state") != "running" or not check_process:
         return status
     pid, age = status.get("pid"), time.time() - float(status.get("updated", 0))
     gone = (status.get("host") == HOST and isinstance(pid, int) and pid != os.getpid()
             and not pid_alive(pid))
     if gone or age > STALE_AFTER_S:
-        why = "its process is gone" if gone else f"no sign of life for {age:.0f} s"
-        status = {**status, "state": "failed",
-                  "reason": f"The training process ended unexpectedly ({why}); its last "
-                            "finished epoch is kept."}
+        why = (reasons.fields(N_("The training process ended unexpectedly (its process is "
+                                 "gone); its last finished epoch is kept.")) if gone else
+               reasons.fields(N_("The training process ended unexpectedly (no sign of life for "
+                                 "{seconds} s); its last finished epoch is kept."),
+                              seconds=f"{age:.0f}"))
+        status = {**status, "state": "failed", **why}
     return status
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from explorer import REPO_ROOT
-from explorer.training import run_queue, runs
+from explorer.i18n import N_
+from explorer.training import reasons, run_queue, runs
 
 POLL_S = 0.25
 
@@ -37,16 +38,18 @@ def worker_command(run_dir: Path, nproc: int) -> list[str]:
             "--nproc-per-node", str(nproc), *train]
 
 
-def exit_sentence(returncode: int) -> str:
-    """Why a worker ended, from its exit status."""
+def exit_reason(returncode: int) -> dict:
+    """Why a worker ended, from its exit status: the status fields of `reasons.fields`."""
     if returncode < 0:
         with contextlib.suppress(ValueError):
             name = signal.Signals(-returncode).name
-            return (f"The training process ended unexpectedly (signal {-returncode}, {name}); "
-                    "its last finished epoch is kept.")
-        return f"The training process ended unexpectedly (signal {-returncode})."
-    return (f"The training process ended unexpectedly (exit code {returncode}); its last "
-            "finished epoch is kept.")
+            return reasons.fields(N_("The training process ended unexpectedly (signal "
+                                     "{signal}, {name}); its last finished epoch is kept."),
+                                  signal=-returncode, name=name)
+        return reasons.fields(N_("The training process ended unexpectedly (signal {signal})."),
+                              signal=-returncode)
+    return reasons.fields(N_("The training process ended unexpectedly (exit code {code}); its "
+                             "last finished epoch is kept."), code=returncode)
 
 
 @dataclass
@@ -79,7 +82,7 @@ def finish(worker: Worker, returncode: int) -> None:
     """Record a worker's end: a run it left live gets `failed` with the exit sentence."""
     status = runs.read_status(worker.run_dir, check_process=False)
     if status.get("state") in runs.ACTIVE_STATES:
-        runs.write_status(worker.run_dir, "failed", exit_sentence(returncode),
+        runs.write_status(worker.run_dir, "failed", **exit_reason(returncode),
                           epochs_done=int(status.get("epochs_done", 0)),
                           test_acc=status.get("test_acc"))
 
@@ -114,7 +117,8 @@ class Scheduler:
                     self.workers[item.run_id] = launch(run_dir, slot)
                 except (OSError, ValueError) as err:
                     slot.release()
-                    runs.write_status(run_dir, "failed", f"The run could not start: {err}")
+                    runs.write_status(run_dir, "failed", **reasons.fields(
+                        N_("The run could not start: {error}"), error=str(err)))
 
     def _loop(self) -> None:
         while not self._stop.wait(POLL_S):

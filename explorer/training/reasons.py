@@ -1,0 +1,42 @@
+"""Why a run did not finish, told in the language of whoever reads it.
+
+The sentence is written by a training process and read later, maybe by a student whose
+language differs, so `status.json` keeps it in three fields: `reason` (the English sentence,
+for the CLI and older readers), `reason_id` (its `N_()`-marked English template, a catalog
+message id) and `reason_args` (the template's named values). `shown` translates at display
+time; a status without an id (an older run folder, or PyTorch's own error) shows its English.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from explorer.i18n import _
+
+
+class ReasonError(Exception):
+    """An exception whose message is a catalog template and its values."""
+
+    def __init__(self, template: str, **args: Any) -> None:
+        super().__init__(template.format(**args))
+        self.template, self.values = template, args
+
+
+def fields(template: str, **args: Any) -> dict[str, Any]:
+    """The status fields of one reason: `template` must be marked with `N_()` by the caller."""
+    return {"reason": template.format(**args), "reason_id": template, "reason_args": args}
+
+
+def of_error(err: ReasonError) -> dict[str, Any]:
+    """The status fields of the reason an exception carries."""
+    return fields(err.template, **err.values)
+
+
+def shown(status: dict[str, Any]) -> str:
+    """The status's reason in the current language (its English when it carries no id)."""
+    template, args = status.get("reason_id"), status.get("reason_args")
+    if isinstance(template, str) and isinstance(args, dict):
+        with contextlib.suppress(KeyError, IndexError, ValueError):
+            return _(template).format(**args)
+    return str(status.get("reason") or "")
