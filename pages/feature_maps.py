@@ -374,12 +374,7 @@ def network_and_weights() -> Network:
             net = pretrained_network(key)
         seed = int(widgets.number_input(_("Seed"), 0, 9999, key="fm_seed",
                                         disabled=net is not None, where=c4))
-        if net is None:
-            try:
-                random_model(key, variant, False, seed)
-            except zoo.BuildError as err:
-                st.error(str(err))
-                st.stop()
+        if net is None:  # built on first use: a cached capture needs no network at all
             net = Network(key, variant, WEIGHTS[0],
                           functools.partial(random_model, key, variant, False, seed),
                           f"random:{key}:{variant}:{seed}")
@@ -417,7 +412,11 @@ def preprocessing(net: Network, photo) -> Analysed:
                                    invert=st.session_state["fm_invert"])
     ids = (net.model_id, image_id(photo.image), repr(pre))
     load = functools.partial(analyse, *ids, net.load, photo.image, pre)
-    analysis = load()
+    try:
+        analysis = load()
+    except zoo.BuildError as err:  # this network cannot take this input size: say why, stop
+        st.error(str(err))
+        st.stop()
     prepared, capture = analysis.prepared, analysis.capture
     done = Analysed(*ids, pre, load, net.load)
     x = prepared.tensor
