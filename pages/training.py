@@ -308,7 +308,8 @@ def _live_readouts(info: runs.RunInfo) -> None:
     m3.metric(_("Latest loss"), f"{p.loss:.4f}" if p.loss is not None else "…")
     m4.metric(_("Epochs done"), f"{p.epoch} / {p.epochs or info.config.settings.epochs}")
     notes = [_("{n} processes (DDP)").format(n=p.processes) if p.processes > 1 else "",
-             _("compiled in {s:.1f} s").format(s=p.compile_s) if p.compile_s else "", p.note]
+             _("compiled in {s:.1f} s").format(s=p.compile_s) if p.compile_s else "",
+             reasons.shown_note(p.note)]
     if any(notes):
         st.caption(" · ".join(n for n in notes if n))
 

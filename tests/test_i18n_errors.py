@@ -71,3 +71,13 @@ def test_a_failed_run_on_the_training_page_in_chinese(open_page):
     assert not at.exception, [e.value for e in at.exception]
     errors = [e.value for e in at.error]
     assert "训练进程意外结束了（退出码 1）；最后完成的 epoch 已保留。" in errors, errors
+
+
+def test_the_compile_fallback_note_reads_in_the_viewers_language():
+    from explorer.training import reasons
+
+    note = reasons.COMPILE_FELL_BACK.format(error="BackendCompilerFailed")
+    with i18n.use_language("zh"):
+        shown = reasons.shown_note(note)
+    assert "BackendCompilerFailed" in shown and "编译失败" in shown
+    assert reasons.shown_note("something else entirely") == "something else entirely"

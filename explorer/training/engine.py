@@ -444,8 +444,8 @@ class _Run:
                     except Exception as err:  # compilation failed: train eagerly instead
                         step_model, compiling = eager_model, False
                         optimizer.zero_grad(set_to_none=True)
-                        self.report(note=f"Compilation failed ({type(err).__name__}); "
-                                         "training without torch.compile.")
+                        self.report(note=reasons.COMPILE_FELL_BACK.format(
+                            error=type(err).__name__))
                         logits, loss = self._step(step_model, x, y, criterion, optimizer)
                     else:
                         compiling = False

@@ -10,9 +10,14 @@ time; a status without an id (an older run folder, or PyTorch's own error) shows
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
 
-from explorer.i18n import _
+from explorer.i18n import N_, _
+
+COMPILE_FELL_BACK = N_("Compilation failed ({error}); training without torch.compile.")
+#: Templates of the live notes a training process writes into its progress (plain English).
+NOTES = (COMPILE_FELL_BACK,)
 
 
 class ReasonError(Exception):
@@ -40,3 +45,19 @@ def shown(status: dict[str, Any]) -> str:
         with contextlib.suppress(KeyError, IndexError, ValueError):
             return _(template).format(**args)
     return str(status.get("reason") or "")
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", template)
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)"
+                              for i, part in enumerate(parts)))
+
+
+def shown_note(note: str) -> str:
+    """A live note from the training process in the reader's language (as written when it
+    matches no known template)."""
+    for template in NOTES:
+        match = _pattern(template).fullmatch(note)
+        if match:
+            return _(template).format(**match.groupdict())
+    return note
