@@ -64,14 +64,8 @@ def pretrained_model(key: str) -> torch.nn.Module:
                                       lambda: fm.for_inference(zoo.build_pretrained(key)))
 
 
-@st.cache_resource(max_entries=4, ttl=TTL, show_spinner=False)
-def checkpoint_model(run_dir: str, mtime: float) -> tuple[torch.nn.Module, RunConfig]:
-    model, config = checkpoints.model_from_checkpoint(run_dir)
-    return fm.for_inference(model), config
-
-
 def checkpoint_network(run_dir: str, mtime: float) -> torch.nn.Module:
-    return checkpoint_model(run_dir, mtime)[0]
+    return drawing.run_model(run_dir, mtime)[0]
 
 
 @st.cache_resource(max_entries=4, ttl=TTL, show_spinner=False)
@@ -257,6 +251,7 @@ class Network:
     model_id: str
     config: RunConfig | None = None
     init_filters: tuple[str, torch.Tensor] | None = None
+    checkpoint: tuple[str, float] | None = None  # (run folder, checkpoint mtime) of a run
 
     @property
     def model(self) -> torch.nn.Module:
@@ -278,7 +273,7 @@ def training_run_network(column) -> Network | None:
     mtime = (run.path / "checkpoint.pt").stat().st_mtime
     try:
         with st.spinner(_("Loading the checkpoint…")):
-            model, config = checkpoint_model(str(run.path), mtime)
+            model, config = drawing.run_model(str(run.path), mtime)
         init = initial_filters(str(run.path), mtime, config)
     except Exception as err:  # a damaged or foreign checkpoint: one sentence, no traceback
         st.error(_("The checkpoint of run {run} could not be loaded: {error}").format(
@@ -287,7 +282,7 @@ def training_run_network(column) -> Network | None:
     del model  # the session keeps the loader below, not the network
     return Network(config.model, config.variant, WEIGHTS[1],
                    functools.partial(checkpoint_network, str(run.path), mtime),
-                   f"run:{run.run_id}:{mtime}", config, init)
+                   f"run:{run.run_id}:{mtime}", config, init, (str(run.path), mtime))
 
 
 def pretrained_network(key: str) -> Network | None:
@@ -647,6 +642,6 @@ elif view == "Prediction & Grad-CAM":
 elif view == "Receptive field" and has_maps:
     receptive_field(analysed, strip)
 widgets.sync_url("fm_view", "fm_cmap")
-if network.config is not None and handwriting.takes_drawings(network.config):
+if network.checkpoint is not None and handwriting.takes_drawings(network.config):
     st.subheader(_("Your own handwriting"))
-    drawing.section(network.model, network.config, key="fm_draw")
+    drawing.section(*network.checkpoint, key="fm_draw")

@@ -558,9 +558,8 @@ def own_handwriting(run_id: str) -> None:
     if not info.has_checkpoint or not handwriting.takes_drawings(info.config):
         return
     st.markdown(_("**Your own handwriting through this network**"))
-    model, config = drawing.run_model(str(info.path),
-                                      (info.path / "checkpoint.pt").stat().st_mtime)
-    drawing.section(model, config, key=f"training_draw_{run_id}")
+    drawing.section(str(info.path), (info.path / "checkpoint.pt").stat().st_mtime,
+                    key=f"training_draw_{run_id}")
 
 
 # --- 3 · runs and comparisons -----------------------------------------------------------------

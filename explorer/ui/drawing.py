@@ -40,8 +40,13 @@ def _what_to_draw(config: RunConfig) -> str:
 
 @st.fragment
 @widgets.guarded("your own handwriting")
-def section(model: torch.nn.Module, config: RunConfig, key: str) -> None:
-    """The canvas, and once something is drawn: preprocessing, prediction, layer maps."""
+def section(run_dir: str, mtime: float, key: str) -> None:
+    """The canvas, and once something is drawn: preprocessing, prediction, layer maps.
+
+    Takes the run's folder and checkpoint time, not its network: a fragment keeps its
+    arguments in the session, and the network belongs in the shared cache (`run_model`).
+    """
+    model, config = run_model(run_dir, mtime)
     thing = _what_to_draw(config)
     st.markdown(_("Draw {thing} with the mouse: light ink on black, as MNIST's digits are. It "
                   "is prepared the way MNIST was made, then shown to the network when you lift "
