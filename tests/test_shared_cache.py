@@ -47,6 +47,27 @@ def test_one_model_over_budget_is_still_kept_so_its_student_does_not_rebuild_it(
     assert cache.keys() == ["small"]
 
 
+
+def test_room_is_made_before_a_build_of_a_kind_seen_before():
+    """The peak is what the cache holds while building: a full cache plus the new value
+    would be over budget, so a value of a known size gets its room first."""
+    cache = SharedCache(4 * 100 * 100 * 2, model_bytes)  # room for two 100×100 models
+    held_during_build: list[list[str]] = []
+
+    def build() -> nn.Module:
+        held_during_build.append(cache.keys())
+        return linear(100)
+
+    cache.get("a", build, kind="linear-100")
+    cache.get("b", build, kind="linear-100")
+    cache.get("c", build, kind="linear-100")
+    assert held_during_build == [[], ["a"], ["b"]]  # a left before c was built, not after
+    assert cache.keys() == ["b", "c"]
+    cache.get("d", build, kind="something new")  # size unknown: evicted only afterwards
+    assert held_during_build[-1] == ["b", "c"] and cache.keys() == ["c", "d"]
+    assert cache.get("c", build, kind="linear-100") is not None
+    assert len(held_during_build) == 4  # a hit builds nothing and evicts nothing
+
 def test_idle_models_are_dropped():
     now = [0.0]
     cache = SharedCache(10**9, model_bytes, idle_s=60, clock=lambda: now[0])

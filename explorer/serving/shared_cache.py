@@ -6,11 +6,17 @@ a class choosing networks and seeds at random fills any count with the largest o
 Feature maps wave peaked at 9 GB that way). A `SharedCache` holds values up to a byte budget,
 least recently used first out, and always keeps the one just asked for even when it alone is
 over budget (a student looking at VGG-19 must not rebuild it on every rerun). Values are
-computed one at a time: on a CPU server the work is compute-bound, so two at once finish
-neither sooner and hold both half-built results in memory together. Values nobody has asked
+computed one at a time, and the caches of one process share that turn (`heavy_work`, which
+other large computations such as Grad-CAM take too): on a CPU server the work is
+compute-bound, so two at once finish neither sooner and hold both half-built results in
+memory together. Values nobody has asked
 for in `idle_s` seconds are dropped, so a server gives its memory back after a class leaves.
 A value evicted while a rerun still holds it stays reachable (weakly) until that rerun lets go,
 so a busy server never computes a second copy of something that is still in memory.
+Room is made before a build, not after it: a caller names the value's `kind` (say, VGG-16 at
+224 px, whatever its seed), the cache remembers how large the last value of that kind was,
+and evicts enough for it first. Evicting only after the build holds a full cache and the new
+value together, and that sum, not the budget, was the server's peak memory.
 Budgets per server process: `EXPLORER_MODEL_CACHE_MB` (networks, default 320) and
 `EXPLORER_ACTIVATION_CACHE_MB` (activations, default 192).
 """
@@ -68,7 +74,8 @@ class SharedCache(Generic[V]):
 
     def __init__(self, budget_bytes: int, sizeof: Callable[[V], int],
                  idle_s: float = DEFAULT_IDLE_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 build_lock: threading.RLock | None = None) -> None:
         self.budget_bytes = budget_bytes
         self.sizeof = sizeof
         self.idle_s = idle_s
@@ -76,12 +83,18 @@ class SharedCache(Generic[V]):
         self._entries: OrderedDict[Hashable, _Entry[V]] = OrderedDict()
         self._alive: weakref.WeakValueDictionary[Hashable, V] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
-        self._build_lock = threading.Lock()
+        self._build_lock = build_lock or threading.RLock()  # re-entered by nested builds
         self._janitor: threading.Thread | None = None
+        self._kind_sizes: dict[Hashable, int] = {}
         self.builds = 0
 
-    def get(self, key: Hashable, build: Callable[[], V]) -> V:
-        """The cached value for `key`, made by `build()` (one build at a time) if absent."""
+    def get(self, key: Hashable, build: Callable[[], V], kind: Hashable | None = None,
+            estimate: Callable[[], int] | None = None) -> V:
+        """The cached value for `key`, made by `build()` (one build at a time) if absent.
+
+        Before building, the cache evicts enough to fit the value's expected size: that of the
+        last value of the same `kind` (keys whose values are about as large) built here, else
+        `estimate()`."""
         value = self._lookup(key)
         if value is not None:
             return value
@@ -89,10 +102,27 @@ class SharedCache(Generic[V]):
             value = self._lookup(key)  # built by another session while this one waited
             if value is not None:
                 return value
+            expected = self._kind_sizes.get(kind) if kind is not None else None
+            if expected is None and estimate is not None:
+                expected = estimate()
+            if expected:
+                self._make_room(expected)
             value = build()
             self.builds += 1
-        self._insert(key, value)
+        size = self._insert(key, value)
+        if kind is not None:
+            self._kind_sizes[kind] = size
         return value
+
+    def _make_room(self, size: int) -> None:
+        """Evict least recently used values until `size` more bytes fit in the budget."""
+        with self._lock:
+            dropped = 0
+            while self._entries and self.total_bytes() + size > self.budget_bytes:
+                self._entries.popitem(last=False)
+                dropped += 1
+        if dropped:
+            _release_freed_memory()
 
     def _lookup(self, key: Hashable) -> V | None:
         with self._lock:
@@ -108,7 +138,7 @@ class SharedCache(Generic[V]):
             self._entries.move_to_end(key)
             return entry.value
 
-    def _insert(self, key: Hashable, value: V) -> None:
+    def _insert(self, key: Hashable, value: V) -> int:
         size = self.sizeof(value)
         with self._lock:
             self._entries[key] = _Entry(value, size, self._clock())
@@ -121,6 +151,7 @@ class SharedCache(Generic[V]):
                 self._janitor.start()
         if evicted:
             _release_freed_memory()
+        return size
 
     def _sweep_forever(self) -> None:
         """Expire idle values even when no session asks for anything (the class has left)."""
@@ -178,10 +209,15 @@ def budget_from_env(name: str, default_mb: float) -> int:
     return int(float(os.environ.get(name, default_mb)) * 2**20)
 
 
+heavy_work = threading.RLock()
+"""One large computation at a time in this process: the caches' builds (a capture's build
+re-enters it to build its network) and anything else that holds a network's worth of
+memory while it runs, such as Grad-CAM's backward pass."""
+
 models: SharedCache[nn.Module] = SharedCache(
-    budget_from_env("EXPLORER_MODEL_CACHE_MB", 320), model_bytes)
+    budget_from_env("EXPLORER_MODEL_CACHE_MB", 320), model_bytes, build_lock=heavy_work)
 """This server process's networks: every page that runs a zoo network on a student's image."""
 
 activations: SharedCache[object] = SharedCache(
-    budget_from_env("EXPLORER_ACTIVATION_CACHE_MB", 192), nbytes)
+    budget_from_env("EXPLORER_ACTIVATION_CACHE_MB", 192), nbytes, build_lock=heavy_work)
 """This server process's captured activations (values with an `nbytes`)."""
