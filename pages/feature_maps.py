@@ -28,7 +28,7 @@ from explorer.figures import feature_maps as figs
 from explorer.i18n import N_, _
 from explorer.models import zoo
 from explorer.models.modules import shape_text
-from explorer.serving import shared_cache
+from explorer.serving import shared_cache, weight_store
 from explorer.training import checkpoints, runs
 from explorer.training.config import RunConfig
 from explorer.ui import drawing, pretrained, widgets
@@ -50,18 +50,29 @@ MAX_IMAGE_WIDTH = 1460  # st.image's widest picture (2 × 730 px); wider ones it
 
 
 def random_model(key: str, variant: str, batchnorm: bool, seed: int) -> torch.nn.Module:
-    """Held in the byte-bounded model cache (a count bound lets four VGGs fill 2 GB)."""
+    """Held in the byte-bounded model cache (a count bound lets four VGGs fill 2 GB), its
+    weights memory-mapped from the store the server's processes share (built by the first
+    process that needs them)."""
+    def build() -> torch.nn.Module:
+        return fm.for_inference(zoo.build_seeded(key, seed=seed, variant=variant,
+                                                 batchnorm=batchnorm))
+
+    size = functools.partial(zoo.weight_bytes, key, variant=variant, batchnorm=batchnorm)
     with st.spinner(_("Building the network…")):
         return shared_cache.models.get(
             ("random", key, variant, batchnorm, seed),
-            lambda: fm.for_inference(zoo.build_seeded(key, seed=seed, variant=variant,
-                                                      batchnorm=batchnorm)))
+            lambda: weight_store.networks.get(
+                f"random:{key}:{variant}:{batchnorm}:{seed}", build,
+                functools.partial(zoo.skeleton, key, variant=variant, batchnorm=batchnorm),
+                size()),
+            kind=(key, variant, batchnorm), estimate=size)
 
 
 def pretrained_model(key: str) -> torch.nn.Module:
     with st.spinner(_("Loading ImageNet weights…")):
         return shared_cache.models.get(("pretrained", key),
-                                      lambda: fm.for_inference(zoo.build_pretrained(key)))
+                                      lambda: fm.for_inference(zoo.build_pretrained(key)),
+                                      kind=(key, "imagenet", False))
 
 
 def checkpoint_network(run_dir: str, mtime: float) -> torch.nn.Module:
@@ -75,13 +86,15 @@ def initial_filters(run_dir: str, mtime: float, _config: RunConfig
 
 
 def analyse(model_id: str, image_id: str, pre_id: str, model: Callable[[], torch.nn.Module],
-            image: Image.Image, pre: fm.Preprocessing) -> fm.Analysis:
+            image: Image.Image, pre: fm.Preprocessing, architecture: str) -> fm.Analysis:
     """Preprocess and capture every layer once per (model, image, preprocessing); held in the
     byte-bounded activation cache (DenseNet-121's layers at 224 px are 150 MB). `model` is
-    called only when the capture is not cached."""
+    called only when the capture is not cached; a capture is about as large as the last one
+    of the same architecture and preprocessing, whatever the weights."""
     with st.spinner(_("Running the network…")):
         return shared_cache.activations.get((model_id, image_id, pre_id),
-                                            lambda: fm.analyse(model(), image, pre))
+                                            lambda: fm.analyse(model(), image, pre),
+                                            kind=(architecture, pre_id))
 
 
 @st.cache_resource(show_spinner=False)
@@ -212,13 +225,25 @@ def channel_headers(stats: pd.DataFrame) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=16, ttl=TTL, show_spinner=False)
-def cam_pictures(key: tuple[str, str, str], layer: str, class_index: int,
-                 _model: torch.nn.Module, _x: torch.Tensor, _pixels: Image.Image
+def cam_pictures(key: tuple[str, str, str], layer: str, class_index: int, _done: Analysed
                  ) -> tuple[bytes, bytes, tuple[int, ...]]:
-    """(input, Grad-CAM overlay, the layer's shape) for one class on one layer."""
-    result = gradcam.grad_cam(_model, fm.as_input(_x), layer, class_index)
-    base = _pixels.resize((224, 224))
+    """(input, Grad-CAM overlay, the layer's shape) for one class on one layer. The network
+    and its input are loaded only here, on a miss: a rerun that finds the pictures cached
+    does not bring an evicted network back."""
+    prepared = _done.prepared
+    with shared_cache.heavy_work:
+        result = gradcam.grad_cam(_done.model, fm.as_input(prepared.tensor), layer, class_index)
+    base = prepared.pixels.resize((224, 224))
     return png(base), png(figs.overlay(base, result.cam, "Inferno", 0.5)), result.layer_shape
+
+
+@st.cache_resource(max_entries=64, ttl=TTL, show_spinner=False)
+def first_layer(model_id: str, in_shape: tuple[int, int, int],
+                _load: Callable[[], torch.nn.Module]) -> tuple[str, torch.Tensor] | None:
+    """The first layer's filters, copied out of the network (a few KB): the filters view then
+    needs the network only once, not on every rerun."""
+    first = fm.first_layer_weights(_load(), in_shape)
+    return None if first is None else (first[0], first[1].clone())
 
 
 @st.cache_data(max_entries=16, ttl=TTL, show_spinner=False)
@@ -406,7 +431,8 @@ def preprocessing(net: Network, photo) -> Analysed:
         pre = fm.preprocessing_for(net.variant, config=net.config,
                                    invert=st.session_state["fm_invert"])
     ids = (net.model_id, image_id(photo.image), repr(pre))
-    load = functools.partial(analyse, *ids, net.load, photo.image, pre)
+    load = functools.partial(analyse, *ids, net.load, photo.image, pre,
+                             f"{net.key}:{net.variant}")
     try:
         analysis = load()
     except zoo.BuildError as err:  # this network cannot take this input size: say why, stop
@@ -509,7 +535,7 @@ def layer_maps(done: Analysed, strip_convs: tuple[str, ...], cmap: str) -> None:
 @widgets.guarded("first-layer filters")
 def first_layer_filters(done: Analysed, net: Network) -> None:
     pre = done.pre
-    first = fm.first_layer_weights(net.model, (pre.in_channels, pre.height, pre.width))
+    first = first_layer(net.model_id, (pre.in_channels, pre.height, pre.width), net.load)
     if first is None:
         st.info(_("This network's first weighted layer cannot be drawn as images."))
         return
@@ -572,8 +598,7 @@ def prediction_and_grad_cam(done: Analysed, net: Network) -> None:
     cls = t2.selectbox(_("Explain class"), classes, key="fm_cam_class",
                        format_func=lambda i: f"{names[i]} (#{i})")
     with st.spinner(_("Back-propagating for Grad-CAM…")):
-        base, heat, layer_shape = cam_pictures(done.key, cam_layer, cls, net.model,
-                                               done.prepared.tensor, done.prepared.pixels)
+        base, heat, layer_shape = cam_pictures(done.key, cam_layer, cls, done)
     a1, a2 = t2.columns(2)
     a1.image(base, caption=_("input"), width="stretch", output_format="PNG")
     a2.image(heat, caption=_("Grad-CAM for “{name}” on {layer} ({shape})").format(

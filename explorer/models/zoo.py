@@ -10,6 +10,7 @@ file there on request, checked by hash). The architectures live in
 from __future__ import annotations
 
 import contextlib
+import copy
 import pickle
 import re
 import threading
@@ -358,6 +359,24 @@ def build_seeded(key: str, *, seed: int, variant: str = "mnist", in_channels: in
                            width=width, num_classes=num_classes, batchnorm=batchnorm,
                            layers=layers)
 
+
+
+@lru_cache(maxsize=64)
+def _structure(key: str, variant: str, batchnorm: bool) -> nn.Module:
+    with torch.device("meta"):
+        return build_model(key, variant=variant, batchnorm=batchnorm)
+
+
+def skeleton(key: str, *, variant: str = "mnist", batchnorm: bool = False) -> nn.Module:
+    """`build_model`'s architecture on the meta device: no memory and no initialisation, for
+    saved weights to be assigned into (`load_state_dict(..., assign=True)`)."""
+    return copy.deepcopy(_structure(key, variant, batchnorm))
+
+
+def weight_bytes(key: str, *, variant: str = "mnist", batchnorm: bool = False) -> int:
+    """Bytes of the network's parameters and buffers, known without building it."""
+    model = _structure(key, variant, batchnorm)
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
 
 # --- pretrained ImageNet weights ---------------------------------------------------------
 
