@@ -10,7 +10,7 @@ filters. The pictures are drawn in `explorer.figures.feature_maps`. No streamlit
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -201,17 +201,25 @@ class LayerRecord:
     name: str  # dotted module name, plus "#2", "#3" for a module called again (ReLU reuse)
     kind: str
     type_name: str
-    output: torch.Tensor  # a clone of the module's output, batch dimension kept
+    recorded: torch.Tensor  # a clone of the output (batch dimension kept), or see `derive`
     inputs: tuple[object, ...] | None = None  # clones of the call's arguments, with keep_inputs
     rf: ReceptiveField | None = None
+    # A ReLU's output is relu(the layer before's recorded output), computed when asked for:
+    # kept as a second clone it doubled the memory of every conv → ReLU network's capture.
+    derive: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    @property
+    def output(self) -> torch.Tensor:
+        """The module's output, batch dimension kept."""
+        return self.recorded if self.derive is None else self.derive(self.recorded)
 
     @property
     def is_spatial(self) -> bool:
-        return self.output.dim() == 4
+        return self.recorded.dim() == 4
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self.output.shape[1:])
+        return tuple(self.recorded.shape[1:])
 
     @property
     def maps(self) -> torch.Tensor:
@@ -240,7 +248,7 @@ class Capture:
     @property
     def nbytes(self) -> int:
         """Memory held by the recorded tensors (what keeping this capture costs)."""
-        kept = [r.output for r in self.records] + [self.logits]
+        kept = [r.recorded for r in self.records] + [self.logits]
         kept += [a for r in self.records for a in r.inputs or () if isinstance(a, torch.Tensor)]
         return tensor_bytes(kept)
 
@@ -294,8 +302,11 @@ def capture(model: nn.Module, x: torch.Tensor, keep_inputs: bool = False) -> Cap
     """Run `model(x)` once with hooks on every module; record each leaf and block output.
 
     Outputs are cloned as they appear, so later in-place operations (`ReLU(inplace=True)`,
-    `out += identity`) cannot change what was recorded. With `keep_inputs`, each call's
-    inputs are cloned too, so a layer can be re-run on exactly what it received.
+    `out += identity`) cannot change what was recorded. Two kinds of output are not cloned
+    again: a block's that is its last child's untouched output, and a ReLU's whose input is
+    an untouched recorded output (it is derived from that clone when asked for, exactly). With
+    `keep_inputs`, each call's inputs are cloned too, so a layer can be re-run on exactly what
+    it received.
     """
     records: list[LayerRecord] = []
     calls: dict[str, int] = {}
@@ -304,7 +315,21 @@ def capture(model: nn.Module, x: torch.Tensor, keep_inputs: bool = False) -> Cap
     alive: list[torch.Tensor] = [x]  # keeps ids unique while the pass runs
     rf_by_hw: dict[tuple[int, int], list[ReceptiveField]] = {}
     input_hw = (int(x.shape[-2]), int(x.shape[-1]))
-    recorded: dict[int, tuple[torch.Tensor, int, torch.Tensor]] = {}
+    # id(live tensor) -> (the tensor, its _version when recorded, the clone, how the
+    # recorded output follows from the clone)
+    recorded: dict[int, tuple[torch.Tensor, int, torch.Tensor, Callable | None]] = {}
+
+    def relu_of_recorded(module: nn.Module, args: tuple, output: torch.Tensor
+                         ) -> tuple[torch.Tensor, int, torch.Tensor, Callable | None] | None:
+        """The record a ReLU's output can be derived from: its input as recorded, untouched
+        since but for this ReLU's own in-place write."""
+        if not isinstance(module, nn.ReLU) or not args or not isinstance(args[0], torch.Tensor):
+            return None
+        source = recorded.get(id(args[0]))
+        if source is None or source[0] is not args[0] or source[3] is not None:
+            return None
+        writes = 1 if output is args[0] else 0  # inplace=True bumps the version once
+        return source if args[0]._version == source[1] + writes else None
 
     def rf_of_input(t: torch.Tensor) -> ReceptiveField | None:
         if id(t) in rf_of:
@@ -346,13 +371,17 @@ def capture(model: nn.Module, x: torch.Tensor, keep_inputs: bool = False) -> Cap
                 if rf is not None:
                     rf_by_hw.setdefault(tuple(output.shape[-2:]), []).append(rf)
             last = recorded.get(id(output))
+            source = relu_of_recorded(module, args, output)
             if last is not None and last[0] is output and last[1] == output._version:
-                saved = last[2]  # a block handing on its last child's untouched output
+                saved, derive = last[2], last[3]  # a block handing on its last child's output
+            elif source is not None:
+                saved, derive = source[2], torch.relu
+                recorded[id(output)] = (output, output._version, saved, derive)
             else:
-                saved = output.detach().clone()
-                recorded[id(output)] = (output, output._version, saved)
+                saved, derive = output.detach().clone(), None
+                recorded[id(output)] = (output, output._version, saved, None)
             records.append(LayerRecord(label, layer_kind(module), type(module).__name__,
-                                       saved, inputs, rf))
+                                       saved, inputs, rf, derive))
         return hook
 
     with exclusive(model):

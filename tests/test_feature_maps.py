@@ -72,6 +72,21 @@ def test_small_cnn_capture_matches_direct_recomputation():
     assert (cap["4.bn"].output < 0).any()
 
 
+
+def test_a_relu_on_an_untouched_recorded_output_is_derived_not_stored_again():
+    model = small_cnn()
+    cap = assert_capture_is_real(model, torch.randn(1, 3, 32, 32))
+    # 1 (BatchNorm) → 2 (ReLU in place): the ReLU's maps are relu(1's clone), no second copy
+    assert cap["2"].recorded is cap["1"].recorded and cap["2"].derive is not None
+    assert (cap["1"].output < 0).any() and (cap["2"].output >= 0).all()
+    # 5 (conv) → 6 (ReLU, not in place): derived too
+    assert cap["6"].recorded is cap["5"].recorded
+    # the block's ReLU runs after `out += x` changed bn's output: it must keep its own clone
+    assert cap["4.relu"].derive is None and cap["4.relu"].recorded is not cap["4.bn"].recorded
+    stored = fm.capture(model, torch.randn(1, 3, 32, 32)).nbytes
+    every_output = sum(r.output.numel() * 4 for r in cap.records) + cap.logits.numel() * 4
+    assert stored < every_output
+
 def test_resnet18_capture_matches_direct_recomputation():
     torch.manual_seed(0)
     model = torchvision.models.resnet18(weights=None).eval()
