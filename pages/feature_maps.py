@@ -52,7 +52,8 @@ MAX_IMAGE_WIDTH = 1460  # st.image's widest picture (2 × 730 px); wider ones it
 def random_model(key: str, variant: str, batchnorm: bool, seed: int) -> torch.nn.Module:
     """Held in the byte-bounded model cache (a count bound lets four VGGs fill 2 GB), its
     weights memory-mapped from the store the server's processes share (built by the first
-    process that needs them)."""
+    process that needs them). One larger than the whole budget (VGG at 224 px) is not kept
+    at all: mapping it again takes milliseconds, and only captures and Grad-CAM need it."""
     def build() -> torch.nn.Module:
         return fm.for_inference(zoo.build_seeded(key, seed=seed, variant=variant,
                                                  batchnorm=batchnorm))
@@ -65,7 +66,7 @@ def random_model(key: str, variant: str, batchnorm: bool, seed: int) -> torch.nn
                 f"random:{key}:{variant}:{batchnorm}:{seed}", build,
                 functools.partial(zoo.skeleton, key, variant=variant, batchnorm=batchnorm),
                 size()),
-            kind=(key, variant, batchnorm), estimate=size)
+            kind=(key, variant, batchnorm), estimate=size, keep_oversize=False)
 
 
 def pretrained_model(key: str) -> torch.nn.Module:

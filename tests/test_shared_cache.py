@@ -123,3 +123,18 @@ def test_sweep_drops_idle_values_without_any_request():
     cache.get("a", lambda: linear(4))
     now[0] = 61
     assert cache.sweep() == 1 and cache.keys() == []
+
+
+def test_a_value_that_comes_back_cheaply_is_not_kept_over_budget_but_shared_while_held():
+    cache = SharedCache(4 * 10 * 10, model_bytes)  # room for one 10×10 model
+    small = cache.get("small", lambda: linear(10), keep_oversize=False)
+    assert cache.keys() == ["small"]  # within budget: cached as usual
+    big = cache.get("big", lambda: linear(100), keep_oversize=False)
+    assert cache.keys() == ["small"] and cache.builds == 2  # over budget: not cached...
+    assert cache.get("big", lambda: linear(100), keep_oversize=False) is big  # ...but shared
+    assert cache.builds == 2
+    del big
+    gc.collect()
+    cache.get("big", lambda: linear(100), keep_oversize=False)
+    assert cache.builds == 3  # nobody held it: gone, memory and all
+    assert cache.get("small", lambda: linear(10)) is small

@@ -32,7 +32,6 @@ def test_a_network_is_built_once_then_mapped_from_the_file_with_the_same_weights
     weights = store(tmp_path)
     build, skeleton = lenet(3)
     first = weights.get("lenet:3", build, skeleton)
-    weights.wait()
     again = weights.get("lenet:3", build, skeleton)
     assert weights.builds == 1
     assert not again.training
@@ -49,7 +48,6 @@ def test_names_and_seeds_get_their_own_files(tmp_path):
     weights = store(tmp_path)
     for seed in (1, 2):
         weights.get(f"lenet:{seed}", *lenet(seed))
-    weights.wait()
     a = weights.get("lenet:1", *lenet(1))
     b = weights.get("lenet:2", *lenet(2))
     assert weights.builds == 2
@@ -65,7 +63,6 @@ def test_an_unreadable_file_is_deleted_and_the_network_rebuilt(tmp_path):
     path.write_bytes(b"not a torch file")
     model = weights.get("lenet:5", *lenet(5))
     assert weights.builds == 1 and isinstance(model, torch.nn.Module)
-    weights.wait()
     weights.get("lenet:5", *lenet(5))
     assert weights.builds == 1  # the rebuilt copy was saved over the broken one
 
@@ -74,7 +71,6 @@ def test_a_store_that_cannot_be_written_still_serves_the_network(tmp_path):
     (tmp_path / "weights").write_text("a file where the folder should be")
     weights = store(tmp_path)
     model = weights.get("lenet:1", *lenet(1))
-    weights.wait()
     assert isinstance(model, torch.nn.Module) and weights.builds == 1
 
 
@@ -82,7 +78,6 @@ def test_the_least_recently_used_files_go_once_over_budget(tmp_path):
     weights = store(tmp_path)
     for seed in (1, 2, 3):
         weights.get(f"lenet:{seed}", *lenet(seed))
-        weights.wait()
         os.utime(weights.path(f"lenet:{seed}"), (seed, seed))  # 1 oldest, 3 newest
     weights.get("lenet:1", *lenet(1))  # reading 1 makes it the most recent
     size = weights.path("lenet:1").stat().st_size
@@ -97,5 +92,4 @@ def test_small_networks_are_only_built(tmp_path):
     build, skeleton = lenet(1)
     for _ in range(2):
         weights.get("lenet:1", build, skeleton, size=zoo.weight_bytes("lenet5"))
-    weights.wait()
     assert weights.builds == 2 and not weights.path("lenet:1").exists()

@@ -86,15 +86,18 @@ class SharedCache(Generic[V]):
         self._build_lock = build_lock or threading.RLock()  # re-entered by nested builds
         self._janitor: threading.Thread | None = None
         self._kind_sizes: dict[Hashable, int] = {}
+        self._passing: weakref.WeakSet = weakref.WeakSet()  # values not kept over budget
         self.builds = 0
 
     def get(self, key: Hashable, build: Callable[[], V], kind: Hashable | None = None,
-            estimate: Callable[[], int] | None = None) -> V:
+            estimate: Callable[[], int] | None = None, keep_oversize: bool = True) -> V:
         """The cached value for `key`, made by `build()` (one build at a time) if absent.
 
         Before building, the cache evicts enough to fit the value's expected size: that of the
         last value of the same `kind` (keys whose values are about as large) built here, else
-        `estimate()`."""
+        `estimate()`. A value over the whole budget is kept anyway (rebuilding it on every
+        rerun would cost more) unless `keep_oversize` is False, for values that come back
+        cheaply (a memory-mapped network): then it lives only as long as someone holds it."""
         value = self._lookup(key)
         if value is not None:
             return value
@@ -109,6 +112,9 @@ class SharedCache(Generic[V]):
                 self._make_room(expected)
             value = build()
             self.builds += 1
+            if not keep_oversize:
+                with self._lock, contextlib.suppress(TypeError):
+                    self._passing.add(value)
         size = self._insert(key, value)
         if kind is not None:
             self._kind_sizes[kind] = size
@@ -131,20 +137,26 @@ class SharedCache(Generic[V]):
             if entry is None:
                 value = self._alive.get(key)
                 if value is not None:  # evicted, but a rerun still uses it: take it back
-                    self._entries[key] = _Entry(value, self.sizeof(value), self._clock())
-                    self._evict()
+                    self._keep(key, value, self.sizeof(value))
                 return value
             entry.used = self._clock()
             self._entries.move_to_end(key)
             return entry.value
 
+    def _keep(self, key: Hashable, value: V, size: int) -> int:
+        """Put `value` in the cache (under `self._lock`) unless it passes through; returns
+        how many values were evicted to fit it."""
+        if size > self.budget_bytes and value in self._passing:
+            return 0
+        self._entries[key] = _Entry(value, size, self._clock())
+        return self._evict()
+
     def _insert(self, key: Hashable, value: V) -> int:
         size = self.sizeof(value)
         with self._lock:
-            self._entries[key] = _Entry(value, size, self._clock())
             with contextlib.suppress(TypeError):  # a value without weakref support: no rescue
                 self._alive[key] = value
-            evicted = self._evict()
+            evicted = self._keep(key, value, size)
             if self._janitor is None and self._clock is time.monotonic:
                 self._janitor = threading.Thread(target=self._sweep_forever, daemon=True,
                                                  name="shared-cache-janitor")

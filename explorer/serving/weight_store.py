@@ -52,9 +52,6 @@ class WeightStore:
         self.budget_bytes = budget_bytes
         self.min_bytes = min_bytes
         self.builds = 0
-        self._lock = threading.Lock()
-        self._saving: set[Path] = set()
-        self._threads: list[threading.Thread] = []
 
     def path(self, name: str) -> Path:
         """Where the weights of network `name` are kept."""
@@ -65,9 +62,9 @@ class WeightStore:
             skeleton: Callable[[], nn.Module], size: int | None = None) -> nn.Module:
         """Network `name` with its weights memory-mapped from the store.
 
-        `build()` makes it when the store has no readable copy (that network is returned as
-        built, in this process's memory, and saved in the background); `skeleton()` makes the
-        same architecture on the meta device for the saved weights to be assigned into.
+        `build()` makes it when the store has no readable copy (it is saved, then mapped like
+        any other); `skeleton()` makes the same architecture on the meta device for the saved
+        weights to be assigned into.
         A network whose `size` (bytes, when known) is under `min_bytes` is only built.
         """
         if size is not None and size < self.min_bytes:
@@ -79,38 +76,14 @@ class WeightStore:
             return model
         built = build()
         self.builds += 1
-        self._save_later(name, path, built)
-        return built
-
-    def _save_later(self, name: str, path: Path, model: nn.Module) -> None:
-        """Write `model` to the store in the background: writing 0.5 GB into fresh page-cache
-        pages takes about as long as building it, and the student who asked waits for
-        neither twice. Until the file is there, this one network lives in the heap."""
-        with self._lock:
-            if path in self._saving:
-                return
-            self._saving.add(path)
-
-        def save() -> None:
-            try:
-                self._write(path, model)
-            except OSError as err:  # a full or read-only disk: it is rebuilt when next needed
-                log.warning("weight store: could not save %s to %s (%s)", name, path, err)
-            finally:
-                with self._lock:
-                    self._saving.discard(path)
-
-        thread = threading.Thread(target=save, name="weight-store-save", daemon=True)
-        with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
-
-    def wait(self) -> None:
-        """Return once the saves started so far have finished (tests, benchmarks)."""
-        with self._lock:
-            threads, self._threads = self._threads, []
-        for thread in threads:
-            thread.join()
+        try:
+            self._write(path, built)
+        except OSError as err:  # a full or read-only disk: serve this one from the heap
+            log.warning("weight store: could not save %s to %s (%s)", name, path, err)
+            return built
+        # Saved before returning, not in the background: a save running beside the next
+        # build held two large networks at once, and that overlap was the server's peak.
+        return self._read(path, skeleton) or built
 
     def _read(self, path: Path, skeleton: Callable[[], nn.Module]) -> nn.Module | None:
         try:
