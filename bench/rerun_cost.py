@@ -24,6 +24,7 @@ An interaction whose widget a page no longer has is reported as "missing", not a
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -44,6 +45,11 @@ sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("EXPLORER_RUNS_DIR", str(Path("/tmp") / "explorer-bench-runs"))
 
 from explorer.ui import navigation  # noqa: E402
+
+# The harness reads widgets from the main thread, outside any script run: Streamlit warns
+# "missing ScriptRunContext" for each read, hundreds of lines that bury the table.
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(
+    logging.ERROR)
 
 WIDGET_KINDS = ("slider", "select_slider", "selectbox", "radio", "toggle", "checkbox",
                 "number_input", "multiselect", "text_input", "button")
@@ -112,10 +118,11 @@ INTERACTIONS: dict[str, tuple[Interaction, ...]] = {
         Interaction("mode", "zoo_mode"),
     ),
     "feature-maps": (
-        Interaction("layer", "fm_layer"),
+        # Raw values where the selectbox formats its options (AppTest sets values, not labels)
+        Interaction("layer", "fm_layer", ("layer1.0.conv1", "conv1")),
         Interaction("colour scale", "fm_cmap"),
         Interaction("view", "fm_view"),
-        Interaction("enlarged channel", "fm_channel"),
+        Interaction("enlarged channel", "fm_channel", (1, 0)),
     ),
     "training": (
         Interaction("network", "training_model"),
