@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -32,6 +34,7 @@ def test_a_network_is_built_once_then_mapped_from_the_file_with_the_same_weights
     weights = store(tmp_path)
     build, skeleton = lenet(3)
     first = weights.get("lenet:3", build, skeleton)
+    # asked again while the first copy is still being written: it waits for the file
     again = weights.get("lenet:3", build, skeleton)
     assert weights.builds == 1
     assert not again.training
@@ -62,6 +65,7 @@ def test_an_unreadable_file_is_deleted_and_the_network_rebuilt(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a torch file")
     model = weights.get("lenet:5", *lenet(5))
+    weights.wait()
     assert weights.builds == 1 and isinstance(model, torch.nn.Module)
     weights.get("lenet:5", *lenet(5))
     assert weights.builds == 1  # the rebuilt copy was saved over the broken one
@@ -78,6 +82,7 @@ def test_the_least_recently_used_files_go_once_over_budget(tmp_path):
     weights = store(tmp_path)
     for seed in (1, 2, 3):
         weights.get(f"lenet:{seed}", *lenet(seed))
+        weights.wait()
         os.utime(weights.path(f"lenet:{seed}"), (seed, seed))  # 1 oldest, 3 newest
     weights.get("lenet:1", *lenet(1))  # reading 1 makes it the most recent
     size = weights.path("lenet:1").stat().st_size
@@ -93,3 +98,25 @@ def test_small_networks_are_only_built(tmp_path):
     for _ in range(2):
         weights.get("lenet:1", build, skeleton, size=zoo.weight_bytes("lenet5"))
     assert weights.builds == 2 and not weights.path("lenet:1").exists()
+
+
+def test_a_network_two_processes_ask_for_together_is_built_once(tmp_path):
+    """The build lock is a flock on a file: it holds across processes, so a replica that
+    waited for another's build maps the file instead of building a second copy."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        builds = pool.map(_build_in_a_process, [str(tmp_path)] * 2)
+    assert sorted(builds) == [0, 1]
+
+
+def _build_in_a_process(folder: str) -> int:
+    weights = WeightStore(lambda: Path(folder) / "weights", 10**9)
+    build, skeleton = lenet(7)
+
+    def slow_build():
+        time.sleep(1.0)  # long enough for the other process to be waiting on the lock
+        return build()
+
+    weights.get("lenet:7", slow_build, skeleton)
+    weights.wait()
+    return weights.builds

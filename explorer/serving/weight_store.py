@@ -23,6 +23,7 @@ same seed draws other weights under another version.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import logging
 import os
@@ -51,6 +52,8 @@ class WeightStore:
         self.folder = folder
         self.budget_bytes = budget_bytes
         self.min_bytes = min_bytes
+        self._threads: list[threading.Thread] = []
+        self._threads_lock = threading.Lock()
         self.builds = 0
 
     def path(self, name: str) -> Path:
@@ -62,9 +65,9 @@ class WeightStore:
             skeleton: Callable[[], nn.Module], size: int | None = None) -> nn.Module:
         """Network `name` with its weights memory-mapped from the store.
 
-        `build()` makes it when the store has no readable copy (it is saved, then mapped like
-        any other); `skeleton()` makes the same architecture on the meta device for the saved
-        weights to be assigned into.
+        `build()` makes it when the store has no readable copy (that one is returned as built
+        and written in the background); `skeleton()` makes the same architecture on the meta
+        device for the saved weights to be assigned into.
         A network whose `size` (bytes, when known) is under `min_bytes` is only built.
         """
         if size is not None and size < self.min_bytes:
@@ -74,16 +77,60 @@ class WeightStore:
         model = self._read(path, skeleton)
         if model is not None:
             return model
-        built = build()
-        self.builds += 1
+        lock = self._lock_builds()
         try:
-            self._write(path, built)
-        except OSError as err:  # a full or read-only disk: serve this one from the heap
+            model = self._read(path, skeleton)  # built by another process while this waited
+            if model is None:
+                built = build()
+                self.builds += 1
+        except BaseException:
+            _unlock(lock)
+            raise
+        if model is not None:
+            _unlock(lock)
+            return model
+        # The student who asked gets the network now; it is written meanwhile (about a
+        # second for 0.5 GB on this machine's disk), still under the build lock, so no other
+        # large network is built beside it, in any process, until it is on disk.
+        thread = threading.Thread(target=self._save_and_unlock, args=(name, path, built, lock),
+                                  name="weight-store-save", daemon=True)
+        with self._threads_lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return built
+
+    def _lock_builds(self) -> int | None:
+        """Wait for an exclusive `flock` on the store's lock file, across the server's
+        processes: a class opening VGG-16 together builds it once, in one replica, and the
+        others map it; and two large networks are never being built or written at once.
+        Returns the descriptor to close (None without a writable store: nothing to share)."""
+        try:
+            self.folder().mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.folder() / "build.lock", os.O_CREAT | os.O_RDWR, 0o644)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _save_and_unlock(self, name: str, path: Path, model: nn.Module,
+                         lock: int | None) -> None:
+        try:
+            self._write(path, model)
+        except OSError as err:  # a full or read-only disk: it is rebuilt when next needed
             log.warning("weight store: could not save %s to %s (%s)", name, path, err)
-            return built
-        # Saved before returning, not in the background: a save running beside the next
-        # build held two large networks at once, and that overlap was the server's peak.
-        return self._read(path, skeleton) or built
+        finally:
+            _unlock(lock)
+
+    def wait(self) -> None:
+        """Return once the saves started so far are on disk (tests, benchmarks)."""
+        with self._threads_lock:
+            threads, self._threads = self._threads, []
+        for thread in threads:
+            thread.join()
 
     def _read(self, path: Path, skeleton: Callable[[], nn.Module]) -> nn.Module | None:
         try:
@@ -138,6 +185,11 @@ class WeightStore:
             total -= size
             removed += 1
         return removed
+
+
+def _unlock(lock: int | None) -> None:
+    if lock is not None:
+        os.close(lock)  # closing the descriptor releases its flock
 
 
 def _store_folder() -> Path:
