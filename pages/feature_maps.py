@@ -66,7 +66,8 @@ def random_model(key: str, variant: str, batchnorm: bool, seed: int) -> torch.nn
                 f"random:{key}:{variant}:{batchnorm}:{seed}", build,
                 functools.partial(zoo.skeleton, key, variant=variant, batchnorm=batchnorm),
                 size()),
-            kind=(key, variant, batchnorm), estimate=size, keep_oversize=False)
+            kind=(key, variant, batchnorm), estimate=size, keep_oversize=False,
+            turn=lambda: weight_store.networks.turn(size()))
 
 
 def pretrained_model(key: str) -> torch.nn.Module:
@@ -86,16 +87,28 @@ def initial_filters(run_dir: str, mtime: float, _config: RunConfig
     return fm.first_layer_weights(checkpoints.initial_model(_config), _config.input_shape)
 
 
+def large_network_turn(architecture: tuple[str, str]):
+    """The machine's turn for running a network of this (key, variant), taken only when it is
+    large (`weight_store.WeightStore.turn`); a layer stack of a run counts as small."""
+    try:
+        size = zoo.weight_bytes(architecture[0], variant=architecture[1])
+    except (ValueError, KeyError):  # a run's custom stack, not one of the large networks
+        size = 0
+    return weight_store.networks.turn(size)
+
+
 def analyse(model_id: str, image_id: str, pre_id: str, model: Callable[[], torch.nn.Module],
-            image: Image.Image, pre: fm.Preprocessing, architecture: str) -> fm.Analysis:
+            image: Image.Image, pre: fm.Preprocessing, architecture: tuple[str, str]
+            ) -> fm.Analysis:
     """Preprocess and capture every layer once per (model, image, preprocessing); held in the
     byte-bounded activation cache (DenseNet-121's layers at 224 px are 150 MB). `model` is
     called only when the capture is not cached; a capture is about as large as the last one
     of the same architecture and preprocessing, whatever the weights."""
     with st.spinner(_("Running the network…")):
-        return shared_cache.activations.get((model_id, image_id, pre_id),
-                                            lambda: fm.analyse(model(), image, pre),
-                                            kind=(architecture, pre_id))
+        return shared_cache.activations.get(
+            (model_id, image_id, pre_id), lambda: fm.analyse(model(), image, pre),
+            kind=(architecture, pre_id),
+            turn=functools.partial(large_network_turn, architecture))
 
 
 @st.cache_resource(show_spinner=False)
@@ -152,6 +165,7 @@ class Analysed:
     pre: fm.Preprocessing
     load: Callable[[], fm.Analysis]
     load_model: Callable[[], torch.nn.Module]
+    architecture: tuple[str, str]  # (zoo key, variant)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -232,7 +246,7 @@ def cam_pictures(key: tuple[str, str, str], layer: str, class_index: int, _done:
     and its input are loaded only here, on a miss: a rerun that finds the pictures cached
     does not bring an evicted network back."""
     prepared = _done.prepared
-    with shared_cache.heavy_work:
+    with large_network_turn(_done.architecture), shared_cache.heavy_work:
         result = gradcam.grad_cam(_done.model, fm.as_input(prepared.tensor), layer, class_index)
     base = prepared.pixels.resize((224, 224))
     return png(base), png(figs.overlay(base, result.cam, "Inferno", 0.5)), result.layer_shape
@@ -432,15 +446,14 @@ def preprocessing(net: Network, photo) -> Analysed:
         pre = fm.preprocessing_for(net.variant, config=net.config,
                                    invert=st.session_state["fm_invert"])
     ids = (net.model_id, image_id(photo.image), repr(pre))
-    load = functools.partial(analyse, *ids, net.load, photo.image, pre,
-                             f"{net.key}:{net.variant}")
+    load = functools.partial(analyse, *ids, net.load, photo.image, pre, (net.key, net.variant))
     try:
         analysis = load()
     except zoo.BuildError as err:  # this network cannot take this input size: say why, stop
         st.error(str(err))
         st.stop()
     prepared, capture = analysis.prepared, analysis.capture
-    done = Analysed(*ids, pre, load, net.load)
+    done = Analysed(*ids, pre, load, net.load, (net.key, net.variant))
     x = prepared.tensor
     with st.expander(_("Preprocessing: the tensor that goes in is {shape}").format(
             shape=shape_text(x.shape)), expanded=pre.grayscale):

@@ -138,3 +138,23 @@ def test_a_value_that_comes_back_cheaply_is_not_kept_over_budget_but_shared_whil
     cache.get("big", lambda: linear(100), keep_oversize=False)
     assert cache.builds == 3  # nobody held it: gone, memory and all
     assert cache.get("small", lambda: linear(10)) is small
+
+
+def test_a_miss_waits_for_its_turn_before_the_caches_own():
+    cache = SharedCache(10**9, model_bytes)
+    order: list[str] = []
+
+    class Turn:
+        def __enter__(self):
+            order.append("turn")
+
+        def __exit__(self, *exc):
+            order.append("turn over")
+
+    def build() -> nn.Module:
+        order.append("build")
+        return linear(2)
+
+    cache.get("a", build, turn=Turn)
+    cache.get("a", build, turn=Turn)  # a hit takes no turn
+    assert order == ["turn", "build", "turn over"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import multiprocessing
 import os
@@ -10,9 +11,11 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from explorer import feature_maps as fm
 from explorer.models import zoo
+from explorer.serving.shared_cache import model_bytes
 from explorer.serving.weight_store import WeightStore
 
 
@@ -34,7 +37,6 @@ def test_a_network_is_built_once_then_mapped_from_the_file_with_the_same_weights
     weights = store(tmp_path)
     build, skeleton = lenet(3)
     first = weights.get("lenet:3", build, skeleton)
-    # asked again while the first copy is still being written: it waits for the file
     again = weights.get("lenet:3", build, skeleton)
     assert weights.builds == 1
     assert not again.training
@@ -65,7 +67,6 @@ def test_an_unreadable_file_is_deleted_and_the_network_rebuilt(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a torch file")
     model = weights.get("lenet:5", *lenet(5))
-    weights.wait()
     assert weights.builds == 1 and isinstance(model, torch.nn.Module)
     weights.get("lenet:5", *lenet(5))
     assert weights.builds == 1  # the rebuilt copy was saved over the broken one
@@ -82,7 +83,6 @@ def test_the_least_recently_used_files_go_once_over_budget(tmp_path):
     weights = store(tmp_path)
     for seed in (1, 2, 3):
         weights.get(f"lenet:{seed}", *lenet(seed))
-        weights.wait()
         os.utime(weights.path(f"lenet:{seed}"), (seed, seed))  # 1 oldest, 3 newest
     weights.get("lenet:1", *lenet(1))  # reading 1 makes it the most recent
     size = weights.path("lenet:1").stat().st_size
@@ -118,5 +118,29 @@ def _build_in_a_process(folder: str) -> int:
         return build()
 
     weights.get("lenet:7", slow_build, skeleton)
-    weights.wait()
     return weights.builds
+
+
+def _lock_is_free(weights: WeightStore) -> bool:
+    fd = os.open(weights.folder() / "build.lock", os.O_CREAT | os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_running_a_large_network_takes_the_machines_turn_and_a_small_one_does_not(tmp_path):
+    weights = WeightStore(lambda: tmp_path / "weights", 10**9, large_bytes=10_000)
+    weights.folder().mkdir()
+    big, small = nn.Linear(100, 100), nn.Linear(10, 10)  # 40 KB and 440 B of weights
+    with weights.turn(model_bytes(small)):
+        assert _lock_is_free(weights)  # another process could run its own network now
+    with weights.turn(model_bytes(big)):
+        assert not _lock_is_free(weights)  # ...but not a large one beside this one
+    assert _lock_is_free(weights)
+    with weights.turn(), weights.turn(model_bytes(big)):  # a thread may take its turn again
+        assert not _lock_is_free(weights)
+    assert _lock_is_free(weights)

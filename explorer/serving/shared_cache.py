@@ -90,18 +90,22 @@ class SharedCache(Generic[V]):
         self.builds = 0
 
     def get(self, key: Hashable, build: Callable[[], V], kind: Hashable | None = None,
-            estimate: Callable[[], int] | None = None, keep_oversize: bool = True) -> V:
+            estimate: Callable[[], int] | None = None, keep_oversize: bool = True,
+            turn: Callable[[], contextlib.AbstractContextManager] | None = None) -> V:
         """The cached value for `key`, made by `build()` (one build at a time) if absent.
 
         Before building, the cache evicts enough to fit the value's expected size: that of the
         last value of the same `kind` (keys whose values are about as large) built here, else
         `estimate()`. A value over the whole budget is kept anyway (rebuilding it on every
         rerun would cost more) unless `keep_oversize` is False, for values that come back
-        cheaply (a memory-mapped network): then it lives only as long as someone holds it."""
+        cheaply (a memory-mapped network): then it lives only as long as someone holds it.
+        On a miss, `turn()` is entered before queueing for this cache's build turn (a wider
+        turn, such as the machine's for large networks, so that waiting for it does not hold
+        up this process's other builds)."""
         value = self._lookup(key)
         if value is not None:
             return value
-        with self._build_lock:
+        with turn() if turn is not None else contextlib.nullcontext(), self._build_lock:
             value = self._lookup(key)  # built by another session while this one waited
             if value is not None:
                 return value

@@ -28,7 +28,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -42,18 +42,19 @@ from explorer.training.runs import runs_dir
 log = logging.getLogger(__name__)
 SUFFIX = ".pt"
 MIN_BYTES = 64 * 2**20  # AlexNet, VGG and ResNet-50 at 224 px; not the small networks
+LARGE_BYTES = 256 * 2**20  # VGG at 224 px: one of these at work at a time on the machine
 
 
 class WeightStore:
     """Networks by name: read from `folder()` when saved there before, else built and saved."""
 
     def __init__(self, folder: Callable[[], Path], budget_bytes: int,
-                 min_bytes: int = MIN_BYTES) -> None:
+                 min_bytes: int = MIN_BYTES, large_bytes: int = LARGE_BYTES) -> None:
         self.folder = folder
         self.budget_bytes = budget_bytes
         self.min_bytes = min_bytes
-        self._threads: list[threading.Thread] = []
-        self._threads_lock = threading.Lock()
+        self.large_bytes = large_bytes
+        self._held = threading.local()  # whether this thread holds the turn
         self.builds = 0
 
     def path(self, name: str) -> Path:
@@ -65,10 +66,12 @@ class WeightStore:
             skeleton: Callable[[], nn.Module], size: int | None = None) -> nn.Module:
         """Network `name` with its weights memory-mapped from the store.
 
-        `build()` makes it when the store has no readable copy (that one is returned as built
-        and written in the background); `skeleton()` makes the same architecture on the meta
-        device for the saved weights to be assigned into.
+        `build()` makes it when the store has no readable copy (in this machine's `turn` when
+        it is large; it is written, then mapped like any other); `skeleton()` makes the same
+        architecture on the meta device for the saved weights to be assigned into.
         A network whose `size` (bytes, when known) is under `min_bytes` is only built.
+        Callers that hold a lock of their own take `turn(size)` first: the turn is the outer
+        lock, so a thread waiting for it never holds what the turn's holder needs next.
         """
         if size is not None and size < self.min_bytes:
             self.builds += 1
@@ -77,60 +80,45 @@ class WeightStore:
         model = self._read(path, skeleton)
         if model is not None:
             return model
-        lock = self._lock_builds()
-        try:
+        with self.turn(size):
             model = self._read(path, skeleton)  # built by another process while this waited
-            if model is None:
-                built = build()
-                self.builds += 1
-        except BaseException:
-            _unlock(lock)
-            raise
-        if model is not None:
-            _unlock(lock)
-            return model
-        # The student who asked gets the network now; it is written meanwhile (about a
-        # second for 0.5 GB on this machine's disk), still under the build lock, so no other
-        # large network is built beside it, in any process, until it is on disk.
-        thread = threading.Thread(target=self._save_and_unlock, args=(name, path, built, lock),
-                                  name="weight-store-save", daemon=True)
-        with self._threads_lock:
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
-        return built
+            if model is not None:
+                return model
+            built = build()
+            self.builds += 1
+            try:
+                self._write(path, built)
+            except OSError as err:  # a full or read-only disk: serve this one from the heap
+                log.warning("weight store: could not save %s to %s (%s)", name, path, err)
+                return built
+        return self._read(path, skeleton) or built
 
-    def _lock_builds(self) -> int | None:
-        """Wait for an exclusive `flock` on the store's lock file, across the server's
-        processes: a class opening VGG-16 together builds it once, in one replica, and the
-        others map it; and two large networks are never being built or written at once.
-        Returns the descriptor to close (None without a writable store: nothing to share)."""
+    @contextlib.contextmanager
+    def turn(self, size: int | None = None) -> Iterator[None]:
+        """This machine's one turn for large networks: an exclusive `flock` on the store's
+        lock file, held by whichever server process builds and writes a stored network, or
+        runs a network of `size` bytes when that is `large_bytes` or more (VGG at 224 px;
+        None: always). So a class opening VGG-16 together builds it once, in one replica, and
+        the others map it; and however the class spreads over the replicas, one large network
+        is at work at a time (its weights and activations were what pushed the server past
+        its memory). A thread that holds the turn may take it again. Without a writable store
+        nothing is shared and nothing is locked."""
+        if (size is not None and size < self.large_bytes) or getattr(self._held, "yes", False):
+            yield  # a small network, or this thread's turn already
+            return
         try:
             self.folder().mkdir(parents=True, exist_ok=True)
             fd = os.open(self.folder() / "build.lock", os.O_CREAT | os.O_RDWR, 0o644)
         except OSError:
-            return None
+            yield
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
-
-    def _save_and_unlock(self, name: str, path: Path, model: nn.Module,
-                         lock: int | None) -> None:
-        try:
-            self._write(path, model)
-        except OSError as err:  # a full or read-only disk: it is rebuilt when next needed
-            log.warning("weight store: could not save %s to %s (%s)", name, path, err)
+            self._held.yes = True
+            yield
         finally:
-            _unlock(lock)
-
-    def wait(self) -> None:
-        """Return once the saves started so far are on disk (tests, benchmarks)."""
-        with self._threads_lock:
-            threads, self._threads = self._threads, []
-        for thread in threads:
-            thread.join()
+            self._held.yes = False
+            os.close(fd)  # closing the descriptor releases the lock
 
     def _read(self, path: Path, skeleton: Callable[[], nn.Module]) -> nn.Module | None:
         try:
@@ -185,11 +173,6 @@ class WeightStore:
             total -= size
             removed += 1
         return removed
-
-
-def _unlock(lock: int | None) -> None:
-    if lock is not None:
-        os.close(lock)  # closing the descriptor releases its flock
 
 
 def _store_folder() -> Path:
