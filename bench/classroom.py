@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -150,8 +151,10 @@ class Reference:
     label = "1 process (make run)"
 
     def __enter__(self):
+        self.runs = Path(tempfile.mkdtemp(prefix="classroom-reference-runs-"))
+        env = {**os.environ, "EXPLORER_RUNS_DIR": str(self.runs)}
         out = subprocess.run([sys.executable, str(LOADTEST), "serve", "--cwd", str(REPO_ROOT)],
-                             capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+                             capture_output=True, text=True, check=True, cwd=REPO_ROOT, env=env)
         self.info = json.loads(out.stdout.strip().splitlines()[-1])
         self.port = self.info["port"]
         return self
@@ -165,6 +168,7 @@ class Reference:
     def __exit__(self, *exc) -> None:
         subprocess.run([sys.executable, str(LOADTEST), "stop", "--pid", str(self.info["pid"])],
                        capture_output=True, check=False)
+        shutil.rmtree(self.runs, ignore_errors=True)  # its weight store: gigabytes after a wave
 
 
 class Served:
@@ -175,7 +179,7 @@ class Served:
         self.label = f"{replicas} processes (make serve)"
 
     def __enter__(self):
-        tmp = Path(tempfile.mkdtemp(prefix="classroom-serve-"))
+        self.tmp = tmp = Path(tempfile.mkdtemp(prefix="classroom-serve-"))
         ports: set[int] = set()
         while len(ports) < self.replicas + 1:
             ports.add(free_port())
@@ -197,6 +201,7 @@ class Served:
 
     def __exit__(self, *exc) -> None:
         serving.stop(self.proc)
+        shutil.rmtree(self.tmp, ignore_errors=True)  # the runs folder's weight store included
 
 
 def free_port() -> int:
