@@ -5,12 +5,15 @@ from __future__ import annotations
 import torch
 
 from explorer.experiments import designs, pairing
-from explorer.training import engine, run_queue
+from explorer.training import engine, run_queue, scheduler
 
 
 def test_a_finished_experiment_shows_its_verdict_and_what_was_checked(open_page, tmp_path,
                                                                       monkeypatch):
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
+    # A page opened by an earlier test starts this process's scheduler, which watches the
+    # runs folder of the moment and would claim these runs before the loop below does
+    scheduler.stop_default()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

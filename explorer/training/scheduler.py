@@ -159,3 +159,13 @@ def ensure_started() -> Scheduler:
         if _DEFAULT is None:
             _DEFAULT = Scheduler().start()
         return _DEFAULT
+
+
+def stop_default() -> None:
+    """Stop this process's scheduler thread, if one runs (for code that drives the queue
+    itself, such as tests); the next `ensure_started` starts a new one."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is not None:
+            _DEFAULT.stop()
+            _DEFAULT = None

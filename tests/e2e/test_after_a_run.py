@@ -66,12 +66,8 @@ def test_timeline_scrubs_and_plays(app, run_id):
     app.screenshot("timeline_scrubbed")
     app.assert_healthy()
 
-    # Play steps through every snapshot from the first (about 50 frames, 20 s): seeing it
-    # start over and move on is enough here; where it comes to rest is the slider's own logic
-    app.button("Play")
-    expect(plot).to_contain_text("step 0 · epoch 0.00", timeout=10_000)
-    fifth = line.steps[5]
-    expect(plot).to_contain_text(f"step {fifth} · epoch", timeout=10_000)
+    app.button("Play")  # steps through every snapshot, then rests on the last
+    expect(plot).to_contain_text(f"step {last} · epoch 2.00", timeout=60_000)
     app.assert_healthy()
 
 
