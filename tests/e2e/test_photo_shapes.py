@@ -26,7 +26,9 @@ def _page_height(app) -> int:
         " document.querySelector(`[data-testid='${id}']`)?.scrollHeight ?? 0))")
 
 
-@pytest.mark.parametrize("size", [(1000, 1), (1, 1000)], ids=["1px-high", "1px-wide"])
+# The tall strip is the one that stretched pages (Convolution grew to 241,158 px); AppTest's
+# sweep renders both strips, and every other shape, on every page on every run.
+@pytest.mark.parametrize("size", [(1, 1000)], ids=["1px-wide"])
 def test_every_photo_page_draws_a_strip_and_stays_in_reach(app, tmp_path, size):
     path = tmp_path / f"strip_{size[0]}x{size[1]}.png"
     Image.new("RGB", size, (200, 80, 30)).save(path)
