@@ -450,6 +450,24 @@ def default_class_names(variant: str, num_classes: int) -> list[str]:
 # --- first-layer filters ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FirstLayer:
+    """A network's first-layer weights copied out of it, sized for a byte-bounded cache (an
+    MLP's first Linear at 224 px is 147 MB; a conv's a few KB)."""
+
+    name: str
+    weight: torch.Tensor | None  # None: the first weighted layer cannot be drawn as images
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self.weight is None else tensor_bytes([self.weight])
+
+    @classmethod
+    def of(cls, model: nn.Module, in_shape: tuple[int, int, int]) -> FirstLayer:
+        first = first_layer_weights(model, in_shape)
+        return cls("", None) if first is None else cls(first[0], first[1].clone())
+
+
 def first_layer_weights(model: nn.Module, in_shape: tuple[int, int, int] | None = None
                         ) -> tuple[str, torch.Tensor] | None:
     """(name, [out, in, kh, kw]) of the first conv, or of a first Linear reshaped to the input."""

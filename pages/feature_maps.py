@@ -252,13 +252,13 @@ def cam_pictures(key: tuple[str, str, str], layer: str, class_index: int, _done:
     return png(base), png(figs.overlay(base, result.cam, "Inferno", 0.5)), result.layer_shape
 
 
-@st.cache_resource(max_entries=64, ttl=TTL, show_spinner=False)
-def first_layer(model_id: str, in_shape: tuple[int, int, int],
-                _load: Callable[[], torch.nn.Module]) -> tuple[str, torch.Tensor] | None:
-    """The first layer's filters, copied out of the network (a few KB): the filters view then
-    needs the network only once, not on every rerun."""
-    first = fm.first_layer_weights(_load(), in_shape)
-    return None if first is None else (first[0], first[1].clone())
+def first_layer(net: Network, in_shape: tuple[int, int, int]) -> tuple[str, torch.Tensor] | None:
+    """The first layer's filters, copied out of the network into the byte-bounded activation
+    cache: the filters view needs the network only once, not on every rerun."""
+    first = shared_cache.activations.get(
+        ("first layer", net.model_id, in_shape), lambda: fm.FirstLayer.of(net.model, in_shape),
+        turn=functools.partial(large_network_turn, (net.key, net.variant)))
+    return None if first.weight is None else (first.name, first.weight)
 
 
 @st.cache_data(max_entries=16, ttl=TTL, show_spinner=False)
@@ -446,14 +446,15 @@ def preprocessing(net: Network, photo) -> Analysed:
         pre = fm.preprocessing_for(net.variant, config=net.config,
                                    invert=st.session_state["fm_invert"])
     ids = (net.model_id, image_id(photo.image), repr(pre))
-    load = functools.partial(analyse, *ids, net.load, photo.image, pre, (net.key, net.variant))
+    architecture = (net.key, net.variant)
+    load = functools.partial(analyse, *ids, net.load, photo.image, pre, architecture)
     try:
         analysis = load()
     except zoo.BuildError as err:  # this network cannot take this input size: say why, stop
         st.error(str(err))
         st.stop()
     prepared, capture = analysis.prepared, analysis.capture
-    done = Analysed(*ids, pre, load, net.load, (net.key, net.variant))
+    done = Analysed(*ids, pre, load, net.load, architecture)
     x = prepared.tensor
     with st.expander(_("Preprocessing: the tensor that goes in is {shape}").format(
             shape=shape_text(x.shape)), expanded=pre.grayscale):
@@ -549,7 +550,7 @@ def layer_maps(done: Analysed, strip_convs: tuple[str, ...], cmap: str) -> None:
 @widgets.guarded("first-layer filters")
 def first_layer_filters(done: Analysed, net: Network) -> None:
     pre = done.pre
-    first = first_layer(net.model_id, (pre.in_channels, pre.height, pre.width), net.load)
+    first = first_layer(net, (pre.in_channels, pre.height, pre.width))
     if first is None:
         st.info(_("This network's first weighted layer cannot be drawn as images."))
         return
