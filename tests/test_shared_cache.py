@@ -158,3 +158,36 @@ def test_a_miss_waits_for_its_turn_before_the_caches_own():
     cache.get("a", build, turn=Turn)
     cache.get("a", build, turn=Turn)  # a hit takes no turn
     assert order == ["turn", "build", "turn over"]
+
+
+def test_a_build_under_an_exclusive_turn_does_not_hold_up_the_processes_other_builds():
+    """A VGG built under the machine's turn (which yields True) leaves this process's lock
+    free: a small network asked for meanwhile is built at once, not after the VGG."""
+    lock = threading.RLock()
+    models = SharedCache(10**9, model_bytes, build_lock=lock)
+    started, release = threading.Event(), threading.Event()
+
+    class MachineTurn:
+        def __enter__(self):
+            return True
+
+        def __exit__(self, *exc):
+            return None
+
+    def slow_large() -> nn.Module:
+        started.set()
+        release.wait(10)
+        return linear(8)
+
+    large = threading.Thread(target=models.get, args=("vgg", slow_large),
+                             kwargs={"turn": MachineTurn})
+    large.start()
+    assert started.wait(10)
+    small = threading.Thread(target=models.get, args=("lenet", lambda: linear(2)))
+    small.start()  # takes the process's lock, which the VGG's build left free
+    small.join(5)
+    built_meanwhile = models.keys() == ["lenet"]
+    release.set()
+    large.join(10)
+    small.join(10)
+    assert built_meanwhile and set(models.keys()) == {"vgg", "lenet"}

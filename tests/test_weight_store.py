@@ -136,11 +136,12 @@ def test_running_a_large_network_takes_the_machines_turn_and_a_small_one_does_no
     weights = WeightStore(lambda: tmp_path / "weights", 10**9, large_bytes=10_000)
     weights.folder().mkdir()
     big, small = nn.Linear(100, 100), nn.Linear(10, 10)  # 40 KB and 440 B of weights
-    with weights.turn(model_bytes(small)):
-        assert _lock_is_free(weights)  # another process could run its own network now
-    with weights.turn(model_bytes(big)):
-        assert not _lock_is_free(weights)  # ...but not a large one beside this one
+    with weights.turn(model_bytes(small)) as held:
+        assert _lock_is_free(weights) and not held  # another process could run its own now
+    with weights.turn(model_bytes(big)) as held:
+        assert not _lock_is_free(weights) and held  # ...but not a large one beside this one
     assert _lock_is_free(weights)
-    with weights.turn(), weights.turn(model_bytes(big)):  # a thread may take its turn again
-        assert not _lock_is_free(weights)
+    with weights.turn(), weights.turn(model_bytes(big)) as again, \
+            weights.turn(model_bytes(small)) as within:  # a thread may take its turn again
+        assert not _lock_is_free(weights) and again and within
     assert _lock_is_free(weights)

@@ -99,13 +99,16 @@ class SharedCache(Generic[V]):
         `estimate()`. A value over the whole budget is kept anyway (rebuilding it on every
         rerun would cost more) unless `keep_oversize` is False, for values that come back
         cheaply (a memory-mapped network): then it lives only as long as someone holds it.
-        On a miss, `turn()` is entered before queueing for this cache's build turn (a wider
+        On a miss, `turn()` is entered before queueing for this cache's build turn: a wider
         turn, such as the machine's for large networks, so that waiting for it does not hold
-        up this process's other builds)."""
+        up this process's other builds. A turn that yields True serialises this build by
+        itself, and the cache's own turn is not taken: a VGG being built under the machine's
+        turn does not make this process's small builds wait seconds behind it."""
         value = self._lookup(key)
         if value is not None:
             return value
-        with turn() if turn is not None else contextlib.nullcontext(), self._build_lock:
+        with turn() if turn is not None else contextlib.nullcontext() as exclusive, \
+                contextlib.nullcontext() if exclusive else self._build_lock:
             value = self._lookup(key)  # built by another session while this one waited
             if value is not None:
                 return value
@@ -228,7 +231,8 @@ def budget_from_env(name: str, default_mb: float) -> int:
 heavy_work = threading.RLock()
 """One large computation at a time in this process: the caches' builds (a capture's build
 re-enters it to build its network) and anything else that holds a network's worth of
-memory while it runs, such as Grad-CAM's backward pass."""
+memory while it runs, such as Grad-CAM's backward pass. Work under the machine's turn for
+large networks (`weight_store.WeightStore.turn`) is serialised by that turn instead."""
 
 models: SharedCache[nn.Module] = SharedCache(
     budget_from_env("EXPLORER_MODEL_CACHE_MB", 320), model_bytes, build_lock=heavy_work)

@@ -94,7 +94,7 @@ class WeightStore:
         return self._read(path, skeleton) or built
 
     @contextlib.contextmanager
-    def turn(self, size: int | None = None) -> Iterator[None]:
+    def turn(self, size: int | None = None) -> Iterator[bool]:
         """This machine's one turn for large networks: an exclusive `flock` on the store's
         lock file, held by whichever server process builds and writes a stored network, or
         runs a network of `size` bytes when that is `large_bytes` or more (VGG at 224 px;
@@ -102,20 +102,24 @@ class WeightStore:
         the others map it; and however the class spreads over the replicas, one large network
         is at work at a time (its weights and activations were what pushed the server past
         its memory). A thread that holds the turn may take it again. Without a writable store
-        nothing is shared and nothing is locked."""
-        if (size is not None and size < self.large_bytes) or getattr(self._held, "yes", False):
-            yield  # a small network, or this thread's turn already
+        nothing is shared and nothing is locked. Yields whether this thread holds the turn
+        (work under it needs no lock of its own process: it is one at a time already)."""
+        if getattr(self._held, "yes", False):
+            yield True  # this thread's turn already
+            return
+        if size is not None and size < self.large_bytes:
+            yield False  # a small network
             return
         try:
             self.folder().mkdir(parents=True, exist_ok=True)
             fd = os.open(self.folder() / "build.lock", os.O_CREAT | os.O_RDWR, 0o644)
         except OSError:
-            yield
+            yield False
             return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._held.yes = True
-            yield
+            yield True
         finally:
             self._held.yes = False
             os.close(fd)  # closing the descriptor releases the lock
