@@ -55,18 +55,11 @@ def random_model(key: str, variant: str, batchnorm: bool, seed: int) -> torch.nn
     weights memory-mapped from the store the server's processes share (built by the first
     process that needs them). One larger than the whole budget (VGG at 224 px) is not kept
     at all: mapping it again takes milliseconds, and only captures and Grad-CAM need it."""
-    def build() -> torch.nn.Module:
-        return fm.for_inference(zoo.build_seeded(key, seed=seed, variant=variant,
-                                                 batchnorm=batchnorm))
-
     size = functools.partial(zoo.weight_bytes, key, variant=variant, batchnorm=batchnorm)
     with st.spinner(_("Building the network…")):
         return shared_cache.models.get(
             ("random", key, variant, batchnorm, seed),
-            lambda: weight_store.networks.get(
-                f"random:{key}:{variant}:{batchnorm}:{seed}", build,
-                functools.partial(zoo.skeleton, key, variant=variant, batchnorm=batchnorm),
-                size()),
+            functools.partial(fm.random_network, key, variant, batchnorm, seed),
             kind=(key, variant, batchnorm), estimate=size, keep_oversize=False,
             turn=lambda: weight_store.networks.turn(size()))
 

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,7 @@ class ServeConfig:
     haproxy: str = "haproxy"
     check_interval: str = "2s"
     torch_threads: int = 0  # per Streamlit process; 0: the cores shared out among the replicas
+    prepare: bool = True  # build the large networks' default weights into the store at start
 
     def threads(self) -> int:
         """Torch threads per replica. Each process defaults to one per core, so N replicas on
@@ -134,9 +136,12 @@ def render_supervisord(cfg: ServeConfig, secret: str) -> str:
             runs_dir=q("runs_dir", cfg.runs_dir.resolve()), cookie_secret=q("secret", secret),
             run_dir=run_dir, threads=cfg.threads())
         for name, port in zip(names, cfg.ports(), strict=True))
+    prepare = _template("prepare-program.conf.in").substitute(
+        python=q("python", shlex.quote(cfg.python)), cwd=q("cwd", cfg.cwd.resolve()),
+        runs_dir=q("runs_dir", cfg.runs_dir.resolve()), run_dir=run_dir) if cfg.prepare else ""
     return _template("supervisord.conf.in").substitute(
         replicas=cfg.replicas, run_dir=run_dir, haproxy=q("haproxy", shlex.quote(cfg.haproxy)),
-        program_names=",".join(names), programs=programs)
+        program_names=",".join(names), programs=programs, prepare=prepare)
 
 
 def write(cfg: ServeConfig) -> dict[str, Path]:
@@ -178,29 +183,50 @@ def healthy(port: int, timeout: float = 2.0) -> bool:
         return False
 
 
-def wait_healthy(cfg: ServeConfig, proc: subprocess.Popen, timeout: float = 120.0) -> float:
-    """Wait until every replica and the balancer answer /_stcore/health; return the seconds."""
+def _wait(cfg: ServeConfig, proc: subprocess.Popen, done: Callable[[], bool], timeout: float,
+          what: str, every: float) -> float:
+    """Poll `done()` until it holds while supervisord runs; return the seconds it took."""
     t0 = time.monotonic()
-    while not all(healthy(p) for p in (*cfg.ports(), cfg.port)):
+    while not done():
         if proc.poll() is not None:
             raise RuntimeError(f"supervisord exited with {proc.returncode}; see {cfg.run_dir}")
         if time.monotonic() - t0 > timeout:
-            raise TimeoutError(f"not healthy after {timeout:.0f} s; see logs in {cfg.run_dir}")
-        time.sleep(0.5)
+            raise TimeoutError(f"{what} after {timeout:.0f} s; see logs in {cfg.run_dir}")
+        time.sleep(every)
     return time.monotonic() - t0
+
+
+def wait_healthy(cfg: ServeConfig, proc: subprocess.Popen, timeout: float = 120.0) -> float:
+    """Wait until every replica and the balancer answer /_stcore/health; return the seconds."""
+    return _wait(cfg, proc, lambda: all(healthy(p) for p in (*cfg.ports(), cfg.port)),
+                 timeout, "not healthy", 0.5)
+
+
+def _supervisorctl(cfg: ServeConfig, *args: str) -> str:
+    ctl = find_binary("supervisorctl") or "supervisorctl"
+    return subprocess.run([ctl, "-c", str(cfg.run_dir / "supervisord.conf"), *args],
+                          capture_output=True, text=True).stdout
 
 
 def replica_pids(cfg: ServeConfig) -> dict[str, int]:
     """{program name: pid} of the running Streamlit replicas, as supervisord reports them."""
-    ctl = find_binary("supervisorctl") or "supervisorctl"
     pids = {}
     for i in range(1, cfg.replicas + 1):
         name = program_name(i)
-        out = subprocess.run([ctl, "-c", str(cfg.run_dir / "supervisord.conf"), "pid",
-                              f"streamlit:{name}"], capture_output=True, text=True).stdout
+        out = _supervisorctl(cfg, "pid", f"streamlit:{name}")
         if out.strip().isdigit() and int(out) > 0:
             pids[name] = int(out)
     return pids
+
+
+def wait_prepared(cfg: ServeConfig, proc: subprocess.Popen, timeout: float = 600.0) -> float:
+    """Wait until the store's preparation (`explorer.serving.prepare`) has exited; return the
+    seconds. A class may come earlier (the servers work meanwhile); a benchmark waits."""
+    def exited() -> bool:
+        state = _supervisorctl(cfg, "status", "prepare").split()
+        return not cfg.prepare or (len(state) > 1 and state[1] in ("EXITED", "FATAL"))
+
+    return _wait(cfg, proc, exited, timeout, "still preparing", 1.0)
 
 
 def stop(proc: subprocess.Popen, timeout: float = 30.0) -> int:
@@ -224,6 +250,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--bind", default="0.0.0.0", help="address HAProxy listens on")
     ap.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR,
                     help="where the configs, logs and sockets go")
+    ap.add_argument("--no-prepare", action="store_true",
+                    help="do not build the large networks' default weights at start")
     args = ap.parse_args(argv)
     haproxy = find_binary("haproxy")
     if haproxy is None or find_binary("supervisord") is None:
@@ -231,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     first = args.backend_port or args.port + 1
     cfg = ServeConfig(port=args.port, replicas=args.replicas, bind=args.bind,
                       backend_ports=tuple(range(first, first + args.replicas)),
-                      run_dir=args.run_dir, haproxy=haproxy)
+                      run_dir=args.run_dir, haproxy=haproxy, prepare=not args.no_prepare)
     paths = write(cfg)
     print(f"serving {cfg.replicas} Streamlit processes (loopback ports "
           f"{', '.join(map(str, cfg.ports()))}) on http://{cfg.bind}:{cfg.port} through HAProxy; "
