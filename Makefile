@@ -5,6 +5,8 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 # `make serve`: this many Streamlit processes behind HAProxy on PORT (default: one per core).
 REPLICAS  ?= $(shell nproc 2>/dev/null || echo 2)
+# PREPARE=0: skip building the large networks' default weights into the store at start.
+PREPARE   ?= 1
 SERVE_DIR := build/serve
 
 .PHONY: run serve serve-tools test lint bench sweep browser fonts messages clean
@@ -22,14 +24,16 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.runtime-installed
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
+# MALLOC_ARENA_MAX: see "What one process costs" in the README (make serve sets it too).
 run: $(VENV)/.runtime-installed fonts
-	$(PY) -m streamlit run explorer/app.py --server.port $(PORT)
+	MALLOC_ARENA_MAX=2 $(PY) -m streamlit run explorer/app.py --server.port $(PORT)
 
 # A classroom: REPLICAS Streamlit processes on loopback ports PORT+1.., HAProxy on PORT
 # (sticky by cookie, health-checked), all run by supervisord, which restarts a process that
 # dies and stops everything on Ctrl-C. Configs, logs and sockets go to build/serve/.
 serve: $(VENV)/.runtime-installed serve-tools fonts
-	$(PY) -m explorer.serving --port $(PORT) --replicas $(REPLICAS) --run-dir $(SERVE_DIR)
+	$(PY) -m explorer.serving --port $(PORT) --replicas $(REPLICAS) --run-dir $(SERVE_DIR) \
+		$(if $(filter 0,$(PREPARE)),--no-prepare)
 	exec $$(PATH="$$PATH:/usr/sbin:$(CURDIR)/$(VENV)/bin" command -v supervisord) \
 		-n -c $(SERVE_DIR)/supervisord.conf
 

@@ -19,6 +19,11 @@ The memory bar is judged on PSS: summed RSS counts the pages of torch's shared l
 machine holds them once; PSS divides each shared page among the processes that map it, so the
 sum is what the replicas really use.
 
+The served stack starts with a new, empty runs folder, so `make serve`'s preparation of the
+weight store (`explorer/serving/prepare.py`: the large networks' default weights) runs
+first; the waves start once it has exited, as a class would find a server started before
+the lesson (the seconds it took are printed). The `make run` reference prepares nothing.
+
 Media: the load generator keeps no cookies, so through a cookie-sticky balancer its /media/
 GETs would reach whichever process HAProxy picks, not the one that holds the student's
 session (a browser sends the cookie and has no such problem). Both setups therefore run with
@@ -152,7 +157,7 @@ class Reference:
 
     def __enter__(self):
         self.runs = Path(tempfile.mkdtemp(prefix="classroom-reference-runs-"))
-        env = {**os.environ, "EXPLORER_RUNS_DIR": str(self.runs)}
+        env = {**os.environ, "EXPLORER_RUNS_DIR": str(self.runs), "MALLOC_ARENA_MAX": "2"}
         out = subprocess.run([sys.executable, str(LOADTEST), "serve", "--cwd", str(REPO_ROOT)],
                              capture_output=True, text=True, check=True, cwd=REPO_ROOT, env=env)
         self.info = json.loads(out.stdout.strip().splitlines()[-1])
@@ -190,6 +195,11 @@ class Served:
             haproxy=serving.find_binary("haproxy"))
         self.proc = serving.start(self.cfg)
         serving.wait_healthy(self.cfg, self.proc)
+        # As before a lesson: the store holds the large networks' default weights.
+        prepared = serving.wait_prepared(self.cfg, self.proc)
+        print(f"{self.label}: store prepared {prepared:.0f} s after the servers were up "
+              f"({(self.cfg.run_dir / 'prepare.log').read_text().splitlines()[-1]})",
+              flush=True)
         self.port = port
         return self
 

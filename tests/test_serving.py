@@ -78,7 +78,21 @@ def test_supervisord_runs_haproxy_and_every_replica_with_the_same_environment(tm
         assert f'EXPLORER_RUNS_DIR="{(tmp_path / "runs").resolve()}"' in env
         assert 'STREAMLIT_SERVER_COOKIE_SECRET="s3cret"' in env
         assert f'OMP_NUM_THREADS="{cfg.threads()}"' in env
+        assert 'MALLOC_ARENA_MAX="2"' in env
     assert "$" not in serving.render_supervisord(cfg, "s3cret")
+
+
+def test_the_store_is_prepared_once_at_start_unless_asked_not_to(tmp_path):
+    cfg = _cfg(tmp_path)
+    conf = _supervisord(cfg)
+    assert conf.get("program:prepare", "command") == "/venv/bin/python -m explorer.serving.prepare"
+    assert conf.get("program:prepare", "autorestart") == "false"  # it exits when done
+    assert conf.get("program:prepare", "startsecs") == "0"  # a quick exit is a success
+    env = conf.get("program:prepare", "environment")
+    assert f'EXPLORER_RUNS_DIR="{(tmp_path / "runs").resolve()}"' in env  # the replicas' store
+    assert 'OMP_NUM_THREADS="1"' in env
+    assert not _supervisord(_cfg(tmp_path, prepare=False)).has_section("program:prepare")
+    assert "$" not in serving.render_supervisord(_cfg(tmp_path, prepare=False), "s3cret")
 
 
 def test_replicas_share_the_cores_out_as_torch_threads(tmp_path, monkeypatch):
@@ -127,8 +141,11 @@ def test_cli_writes_the_configs(tmp_path):
         pytest.skip("haproxy / supervisord not installed (make serve-tools)")
     out = subprocess.run(
         [sys.executable, "-m", "explorer.serving", "--port", "9100", "--replicas", "2",
-         "--run-dir", str(tmp_path)], capture_output=True, text=True, check=True,
+         "--run-dir", str(tmp_path), "--no-prepare"], capture_output=True, text=True,
+        check=True,
         env={**os.environ, "EXPLORER_RUNS_DIR": str(tmp_path / "runs")}).stdout
     assert "9101, 9102" in out
     assert (tmp_path / "supervisord.conf").exists() and (tmp_path / "haproxy.cfg").exists()
-    assert f'EXPLORER_RUNS_DIR="{tmp_path / "runs"}"' in (tmp_path / "supervisord.conf").read_text()
+    conf = (tmp_path / "supervisord.conf").read_text()
+    assert f'EXPLORER_RUNS_DIR="{tmp_path / "runs"}"' in conf
+    assert "[program:prepare]" not in conf

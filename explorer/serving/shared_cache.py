@@ -17,8 +17,10 @@ Room is made before a build, not after it: a caller names the value's `kind` (sa
 224 px, whatever its seed), the cache remembers how large the last value of that kind was,
 and evicts enough for it first. Evicting only after the build holds a full cache and the new
 value together, and that sum, not the budget, was the server's peak memory.
-Budgets per server process: `EXPLORER_MODEL_CACHE_MB` (networks, default 320) and
-`EXPLORER_ACTIVATION_CACHE_MB` (activations, default 192).
+Budgets per server process: `EXPLORER_MODEL_CACHE_MB` (networks, default 160) and
+`EXPLORER_ACTIVATION_CACHE_MB` (activations, default 160). They are small on purpose: a
+network of 64 MB or more comes back from the weight store in milliseconds, a small one
+rebuilds in a fraction of a second, and a class's captures are what a student reruns over.
 """
 
 from __future__ import annotations
@@ -235,9 +237,9 @@ memory while it runs, such as Grad-CAM's backward pass. Work under the machine's
 large networks (`weight_store.WeightStore.turn`) is serialised by that turn instead."""
 
 models: SharedCache[nn.Module] = SharedCache(
-    budget_from_env("EXPLORER_MODEL_CACHE_MB", 320), model_bytes, build_lock=heavy_work)
+    budget_from_env("EXPLORER_MODEL_CACHE_MB", 160), model_bytes, build_lock=heavy_work)
 """This server process's networks: every page that runs a zoo network on a student's image."""
 
 activations: SharedCache[object] = SharedCache(
-    budget_from_env("EXPLORER_ACTIVATION_CACHE_MB", 192), nbytes, build_lock=heavy_work)
+    budget_from_env("EXPLORER_ACTIVATION_CACHE_MB", 160), nbytes, build_lock=heavy_work)
 """This server process's captured activations (values with an `nbytes`)."""
