@@ -197,9 +197,9 @@ class Served:
         serving.wait_healthy(self.cfg, self.proc)
         # As before a lesson: the store holds the large networks' default weights.
         prepared = serving.wait_prepared(self.cfg, self.proc)
+        said = (self.cfg.run_dir / "prepare.log").read_text().splitlines() or ["no log"]
         print(f"{self.label}: store prepared {prepared:.0f} s after the servers were up "
-              f"({(self.cfg.run_dir / 'prepare.log').read_text().splitlines()[-1]})",
-              flush=True)
+              f"({said[-1]})", flush=True)
         self.port = port
         return self
 

@@ -9,7 +9,6 @@ same photo shares them), keyed by small ids: the photo is hashed once per loaded
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import hashlib
 import io
@@ -240,8 +239,7 @@ def cam_pictures(key: tuple[str, str, str], layer: str, class_index: int, _done:
     and its input are loaded only here, on a miss: a rerun that finds the pictures cached
     does not bring an evicted network back."""
     prepared = _done.prepared
-    with large_network_turn(_done.architecture) as machine, \
-            contextlib.nullcontext() if machine else shared_cache.heavy_work:
+    with shared_cache.in_turn(large_network_turn(_done.architecture), shared_cache.heavy_work):
         result = gradcam.grad_cam(_done.model, fm.as_input(prepared.tensor), layer, class_index)
     base = prepared.pixels.resize((224, 224))
     return png(base), png(figs.overlay(base, result.cam, "Inferno", 0.5)), result.layer_shape

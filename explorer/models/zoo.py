@@ -360,7 +360,6 @@ def build_seeded(key: str, *, seed: int, variant: str = "mnist", in_channels: in
                            layers=layers)
 
 
-
 @lru_cache(maxsize=64)
 def _structure(key: str, variant: str, batchnorm: bool) -> nn.Module:
     with torch.device("meta"):
@@ -377,6 +376,7 @@ def weight_bytes(key: str, *, variant: str = "mnist", batchnorm: bool = False) -
     """Bytes of the network's parameters and buffers, known without building it."""
     model = _structure(key, variant, batchnorm)
     return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
 
 # --- pretrained ImageNet weights ---------------------------------------------------------
 

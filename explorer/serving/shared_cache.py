@@ -33,7 +33,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -62,6 +62,15 @@ def _release_freed_memory() -> None:
     """Hand freed heap pages back to the OS (glibc keeps them otherwise, and RSS stays up)."""
     with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: nothing to trim
         ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+
+
+@contextlib.contextmanager
+def in_turn(turn: contextlib.AbstractContextManager, lock: contextlib.AbstractContextManager
+            ) -> Iterator[None]:
+    """Enter `turn` (a wider lock, such as the machine's for large networks), then `lock`,
+    unless the turn yields True: work it holds exclusively needs no lock of its own."""
+    with turn as exclusive, contextlib.nullcontext() if exclusive else lock:
+        yield
 
 
 @dataclass
@@ -109,8 +118,8 @@ class SharedCache(Generic[V]):
         value = self._lookup(key)
         if value is not None:
             return value
-        with turn() if turn is not None else contextlib.nullcontext() as exclusive, \
-                contextlib.nullcontext() if exclusive else self._build_lock:
+        with in_turn(turn() if turn is not None else contextlib.nullcontext(),
+                     self._build_lock):
             value = self._lookup(key)  # built by another session while this one waited
             if value is not None:
                 return value
