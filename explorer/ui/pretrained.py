@@ -1,8 +1,10 @@
 """The "Download ImageNet weights (NN MB)" button of the Model zoo and Feature maps pages.
 
 One button per published file, a progress bar while it downloads (`explorer.models.weights`
-checks the hash and renames the file into the torch hub cache), and one sentence when it
-fails. Shared by both pages, hence here rather than in a page script.
+checks the hash and renames the file into the torch hub cache), one sentence when it fails,
+and one when the copy already in the cache failed its check (the button then fetches it
+again). Shared by both pages, hence here rather than in a page script. Nothing here names a
+folder of the server's: students read it.
 """
 
 from __future__ import annotations
@@ -21,19 +23,29 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:,.1f} MB"
 
 
+def _how_checked(file: weights.WeightsFile) -> str:
+    if file.full_sha256():
+        return _("Fetches {url} into the server's torch hub cache and checks all 64 hex digits "
+                 "of its SHA-256.").format(url=file.source_url)
+    return _("Fetches {url} into the server's torch hub cache, checked by the SHA-256 prefix in "
+             "its name ({prefix}); its full SHA-256 is then recorded and checked whenever the "
+             "server loads it.").format(url=file.source_url, prefix=file.hash_prefix)
+
+
 def download_button(file: weights.WeightsFile, key: str, messages=None) -> bool:
     """Draw the button; on a click download `file` with a progress bar.
 
-    The progress bar and any failure go to `messages` (a container; default: under the
-    button). Returns True when this click put the file in place (the caller reruns to use it).
+    The progress bar, any failure, and why a copy already in the cache was refused go to
+    `messages` (a container; default: under the button). Returns True when this click put the
+    file in place (the caller reruns to use it).
     """
     clicked = st.button(file.button_label(), key=key, icon=":material/download:",
-                        help=_("Fetches {url} into {path}, checked by the SHA-256 prefix in its "
-                               "name ({prefix}).").format(url=file.source_url, path=file.path,
-                                                          prefix=file.hash_prefix))
+                        help=_how_checked(file))
+    messages = messages or st.container()
+    if refusal := file.refusal():
+        messages.warning(refusal, icon=":material/gpp_bad:")
     if not clicked:
         return False
-    messages = messages or st.container()
     bar = messages.progress(0.0, text=_("Downloading {file}…").format(file=file.filename))
     last = [0.0]
 
