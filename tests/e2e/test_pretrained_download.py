@@ -1,6 +1,8 @@
 """The ImageNet download in Chromium: a progress bar while a school's mirror (a slow local
 HTTP server on 127.0.0.1) sends the file, then the hash check refuses a wrong file in one
-sentence and leaves nothing in the torch hub cache. Nothing here reaches the internet."""
+sentence and leaves nothing in the torch hub cache; a wrong file already in the cache is
+refused in one sentence too. Neither names a folder of the server's. Nothing here reaches the
+internet."""
 
 from __future__ import annotations
 
@@ -78,9 +80,31 @@ def test_download_shows_progress_and_refuses_a_wrong_file(mirror_page, mirror_ap
     app.wait()
     message = error.inner_text()
     assert f"Downloading {FILE} from http://127.0.0.1:" in message
-    assert f"copy the file to {checkpoints / FILE}" in message
+    assert "copy the file into the checkpoints folder of the server's torch hub cache" in message
+    assert str(checkpoints.parent) not in message, "students never see the server's folders"
     app.screenshot("download_refused")
     assert not checkpoints.exists() or not any(checkpoints.iterdir()), \
         "neither the refused file nor a partial one is left behind"
     assert "Random weights: this network has learned nothing" in app.text()
     app.assert_healthy()
+
+
+def test_a_wrong_file_in_the_cache_is_refused_in_one_sentence(mirror_page, mirror_app):
+    app, checkpoints = mirror_page, mirror_app[1]
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    (checkpoints / FILE).write_bytes(b"not the published weights")  # swapped in by hand
+    try:
+        app.open("feature-maps")
+        app.assert_healthy()
+        warning = app.page.locator("[data-testid='stAlert']").filter(has_text="was not loaded")
+        expect(warning).to_be_visible()
+        message = warning.inner_text()
+        assert f"The weights file {FILE} on this server does not match its SHA-256" in message
+        assert "press the download button to fetch it again" in message
+        assert str(checkpoints.parent) not in message
+        expect(app.page.get_by_role("button", name="Download ImageNet weights (45 MB)")
+               ).to_be_visible()
+        assert "Random weights: this network has learned nothing" in app.text()
+        app.screenshot("cached_file_refused")
+    finally:
+        (checkpoints / FILE).unlink()
