@@ -22,6 +22,17 @@ _TEST_RUNS = tempfile.mkdtemp(prefix="explorer-test-runs-")
 atexit.register(shutil.rmtree, _TEST_RUNS, ignore_errors=True)
 os.environ.setdefault("EXPLORER_RUNS_DIR", _TEST_RUNS)
 
+# Every server and AppTest of the suite has a teacher, signed in with this passphrase; its hash
+# (cheap scrypt parameters, for speed) lives outside the runs folder, as an operator's would.
+TEACHER_PASSPHRASE = "the suite's teacher passphrase"
+_TEACHER_FILE = Path(_TEST_RUNS).with_name(Path(_TEST_RUNS).name + "-teacher-passphrase")
+atexit.register(_TEACHER_FILE.unlink, missing_ok=True)
+if "EXPLORER_TEACHER_PASSPHRASE_FILE" not in os.environ:
+    from explorer.classroom import teacher as _teacher
+
+    _TEACHER_FILE.write_text(_teacher.hash_passphrase(TEACHER_PASSPHRASE, n=2**10))
+    os.environ["EXPLORER_TEACHER_PASSPHRASE_FILE"] = str(_TEACHER_FILE)
+
 
 @pytest.fixture(autouse=True)
 def guard_never_fires(request, caplog) -> None:
@@ -71,4 +82,8 @@ def lenet_run() -> Path:
     finally:
         torch.set_num_threads(threads)
     assert status["state"] == "finished", status
+    from explorer.training import access
+
+    # made by nobody's browser: the teacher shares it so that every test's student may open it
+    access.set_shared(run_dir.name, access.Actor.operator(), True)
     return run_dir

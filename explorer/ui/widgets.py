@@ -12,7 +12,6 @@ import io
 import logging
 import re
 import reprlib
-import secrets
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -27,7 +26,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 from explorer import REPO_ROOT, devices, i18n, images
 from explorer.i18n import N_, _
 from explorer.training import scheduler
-from explorer.ui import language, share
+from explorer.ui import identity, language, share
 from explorer.ui.url_params import format_param, parse_param
 
 _IMAGE_CHOICE = "shared_image_choice"  # persists across pages (not a widget key)
@@ -51,7 +50,8 @@ def sidebar() -> None:
     info = device_info()
     st.sidebar.caption(_("Computing on **{name}** · {detail}").format(name=info.name,
                                                                         detail=info.detail))
-    owner_id()
+    identity.browser_id()
+    identity.teacher_panel()
     training_scheduler()
     st.html(_NUMBER_HINT_CSS)
 
@@ -307,34 +307,6 @@ _GRID_TYPING_JS = """<script>
 def fix_grid_typing() -> None:
     """Call on a page with `st.data_editor`: keys typed quickly into a selected cell all land."""
     st.html(_GRID_TYPING_JS, unsafe_allow_javascript=True, width="content")
-
-
-# --- who is this browser ---------------------------------------------------------------------
-
-OWNER_COOKIE = "explorer_owner"
-_OWNER_RE = re.compile(r"[0-9a-f]{24}")
-
-
-def owner_id() -> str:
-    """This browser's owner id: its runs are "my runs". Kept in a cookie across reloads.
-
-    Not the Streamlit session id (a reload makes a new session) and not in the URL (a shared
-    link would share the identity). The first visit draws an id and sets the cookie with a
-    line of JavaScript; every later request brings it back (`st.context.cookies`).
-    """
-    if "owner_id" not in st.session_state:
-        cookie = st.context.cookies.get(OWNER_COOKIE)
-        known = isinstance(cookie, str) and bool(_OWNER_RE.fullmatch(cookie))
-        st.session_state["owner_id"] = cookie if known else secrets.token_hex(12)
-        st.session_state["owner_cookie_set"] = known
-    owner = st.session_state["owner_id"]
-    if not st.session_state["owner_cookie_set"]:
-        with st.sidebar:
-            st.html(f"<script>document.cookie = '{OWNER_COOKIE}={owner}; path=/; "
-                    "max-age=31536000; SameSite=Lax';</script>", unsafe_allow_javascript=True,
-                    width="content")
-        st.session_state["owner_cookie_set"] = True
-    return owner
 
 
 def keep_widget_state(name: str, keys: Sequence[str]) -> None:
