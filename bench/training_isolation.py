@@ -53,7 +53,7 @@ def main() -> None:
     server = json.loads(_tool("serve", "--app", "explorer/app.py", "--cwd", str(REPO),
                               "--python", sys.executable, env=env).strip().splitlines()[-1])
     os.environ["EXPLORER_RUNS_DIR"] = runs_dir
-    from explorer.training import run_queue, runs, scheduler
+    from explorer.training import access, run_queue, runs, scheduler
     from explorer.training.config import TrainConfig
 
     try:
@@ -64,7 +64,7 @@ def main() -> None:
         while runs.read_status(run_dir).get("step", 0) == 0:
             time.sleep(0.2)
         with_run = phase(server["port"], server["pid"], args.students, args.interactions)
-        run_queue.request_stop(run_dir)
+        run_queue.request_stop(run_dir, access.Actor.operator())
         sched.wait(run_dir.name, timeout=60)
         sched.stop()
     finally:

@@ -7,8 +7,8 @@ import streamlit as st
 from explorer.experiments import designs, kernel_cost, pairing, verdicts
 from explorer.figures import experiments as figures
 from explorer.i18n import N_, _
-from explorer.training import run_queue
-from explorer.ui import widgets
+from explorer.training import run_queue, runs
+from explorer.ui import identity, widgets
 
 STATE_TEXT = {"queued": N_("waiting in the queue"), "running": N_("training"),
               "finished": N_("finished"), "stopped": N_("stopped"), "failed": N_("failed")}
@@ -21,12 +21,21 @@ widgets.page_header(
       "**Run**, watch the curves, and read the verdict, computed from the numbers the runs "
       "measured, which says so when a run does not support the claim."),
 )
-owner = widgets.owner_id()
+actor = identity.actor()
+
+
+def _mine(group: pairing.Group) -> bool:
+    return actor.owns(group.runs[0].config)
+
+
+def _visible(group: pairing.Group) -> bool:
+    """This student's own experiments and those the teacher shared; all for the teacher."""
+    return actor.teacher or _mine(group) or any(runs.is_shared(r.path) for r in group.runs)
 
 
 def _group_label(group: pairing.Group) -> str:
     """When, what size and whose (its state changes: the caption under it says that)."""
-    who = _("yours") if group.owner == owner else _("another browser's")
+    who = _("yours") if _mine(group) else _("another student's")
     size = _("quick check") if group.quick else _("full")
     return f"{group.experiment_id.split('-', 1)[1]} · {size} · {who}"
 
@@ -37,7 +46,7 @@ def _default_group(key: str, listed: list[pairing.Group]) -> int:
     mine = st.session_state.get(f"exp_group_{key}")
     if mine in ids:
         return ids.index(mine)
-    return next((i for i, g in enumerate(listed) if g.owner == owner), 0)
+    return next((i for i, g in enumerate(listed) if _mine(g)), 0)
 
 
 def design(experiment: designs.Experiment, arms: tuple[designs.Arm, ...]) -> None:
@@ -56,7 +65,7 @@ def design(experiment: designs.Experiment, arms: tuple[designs.Arm, ...]) -> Non
 
 def run_button(experiment: designs.Experiment, size: designs.Size) -> None:
     """Queue the experiment's runs as one submission (one live submission per student)."""
-    mine = run_queue.submissions(run_queue.live_runs(owner))
+    mine = run_queue.submissions(run_queue.live_runs(actor.owner))
     busy = len(mine) >= run_queue.runs_per_owner()
     b1, b2 = st.columns([1, 4])
     arms = experiment.sized(size)
@@ -64,7 +73,7 @@ def run_button(experiment: designs.Experiment, size: designs.Size) -> None:
                  type="primary",
                  icon=":material/play_arrow:", disabled=busy):
         try:
-            eid = pairing.submit(experiment, size, owner)
+            eid = pairing.submit(experiment, size, actor.owner)
         except ValueError as err:
             st.error(str(err))
         else:
@@ -180,7 +189,8 @@ size = st.radio(_("Size"), list(designs.SIZES), format_func=lambda s: _(designs.
                 key="exp_size",
                 help=_("The quick check shows the whole path in seconds; only the full size "
                        "gives a verdict worth reading."))
-everything = pairing.all_groups()
+everything = {key: [g for g in listed if _visible(g)]
+              for key, listed in pairing.all_groups().items()}
 for experiment in designs.EXPERIMENTS.values():
     with st.container(border=True):
         st.subheader(_(experiment.title))

@@ -29,9 +29,9 @@ from explorer.i18n import N_, _
 from explorer.models import zoo
 from explorer.models.modules import shape_text
 from explorer.serving import shared_cache, weight_store
-from explorer.training import checkpoints, runs
+from explorer.training import access, checkpoints
 from explorer.training.config import RunConfig
-from explorer.ui import drawing, pretrained, widgets
+from explorer.ui import drawing, identity, pretrained, widgets
 
 # Option values stay English (they travel in links); the page shows them translated.
 WEIGHTS = (N_("Random (seeded)"), N_("Training run"), N_("ImageNet pretrained"))
@@ -293,11 +293,11 @@ class Network:
 
 def training_run_network(column) -> Network | None:
     """The network of a finished training run's checkpoint, or None when there is none yet."""
-    trained = [r for r in runs.list_runs() if r.has_checkpoint]
+    trained = [r for r in access.visible_runs(identity.actor()) if r.has_checkpoint]
     if not trained:
-        st.info(_("No training run with a checkpoint in `{folder}` yet: train one on the "
-                  "Training page (one epoch is enough), then come back. Showing random weights "
-                  "meanwhile.").format(folder=runs.runs_dir()), icon=":material/info:")
+        st.info(_("No training run of yours (or shared by the teacher) has a checkpoint yet: "
+                  "train one on the Training page (one epoch is enough), then come back. "
+                  "Showing random weights meanwhile."), icon=":material/info:")
         return None
     by_id = {r.run_id: r for r in trained}
     keep_valid("fm_run", list(by_id), trained[0].run_id)

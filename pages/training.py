@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import streamlit as st
@@ -13,6 +14,7 @@ from explorer.figures import training as figures
 from explorer.i18n import N_, _
 from explorer.models import layer_stack, zoo
 from explorer.training import (
+    access,
     augment,
     datasets,
     engine,
@@ -23,7 +25,7 @@ from explorer.training import (
     timeline,
 )
 from explorer.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
-from explorer.ui import drawing, widgets
+from explorer.ui import drawing, identity, widgets
 
 FOLDER = "Image folder on the server…"  # an option value; shown through FOLDER_LABEL
 FOLDER_LABEL = N_("Image folder on the server…")
@@ -42,8 +44,7 @@ FORM_KEYS = ("training_model", "training_dataset", "training_folder", "training_
              "training_lr", "training_schedule", "training_wd", "training_momentum",
              "training_nesterov", "training_smoothing", "training_batchnorm", "training_hflip",
              "training_vflip", "training_rot90", "training_rotation", "training_scale",
-             "training_crop", "training_noise", "training_nproc", "training_compile",
-             "training_all_runs")
+             "training_crop", "training_noise", "training_nproc", "training_compile")
 
 
 def _model_title(key: str) -> str:
@@ -121,13 +122,7 @@ def network_and_data() -> tuple[str, zoo.ModelSpec, bool, str | None, str]:
         choice = st.selectbox(_("Dataset"), [*datasets.choices(), FOLDER], key="training_dataset",
                               format_func=lambda k: _(FOLDER_LABEL) if k == FOLDER
                               else _dataset_label(k))
-        if choice == FOLDER:
-            folder = st.text_input(_("Folder path (one sub-folder per class)"),
-                                   key="training_folder",
-                                   placeholder="/data/pets with cats/…, dogs/…")
-            dataset_key = f"{datasets.FOLDER_PREFIX}{folder.strip()}" if folder.strip() else None
-        else:
-            dataset_key = choice
+        dataset_key = server_folder() if choice == FOLDER else choice
         device = st.selectbox(_("Device"), devices.available_preferences(),
                               key="training_device",
                               help=_("auto: CUDA, else Apple MPS, else CPU. On CUDA the forward "
@@ -135,6 +130,20 @@ def network_and_data() -> tuple[str, zoo.ModelSpec, bool, str | None, str]:
     with c3:
         processes()
     return model_key, spec, bool(batchnorm and spec.supports_batchnorm), dataset_key, device
+
+
+def server_folder() -> str | None:
+    """One of the image folders the operator offers (`$EXPLORER_DATA_ROOT`), or None."""
+    offered = datasets.server_folders()
+    if not offered:
+        st.info(_("This server offers no image folders: the person who runs it can set "
+                  "EXPLORER_DATA_ROOT to a folder whose sub-folders are ImageFolder datasets."))
+        return None
+    if st.session_state.get("training_folder") not in offered:
+        st.session_state["training_folder"] = offered[0]
+    name = st.selectbox(_("Image folder (one sub-folder per class)"), offered,
+                        key="training_folder")
+    return datasets.folder_key(name) if name in offered else None
 
 
 def processes() -> None:
@@ -231,14 +240,14 @@ def dataset_ready(dataset_key: str | None) -> bool:
     if dataset_key is None:
         return False
     if dataset_key.startswith(datasets.FOLDER_PREFIX):
-        return True
+        return datasets.is_available(dataset_key)
     entry = datasets.REGISTRY[dataset_key]
     st.caption(_(entry.note))
     if datasets.is_available(dataset_key):
         return True
     name = entry.title.split(" (")[0]
     st.warning(_("{name} is not on this machine yet: its files are expected in {folder}.").format(
-        name=name, folder=datasets.expected_folder(dataset_key)))
+        name=name, folder=datasets.shown_folder(dataset_key)))
     if st.button(_("Download {name}").format(name=name), key="training_download"):
         with st.spinner(_("Downloading…")):
             try:
@@ -251,16 +260,16 @@ def dataset_ready(dataset_key: str | None) -> bool:
 
 
 @widgets.guarded("train button")
-def train_button(config: TrainConfig, ready: bool, owner: str) -> None:
+def train_button(config: TrainConfig, ready: bool, actor: access.Actor) -> None:
     """Train (one live run per student), with what the queue looks like right now."""
-    mine = run_queue.live_runs(owner)
+    mine = run_queue.live_runs(actor.owner)
     b1, b2 = st.columns([1, 5])
     limit = run_queue.runs_per_owner()
     busy = len(run_queue.submissions(mine)) >= limit  # an experiment's runs count once
     if b1.button(_("Train"), type="primary", icon=":material/play_arrow:", key="training_train",
                  disabled=not ready or busy):
         try:
-            run_dir = run_queue.submit(config, owner)
+            run_dir = run_queue.submit(config, actor.owner)
         except ValueError as err:
             st.error(str(err))
         else:
@@ -277,13 +286,21 @@ def train_button(config: TrainConfig, ready: bool, owner: str) -> None:
 
 
 # --- 2 · the live view ------------------------------------------------------------------------
-def _stop_button(info: runs.RunInfo, owner: str) -> None:
-    allowed = info.config.owner == owner or run_queue.teacher_mode()
+def _stop(info: runs.RunInfo, actor: access.Actor) -> None:
+    """Stop a run; the queue itself checks that `actor` may."""
+    try:
+        run_queue.request_stop(info.path, actor)
+    except access.AccessDenied as err:
+        st.error(str(err))
+
+
+def _stop_button(info: runs.RunInfo, actor: access.Actor) -> None:
+    allowed = actor.may_manage(info.config)
     if st.button(_("Stop {run}").format(run=info.run_id), icon=":material/stop:",
                  key="training_stop", disabled=not allowed,
-                 help=None if allowed else _("Another student's run: only the teacher's server "
-                                             "(EXPLORER_TEACHER_MODE=1) may stop it.")):
-        run_queue.request_stop(info.path)
+                 help=None if allowed else _("Another student's run: only they or the "
+                                             "signed-in teacher may stop it.")):
+        _stop(info, actor)
 
 
 def _live_readouts(info: runs.RunInfo) -> None:
@@ -315,7 +332,7 @@ def _live_readouts(info: runs.RunInfo) -> None:
 
 
 @widgets.guarded("the run")
-def run_view(run_id: str, owner: str) -> bool:
+def run_view(run_id: str, actor: access.Actor) -> bool:
     """The run's status, progress and curves, read from its folder; True while it is live."""
     info = runs.run_info(runs.runs_dir() / run_id)
     cfg = info.config
@@ -326,7 +343,7 @@ def run_view(run_id: str, owner: str) -> bool:
     live = info.state in runs.ACTIVE_STATES
     if live:
         _live_readouts(info)
-        _stop_button(info, owner)
+        _stop_button(info, actor)
     elif reason := reasons.shown(info.status):
         (st.error if info.state == "failed" else st.info)(reason)
     c = runs.curves(runs.read_metrics(info.path))
@@ -346,19 +363,20 @@ def run_view(run_id: str, owner: str) -> bool:
 
 @st.fragment(run_every=0.5)
 @widgets.guarded("the live run")
-def live_run(run_id: str, owner: str) -> None:
-    if run_view(run_id, owner) is False:  # None: its section failed and said so
+def live_run(run_id: str, actor: access.Actor) -> None:
+    if run_view(run_id, actor) is False:  # None: its section failed and said so
         st.rerun(scope="app")  # the run ended: redraw the page with its results
 
 
 @widgets.guarded("results")
-def results(run_id: str) -> None:
+def results(run_id: str, actor: access.Actor) -> None:
     """Confusion matrix, per-class accuracy, misclassified gallery, checkpoint download."""
     info = runs.run_info(runs.runs_dir() / run_id)
     evaluation = runs.read_evaluation(info.path)
     if info.has_checkpoint:
+        # the bytes are made on click, by the function that checks who asks and strips owners
         st.download_button(_("Download checkpoint.pt"),
-                           (info.path / "checkpoint.pt").read_bytes(),
+                           functools.partial(access.checkpoint_download, run_id, actor),
                            file_name=f"{run_id}.pt", mime="application/octet-stream",
                            icon=":material/download:", key=f"training_ckpt_{run_id}",
                            on_click="ignore")
@@ -564,19 +582,19 @@ def own_handwriting(run_id: str) -> None:
 
 # --- 3 · runs and comparisons -----------------------------------------------------------------
 @widgets.guarded("runs")
-def runs_list(owner: str, shown: str | None) -> None:
-    """This student's runs (or the whole class's), live epochs and accuracy, compare."""
-    everyone = st.toggle(_("Show the whole class's runs (teacher's view)"),
-                         key="training_all_runs")
-    listed = [r for r in runs.list_runs() if everyone or r.config.owner == owner]
-    mine_live = [r for r in listed if r.config.owner == owner and r.state in runs.ACTIVE_STATES]
+def runs_list(actor: access.Actor, shown: str | None) -> None:
+    """This student's runs and those the teacher shared (the teacher: everyone's), compare."""
+    listed = access.visible_runs(actor)
+    mine_live = [r for r in listed if actor.owns(r.config) and r.state in runs.ACTIVE_STATES]
     if mine_live and st.button(_("Stop all my runs"), icon=":material/stop_circle:",
                                key="training_stop_mine"):
         for r in mine_live:
-            run_queue.request_stop(r.path)
+            _stop(r, actor)
+    if actor.teacher:
+        st.caption(_("You are the teacher: every student's runs are listed. Share a run to "
+                     "let the whole class open it."))
     if not listed:
-        st.caption(_("No runs of yours yet.") if not everyone else
-                   _("No runs yet in {folder}.").format(folder=runs.runs_dir()))
+        st.caption(_("No runs of yours yet."))
         return
     accuracy = _("test accuracy")
     rows = [{
@@ -588,17 +606,42 @@ def runs_list(owner: str, shown: str | None) -> None:
         _("state"): _state(r.state),
         _("epochs"): f"{r.status.get('epochs_done', 0)}/{r.config.settings.epochs}",
         accuracy: r.status.get("test_acc"),
-        **({_("mine"): r.config.owner == owner} if everyone else {}),
+        _("mine"): actor.owns(r.config),
+        _("shared with the class"): runs.is_shared(r.path),
     } for r in listed]
     st.dataframe(rows, hide_index=True, width="stretch",
                  column_config={accuracy: st.column_config.NumberColumn(format="percent")})
-    ids = [r.run_id for r in listed]
+    by_id = {r.run_id: r for r in listed}
+    ids = list(by_id)
     pick = st.selectbox(_("Show a run"), ids, index=ids.index(shown) if shown in ids else 0,
                         key="training_pick")
-    if st.button(_("Show this run"), key="training_show"):
-        _show_run(pick)
-        st.rerun()
+    run_actions(by_id.get(pick, listed[0]), actor)
     compare(listed)
+
+
+def run_actions(info: runs.RunInfo, actor: access.Actor) -> None:
+    """Show, share (the teacher) and delete (its owner or the teacher) the picked run."""
+    a1, a2, a3 = st.columns(3)
+    if a1.button(_("Show this run"), key="training_show", icon=":material/visibility:"):
+        _show_run(info.run_id)
+        st.rerun()
+    try:
+        if actor.teacher:
+            shared = runs.is_shared(info.path)
+            if a2.button(_("Stop sharing") if shared else _("Share with the class"),
+                         key="training_share", icon=":material/share:"):
+                access.set_shared(info.run_id, actor, not shared)
+                st.rerun()
+        if actor.may_manage(info.config) and info.state not in runs.ACTIVE_STATES and (
+                a3.button(_("Delete this run"), key="training_delete",
+                          icon=":material/delete:")):
+            access.delete_run(info.run_id, actor)
+            if st.session_state.get("training_run") == info.run_id:
+                st.session_state["training_run"] = None
+                st.query_params.pop("run", None)
+            st.rerun()
+    except access.AccessDenied as err:
+        st.error(str(err))
 
 
 @widgets.guarded("compare runs")
@@ -632,10 +675,10 @@ widgets.page_header(
       "shuffled, augmented and normalised there. Switch pages or reload, and this page finds "
       "your run again."),
 )
-owner = widgets.owner_id()
+actor = identity.actor()
 widgets.keep_widget_state("training", FORM_KEYS)
 if "training_run" not in st.session_state:
-    mine = run_queue.live_runs(owner)
+    mine = run_queue.live_runs(actor.owner)
     st.session_state["training_run"] = st.query_params.get("run") or (
         mine[-1].run_id if mine else None)
 
@@ -658,26 +701,29 @@ config = TrainConfig(
     nproc=int(st.session_state["training_nproc"]),
     layers=st.session_state["training_layers"] if model_key == zoo.CUSTOM else "", **knobs,
 )
-train_button(config, ready, owner)
+train_button(config, ready, actor)
 
 st.subheader(_("2 · Watch it train"))
 run_id = st.session_state.get("training_run")
-if run_id and not (runs.runs_dir() / run_id / "config.json").exists():
-    st.warning(_("There is no run {run} in {folder}.").format(run=repr(run_id),
-                                                              folder=runs.runs_dir()))
-    run_id = None
+if run_id:
+    try:  # the id may come from the address bar: only a run this student may see opens
+        run_id = access.open_run(run_id, actor).run_id
+    except access.AccessDenied as err:
+        st.warning(str(err))
+        run_id = st.session_state["training_run"] = None
+        st.query_params.pop("run", None)
 if run_id is None:
     st.info(_("Press **Train** above, or pick a past run below."))
 elif runs.read_status(runs.runs_dir() / run_id)["state"] in runs.ACTIVE_STATES:
-    live_run(run_id, owner)
+    live_run(run_id, actor)
     st.fragment(timeline_section, run_every=2.0)(run_id)
 else:
-    run_view(run_id, owner)
+    run_view(run_id, actor)
     st.fragment(timeline_section)(run_id)
-    results(run_id)
+    results(run_id, actor)
     predictions_gallery(run_id)
     own_handwriting(run_id)
 
 st.subheader(_("3 · Runs"))
 anything_live = bool(run_queue.live_runs())  # then the table refreshes its epochs and accuracy
-st.fragment(runs_list, run_every=2.0 if anything_live else None)(owner, run_id)
+st.fragment(runs_list, run_every=2.0 if anything_live else None)(actor, run_id)

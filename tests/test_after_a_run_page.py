@@ -80,7 +80,7 @@ def test_finished_run_has_timeline_gallery_and_canvas(finished):
 
 
 def test_stopped_run_keeps_its_timeline_and_canvas(finished):
-    stopped = _copy(finished, "stop", "stopped")
+    stopped = _copy(finished, "5d0b", "stopped")
     at = _open(stopped.name)
     assert _slider(at, stopped.name).value == timeline.read(stopped).steps[-1]
     markdown = [m.value for m in at.markdown]
@@ -89,7 +89,7 @@ def test_stopped_run_keeps_its_timeline_and_canvas(finished):
 
 
 def test_running_run_timeline_follows_the_newest_snapshot(finished):
-    running = _copy(finished, "live", "running", keep_snapshots=10)
+    running = _copy(finished, "11fe", "running", keep_snapshots=10)
     at = _open(running.name)
     steps = timeline.read(running).steps
     assert len(steps) == 10 and _slider(at, running.name).value == steps[-1]

@@ -11,7 +11,7 @@ import pytest
 
 from explorer import devices, i18n
 from explorer.models import zoo
-from explorer.training import engine, reasons, runs, scheduler
+from explorer.training import access, engine, reasons, runs, scheduler
 from explorer.training.config import TrainConfig
 
 
@@ -67,6 +67,7 @@ def test_old_status_without_an_id_shows_its_english(tmp_path):
 def test_a_failed_run_on_the_training_page_in_chinese(open_page):
     run_dir = engine.prepare_run(TrainConfig(epochs=1, device="cpu"))
     runs.write_status(run_dir, "failed", **scheduler.exit_reason(1))
+    access.set_shared(run_dir.name, access.Actor.operator(), True)
     at = open_page("pages/training.py", lang="zh", training_run=run_dir.name)
     assert not at.exception, [e.value for e in at.exception]
     errors = [e.value for e in at.error]

@@ -16,7 +16,9 @@ def test_missing_download_dataset_says_where_files_go(open_page, tmp_path, monke
     at.selectbox(key="training_dataset").set_value("fashion-mnist").run()
     assert not at.exception
     warnings = [w.value for w in at.warning]
-    assert any(str(tmp_path / "nodata" / "FashionMNIST" / "raw") in w for w in warnings)
+    # where the files go, in words a student may read: never the server's absolute path
+    assert any("$EXPLORER_DATA_DIR/FashionMNIST/raw" in w for w in warnings), warnings
+    assert not any(str(tmp_path) in w for w in warnings)
     train = next(b for b in at.button if b.key == "training_train")
     assert train.disabled
     at.button(key="training_download").click().run()  # no network: one sentence, no traceback

@@ -22,7 +22,7 @@ from typing import TextIO
 import torch
 
 from explorer import devices
-from explorer.training import augment, datasets, engine, run_queue, runs, scheduler, worker
+from explorer.training import access, augment, datasets, engine, run_queue, runs, scheduler, worker
 from explorer.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from explorer.training.engine import Progress
 
@@ -132,11 +132,12 @@ def _summary(run_dir: Path, status: dict, out: TextIO) -> int:
 
 
 def _stop(run_id: str, root: Path | None, out: TextIO) -> int:
-    run_dir = (root or runs.runs_dir()) / run_id
-    if not (run_dir / "config.json").exists():
-        print(f"error: there is no run {run_id!r} in {run_dir.parent}", file=sys.stderr)
+    try:
+        run_dir = access.run_path(run_id, root)
+    except access.AccessDenied:
+        print(f"error: there is no run {run_id!r} in {root or runs.runs_dir()}", file=sys.stderr)
         return 2
-    what = run_queue.request_stop(run_dir)
+    what = run_queue.request_stop(run_dir, access.Actor.operator())
     print({"dropped": f"{run_id} left the queue (it had not started).",
            "requested": f"{run_id} was asked to stop; it saves a checkpoint and ends.",
            "not live": f"{run_id} is not running ({runs.read_status(run_dir)['state']})."}[what],

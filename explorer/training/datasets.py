@@ -2,13 +2,16 @@
 
 The registry holds the offline default `mnist-mini` (shipped in `assets/`), the torchvision
 datasets MNIST, Fashion-MNIST, KMNIST and CIFAR-10 (downloaded only on demand into the data
-folder, `$EXPLORER_DATA_DIR` or `<repo>/data`) and any image folder on the server's disk in
-torchvision's ImageFolder layout (`folder:<path>`). When the files are missing, loading raises
-`DatasetUnavailable` with one sentence that names the folder where they are expected.
+folder, `$EXPLORER_DATA_DIR` or `<repo>/data`) and image folders in torchvision's ImageFolder
+layout (`folder:<name>`), which exist only where the operator sets `$EXPLORER_DATA_ROOT`: each
+sub-folder of that root is one choice, listed by name, and nothing outside it is opened,
+listed or named. When the files are missing, loading raises `DatasetUnavailable` with one
+sentence.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
@@ -119,6 +122,51 @@ def data_dir() -> Path:
     return Path(os.environ.get("EXPLORER_DATA_DIR") or REPO_ROOT / "data")
 
 
+def data_root() -> Path | None:
+    """`$EXPLORER_DATA_ROOT`, the one folder whose sub-folders may be trained on, or None."""
+    named = os.environ.get("EXPLORER_DATA_ROOT")
+    return Path(named).expanduser().resolve() if named else None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except OSError:
+        return False
+
+
+def server_folders() -> list[str]:
+    """The image folders the operator offers: the data root's sub-folders, by name, sorted."""
+    root = data_root()
+    if root is None or not root.is_dir():
+        return []
+    return sorted(d.name for d in root.iterdir()
+                  if not d.name.startswith(".") and d.is_dir() and _inside(d, root))[:500]
+
+
+def folder_key(name: str) -> str:
+    """The dataset key of the data root's sub-folder `name`."""
+    return FOLDER_PREFIX + name
+
+
+def _folder_refused() -> DatasetUnavailable:
+    return DatasetUnavailable(_("That image folder is not one of the folders this server "
+                                "offers for training."))
+
+
+def server_folder(key: str) -> Path:
+    """The folder of a `folder:<name>` key, inside the data root; DatasetUnavailable otherwise.
+
+    The same sentence whatever is wrong (no root, an absolute path, `..`, a link out, a name
+    that does not exist), so that a refusal says nothing about the server's disk.
+    """
+    name = key[len(FOLDER_PREFIX):]
+    root = data_root()
+    if root is None or name not in server_folders():
+        raise _folder_refused()
+    return (root / name).resolve()
+
+
 def choices() -> list[str]:
     """Registry keys, offline default first."""
     return list(REGISTRY)
@@ -128,6 +176,15 @@ def expected_folder(key: str) -> Path:
     """The folder where a download dataset's files are expected."""
     spec = REGISTRY[key]
     return (MNIST_MINI_DIR if spec.source == "bundled" else data_dir()) / spec.folder_name
+
+
+def shown_folder(key: str) -> str:
+    """Where a dataset's files go, as a student may read it: relative to the project, or to
+    `$EXPLORER_DATA_DIR`; never the server's absolute path."""
+    folder = expected_folder(key)
+    with contextlib.suppress(ValueError):
+        return str(folder.relative_to(REPO_ROOT))
+    return f"$EXPLORER_DATA_DIR/{REGISTRY[key].folder_name}"
 
 
 def _torchvision_class(key: str):
@@ -140,7 +197,7 @@ def _torchvision_class(key: str):
 def is_available(key: str) -> bool:
     """True when loading `key` needs no download."""
     if key.startswith(FOLDER_PREFIX):
-        return Path(key[len(FOLDER_PREFIX):]).expanduser().is_dir()
+        return key[len(FOLDER_PREFIX):] in server_folders()
     spec = REGISTRY[key]
     if spec.source == "bundled":
         return True
@@ -171,7 +228,7 @@ def _load_torchvision(key: str, download: bool) -> ArrayDataset:
     spec = REGISTRY[key]
     cls = _torchvision_class(key)
     root = MNIST_MINI_DIR if spec.source == "bundled" else data_dir()
-    folder = expected_folder(key)
+    folder = shown_folder(key)
     if not is_available(key):
         if not download:
             raise DatasetUnavailable(
@@ -199,7 +256,7 @@ def _load_torchvision(key: str, download: bool) -> ArrayDataset:
         raise DatasetUnavailable(
             _("The files of {name} in {folder} could not be read ({error}); delete them and "
               "download again.").format(name=spec.title.split(" (")[0], folder=folder,
-                                        error=err)
+                                        error=str(err).replace(str(root), "…"))
         ) from None
     train_x, test_x = _as_nchw(train.data), _as_nchw(test.data)
     mean, std = _stats(train_x)
@@ -220,34 +277,34 @@ def _decode_folder(files: list[Path], size: int, mode: str) -> torch.Tensor:
     return out
 
 
-def _class_files(root: Path) -> dict[str, list[Path]]:
-    classes = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    return {d.name: sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-            for d in classes}
+def _class_files(root: Path, within: Path) -> dict[str, list[Path]]:
+    """Each class folder's images; links that lead outside `within` are skipped."""
+    classes = sorted(d for d in root.iterdir()
+                     if d.is_dir() and not d.name.startswith(".") and _inside(d, within))
+    return {d.name: sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS
+                           and p.is_file() and _inside(p, within)) for d in classes}
 
 
-def _load_folder(path: str, size: int) -> ArrayDataset:
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise DatasetUnavailable(_("{folder} is not a folder on the server's disk.").format(
-            folder=root))
+def _load_folder(key: str, size: int) -> ArrayDataset:
+    root = server_folder(key)
     split_dirs = [root / "train", next((root / n for n in ("test", "val") if (root / n).is_dir()),
                                        root / "test")]
     if all(d.is_dir() for d in split_dirs):
-        train_files, test_files = _class_files(split_dirs[0]), _class_files(split_dirs[1])
+        train_files = _class_files(split_dirs[0], root)
+        test_files = _class_files(split_dirs[1], root)
     else:
-        train_files, test_files = _class_files(root), {}
+        train_files, test_files = _class_files(root, root), {}
     names = sorted(name for name, files in train_files.items() if files)
     if len(names) < 2:
         raise DatasetUnavailable(
             _("{folder} needs one sub-folder of images per class (ImageFolder layout, at least "
-              "two classes), like cats/001.jpg and dogs/001.jpg.").format(folder=root)
+              "two classes), like cats/001.jpg and dogs/001.jpg.").format(folder=root.name)
         )
     total = sum(len(train_files[n]) + len(test_files.get(n, [])) for n in names)
     if total > MAX_FOLDER_IMAGES:
         raise DatasetUnavailable(
             _("{folder} holds {n:,} images; this page decodes at most {limit:,}.").format(
-                folder=root, n=total, limit=MAX_FOLDER_IMAGES)
+                folder=root.name, n=total, limit=MAX_FOLDER_IMAGES)
         )
     files, labels, test_mask = [], [], []
     for label, name in enumerate(names):
@@ -266,21 +323,21 @@ def _load_folder(path: str, size: int) -> ArrayDataset:
         x = _decode_folder(files, size, mode)
     except (OSError, UnidentifiedImageError) as err:
         raise DatasetUnavailable(_("An image in {folder} could not be read: {error}.").format(
-            folder=root, error=err)) from None
+            folder=root.name, error=str(err).replace(str(root), root.name))) from None
     y = torch.tensor(labels, dtype=torch.int64)
     mask = torch.tensor(test_mask)
     mean, std = _stats(x[~mask])
     return ArrayDataset(
-        FOLDER_PREFIX + str(root), f"Image folder {root.name}", x[~mask], y[~mask], x[mask],
-        y[mask], tuple(names), mean, std, f"{len(files):,} images from {root}, resized to "
+        key, f"Image folder {root.name}", x[~mask], y[~mask], x[mask],
+        y[mask], tuple(names), mean, std, f"{len(files):,} images from {root.name}, resized to "
         f"{size}×{size}.",
     )
 
 
 @functools.lru_cache(maxsize=6)
-def _load_cached(key: str, folder_size: int, data_root: str) -> ArrayDataset:
+def _load_cached(key: str, folder_size: int, data_dir_: str, root: str) -> ArrayDataset:
     if key.startswith(FOLDER_PREFIX):
-        return _load_folder(key[len(FOLDER_PREFIX):], folder_size)
+        return _load_folder(key, folder_size)
     return _load_torchvision(key, download=False)
 
 
@@ -294,4 +351,6 @@ def load(key: str, *, download: bool = False, folder_size: int = 32) -> ArrayDat
         raise DatasetUnavailable(f"Unknown dataset {key!r}: choose one of {', '.join(REGISTRY)}.")
     if download and not key.startswith(FOLDER_PREFIX) and not is_available(key):
         _load_torchvision(key, download=True)  # fetch the files; the cached load reads them
-    return _load_cached(key, folder_size, str(data_dir()))
+    if key.startswith(FOLDER_PREFIX):
+        server_folder(key)  # refused before the cache: a folder removed since is not served
+    return _load_cached(key, folder_size, str(data_dir()), str(data_root()))
