@@ -60,3 +60,20 @@ def test_without_a_teacher_the_sidebar_says_how_to_set_one_up(open_page, monkeyp
     assert not at.exception
     assert "No teacher is set up on this server" in _sidebar_text(at)
     assert not [t for t in at.text_input if t.key == "teacher_passphrase"]
+
+
+def test_with_an_oidc_provider_the_teacher_signs_in_with_streamlit_s_login():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.secrets["auth"] = {"redirect_uri": "https://class.example/oauth2callback",
+                          "cookie_secret": "x" * 32, "client_id": "id", "client_secret": "s",
+                          "server_metadata_url": "https://idp.example/.well-known/"
+                                                 "openid-configuration"}
+    at.secrets["explorer"] = {"teacher_emails": ["teacher@school.example"]}
+    at.run()
+    assert not at.exception
+    assert [b for b in at.sidebar.button if b.key == "teacher_login"]
+    assert "signed in as the teacher" not in _sidebar_text(at)
