@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
+# Where the server listens: `make run` on 127.0.0.1 unless ADDRESS=0.0.0.0 (every interface);
+# `make serve` on every interface unless ADDRESS names one.
+ADDRESS ?=
 # `make serve`: this many Streamlit processes behind HAProxy on PORT (default: one per core).
 REPLICAS  ?= $(shell nproc 2>/dev/null || echo 2)
 # PREPARE=0: skip building the large networks' default weights into the store at start.
@@ -26,14 +29,15 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.runtime-installed
 
 # MALLOC_ARENA_MAX: see "What one process costs" in the README (make serve sets it too).
 run: $(VENV)/.runtime-installed fonts
-	MALLOC_ARENA_MAX=2 $(PY) -m streamlit run explorer/app.py --server.port $(PORT)
+	MALLOC_ARENA_MAX=2 $(PY) -m streamlit run explorer/app.py --server.port $(PORT) \
+		--server.address $(or $(ADDRESS),127.0.0.1)
 
 # A classroom: REPLICAS Streamlit processes on loopback ports PORT+1.., HAProxy on PORT
 # (sticky by cookie, health-checked), all run by supervisord, which restarts a process that
 # dies and stops everything on Ctrl-C. Configs, logs and sockets go to build/serve/.
 serve: $(VENV)/.runtime-installed serve-tools fonts
 	$(PY) -m explorer.serving --port $(PORT) --replicas $(REPLICAS) --run-dir $(SERVE_DIR) \
-		$(if $(filter 0,$(PREPARE)),--no-prepare)
+		$(if $(filter 0,$(PREPARE)),--no-prepare) $(if $(ADDRESS),--bind $(ADDRESS))
 	exec $$(PATH="$$PATH:/usr/sbin:$(CURDIR)/$(VENV)/bin" command -v supervisord) \
 		-n -c $(SERVE_DIR)/supervisord.conf
 
