@@ -146,8 +146,8 @@ def delete_run(run_id: object, actor: Actor, root: Path | None = None) -> None:
     info = open_run(run_id, actor, root)
     authorise_manage(info, actor, _("delete"))
     if info.state in runs.ACTIVE_STATES:
-        raise AccessDenied(_("Run {run} is still {state}: stop it first.").format(
-            run=info.run_id, state=info.state))
+        raise AccessDenied(_("Run {run} is still queued or running: stop it first.").format(
+            run=info.run_id))
     runs.remove_run(info.path)
 
 

@@ -63,8 +63,9 @@ def test_live_run_keeps_growing_across_page_switches_and_stops_with_a_checkpoint
         student = type(app)(other.new_page(), app_url).open("training")
         assert run_id not in _my_runs(student)
         assert "No runs of yours yet" in student.text()
-        student.toggle("Show the whole class's runs (teacher's view)")
-        _wait_until(lambda: run_id in student.text(), what="the teacher's view")
+        # nor by its link (the teacher's view is tests/e2e/test_classroom_trust.py)
+        student.open("training", f"run={run_id}")
+        assert f"There is no run '{run_id}' that you can open." in student.text()
     finally:
         other.close()
 
