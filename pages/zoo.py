@@ -325,8 +325,9 @@ def pretrained_weights(key: str, batchnorm: bool) -> None:
     """Whether torchvision's ImageNet weights of this network are here, and a download if not."""
     file = zoo.pretrained_file(key, batchnorm)
     if file.is_cached():
-        st.success(_("Pretrained ImageNet weights (`{name}`) are at `{path}`: the Feature maps "
-                     "page shows what they learned.").format(name=file.enum_name, path=file.path),
+        st.success(_("Pretrained ImageNet weights (`{name}`) are on this server as `{file}`, "
+                     "checked by their SHA-256: the Feature maps page shows what they "
+                     "learned.").format(name=file.enum_name, file=file.filename),
                    icon=":material/check:")
         return
     w1, w2 = st.columns([1, 2])

@@ -502,14 +502,19 @@ def test_a_refused_copy_is_explained_on_the_page_and_fetched_again(open_page,
     assert not [w for w in _texts(at.warning) if "was not loaded" in w]
 
 
-def test_model_zoo_offers_the_download_for_imagenet_networks(open_page, resnet18_on_mirror):
+def test_model_zoo_offers_the_download_for_imagenet_networks(open_page, resnet18_on_mirror,
+                                                            tmp_path):
     at = open_page("pages/zoo.py", zoo_model="resnet18", zoo_variant="imagenet")
     assert not at.exception
     (button,) = [b for b in at.button if b.key == "zoo_download"]
-    assert any(resnet18_on_mirror.source_url in c for c in _texts(at.caption))
+    (by_hand,) = [c for c in _texts(at.caption) if resnet18_on_mirror.source_url in c]
+    assert f"save it as {resnet18_on_mirror.filename} in the checkpoints folder" in by_hand
+    _names_no_folder(by_hand, tmp_path)
     button.click().run()
     assert not at.exception and resnet18_on_mirror.is_cached()
-    assert any("Pretrained ImageNet weights" in s for s in _texts(at.success))
+    (success,) = [s for s in _texts(at.success) if "Pretrained ImageNet weights" in s]
+    assert f"`{resnet18_on_mirror.filename}`" in success
+    _names_no_folder(success, tmp_path)
     assert not [b for b in at.button if b.key == "zoo_download"]
 
 

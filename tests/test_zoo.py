@@ -3,11 +3,15 @@ clear build errors and offline-only pretrained weights."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import re
+
 import pytest
 import torch
 import torchvision
 
-from explorer.models import zoo
+from explorer.models import weights, zoo
 
 IMAGENET_PARAMS = {
     "alexnet": 61_100_840, "vgg11": 132_863_336, "vgg13": 133_047_848, "vgg16": 138_357_544,
@@ -150,34 +154,68 @@ def offline_hub(tmp_path, monkeypatch):
     return tmp_path
 
 
+def _save_as_published(state: dict, key: str, monkeypatch) -> None:
+    """Save `state` under torchvision's file name for `key` and make the file's SHA-256 the
+    one its registry entry expects (made-up tensors never match the published digest)."""
+    file = zoo.pretrained_file(key)
+    file.path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, file.path)
+    digest = hashlib.sha256(file.path.read_bytes()).hexdigest()
+    monkeypatch.setitem(weights.REGISTRY, file.enum_name,
+                        dataclasses.replace(file, sha256=digest))
+
+
 def test_missing_pretrained_weights_say_where_they_go(offline_hub):
     path = zoo.pretrained_path("resnet18")
     assert path == offline_hub / "checkpoints" / "resnet18-f37072fd.pth"
     with pytest.raises(zoo.PretrainedMissing) as err:
         zoo.build_pretrained("resnet18")
-    assert str(path) in str(err.value)
-    assert "https://download.pytorch.org/models/resnet18-f37072fd.pth" in str(err.value)
+    message = str(err.value)
+    assert message == ("No pretrained ResNet-18 weights on this machine: download "
+                       "https://download.pytorch.org/models/resnet18-f37072fd.pth and save it "
+                       "as resnet18-f37072fd.pth in the checkpoints folder of the server's "
+                       "torch hub cache ($TORCH_HOME/hub/checkpoints).")
+    assert str(offline_hub) not in message, "students never read the server's folders"
     assert zoo.pretrained_path("nin") is None
 
 
-def test_pretrained_weights_load_from_the_hub_cache(offline_hub):
-    torch.manual_seed(1)
-    source = zoo.build_model("resnet18", variant="imagenet")
+def test_a_refused_cached_file_says_why_rather_than_missing(offline_hub):
     path = zoo.pretrained_path("resnet18")
     path.parent.mkdir(parents=True)
-    torch.save(source.state_dict(), path)
+    path.write_bytes(b"not the published weights")
+    with pytest.raises(zoo.PretrainedMissing) as err:
+        zoo.build_pretrained("resnet18")
+    assert str(err.value) == zoo.pretrained_file("resnet18").refusal()
+    assert "does not match its SHA-256" in str(err.value) and str(offline_hub) not in str(
+        err.value)
+
+
+def test_a_file_that_is_not_a_state_dict_is_named_without_its_folder(offline_hub,
+                                                                      monkeypatch):
+    _save_as_published({"fc.weight": torch.zeros(1)}, "resnet18", monkeypatch)
+    with pytest.raises(zoo.PretrainedMissing) as err:
+        zoo.build_pretrained("resnet18")
+    message = str(err.value)
+    assert message.startswith("The weights file resnet18-f37072fd.pth is not a plain "
+                              "state_dict of ResNet-18 (")
+    assert str(offline_hub) not in message and not re.search(r"(^|[\s(“`'\"])/\w", message)
+
+
+def test_pretrained_weights_load_from_the_hub_cache(offline_hub, monkeypatch):
+    torch.manual_seed(1)
+    source = zoo.build_model("resnet18", variant="imagenet")
+    _save_as_published(source.state_dict(), "resnet18", monkeypatch)
     target = zoo.build_pretrained("resnet18")
     assert torch.equal(target.fc.weight, source.fc.weight)
     assert not target.training
 
 
-def test_published_file_quirks_are_undone(offline_hub):
+def test_published_file_quirks_are_undone(offline_hub, monkeypatch):
     """torchvision's builders read the files as published: GoogLeNet with its auxiliary heads
     (dropped after loading), DenseNet with the pre-0.4 "norm.1" key names."""
-    (offline_hub / "checkpoints").mkdir()
     published = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False)
     assert any(k.startswith(("aux1.", "aux2.")) for k in published.state_dict())
-    torch.save(published.state_dict(), zoo.pretrained_path("googlenet"))
+    _save_as_published(published.state_dict(), "googlenet", monkeypatch)
     googlenet = zoo.build_pretrained("googlenet")
     assert googlenet.aux1 is None and googlenet.transform_input
     assert torch.equal(googlenet.fc.weight, published.fc.weight)
@@ -188,7 +226,7 @@ def test_published_file_quirks_are_undone(offline_hub):
            for k, v in densenet.state_dict().items()
            if not k.endswith("num_batches_tracked")}  # as published: pre-0.4, no counters
     assert "features.denseblock1.denselayer1.norm.1.weight" in old and new_key not in old
-    torch.save(old, zoo.pretrained_path("densenet121"))
+    _save_as_published(old, "densenet121", monkeypatch)
     loaded = zoo.build_pretrained("densenet121")
     assert torch.equal(loaded.state_dict()[new_key], densenet.state_dict()[new_key])
     with torch.device("meta"):

@@ -24,9 +24,10 @@ renamed into the torch hub cache only once they match, so no partial or wrong fi
 left there. A cached file is hashed the first time each process asks for it (`is_cached`) and
 again whenever its size, mtime or inode changed since; one that fails is refused and never
 loaded, and `refusal()` says so in a sentence that names the file but none of the server's
-folders (students read it; the server's log has the path). Reading a file is
-`torch.load(..., weights_only=True)` (see `zoo.build_pretrained`): a weights file can never
-run code.
+folders (students read it; the server's log has the path); `by_hand()` and a failed
+download's sentence likewise say where the file goes without its absolute path. Reading a
+file is `torch.load(..., weights_only=True)` (see `zoo.build_pretrained`): a weights file can
+never run code.
 """
 
 from __future__ import annotations
@@ -134,9 +135,12 @@ class WeightsFile:
         return _("Download ImageNet weights ({mb:.0f} MB)").format(mb=self.size_mb)
 
     def by_hand(self) -> str:
-        """The sentence that says how to put the file in place without the app."""
-        return _("download {url} and save it as {path}").format(url=self.source_url,
-                                                                  path=self.path)
+        """How to put the file in place without the app: its URL, its name and which folder
+        of the server's it goes in, said without the server's absolute path (students read
+        it; `path` is the full one)."""
+        return _("download {url} and save it as {file} in the checkpoints folder of the "
+                 "server's torch hub cache ($TORCH_HOME/hub/checkpoints)").format(
+                     url=self.source_url, file=self.filename)
 
 
 #: Entries by weights enum name, filled on first use; tests may put their own entry here.

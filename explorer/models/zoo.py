@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import pickle
 import re
 import threading
@@ -30,13 +31,16 @@ from explorer.models.architectures.cifar_resnet import builder as cifar_builder
 from explorer.models.architectures.common import Builder
 from explorer.models.modules import leaf_modules
 
+log = logging.getLogger(__name__)
+
 
 class BuildError(ValueError):
     """A model that cannot be built for the requested input; `str(err)` is one sentence."""
 
 
 class PretrainedMissing(ValueError):
-    """The pretrained weights are not in the local torch hub cache; says where they go."""
+    """Pretrained weights that cannot be used: not in the local torch hub cache (the sentence
+    says where they go), refused by their SHA-256, or not a plain state_dict."""
 
 
 @dataclass(frozen=True)
@@ -431,16 +435,20 @@ def build_pretrained(key: str, batchnorm: bool = False) -> nn.Module:
     the file through `load_state_dict_from_url`, which unpickles arbitrary objects in some
     versions. The published files' quirks are undone as torchvision does: DenseNet's old key
     names, GoogLeNet's auxiliary heads (dropped after loading; it keeps the input
-    re-scaling its weights were trained with). `PretrainedMissing` names the path and URL
-    when the file is absent, before anything is built.
+    re-scaling its weights were trained with). `PretrainedMissing` says, before anything is
+    built, that the file is absent (with its URL and where it goes) or why a cached copy was
+    refused; its sentence names the file, never a folder of the server's (the log has the path).
     """
     spec = get_spec(key)
+    name = _(spec.title)
     file = pretrained_file(key, batchnorm)
     if file is None:
-        raise PretrainedMissing(f"torchvision publishes no ImageNet weights for {spec.title}.")
+        raise PretrainedMissing(_("torchvision publishes no ImageNet weights for {name}.").format(
+            name=name))
     if not file.is_cached():
-        raise PretrainedMissing(f"No pretrained {spec.title} weights on this machine: "
-                                f"{file.by_hand()}.")
+        raise PretrainedMissing(file.refusal() or _(
+            "No pretrained {name} weights on this machine: {by_hand}.").format(
+                name=name, by_hand=file.by_hand()))
     with torch.device("meta"):
         model = _published_architecture(key, batchnorm)
     try:
@@ -450,10 +458,12 @@ def build_pretrained(key: str, batchnorm: bool = False) -> nn.Module:
         if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
             raise RuntimeError("some tensors are missing")
     except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError) as err:
+        log.warning("could not load the weights file %s as %s: %s", file.path, key, err)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise PretrainedMissing(
-            f"{file.path} is not a plain state_dict of {spec.title} ({first[:160]}); "
-            f"replace it: {file.by_hand()}.") from None
+            _("The weights file {file} is not a plain state_dict of {name} ({why}); replace "
+              "it: {by_hand}.").format(file=file.filename, name=name, why=first[:160],
+                                       by_hand=file.by_hand())) from None
     if key == "googlenet":
         model.aux_logits, model.aux1, model.aux2 = False, None, None
     return model.eval()
