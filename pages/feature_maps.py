@@ -331,6 +331,8 @@ def pretrained_network(key: str) -> Network | None:
         return None
     try:
         if not file.is_cached():
+            if file.refusal():  # offer_download's warning already says why, beside its button
+                return None
             raise zoo.PretrainedMissing(
                 _("No pretrained {name} weights on this machine yet: use the download button "
                   "beside “Weights”, or {by_hand}.").format(name=_(spec.title),
