@@ -502,6 +502,16 @@ def test_a_refused_copy_is_explained_on_the_page_and_fetched_again(open_page,
     assert not [w for w in _texts(at.warning) if "was not loaded" in w]
 
 
+def test_choosing_imagenet_with_a_refused_copy_says_only_why(open_page, resnet18_on_mirror):
+    entry = resnet18_on_mirror
+    entry.path.parent.mkdir(parents=True)
+    entry.path.write_bytes(b"not the weights its name promises")
+    at = open_page("pages/feature_maps.py", fm_weights="ImageNet pretrained")
+    assert not at.exception
+    assert _texts(at.warning) == [REFUSED.format(file=entry.filename)]
+    assert any("Random weights: this network has learned nothing" in t for t in _texts(at.info))
+
+
 def test_model_zoo_offers_the_download_for_imagenet_networks(open_page, resnet18_on_mirror,
                                                             tmp_path):
     at = open_page("pages/zoo.py", zoo_model="resnet18", zoo_variant="imagenet")
