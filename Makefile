@@ -11,6 +11,19 @@ REPLICAS  ?= $(shell nproc 2>/dev/null || echo 2)
 # PREPARE=0: skip building the large networks' default weights into the store at start.
 PREPARE   ?= 1
 SERVE_DIR := build/serve
+# `make serve` speaks HTTPS on PORT, and on HTTP_PORT redirects plain HTTP there (0: no
+# redirector); TLS=0 serves plain HTTP on PORT. The certificate: TLS_CERT (chain, PEM) and
+# TLS_KEY (its key; default: inside TLS_CERT), else a self-signed one kept in TLS_DIR.
+TLS       ?= 1
+HTTP_PORT ?= 8080
+TLS_CERT  ?=
+TLS_KEY   ?=
+TLS_DIR   ?= $(SERVE_DIR)
+# Per client address, beyond which HAProxy answers 429 (empty: explorer.serving's defaults):
+# connections open at once, requests in 10 s besides /static/ files, and all requests in 10 s.
+CLIENT_CONNS    ?=
+CLIENT_RATE     ?=
+CLIENT_ALL_RATE ?=
 
 .PHONY: run serve serve-tools test lint bench sweep browser fonts messages clean
 
@@ -33,27 +46,37 @@ run: $(VENV)/.runtime-installed fonts
 		--server.address $(or $(ADDRESS),127.0.0.1)
 
 # A classroom: REPLICAS Streamlit processes on loopback ports PORT+1.., HAProxy on PORT
-# (sticky by cookie, health-checked), all run by supervisord, which restarts a process that
-# dies and stops everything on Ctrl-C. Configs, logs and sockets go to build/serve/.
+# (HTTPS, sticky by cookie, health-checked, limits per client), all run by supervisord, which
+# restarts a process that dies and stops everything on Ctrl-C. Configs, logs, sockets and the
+# certificate go to build/serve/.
 serve: $(VENV)/.runtime-installed serve-tools fonts
 	$(PY) -m explorer.serving --port $(PORT) --replicas $(REPLICAS) --run-dir $(SERVE_DIR) \
-		$(if $(filter 0,$(PREPARE)),--no-prepare) $(if $(ADDRESS),--bind $(ADDRESS))
+		$(if $(filter 0,$(PREPARE)),--no-prepare) $(if $(ADDRESS),--bind $(ADDRESS)) \
+		$(if $(filter 0,$(TLS)),--no-tls) --http-port $(HTTP_PORT) --tls-dir $(TLS_DIR) \
+		$(if $(TLS_CERT),--tls-cert $(TLS_CERT)) $(if $(TLS_KEY),--tls-key $(TLS_KEY)) \
+		$(if $(CLIENT_CONNS),--client-conns $(CLIENT_CONNS)) \
+		$(if $(CLIENT_RATE),--client-rate $(CLIENT_RATE)) \
+		$(if $(CLIENT_ALL_RATE),--client-all-rate $(CLIENT_ALL_RATE))
 	exec $$(PATH="$$PATH:/usr/sbin:$(CURDIR)/$(VENV)/bin" command -v supervisord) \
 		-n -c $(SERVE_DIR)/supervisord.conf
 
-# HAProxy and supervisor from the Debian archive as root (the way `browser` gets Chromium);
-# elsewhere supervisor from pip into the venv, and HAProxy from the system's packages.
+# HAProxy, supervisor and openssl (for the self-signed certificate) from the Debian archive
+# as root (the way `browser` gets Chromium); elsewhere supervisor from pip into the venv, and
+# HAProxy and openssl from the system's packages.
 serve-tools: | $(PY)
 	@if PATH="$$PATH:/usr/sbin" command -v haproxy >/dev/null 2>&1 \
-		&& PATH="$$PATH:$(VENV)/bin" command -v supervisord >/dev/null 2>&1; then \
+		&& PATH="$$PATH:$(VENV)/bin" command -v supervisord >/dev/null 2>&1 \
+		&& command -v openssl >/dev/null 2>&1; then \
 		echo "haproxy: $$(PATH="$$PATH:/usr/sbin" command -v haproxy)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			haproxy supervisor; \
+			haproxy supervisor openssl; \
 	else \
 		$(PY) -m pip install --quiet supervisor; \
 		PATH="$$PATH:/usr/sbin" command -v haproxy >/dev/null 2>&1 \
 			|| echo "no haproxy: install it (apt-get install haproxy) for make serve"; \
+		command -v openssl >/dev/null 2>&1 \
+			|| echo "no openssl: install it for make serve's HTTPS, or make serve TLS=0"; \
 	fi
 
 # A Chromium for the browser tests: Debian's package as root, else Playwright's own download.

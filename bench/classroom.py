@@ -1,9 +1,11 @@
 """A class of students against `make serve`, and against one `make run` process in the same run.
 
 Starts the served stack (the same generated supervisord + HAProxy configs `make serve` runs, with
-REPLICAS Streamlit processes) and, as the reference, one plain Streamlit process, and drives each
-with the websocket load generator `../shared/tools/loadtest.py run` (Streamlit's own protocol;
-see its docstring), wave after wave on the same processes:
+REPLICAS Streamlit processes, HTTPS with its self-signed certificate) and, as the reference, one
+plain Streamlit process, and drives each with the websocket load generator
+`../shared/tools/loadtest.py run` (Streamlit's own protocol; see its docstring), over HTTPS/WSS
+(`--tls`) for the served stack and plain HTTP for `make run`, wave after wave on the same
+processes:
 
   busy          15 Convolution + 15 Conv arithmetic, 5 interactions, think 1–3 s   p95 < 2 s
   calm          the same 30 students, think 10–30 s                               p95 < 1 s
@@ -154,6 +156,7 @@ class Reference:
     """One `streamlit run` process, as `make run` starts it (through loadtest.py serve)."""
 
     label = "1 process (make run)"
+    tls = False  # `make run` is plain HTTP on localhost
 
     def __enter__(self):
         self.runs = Path(tempfile.mkdtemp(prefix="classroom-reference-runs-"))
@@ -182,6 +185,7 @@ class Served:
     def __init__(self, replicas: int):
         self.replicas = replicas
         self.label = f"{replicas} processes (make serve)"
+        self.tls = True  # as `make serve`: HTTPS on the public port
 
     def __enter__(self):
         self.tmp = tmp = Path(tempfile.mkdtemp(prefix="classroom-serve-"))
@@ -192,7 +196,7 @@ class Served:
         self.cfg = serving.ServeConfig(
             port=port, replicas=self.replicas, backend_ports=tuple(backends), bind="127.0.0.1",
             run_dir=tmp / "run", runs_dir=tmp / "runs", cwd=REPO_ROOT,
-            haproxy=serving.find_binary("haproxy"))
+            haproxy=serving.find_binary("haproxy"), tls=self.tls, http_port=0)
         self.proc = serving.start(self.cfg)
         serving.wait_healthy(self.cfg, self.proc)
         # As before a lesson: the store holds the large networks' default weights.
@@ -257,6 +261,8 @@ def run_wave(setup, wave: Wave, args) -> dict:
            "--max-seconds", str(args.max_seconds), "--seed", str(args.seed)]
     if not args.media:
         cmd.append("--no-media")
+    if setup.tls:
+        cmd.append("--tls")
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
     wall = time.monotonic() - t0
@@ -336,11 +342,12 @@ def main() -> None:
     args = ap.parse_args()
     missing = [name for name, ok in (("loadtest.py", LOADTEST.exists()),
                                      ("haproxy", serving.find_binary("haproxy")),
-                                     ("supervisord", serving.find_binary("supervisord")))
+                                     ("supervisord", serving.find_binary("supervisord")),
+                                     ("openssl", serving.find_binary("openssl")))
                if not ok]
     if missing:
         print(f"skipped: {', '.join(missing)} not found (loadtest at {LOADTEST}; "
-              "`make serve-tools` installs haproxy and supervisor)")
+              "`make serve-tools` installs haproxy, supervisor and openssl)")
         return
     table = waves(args.students)
     chosen = [table[w.strip()] for w in args.waves.split(",")]
