@@ -309,8 +309,10 @@ def training_run_network(column) -> Network | None:
             model, config = drawing.run_model(str(run.path), mtime)
         init = initial_filters(str(run.path), mtime, config)
     except Exception as err:  # a damaged or foreign checkpoint: one sentence, no traceback
+        # PyTorch's own words, without the server's folders that an OSError would name
+        error = str(err).replace(str(run.path), run.run_id).replace(str(run.path.parent), "…")
         st.error(_("The checkpoint of run {run} could not be loaded: {error}").format(
-            run=run.run_id, error=err))
+            run=run.run_id, error=error))
         st.stop()
     del model  # the session keeps the loader below, not the network
     return Network(config.model, config.variant, WEIGHTS[1],

@@ -192,7 +192,7 @@ def test_a_finished_experiment_in_chinese(open_page, tmp_path, monkeypatch):
     import torch
 
     from explorer.experiments import designs, pairing
-    from explorer.training import engine, run_queue, runs
+    from explorer.training import access, engine, run_queue, runs
 
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path))
     threads = torch.get_num_threads()
@@ -209,6 +209,9 @@ def test_a_finished_experiment_in_chinese(open_page, tmp_path, monkeypatch):
               if g.experiment_id == eid for r in g.runs):
         assert time.monotonic() < deadline, "the experiment's runs did not finish"
         time.sleep(0.5)
+    for group in pairing.groups("activation"):  # another browser's: the teacher shares them
+        for run in group.runs:
+            access.set_shared(run.run_id, access.Actor.operator(), True)
     at = open_page("pages/experiments.py", lang="zh")
     assert not at.exception, [e.value for e in at.exception]
     assert any("快速检查" in m.value for m in [*at.success, *at.warning])
