@@ -99,6 +99,15 @@ def test_https_on_the_port_with_secure_cookies_and_a_redirect_from_plain_http(tm
     assert not PLACEHOLDER.search(text)
 
 
+@pytest.mark.parametrize("tls", [True, False])
+def test_the_app_hears_the_clients_address_from_haproxy_only(tmp_path, tls):
+    """Streamlit's st.context.headers gives the first X-Forwarded-For: appending one
+    (`option forwardfor`) would leave a client's own first; set-header replaces them all."""
+    front = _section(serving.render_haproxy(_cfg(tmp_path, tls=tls)), "frontend classroom")
+    assert "http-request set-header X-Forwarded-For %[src]" in front
+    assert not any("forwardfor" in line for line in front)
+
+
 def test_tls_off_serves_plain_http_on_the_port_and_nothing_else(tmp_path):
     text = serving.render_haproxy(_cfg(tmp_path, tls=False, http_port=8080))
     front = _section(text, "frontend classroom")
