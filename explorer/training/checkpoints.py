@@ -1,29 +1,31 @@
 """A run's `checkpoint.pt`: its weights and its `RunConfig`, loaded only as plain tensors.
 
-Written atomically at every epoch end and on stop; read with `torch.load(...,
+Written durably (see `durable`) at every epoch end and on stop: a write that fails, say on a
+full disk, leaves the previous checkpoint whole. Read with `torch.load(...,
 weights_only=True)`, so a checkpoint file can never run code.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from explorer.models import zoo
+from explorer.training import durable
 from explorer.training.config import RunConfig
 
 
 def save(run_dir: Path, model: nn.Module, config: RunConfig, epoch: int) -> Path:
-    """Write `checkpoint.pt` atomically: CPU state_dict, config and epochs done."""
+    """Write `checkpoint.pt` durably: CPU state_dict, config and epochs done.
+
+    OSError (e.g. a full disk) if it cannot; the previous checkpoint is kept then.
+    """
     state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
     path = Path(run_dir) / "checkpoint.pt"
-    tmp = path.with_name(f".checkpoint.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    torch.save({"state_dict": state, "config": config.to_dict(), "epoch": int(epoch)}, tmp)
-    os.replace(tmp, path)
+    payload = {"state_dict": state, "config": config.to_dict(), "epoch": int(epoch)}
+    durable.write_with(path, lambda fh: torch.save(payload, fh))
     return path
 
 

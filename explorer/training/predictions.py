@@ -9,13 +9,13 @@ by class, without running the network again.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from explorer.training import durable
 
 FILE = "predictions.json"
 OUTCOMES = ("all", "right", "wrong")
@@ -41,14 +41,11 @@ class Predictions:
 
 
 def write(run_dir: Path, logits: torch.Tensor, labels: torch.Tensor) -> None:
-    """Save the predictions of `logits` [N, K] for the test labels [N] (atomic replace)."""
+    """Save the predictions of `logits` [N, K] for the test labels [N] (durable replace)."""
     confidence, pred = logits.float().softmax(1).max(1)
     data = {"true": labels.cpu().tolist(), "pred": pred.cpu().tolist(),
             "confidence": [round(c, 4) for c in confidence.cpu().tolist()]}
-    path = Path(run_dir) / FILE
-    tmp = path.with_name(f".{FILE}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")))
-    os.replace(tmp, path)
+    durable.write_bytes(Path(run_dir) / FILE, json.dumps(data, separators=(",", ":")).encode())
 
 
 def read(run_dir: Path) -> Predictions | None:

@@ -2,8 +2,9 @@
 
 `<runs_dir>/<run_id>/` holds `config.json` (a `RunConfig`), `status.json` (queued, running,
 finished, stopped or failed, and why), `metrics.jsonl` (one JSON object per line, appended as
-the run goes) and `checkpoint.pt` (see `checkpoints`). Files are replaced atomically (temp
-file + rename) so a reader never sees half a file. Plain file I/O: no torch, no models.
+the run goes) and `checkpoint.pt` (see `checkpoints`). Files are replaced durably (temp file,
+fsync, rename: see `durable`) so a reader never sees half a file, not even after a power cut.
+Plain file I/O: no torch, no models.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from explorer import REPO_ROOT
 from explorer.i18n import N_
-from explorer.training import reasons
+from explorer.training import durable, reasons
 from explorer.training.config import RunConfig
 
 STATES = ("queued", "running", "finished", "stopped", "failed")
@@ -41,14 +42,8 @@ def new_run_id(model: str, dataset: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(2)}"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    _write_atomic(path, json.dumps(obj, indent=2).encode())
+def _write_json(path: Path, obj: Any, sync_folder: bool = True) -> None:
+    durable.write_bytes(path, json.dumps(obj, indent=2).encode(), sync_folder=sync_folder)
 
 
 def _read_json(path: Path) -> dict:
@@ -76,13 +71,15 @@ def write_status(run_dir: Path, state: str, reason: str = "", epochs_done: int =
                  **extra: Any) -> dict:
     """Replace `status.json`; `reason` is one sentence for the user when a run did not finish.
 
-    `pid` (default: this process) and `host` name the process that trains the run.
+    `pid` (default: this process) and `host` name the process that trains the run. The file
+    is always fsynced; the folder too, except for `running` (the heartbeat, every second).
+    OSError (e.g. a full disk) if it cannot be written; the previous status is kept then.
     """
     if state not in STATES:
         raise ValueError(f"unknown run state {state!r}")
     status = {"state": state, "reason": reason, "epochs_done": epochs_done,
               "pid": os.getpid(), "host": HOST, "updated": time.time(), **extra}
-    _write_json(Path(run_dir) / "status.json", status)
+    _write_json(Path(run_dir) / "status.json", status, sync_folder=state != "running")
     return status
 
 
@@ -134,10 +131,11 @@ def read_config(run_dir: Path) -> RunConfig:
 
 
 def append_metrics(run_dir: Path, records: list[dict]) -> None:
-    """Append records to `metrics.jsonl`, one JSON object per line."""
+    """Append records to `metrics.jsonl`, one JSON object per line, fsynced; on OSError
+    (a full disk) none of them is appended and the error is raised."""
     if records:
-        with open(Path(run_dir) / "metrics.jsonl", "a") as fh:
-            fh.write("".join(json.dumps(r) + "\n" for r in records))
+        durable.append_bytes(Path(run_dir) / "metrics.jsonl",
+                             "".join(json.dumps(r) + "\n" for r in records).encode())
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

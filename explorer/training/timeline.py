@@ -11,16 +11,15 @@ The folder `<run>/timeline/`:
 
 - `meta.json`: the layers, the probe's test-set index and label, the planned steps;
 - `probe.pt`: the probe image as uint8 [C, H, W];
-- `step-0000123.pt`: one snapshot, written atomically (temp file + rename), so a page can read
-  a running run's timeline at any moment. Everything is read with `weights_only=True`.
+- `step-0000123.pt`: one snapshot, written durably (temp file, fsync, rename: see `durable`),
+  so a page can read a running run's timeline at any moment. Everything is read with
+  `weights_only=True`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 
 from explorer.feature_maps import first_layer_weights
+from explorer.training import durable
 
 FOLDER = "timeline"
 COUNT = 50
@@ -93,9 +93,7 @@ def _few_filters(weight: torch.Tensor, budget: int = FILTER_NUMBERS) -> torch.Te
 
 
 def _save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    durable.write_with(path, lambda fh: torch.save(obj, fh))
 
 
 class Recorder:
@@ -123,7 +121,7 @@ class Recorder:
             meta = {"layers": self.layers, "probe_index": probe_index,
                     "probe_label": probe_label, "total_steps": total_steps,
                     "steps_per_epoch": self.steps_per_epoch, "planned": sorted(self.steps)}
-            (self.folder / "meta.json").write_text(json.dumps(meta, indent=1))
+            durable.write_bytes(self.folder / "meta.json", json.dumps(meta, indent=1).encode())
         except Exception as err:  # the timeline is a view on the run: it must not end it
             self._give_up(err)
 
@@ -131,7 +129,7 @@ class Recorder:
         self.error = f"The timeline stopped taking snapshots ({type(err).__name__}: {err})."
         self.steps = set()
         with contextlib.suppress(OSError):  # the page shows why the timeline ends early
-            (self.folder / "error.txt").write_text(self.error)
+            durable.write_bytes(self.folder / "error.txt", self.error.encode())
 
     def due(self, step: int) -> bool:
         return step in self.steps
