@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import threading
 
 import pytest
 import torch
@@ -102,3 +105,85 @@ def test_a_folder_with_a_broken_config_is_skipped_in_listings(root):
     assert [r.run_id for r in runs.list_runs()] == ["20260101-000000-good"]
     with pytest.raises(ValueError, match="no readable config"):
         runs.read_config(root / "20260101-000000-bad")
+
+
+def _counting(monkeypatch, name: str) -> list[int]:
+    calls: list[int] = []
+    real = getattr(runs, name)
+
+    def parse(data):
+        calls.append(1)
+        return real(data)
+
+    monkeypatch.setattr(runs, name, parse)
+    return calls
+
+
+def test_listing_parses_again_only_the_files_that_changed(root, monkeypatch):
+    dirs = [runs.create_run(_config(f"20260101-00000{i}-cache")) for i in range(3)]
+    configs, statuses = (_counting(monkeypatch, "_parse_config"),
+                         _counting(monkeypatch, "_parse_status"))
+    assert len(runs.list_runs()) == 3
+    assert (len(configs), len(statuses)) == (3, 3)
+    runs.list_runs()
+    assert (len(configs), len(statuses)) == (3, 3)  # nothing changed, nothing parsed
+    runs.write_status(dirs[1], "running", epochs_done=4)
+    listed = {r.run_id: r for r in runs.list_runs()}
+    assert (len(configs), len(statuses)) == (3, 4)
+    assert listed[dirs[1].name].state == "running"
+    assert listed[dirs[1].name].status["epochs_done"] == 4
+
+
+def test_a_cached_status_is_not_changed_by_its_readers(root):
+    run_dir = runs.create_run(_config("20260101-000000-mutable"))
+    runs.read_status(run_dir)["state"] = "finished"
+    assert runs.read_status(run_dir)["state"] == "queued"
+
+
+def test_whether_a_running_run_lives_is_decided_at_every_call(root):
+    run_dir = runs.create_run(_config("20260101-000000-alive"))
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        runs.write_status(run_dir, "running", pid=proc.pid)
+        assert runs.list_runs()[0].state == "running"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert runs.list_runs()[0].state == "failed"  # the same file, a new verdict
+
+
+def test_the_cache_is_bounded(root, monkeypatch):
+    monkeypatch.setattr(runs, "PARSED_CACHE_SIZE", 4)
+    for i in range(6):
+        runs.create_run(_config(f"20260101-00000{i}-bounded"))
+    assert len(runs.list_runs()) == 6 and len(runs.list_runs()) == 6
+    assert len(runs._parsed_cache) <= 4
+
+
+def test_listing_while_statuses_change_in_other_threads(root):
+    dirs = [runs.create_run(_config(f"20260101-00000{i}-threads")) for i in range(5)]
+    stop, errors, counts = threading.Event(), [], []
+
+    def write():
+        epoch = 0
+        while not stop.is_set():
+            epoch += 1
+            runs.write_status(dirs[epoch % 5], "running", epochs_done=epoch)
+
+    def read():
+        try:
+            for _ in range(50):
+                counts.append(len(runs.list_runs()))
+        except Exception as err:  # any error fails the test below
+            errors.append(err)
+
+    writer = threading.Thread(target=write)
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    writer.start()
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join()
+    stop.set()
+    writer.join()
+    assert errors == [] and set(counts) == {5}

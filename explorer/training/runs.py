@@ -15,10 +15,13 @@ import os
 import re
 import secrets
 import socket
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from explorer import REPO_ROOT
 from explorer.i18n import N_
@@ -51,6 +54,58 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+
+
+# --- parsed files, cached by what the file is on disk -------------------------------------------
+
+_T = TypeVar("_T")
+#: Parsed config.json and status.json files kept per process (a few hundred bytes each).
+PARSED_CACHE_SIZE = 4096
+_parsed_cache: OrderedDict[str, tuple[tuple[int, int, int], Any]] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def _file_key(st: os.stat_result) -> tuple[int, int, int]:
+    # The inode as well: every replace makes a new file, even within one mtime tick.
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _parsed(run_dir: Path | str, file: str, parse: Callable[[bytes], _T]) -> _T:
+    """`parse(bytes of run_dir/file)`, reused while the file is unchanged; OSError when it is
+    missing. Only the parse is cached, never a verdict that depends on the clock or on other
+    files. (Plain string paths: pathlib's parsing was most of a cached listing's time.)
+    """
+    name = os.path.join(run_dir, file)
+    key = _file_key(os.stat(name))
+    with _parsed_lock:
+        hit = _parsed_cache.get(name)
+        if hit is not None and hit[0] == key:
+            _parsed_cache.move_to_end(name)
+            return hit[1]
+    with open(name, "rb") as fh:  # the key of the bytes actually read
+        key, value = _file_key(os.fstat(fh.fileno())), parse(fh.read())
+    with _parsed_lock:
+        _parsed_cache[name] = (key, value)
+        _parsed_cache.move_to_end(name)
+        while len(_parsed_cache) > PARSED_CACHE_SIZE:
+            _parsed_cache.popitem(last=False)
+    return value
+
+
+def _parse_status(data: bytes) -> dict:
+    try:
+        status = json.loads(data)
+    except ValueError:
+        return {}
+    return status if isinstance(status, dict) else {}
+
+
+def _parse_config(data: bytes) -> RunConfig | str:
+    """The RunConfig, or why it cannot be read (kept in the cache like a good one)."""
+    try:
+        return RunConfig.from_dict(json.loads(data))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        return str(err) or type(err).__name__
 
 
 def create_run(config: RunConfig, root: Path | None = None) -> Path:
@@ -104,8 +159,11 @@ def read_status(run_dir: Path, check_process: bool = True) -> dict:
     process is noticed at once; from another machine, by a heartbeat older than
     `STALE_AFTER_S`. Queued runs wait on disk and need no process.
     """
-    status = _read_json(Path(run_dir) / "status.json") or {
-        "state": "failed", **reasons.fields(N_("status.json is missing."))}
+    try:
+        status = dict(_parsed(run_dir, "status.json", _parse_status))
+    except OSError:
+        status = {}
+    status = status or {"state": "failed", **reasons.fields(N_("status.json is missing."))}
     if status.get("state") != "running" or not check_process:
         return status
     pid, age = status.get("pid"), time.time() - float(status.get("updated", 0))
@@ -123,11 +181,13 @@ def read_status(run_dir: Path, check_process: bool = True) -> dict:
 
 def read_config(run_dir: Path) -> RunConfig:
     """The run's `config.json`; ValueError if it is missing or unreadable."""
-    data = _read_json(Path(run_dir) / "config.json")
     try:
-        return RunConfig.from_dict(data)
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{Path(run_dir).name} has no readable config.json ({err}).") from None
+        config = _parsed(run_dir, "config.json", _parse_config)
+    except OSError as err:
+        config = err.strerror or type(err).__name__
+    if isinstance(config, str):
+        raise ValueError(f"{Path(run_dir).name} has no readable config.json ({config}).")
+    return config
 
 
 def append_metrics(run_dir: Path, records: list[dict]) -> None:
@@ -181,17 +241,25 @@ class RunInfo:
 def run_info(run_dir: Path) -> RunInfo:
     run_dir = Path(run_dir)
     return RunInfo(run_dir.name, run_dir, read_config(run_dir), read_status(run_dir),
-                   (run_dir / "checkpoint.pt").exists())
+                   os.path.exists(os.path.join(run_dir, "checkpoint.pt")))
 
 
 def list_runs(root: Path | None = None) -> list[RunInfo]:
-    """Every run folder with a config, newest first."""
+    """Every run folder with a config, newest first.
+
+    Cheap to call on every page rerun: a run's config and status are parsed again only when
+    their files change (see `_parsed`); whether a running run's process is alive is decided
+    afresh at every call.
+    """
     root = root or runs_dir()
-    dirs = [d for d in root.iterdir() if (d / "config.json").is_file()] if root.exists() else []
+    try:
+        names = [e.name for e in os.scandir(root) if not e.name.startswith(".")]
+    except OSError:
+        return []
     out = []
-    for d in dirs:
+    for name in names:
         with contextlib.suppress(ValueError):  # a half-written or foreign folder is skipped
-            out.append(run_info(d))
+            out.append(run_info(root / name))
     return sorted(out, key=lambda r: (r.config.created, r.run_id), reverse=True)
 
 
