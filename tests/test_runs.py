@@ -187,3 +187,10 @@ def test_listing_while_statuses_change_in_other_threads(root):
     stop.set()
     writer.join()
     assert errors == [] and set(counts) == {5}
+
+
+def test_the_shared_flag_is_a_file_in_the_run_folder(root):
+    run_dir = runs.create_run(_config("20260101-000000-shared"))
+    assert runs.SHARED_FILE == "shared" and not runs.is_shared(run_dir)
+    (run_dir / runs.SHARED_FILE).touch()
+    assert runs.is_shared(run_dir)

@@ -4,16 +4,20 @@
 finished, stopped or failed, and why), `metrics.jsonl` (one JSON object per line, appended as
 the run goes) and `checkpoint.pt` (see `checkpoints`). Files are replaced durably (temp file,
 fsync, rename: see `durable`) so a reader never sees half a file, not even after a power cut.
-Plain file I/O: no torch, no models.
+`<run>/shared` (`SHARED_FILE`) marks a run the teacher shared with the class. Hidden folders
+beside the runs hold the queue (`.queue`, `.claimed`, see `run_queue`) and removed runs on
+their way out (`.trash`). Plain file I/O: no torch, no models.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -30,6 +34,9 @@ from explorer.training.config import RunConfig
 
 STATES = ("queued", "running", "finished", "stopped", "failed")
 ACTIVE_STATES = ("queued", "running")
+#: A run folder holding this file is shared with the class: retention never removes it.
+SHARED_FILE = "shared"
+QUEUE_DIR, CLAIMED_DIR, TRASH_DIR = ".queue", ".claimed", ".trash"
 
 
 def runs_dir() -> Path:
@@ -261,6 +268,83 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
         with contextlib.suppress(ValueError):  # a half-written or foreign folder is skipped
             out.append(run_info(root / name))
     return sorted(out, key=lambda r: (r.config.created, r.run_id), reverse=True)
+
+
+# --- removing runs ------------------------------------------------------------------------------
+
+
+class RunIsLive(reasons.ReasonError, ValueError):
+    """A queued or running run cannot be removed."""
+
+
+def markers(root: Path, run_id: str) -> list[Path]:
+    """The run's queue markers, waiting (`.queue`) or claimed (`.claimed`), if any."""
+    out: list[Path] = []
+    for folder in (QUEUE_DIR, CLAIMED_DIR):
+        with contextlib.suppress(OSError):
+            out += [e for e in (root / folder).iterdir() if e.name.endswith(f"-{run_id}")]
+    return out
+
+
+def marker_locked(marker: Path) -> bool:
+    """Whether a live process holds the marker's flock (a claimer or the run's worker)."""
+    try:
+        fd = os.open(marker, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def is_live(run_dir: Path) -> bool:
+    """Queued or running (as `read_status` reads it), or held by a live claimer or worker."""
+    run_dir = Path(run_dir)
+    return (read_status(run_dir)["state"] in ACTIVE_STATES
+            or any(marker_locked(m) for m in markers(run_dir.parent, run_dir.name)))
+
+
+def is_shared(run_dir: Path) -> bool:
+    """Whether the teacher shared the run with the class (`<run>/shared` exists)."""
+    return (Path(run_dir) / SHARED_FILE).exists()
+
+
+def remove_run(run_dir: Path) -> bool:
+    """Delete a run's folder and its queue markers; False when it was already gone.
+
+    No permission check: the caller authorises. `RunIsLive` (a ValueError with a catalog
+    sentence) for a queued or running run. The folder leaves the listing at once (it is
+    renamed into `.trash/` first), so nobody sees it half deleted.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return False
+    if is_live(run_dir):
+        raise RunIsLive(N_("Run {run} is still queued or running: stop it before deleting it."),
+                        run=run_dir.name)
+    trash = run_dir.parent / TRASH_DIR
+    trash.mkdir(exist_ok=True)
+    target = trash / f"{run_dir.name}.{os.getpid()}.{secrets.token_hex(3)}"
+    try:
+        os.rename(run_dir, target)
+    except FileNotFoundError:  # another process removed it just now
+        return False
+    for marker in markers(run_dir.parent, run_dir.name):
+        with contextlib.suppress(OSError):
+            marker.unlink()
+    shutil.rmtree(target, ignore_errors=True)
+    return True
+
+
+def empty_trash(root: Path | None = None) -> None:
+    """Finish removals that a process died in the middle of."""
+    with contextlib.suppress(OSError):
+        for entry in ((root or runs_dir()) / TRASH_DIR).iterdir():
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def ema(values: list[float], alpha: float = 0.9) -> list[float]:
