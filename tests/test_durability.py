@@ -1,4 +1,4 @@
-"""Durable writes: a failed write keeps the old file whole and leaves no temp file."""
+"""Durable writes and a full disk: old files stay whole, no temp files, the run fails cleanly."""
 
 from __future__ import annotations
 
@@ -9,8 +9,19 @@ import os
 import pytest
 import torch
 
-from explorer.training import checkpoints, durable, runs
+from explorer.i18n import use_language
+from explorer.training import checkpoints, durable, engine, reasons, runs
 from explorer.training.config import RunConfig, TrainConfig
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("EXPLORER_RUNS_PER_DEVICE", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the CI machine has 2 shared cores
+    yield runs.runs_dir()
+    torch.set_num_threads(threads)
 
 
 def _enospc(*_args, **_kwargs):
@@ -74,4 +85,52 @@ def test_a_status_that_cannot_be_written_keeps_the_last_one(tmp_path, monkeypatc
     with pytest.raises(OSError):
         runs.write_status(run_dir, "running", epochs_done=2)
     assert json.loads((run_dir / "status.json").read_text())["epochs_done"] == 1
+    assert _temp_files(run_dir) == []
+
+
+SHORT = TrainConfig(device="cpu", epochs=3, batch_size=512)
+
+
+def test_a_full_disk_at_a_checkpoint_fails_the_run_with_a_sentence_and_keeps_the_last_epoch(
+        root, monkeypatch):
+    run_dir = engine.prepare_run(SHORT)
+    real_save = torch.save
+
+    def full_from_epoch_2(obj, fh, *args, **kwargs):
+        if isinstance(obj, dict) and "state_dict" in obj and obj["epoch"] == 2:
+            fh.write(b"partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(obj, fh, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_from_epoch_2)
+    status = engine.train(run_dir)
+    assert status["state"] == "failed" and status["epochs_done"] == 1
+    assert status["reason"] == ("The server's disk is full (writing checkpoint.pt failed); "
+                                "the last finished epoch is kept.")
+    assert runs.read_status(run_dir)["state"] == "failed"  # written, not only returned
+    with use_language("zh"):
+        assert "磁盘" in reasons.shown(runs.read_status(run_dir))
+    model, _ = checkpoints.model_from_checkpoint(run_dir)
+    assert checkpoints.load(run_dir)["epoch"] == 1
+    assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+    assert _temp_files(run_dir) == []
+
+
+def test_a_full_disk_at_the_heartbeat_ends_the_run_as_failed(root, monkeypatch):
+    run_dir = engine.prepare_run(TrainConfig(device="cpu", epochs=50, batch_size=64))
+    real_write, beats = runs.write_status, []
+
+    def full_after_the_first_beat(run_dir_, state, *args, **kwargs):
+        if state == "running":
+            beats.append(state)
+            if len(beats) > 1:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC),
+                              str(run_dir_ / "status.json"))
+        return real_write(run_dir_, state, *args, **kwargs)
+
+    monkeypatch.setattr(runs, "write_status", full_after_the_first_beat)
+    status = engine.train(run_dir)
+    assert status["state"] == "failed", status
+    assert "disk is full (writing status.json failed)" in status["reason"]
+    assert runs.read_status(run_dir)["state"] == "failed"
     assert _temp_files(run_dir) == []

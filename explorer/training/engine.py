@@ -9,7 +9,8 @@ the optimiser step is one fused kernel. (channels_last is not used on the CPU: f
 batch 128 on a 2-core x86 CPU it measured ~30% slower than the default layout.)
 
 `train(run_dir)` never raises: whatever happens ends in `status.json` as finished, stopped or
-failed with one sentence of reason, and every finished epoch is in `checkpoint.pt`.
+failed with one sentence of reason, and every finished epoch is in `checkpoint.pt`. (Except
+when even that status cannot be written, on a full disk: then the OSError goes to the caller.)
 """
 
 from __future__ import annotations
@@ -33,7 +34,16 @@ from torch.nn.parallel import DistributedDataParallel
 from explorer import devices
 from explorer.i18n import N_
 from explorer.models import zoo
-from explorer.training import augment, checkpoints, datasets, predictions, reasons, runs, timeline
+from explorer.training import (
+    augment,
+    checkpoints,
+    datasets,
+    durable,
+    predictions,
+    reasons,
+    runs,
+    timeline,
+)
 from explorer.training.config import RunConfig, TrainConfig
 
 #: A step loss above this many times chance level (ln of the class count) counts as diverged:
@@ -251,8 +261,13 @@ class _Heartbeat:
 
     def _beat(self) -> None:
         while not self.done.wait(self.period_s):
-            with contextlib.suppress(OSError):
+            try:
                 self.run.write_live_status()
+            except OSError as err:
+                if durable.disk_full(err):  # the run cannot keep its results: end it now
+                    self.run.write_error = err
+                    self.run.stop.set()
+                    return
 
     def __enter__(self) -> _Heartbeat:
         self.run.write_live_status()
@@ -288,6 +303,7 @@ class _Run:
         self.timeline: timeline.Recorder | None = None
         self.t0 = time.monotonic()
         self._status_lock = threading.Lock()
+        self.write_error: OSError | None = None  # a heartbeat that found the disk full
 
     def write_live_status(self) -> None:
         with self._status_lock:
@@ -431,6 +447,8 @@ class _Run:
             for i in range(steps):
                 if self.stop.is_set():
                     self.flush_quietly()
+                    if self.write_error is not None:
+                        raise self.write_error
                     raise _Stopped(N_("Stopped during epoch {epoch}, after {step} steps."),
                                    epoch=epoch, step=step)
                 idx = perm[i * bs:(i + 1) * bs]
@@ -533,13 +551,22 @@ class _Run:
                     memory_mb=record["memory_mb"])
 
 
+def _failure(err: Exception) -> dict[str, Any]:
+    """The status fields of an unexpected error: a full disk says so, others name the error."""
+    if durable.disk_full(err):
+        return reasons.disk_full(err)
+    return {"reason": str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"}
+
+
 def train(run_dir: Path | str, *, stop: threading.Event | None = None,
           on_progress: Callable[[Progress], None] | None = None) -> dict:
     """Run the training described by `run_dir/config.json`; returns the final status.
 
     Inside a torch.distributed group every rank calls this; rank 0 alone writes the run
-    folder. Never raises: divergence, out-of-memory, a stop request or any other error end the
-    run with a status and one sentence of reason. Finished epochs stay in `checkpoint.pt`;
+    folder. Never raises: divergence, out-of-memory, a full disk, a stop request or any other
+    error end the run with a status and one sentence of reason; only an OSError from writing
+    that final status (the disk is full) reaches the caller. Finished epochs stay in
+    `checkpoint.pt`;
     a stop also saves the weights of that moment. While it runs, a heartbeat rewrites
     status.json every second, so any process can show its progress and notice its death.
     """
@@ -554,12 +581,16 @@ def train(run_dir: Path | str, *, stop: threading.Event | None = None,
         except _Stopped as err:
             state, why = "stopped", reasons.of_error(err)
             if run.model is not None and run.main:
-                checkpoints.save(run_dir, run.model, run.run_config, run.progress.epoch)
-                if run.timeline is not None:
-                    run.timeline.record(run.progress.step)
-                why = reasons.fields(N_("Stopped during epoch {epoch}, after {step} steps. The "
-                                        "checkpoint holds the weights of that moment."),
-                                     **err.values)
+                try:
+                    checkpoints.save(run_dir, run.model, run.run_config, run.progress.epoch)
+                except Exception as save_err:  # the checkpoint of the last epoch is kept
+                    state, why = "failed", _failure(save_err)
+                else:
+                    if run.timeline is not None:
+                        run.timeline.record(run.progress.step)
+                    why = reasons.fields(N_("Stopped during epoch {epoch}, after {step} steps. "
+                                            "The checkpoint holds the weights of that "
+                                            "moment."), **err.values)
         except _Diverged as err:
             state, why = "failed", reasons.of_error(err)
         except torch.OutOfMemoryError:
@@ -568,8 +599,7 @@ def train(run_dir: Path | str, *, stop: threading.Event | None = None,
                                     "size of {smaller} or smaller, or a smaller network."),
                                  batch=bs, smaller=max(1, bs // 2))
         except Exception as err:  # anything else ends the run, never the app
-            why = {"reason": str(err) if isinstance(err, ValueError)
-                   else f"{type(err).__name__}: {err}"}
+            why = _failure(err)
         finally:
             run.model = None
             if torch.cuda.is_available():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from pathlib import Path
 from typing import Any
 
 from explorer.i18n import N_, _
@@ -18,6 +19,13 @@ from explorer.i18n import N_, _
 COMPILE_FELL_BACK = N_("Compilation failed ({error}); training without torch.compile.")
 #: Templates of the live notes a training process writes into its progress (plain English).
 NOTES = (COMPILE_FELL_BACK,)
+
+DISK_FULL = N_("The server's disk is full (writing {file} failed); the last finished epoch is "
+               "kept.")
+#: When not even the failure could be written: the worker's exit status says it instead.
+DISK_FULL_EXITED = N_("The server's disk is full, so the training process ended; its last "
+                      "finished epoch is kept.")
+EXIT_DISK_FULL = 3  # the worker's exit status when its final status could not be written
 
 
 class ReasonError(Exception):
@@ -31,6 +39,11 @@ class ReasonError(Exception):
 def fields(template: str, **args: Any) -> dict[str, Any]:
     """The status fields of one reason: `template` must be marked with `N_()` by the caller."""
     return {"reason": template.format(**args), "reason_id": template, "reason_args": args}
+
+
+def disk_full(err: OSError) -> dict[str, Any]:
+    """The status fields of a write that failed because the disk is full."""
+    return fields(DISK_FULL, file=Path(str(err.filename)).name if err.filename else "?")
 
 
 def of_error(err: ReasonError) -> dict[str, Any]:
