@@ -552,7 +552,8 @@ def main(argv: list[str] | None = None) -> None:
           f"runs in {cfg.runs_dir}; logs in {cfg.run_dir}; config {paths['supervisord']}")
     if cfg.tls:
         names, ips = local_addresses()
-        hosts = [*names[1:2], *(f"[{ip}]" if ":" in ip else ip for ip in ips[2:])]
+        hosts = ([*names[1:2], *(f"[{ip}]" if ":" in ip else ip for ip in ips[2:])]
+                 if cfg.bind in ("0.0.0.0", "::") else [cfg.bind])
         redirect = (f"; http://…:{cfg.redirect_port()} redirects there"
                     if cfg.redirect_port() else "")
         print(f"students open {' or '.join(cfg.url(h) for h in hosts or ['localhost'])}{redirect}")
