@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from explorer.i18n import use_language
-from explorer.training import checkpoints, durable, engine, reasons, runs
+from explorer.training import (
+    checkpoints,
+    durable,
+    engine,
+    reasons,
+    run_queue,
+    runs,
+    scheduler,
+    worker,
+)
 from explorer.training.config import RunConfig, TrainConfig
 
 
@@ -134,3 +146,71 @@ def test_a_full_disk_at_the_heartbeat_ends_the_run_as_failed(root, monkeypatch):
     assert "disk is full (writing status.json failed)" in status["reason"]
     assert runs.read_status(run_dir)["state"] == "failed"
     assert _temp_files(run_dir) == []
+
+
+class _Exited:
+    """A worker process that has already ended with `code`."""
+
+    def __init__(self, code: int) -> None:
+        self.returncode, self.pid = code, 999999999
+
+    def poll(self) -> int:
+        return self.returncode
+
+
+def test_when_not_even_the_failure_can_be_written_the_scheduler_records_it(root, monkeypatch,
+                                                                           caplog):
+    run_dir = run_queue.submit(SHORT, "alice")
+    monkeypatch.setenv("EXPLORER_CLAIMED", "0")  # a worker started by hand, in this process
+    real_write = runs.write_status
+
+    def full_disk(run_dir_, state, *args, **kwargs):
+        if state != "queued":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(run_dir_, state, *args, **kwargs)
+
+    monkeypatch.setattr(runs, "write_status", full_disk)
+    code = worker.main(run_dir, lambda: SHORT, None)
+    assert code == reasons.EXIT_DISK_FULL
+    assert runs.read_status(run_dir, check_process=False)["state"] == "queued"
+
+    sched = scheduler.Scheduler()
+    sched.workers[run_dir.name] = scheduler.Worker(run_dir, _Exited(code))
+    with caplog.at_level(logging.WARNING, logger="explorer.scheduler"):
+        sched.tick()  # the disk is still full: kept, to be recorded later, and logged
+    assert run_dir.name in sched.workers
+    assert any("recording the end of run" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(runs, "write_status", real_write)  # space again
+    sched.tick()
+    assert run_dir.name not in sched.workers
+    status = runs.read_status(run_dir)
+    assert status["state"] == "failed"
+    assert status["reason"] == ("The server's disk is full, so the training process ended; "
+                                "its last finished epoch is kept.")
+
+
+def test_the_exit_code_sentence_when_the_disk_is_not_known_to_be_full(root):
+    run_dir = run_queue.submit(SHORT, "alice")
+    scheduler.finish(scheduler.Worker(run_dir, _Exited(1)), 1)
+    assert "exit code 1" in runs.read_status(run_dir)["reason"]
+
+
+def test_a_disk_full_exit_status_reads_as_disk_full():
+    assert "disk is full" in scheduler.exit_reason(reasons.EXIT_DISK_FULL)["reason"]
+    assert "disk is full" in scheduler.exit_reason(1, disk_full=True)["reason"]
+    assert "exit code 1" in scheduler.exit_reason(1)["reason"]
+
+
+def test_the_worker_exit_status_reaches_the_scheduler_from_a_real_process(root):
+    """`python -m explorer.train` turns a disk-full OSError into its exit status."""
+    script = ("import errno, os, sys\n"
+              "from explorer.training import worker\n"
+              "def full(*a, **k):\n"
+              "    raise OSError(errno.ENOSPC, 'No space left on device')\n"
+              "worker.train_here = full\n"
+              "sys.exit(worker.main(sys.argv[1], None, None))\n")
+    run_dir = run_queue.submit(SHORT, "alice")
+    done = subprocess.run([sys.executable, "-c", script, str(run_dir)], check=False,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == reasons.EXIT_DISK_FULL, done.stderr[-2000:]
+    assert run_queue.waiting() == []

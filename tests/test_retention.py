@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from explorer.training import retention, run_queue, runs
+from explorer.training import retention, run_queue, runs, scheduler
 from explorer.training.config import RunConfig, TrainConfig
 
 DAY = 86400.0
@@ -107,3 +107,9 @@ def test_remove_run_takes_the_folder_and_its_markers_but_refuses_a_live_run(root
     assert not run_dir.exists() and runs.list_runs() == []
     assert runs.markers(root, run_dir.name) == []
     assert runs.remove_run(run_dir) is False
+
+
+def test_the_scheduler_sweeps_when_it_starts(root):
+    _run("old", 40)
+    scheduler.Scheduler().tick()
+    assert _names(root) == []

@@ -23,13 +23,13 @@ import fcntl
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from explorer import devices
-from explorer.i18n import _
-from explorer.training import engine, runs
+from explorer.i18n import N_, _
+from explorer.training import engine, reasons, runs
 from explorer.training.config import RunConfig, TrainConfig
 
 STOP_FILE = "stop"
@@ -248,3 +248,154 @@ def request_stop(run_dir: Path) -> str:
 
 def stop_requested(run_dir: Path) -> bool:
     return (Path(run_dir) / STOP_FILE).exists()
+
+
+# --- claims held by their claimer, and runs that lost theirs -----------------------------------
+
+#: A claim not held by a live process is left alone this long (a claimer from before held
+#: claims, such as `request_stop`, settles its run right after claiming).
+CLAIM_GRACE_S = 10.0
+#: How often a run stranded between claim and launch goes back to the queue before it fails.
+MAX_REQUEUES = 2
+
+
+class Claim:
+    """A claimed run's marker in `.claimed/`, flock'd by its claimer.
+
+    The lock is taken before the marker leaves the queue and is passed on to the worker with
+    the slot's, so a claim whose lock is free belongs to nobody alive: the claimer died
+    between claim and launch, or the worker ended (see `reconcile`).
+    """
+
+    def __init__(self, fd: int, marker: Path) -> None:
+        self.fd, self.marker = fd, marker
+
+    def release(self) -> None:
+        """Close this process's copy of the lock (a worker started with it keeps its own)."""
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def drop(self) -> None:
+        """Remove the marker: the run ended, or will never start."""
+        with contextlib.suppress(OSError):
+            self.marker.unlink()
+
+
+def claim_held(item: Waiting) -> Claim | None:
+    """Take a waiting run off the queue holding its claim's lock; None for all but one caller."""
+    try:
+        fd = os.open(item.marker, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        target = _dir(item.marker.parent.parent, runs.CLAIMED_DIR) / item.marker.name
+        os.rename(item.marker, target)
+    except OSError:  # another claimer holds it, or took it first
+        os.close(fd)
+        return None
+    return Claim(fd, target)
+
+
+def claim_by_id(run_dir: Path) -> Claim | None:
+    """Claim one particular waiting run (a worker started by hand); None if it is not waiting."""
+    run_dir = Path(run_dir)
+    item = next((w for w in waiting(run_dir.parent) if w.run_id == run_dir.name), None)
+    return claim_held(item) if item is not None else None
+
+
+def drop_claim(run_dir: Path) -> None:
+    """Remove the run's claimed marker, if it has one (its run has ended)."""
+    run_dir = Path(run_dir)
+    for marker in runs.markers(run_dir.parent, run_dir.name):
+        if marker.parent.name == runs.CLAIMED_DIR:
+            with contextlib.suppress(OSError):
+                marker.unlink()
+
+
+def _lock_marker(marker: Path) -> int | None:
+    """A descriptor holding the marker's lock, if nobody else holds it and it is still there."""
+    try:
+        fd = os.open(marker, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.stat(marker).st_ino == os.fstat(fd).st_ino:  # not moved while we waited
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def _settle(root: Path, marker: Path, run_id: str) -> str | None:
+    """What becomes of a claim nobody holds (its lock is ours); None to leave it."""
+    run_dir = root / run_id
+    if not (run_dir / "config.json").exists():  # the run was removed
+        marker.unlink()
+        return "forgotten"
+    status = runs.read_status(run_dir, check_process=False)
+    state = status.get("state")
+    if state == "running":
+        if runs.record_if_dead(run_dir, CLAIM_GRACE_S) is None:
+            return None  # alive (on another machine, say), or too fresh to judge
+        marker.unlink()
+        return "failed"
+    if state != "queued":  # it ended: the claim is a leftover
+        marker.unlink()
+        return "cleaned"
+    if stop_requested(run_dir):
+        runs.write_status(run_dir, "stopped", **reasons.fields(N_("Stopped before it started.")))
+        marker.unlink()
+        return "stopped"
+    tries = int(status.get("requeued", 0))
+    if tries >= MAX_REQUEUES:
+        runs.write_status(run_dir, "failed", **reasons.fields(
+            N_("The server stopped before this run could start, {n} times: submit it again."),
+            n=tries + 1))
+        marker.unlink()
+        return "failed"
+    runs.write_status(run_dir, "queued", requeued=tries + 1)
+    os.rename(marker, _dir(root, runs.QUEUE_DIR) / marker.name)
+    return "requeued"
+
+
+def reconcile(root: Path | None = None, skip: Collection[str] = ()) -> dict[str, str]:
+    """Settle claims that nobody alive holds, and runs whose process is gone; never stuck.
+
+    A run claimed but never launched (its claimer died) goes back to the queue, at most
+    `MAX_REQUEUES` times, then fails with a reason; one whose stop was asked is stopped. A
+    `running` run whose process is gone is written `failed` (no longer live), and the claim
+    of a run that ended is removed. Runs in `skip` (this process's own workers) and claims
+    held or younger than `CLAIM_GRACE_S` are left alone; the claim's lock makes two processes
+    reconciling at once settle each run once. Returns {run_id: what happened}.
+    """
+    root = root or runs.runs_dir()
+    done: dict[str, str] = {}
+    for marker in sorted(_dir(root, runs.CLAIMED_DIR).iterdir()):
+        run_id = marker.name.split("-", 1)[-1]
+        if run_id in skip:
+            continue
+        try:
+            st = marker.stat()
+        except OSError:
+            continue
+        if time.time() - max(st.st_mtime, st.st_ctime) < CLAIM_GRACE_S:
+            continue
+        fd = _lock_marker(marker)
+        if fd is None:
+            continue
+        try:
+            what = _settle(root, marker, run_id)
+        finally:
+            os.close(fd)
+        if what:
+            done[run_id] = what
+    for info in runs.list_runs(root):  # running runs without a claim (the CLI's, older ones)
+        if (info.run_id not in skip and info.run_id not in done and info.state == "failed"
+                and runs.record_if_dead(info.path, CLAIM_GRACE_S) is not None):
+            done[info.run_id] = "failed"
+    return done

@@ -197,6 +197,22 @@ def read_config(run_dir: Path) -> RunConfig:
     return config
 
 
+def record_if_dead(run_dir: Path, min_age_s: float = 0.0) -> dict | None:
+    """Write `failed` for a `running` run whose process is gone (as `read_status` reads it).
+
+    Only when its last heartbeat is at least `min_age_s` old (the scheduler that launched it
+    records the exit status first). Returns the status written, or None.
+    """
+    raw = read_status(run_dir, check_process=False)
+    if raw.get("state") != "running" or time.time() - float(raw.get("updated", 0)) < min_age_s:
+        return None
+    verdict = read_status(run_dir)
+    if verdict["state"] == "running":
+        return None
+    kept = {k: v for k, v in verdict.items() if k not in ("state", "updated", "phase")}
+    return write_status(run_dir, "failed", **kept)
+
+
 def append_metrics(run_dir: Path, records: list[dict]) -> None:
     """Append records to `metrics.jsonl`, one JSON object per line, fsynced; on OSError
     (a full disk) none of them is appended and the error is raised."""

@@ -7,25 +7,37 @@ leaves nothing stuck, because any other server, or the next start, picks the que
 thread only launches and watches: training happens in the child, started in its own session
 so that a server restart does not stop it, under `torchrun` when a run asks for several
 processes. The thread never imports streamlit.
+
+Nothing is stranded: at start and every `RECONCILE_S` the thread settles claims that nobody
+alive holds (`run_queue.reconcile`: a run whose server died between claim and launch goes back
+to the queue) and records runs whose process is gone; every `retention.SWEEP_EVERY_S` it lets
+`retention` remove old runs. A tick that fails is logged (`explorer.scheduler`, at most once a
+minute with a count) and the thread goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from explorer import REPO_ROOT
 from explorer.i18n import N_
-from explorer.training import reasons, run_queue, runs
+from explorer.training import durable, reasons, retention, run_queue, runs
 
 POLL_S = 0.25
+RECONCILE_S = 15.0
+LOG_EVERY_S = 60.0  # a failure repeated every tick is logged this often, with a count
+
+log = logging.getLogger("explorer.scheduler")
 
 
 def worker_command(run_dir: Path, nproc: int) -> list[str]:
@@ -38,8 +50,14 @@ def worker_command(run_dir: Path, nproc: int) -> list[str]:
             "--nproc-per-node", str(nproc), *train]
 
 
-def exit_reason(returncode: int) -> dict:
-    """Why a worker ended, from its exit status: the status fields of `reasons.fields`."""
+def exit_reason(returncode: int, disk_full: bool = False) -> dict:
+    """Why a worker ended, from its exit status: the status fields of `reasons.fields`.
+
+    `disk_full`: writing its status failed for lack of space (or the worker said so, with
+    `reasons.EXIT_DISK_FULL`).
+    """
+    if disk_full or returncode == reasons.EXIT_DISK_FULL:
+        return reasons.fields(reasons.DISK_FULL_EXITED)
     if returncode < 0:
         with contextlib.suppress(ValueError):
             name = signal.Signals(-returncode).name
@@ -58,33 +76,65 @@ class Worker:
 
     run_dir: Path
     process: subprocess.Popen
+    disk_full: bool = False  # recording its end failed for lack of space (retried next tick)
 
 
-def launch(run_dir: Path, slot: run_queue.Slot) -> Worker:
-    """Start the run's worker with the slot's lock passed on; the child holds it till it ends."""
+def launch(run_dir: Path, slot: run_queue.Slot, claim: run_queue.Claim | None = None) -> Worker:
+    """Start the run's worker with the slot's lock (and the claim's) passed on; the child
+    holds them till it ends."""
     config = runs.read_config(run_dir)
     env = dict(os.environ, EXPLORER_CLAIMED="1", EXPLORER_RUNS_DIR=str(run_dir.parent),
                PYTHONUNBUFFERED="1")
     env.pop("EXPLORER_PROGRESS", None)
-    with open(run_dir / "worker.log", "ab") as log:
+    fds = (slot.fd,) if claim is None else (slot.fd, claim.fd)
+    with open(run_dir / "worker.log", "ab") as out:
         process = subprocess.Popen(
             worker_command(run_dir, config.settings.nproc), cwd=REPO_ROOT, env=env,
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            pass_fds=(slot.fd,), start_new_session=True,
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            pass_fds=fds, start_new_session=True,
         )
     slot.release()  # the child's copy of the descriptor keeps the lock
-    runs.write_status(run_dir, "running", pid=process.pid, phase="starting",
-                      processes=config.settings.nproc)
+    try:
+        runs.write_status(run_dir, "running", pid=process.pid, phase="starting",
+                          processes=config.settings.nproc)
+    except OSError:  # it runs all the same: the worker writes its status from its first beat
+        log.warning("could not record the start of run %s", run_dir.name, exc_info=True)
     return Worker(run_dir, process)
 
 
 def finish(worker: Worker, returncode: int) -> None:
-    """Record a worker's end: a run it left live gets `failed` with the exit sentence."""
+    """Record a worker's end: a run it left live gets `failed` with the exit sentence, and
+    its claim is removed. OSError if the status cannot be written (the disk is full)."""
     status = runs.read_status(worker.run_dir, check_process=False)
     if status.get("state") in runs.ACTIVE_STATES:
-        runs.write_status(worker.run_dir, "failed", **exit_reason(returncode),
+        runs.write_status(worker.run_dir, "failed", **exit_reason(returncode, worker.disk_full),
                           epochs_done=int(status.get("epochs_done", 0)),
                           test_acc=status.get("test_acc"))
+    run_queue.drop_claim(worker.run_dir)
+
+
+class Throttled:
+    """Logs failures with their traceback: the first of a kind at once, then at most one
+    every `every_s` that says how many went unlogged in between."""
+
+    def __init__(self, logger: logging.Logger, every_s: float = LOG_EVERY_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger, self.every_s, self.clock = logger, every_s, clock
+        self._last: dict[str, float] = {}
+        self._unlogged: dict[str, int] = {}
+
+    def failed(self, what: str, level: int = logging.ERROR) -> None:
+        """Call inside `except`: log the exception being handled, unless it is too soon."""
+        now = self.clock()
+        last = self._last.get(what)
+        if last is not None and now - last < self.every_s:
+            self._unlogged[what] = self._unlogged.get(what, 0) + 1
+            return
+        unlogged = self._unlogged.pop(what, 0)
+        since = (f" (and {unlogged} more time(s) in the last {now - last:.0f} s)"
+                 if unlogged and last is not None else "")
+        self._last[what] = now
+        self.logger.log(level, "%s failed%s", what, since, exc_info=True)
 
 
 class Scheduler:
@@ -96,34 +146,86 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._next_reconcile = self._next_sweep = 0.0  # monotonic: both at the first tick
+        self.failures = Throttled(log)
 
     def tick(self) -> None:
-        """One pass: reap finished workers, then start what the free slots allow."""
+        """One pass: reap finished workers, settle stranded runs (now and then), start what
+        the free slots allow, sweep old runs (now and then). Each part's failure is logged
+        and does not keep the others from their turn."""
         with self._lock:
-            for run_id, worker in list(self.workers.items()):
-                code = worker.process.poll()
-                if code is not None:
-                    del self.workers[run_id]
-                    finish(worker, code)
-            for item in run_queue.waiting(self.root):
-                slot = run_queue.try_slot(item.device, self.root)
-                if slot is None:
-                    continue
-                if not run_queue.claim(item):
+            now = time.monotonic()
+            self._guarded("reaping finished workers", self._reap)
+            if now >= self._next_reconcile:
+                self._next_reconcile = now + RECONCILE_S
+                self._guarded("settling stranded runs", self._reconcile)
+            self._guarded("starting queued runs", self._start_waiting)
+            if now >= self._next_sweep:
+                self._next_sweep = now + retention.SWEEP_EVERY_S
+                self._guarded("removing old runs", lambda: retention.sweep(
+                    self.root, every_s=retention.SWEEP_EVERY_S))
+
+    def _guarded(self, what: str, part: Callable[[], object]) -> None:
+        try:
+            part()
+        except Exception:  # a bad folder must not end the thread, nor hide
+            self.failures.failed(what)
+
+    def _reap(self) -> None:
+        for run_id, worker in list(self.workers.items()):
+            code = worker.process.poll()
+            if code is None:
+                continue
+            try:
+                finish(worker, code)
+            except OSError as err:  # kept, to be recorded at the next tick
+                worker.disk_full = worker.disk_full or durable.disk_full(err)
+                self.failures.failed(f"recording the end of run {run_id}", logging.WARNING)
+            else:
+                del self.workers[run_id]
+
+    def _reconcile(self) -> None:
+        for run_id, what in run_queue.reconcile(self.root, skip=set(self.workers)).items():
+            log.info("run %s had lost its process: %s", run_id, what)
+
+    def _start_waiting(self) -> None:
+        for item in run_queue.waiting(self.root):
+            slot = run_queue.try_slot(item.device, self.root)
+            if slot is None:
+                continue
+            claim = run_queue.claim_held(item)
+            launched = False
+            try:
+                launched = claim is not None and self._start(item.run_id, slot, claim)
+            finally:
+                if claim is not None:
+                    claim.release()
+                if not launched:  # `launch` closed this process's copy already
                     slot.release()
-                    continue
-                run_dir = (self.root or runs.runs_dir()) / item.run_id
-                try:
-                    self.workers[item.run_id] = launch(run_dir, slot)
-                except (OSError, ValueError) as err:
-                    slot.release()
-                    runs.write_status(run_dir, "failed", **reasons.fields(
-                        N_("The run could not start: {error}"), error=str(err)))
+
+    def _start(self, run_id: str, slot: run_queue.Slot, claim: run_queue.Claim) -> bool:
+        """Launch a claimed run, or settle it; True when its worker started."""
+        run_dir = (self.root or runs.runs_dir()) / run_id
+        if runs.read_status(run_dir, check_process=False).get("state") != "queued":
+            claim.drop()  # removed, or settled by someone else meanwhile
+            return False
+        if run_queue.stop_requested(run_dir):
+            runs.write_status(run_dir, "stopped", **reasons.fields(N_("Stopped before it "
+                                                                      "started.")))
+            claim.drop()
+            return False
+        try:
+            self.workers[run_id] = launch(run_dir, slot, claim)
+        except (OSError, ValueError) as err:
+            runs.write_status(run_dir, "failed", **reasons.fields(
+                N_("The run could not start: {error}"), error=str(err)))
+            claim.drop()  # only once it is failed: if that write fails, reconcile retries
+            return False
+        return True
 
     def _loop(self) -> None:
         while not self._stop.wait(POLL_S):
-            with contextlib.suppress(Exception):  # a bad folder must not end the thread
-                self.tick()
+            self._guarded("a scheduler tick", self.tick)
 
     def start(self) -> Scheduler:
         if self._thread is None:

@@ -1,11 +1,11 @@
 """The worker: one OS process (or one torchrun rank) that trains one run folder.
 
 `python -m explorer.train --run-dir <folder>` runs `main` here: the scheduler of a web server
-starts it with the queue claim done and the device slot's lock passed on; started by hand it
-claims the run and waits for a slot itself. Under `torchrun` every rank runs it: the process
-group comes from torchrun's environment (NCCL on CUDA, gloo on the CPU) and rank 0 alone
-writes the run folder. A stop request (the `stop` file, SIGTERM or Ctrl-C) ends the run at the
-next step with a checkpoint.
+starts it with the queue claim done and the locks of the claim and the device slot passed on;
+started by hand it claims the run (holding the claim's lock) and waits for a slot itself.
+Under `torchrun` every rank runs it: the process group comes from torchrun's environment (NCCL
+on CUDA, gloo on the CPU) and rank 0 alone writes the run folder. A stop request (the `stop`
+file, SIGTERM or Ctrl-C) ends the run at the next step with a checkpoint.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 
 from explorer import devices
-from explorer.training import engine, run_queue, runs
+from explorer.training import durable, engine, reasons, run_queue, runs
 from explorer.training.config import TrainConfig
 
 STOP_POLL_S = 0.1
@@ -81,14 +81,14 @@ def train_here(run_dir: Path, on_progress: Callable[[engine.Progress], None] | N
             signal.signal(sig, handler)
 
 
-def _claim_by_hand(run_dir: Path) -> str | None:
-    """Claim a queued run for a worker started by hand; the reason when it cannot."""
-    item = next((w for w in run_queue.waiting(run_dir.parent) if w.run_id == run_dir.name),
-                None)
-    if item is None or not run_queue.claim(item):
+def _claim_by_hand(run_dir: Path) -> run_queue.Claim:
+    """Claim a queued run for a worker started by hand (held till the worker ends);
+    ValueError when it is not waiting."""
+    claim = run_queue.claim_by_id(run_dir)
+    if claim is None:
         state = runs.read_status(run_dir).get("state")
-        return f"run {run_dir.name} is not waiting in the queue (it is {state})"
-    return None
+        raise ValueError(f"run {run_dir.name} is not waiting in the queue (it is {state})")
+    return claim
 
 
 def _run_dir_for_ranks(run_dir: Path | None, make_config: Callable[[], TrainConfig],
@@ -107,26 +107,35 @@ def main(run_dir: Path | None, make_config: Callable[[], TrainConfig], root: Pat
     """Worker entry: `--run-dir` (claimed by the scheduler or here), or settings under torchrun.
 
     Exit status 0 when the run finished or was stopped, 1 when it failed (so that torchrun
-    ends the other ranks), 2 when it could not start.
+    ends the other ranks), 2 when it could not start, `reasons.EXIT_DISK_FULL` (3) when the
+    disk was too full to write even the run's final status (the scheduler records it then).
     """
     rank, _ = init_distributed() if in_torchrun() else (0, 1)
-    slot = None
+    slot = claim = None
     try:
         given = run_dir is not None
         run_dir = _run_dir_for_ranks(run_dir, make_config, root, rank)
         if rank == 0 and os.environ.get("EXPLORER_CLAIMED") != "1":
-            if given and (reason := _claim_by_hand(run_dir)):
-                print(f"error: {reason}", file=sys.stderr)
-                return 2
+            if given:
+                claim = _claim_by_hand(run_dir)
             device = runs.read_config(run_dir).settings.device
             slot = run_queue.wait_for_slot(devices.pick_device(device).type, run_dir.parent)
         status = train_here(run_dir, on_progress if rank == 0 else None)
+        if rank == 0:
+            run_queue.drop_claim(run_dir)  # the run ended: its claim is done with
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        if not durable.disk_full(err):
+            raise
+        print(f"error: the disk is full, the run's status could not be written: {err}",
+              file=sys.stderr)
+        return reasons.EXIT_DISK_FULL
     finally:
-        if slot is not None:
-            slot.release()
+        for held in (slot, claim):
+            if held is not None:
+                held.release()
         if dist.is_initialized():
             with contextlib.suppress(Exception):
                 dist.destroy_process_group()
