@@ -89,8 +89,8 @@ def actor() -> access.Actor:
 
 
 def _client() -> str:
-    """Whom the throttle counts: the address HAProxy saw (the last X-Forwarded-For entry,
-    which HAProxy appends, trusted only when the request came from loopback), else this one."""
+    """Whom the throttle counts: the peer's address, or behind HAProxy (the peer is loopback)
+    the X-Forwarded-For that HAProxy sets, replacing whatever a client sent."""
     direct = st.context.ip_address  # None when the peer is loopback, i.e. HAProxy or a laptop
     if isinstance(direct, str) and direct:
         return direct
