@@ -13,13 +13,16 @@ something the network never saw, so a trained LeNet misreads it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image
 
 from explorer.i18n import _
-from explorer.training.config import RunConfig
+
+if TYPE_CHECKING:  # a run's settings, read by attribute: the lesson does not import training
+    from explorer.training.config import RunConfig
 
 FIELD = 28  # the MNIST image
 BOX = 20  # the box the ink is scaled into
