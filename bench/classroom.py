@@ -21,15 +21,17 @@ The memory bar is judged on PSS: summed RSS counts the pages of torch's shared l
 machine holds them once; PSS divides each shared page among the processes that map it, so the
 sum is what the replicas really use.
 
-The served stack starts with a new, empty runs folder, so `make serve`'s preparation of the
-weight store (`explorer/serving/prepare.py`: the large networks' default weights) runs
-first; the waves start once it has exited, as a class would find a server started before
-the lesson (the seconds it took are printed). The `make run` reference prepares nothing.
-
-Media: the load generator keeps no cookies, so through a cookie-sticky balancer its /media/
-GETs would reach whichever process HAProxy picks, not the one that holds the student's
-session (a browser sends the cookie and has no such problem). Both setups therefore run with
-`--no-media` unless --media is given; the script runs, and so the images' cost, are the same.
+Both setups start with a new, empty runs folder and have their weight store prepared
+(`explorer/serving/prepare.py`: the large networks' default weights) before the first wave, as
+a class would find a server started before the lesson: `make serve` runs it as its one-shot
+program, the `make run` reference runs it before its server starts (the seconds each took
+are printed). Every student uploads a photo of their own where a page takes one (`--upload`:
+a folder of distinct photos made from `assets/images/` at the start, one per student), and
+fetches the /media/ files its pages render as a browser does (the load generator keeps the
+balancer's cookie; `--no-media` turns that off). Each wave draws its students' interactions
+with a seed of its own, so the calm wave does not replay the busy wave's interactions on warm
+caches. A wave meets its bar when its p95 is under it and no session failed and no exception
+element was drawn; RSS is reported beside PSS. The script exits 1 when any bar is not met.
 
     .venv/bin/python bench/classroom.py                                   # the full run
     .venv/bin/python bench/classroom.py --students 10 --interactions 2 --waves busy,feature-maps
@@ -161,6 +163,13 @@ class Reference:
     def __enter__(self):
         self.runs = Path(tempfile.mkdtemp(prefix="classroom-reference-runs-"))
         env = {**os.environ, "EXPLORER_RUNS_DIR": str(self.runs), "MALLOC_ARENA_MAX": "2"}
+        # the same preparation `make serve` runs, so both sides meet a class alike
+        t0 = time.monotonic()
+        said = subprocess.run([sys.executable, "-m", "explorer.serving.prepare"],
+                              capture_output=True, text=True, check=True, cwd=REPO_ROOT,
+                              env=env).stdout.strip().splitlines() or ["no log"]
+        print(f"{self.label}: store prepared in {time.monotonic() - t0:.0f} s ({said[-1]})",
+              flush=True)
         out = subprocess.run([sys.executable, str(LOADTEST), "serve", "--cwd", str(REPO_ROOT)],
                              capture_output=True, text=True, check=True, cwd=REPO_ROOT, env=env)
         self.info = json.loads(out.stdout.strip().splitlines()[-1])
@@ -250,7 +259,29 @@ def pct(values: list[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def run_wave(setup, wave: Wave, args) -> dict:
+def student_photos(count: int, seed: int) -> Path:
+    """`count` distinct photos, one per student: random crops of the app's sample photos at
+    random sizes (320-900 px a side), as JPEG and PNG, in a new temporary folder."""
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(seed)
+    sources = sorted((REPO_ROOT / "assets" / "images").glob("*.*"))
+    folder = Path(tempfile.mkdtemp(prefix="classroom-photos-"))
+    for i in range(count):
+        with Image.open(rng.choice(sources)) as img:
+            img = img.convert("RGB")
+            w, h = img.size
+            cw, ch = rng.randint(w // 2, w), rng.randint(h // 2, h)
+            x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
+            side = rng.randint(320, 900)
+            crop = img.crop((x, y, x + cw, y + ch)).resize((side, side * ch // cw))
+            crop.save(folder / f"student-{i:03d}.{'jpg' if i % 2 else 'png'}")
+    return folder
+
+
+def run_wave(setup, wave: Wave, args, seed: int, photos: Path | None) -> dict:
     out_json = Path(tempfile.mkstemp(prefix=f"classroom-{wave.name}-", suffix=".json")[1])
     before = sum(rss_mb(p) for p in setup.pids())
     sampler = RssSampler(setup.pids)
@@ -258,7 +289,9 @@ def run_wave(setup, wave: Wave, args) -> dict:
     cmd = [sys.executable, str(LOADTEST), "run", "--port", str(setup.port),
            "--pages", wave.pages, "--think", wave.think, "--interactions", str(args.interactions),
            "--label", f"{setup.label}: {wave.name}", "--json", str(out_json),
-           "--max-seconds", str(args.max_seconds), "--seed", str(args.seed)]
+           "--max-seconds", str(args.max_seconds), "--seed", str(seed)]
+    if photos is not None:
+        cmd += ["--upload", str(photos)]
     if not args.media:
         cmd.append("--no-media")
     if setup.tls:
@@ -280,11 +313,12 @@ def run_wave(setup, wave: Wave, args) -> dict:
     skipped = sum(1 for st in phase["students"] for it in st["interactions"] if it["error"])
     failed = sum(len(d["failed"]) for d in phase["per_page"].values())
     exceptions = sum(len(d["exceptions"]) for d in phase["per_page"].values())
+    uploads = [v for d in phase["per_page"].values() for v in d.get("upload", [])]
     return {"setup": setup.label, "wave": wave.name, "p50": pct(interact, 50),
             "p95": pct(interact, 95), "n": len(interact), "render_p95": pct(render, 95),
             "failed": failed, "skipped": skipped, "exceptions": exceptions,
             "rss_before": before, "rss_peak": peak, "rss_after": after, "wall": wall,
-            "pss_peak": peak_pss,
+            "pss_peak": peak_pss, "upload_p95": pct(uploads, 95), "uploads": len(uploads),
             "processes": len(setup.pids()),
             "markdown": proc.stdout.strip()}
 
@@ -293,35 +327,48 @@ def fmt(v: float | None, digits: int = 2) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
-def report(rows: list[dict], chosen: list[Wave], args) -> None:
+def met(row: dict, wave: Wave) -> bool:
+    """A wave's bar: p95 under it, no failed session, no exception element drawn (and for the
+    memory wave, the PSS peak under its bar)."""
+    ok = (row["p95"] is not None and row["p95"] < wave.p95_bar_s and row["failed"] == 0
+          and row["exceptions"] == 0)
+    return ok and (not wave.rss_bar_mb or row["pss_peak"] < wave.rss_bar_mb)
+
+
+def report(rows: list[dict], chosen: list[Wave], args) -> bool:
     print(f"\n## Classroom: {args.students} students, {args.interactions} interactions, "
-          f"{args.replicas} replicas, media {'on' if args.media else 'off'}, settle "
+          f"{args.replicas} replicas, media {'on' if args.media else 'off'}, uploads "
+          f"{'on' if args.upload else 'off'}, settle "
           f"{args.settle if args.settle is not None else 'auto'} s, {os.cpu_count()} cores\n")
-    print("| wave | setup | interaction p50 / p95 (s) | n | first render p95 (s) | failed |"
-          " RSS before / peak / after (MB) | after / before | PSS peak (MB) | bar |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| wave | setup | interaction p50 / p95 (s) | n | first render p95 (s) | upload p95 "
+          "(s) | failed | exceptions | RSS before / peak / after (MB) | after / before | PSS "
+          "peak (MB) | bar |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    every = True
     by = {(r["wave"], r["setup"]): r for r in rows}
     for wave in chosen:
         for r in (r for r in rows if r["wave"] == wave.name):
-            ok = r["p95"] is not None and r["p95"] < wave.p95_bar_s and r["failed"] == 0
+            ok = met(r, wave)
+            every = every and (ok or r["setup"] == Reference.label)  # the bars are the class's
             bar = f"p95 < {wave.p95_bar_s:g} s"
             if wave.rss_bar_mb:
-                ok = ok and r["pss_peak"] < wave.rss_bar_mb
                 bar += f", PSS peak < {wave.rss_bar_mb / 1024:g} GB"
             ratio = r["rss_after"] / r["rss_before"] if r["rss_before"] else None
             print(f"| {wave.name} | {r['setup']} | {fmt(r['p50'])} / {fmt(r['p95'])} | "
-                  f"{r['n']} | {fmt(r['render_p95'])} | {r['failed']} | "
+                  f"{r['n']} | {fmt(r['render_p95'])} | {fmt(r['upload_p95'])} | {r['failed']} | "
+                  f"{r['exceptions']} | "
                   f"{r['rss_before']:.0f} / {r['rss_peak']:.0f} / {r['rss_after']:.0f} | "
                   f"{fmt(ratio)} | {r['pss_peak']:.0f} | {bar}: {'met' if ok else 'NOT met'} |")
         ref = [r for (w, s), r in by.items() if w == wave.name and s == Reference.label]
         srv = [r for (w, s), r in by.items() if w == wave.name and s != Reference.label]
         if ref and srv and ref[0]["p95"] and srv[0]["p95"]:
             print(f"| {wave.name} | served / reference | p95 ratio "
-                  f"{srv[0]['p95'] / ref[0]['p95']:.2f} | | | | peak RSS ratio "
+                  f"{srv[0]['p95'] / ref[0]['p95']:.2f} | | | | | | peak RSS ratio "
                   f"{srv[0]['rss_peak'] / max(ref[0]['rss_peak'], 1):.2f} | | | |")
+    return every
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--replicas", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--students", type=int, default=30)
@@ -333,7 +380,10 @@ def main() -> None:
                          f"wave {MEMORY_SETTLE_S:g} s, past the shared caches' idle timeout)")
     ap.add_argument("--max-seconds", type=float, default=400, help="cap for one wave")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--media", action="store_true", help="fetch /media/ files (see docstring)")
+    ap.add_argument("--no-media", dest="media", action="store_false",
+                    help="do not fetch /media/ files (a browser does)")
+    ap.add_argument("--no-upload", dest="upload", action="store_false",
+                    help="no student uploads a photo of their own")
     ap.add_argument("--no-reference", dest="reference", action="store_false",
                     help="skip the single-process reference")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false",
@@ -348,18 +398,19 @@ def main() -> None:
     if missing:
         print(f"skipped: {', '.join(missing)} not found (loadtest at {LOADTEST}; "
               "`make serve-tools` installs haproxy, supervisor and openssl)")
-        return
+        return 0
     table = waves(args.students)
     chosen = [table[w.strip()] for w in args.waves.split(",")]
     setups = [Served(args.replicas)] + ([Reference()] if args.reference else [])
+    photos = student_photos(args.students, args.seed) if args.upload else None
     rows = []
     for setup in setups:
         with setup:
             if args.warmup:
                 warm_up(setup, sorted({p.split(":")[0] for w in chosen
                                        for p in w.pages.split(",")}))
-            for wave in chosen:
-                row = run_wave(setup, wave, args)
+            for i, wave in enumerate(chosen):
+                row = run_wave(setup, wave, args, args.seed + i, photos)
                 rows.append(row)
                 if args.verbose:
                     print(row["markdown"], "\n", flush=True)
@@ -368,8 +419,10 @@ def main() -> None:
                       f"{row['failed']} failed sessions, {row['exceptions']} exceptions, peak RSS "
                       f"{row['rss_peak']:.0f} MB over {row['processes']} processes, "
                       f"{row['wall']:.0f} s", flush=True)
-    report(rows, chosen, args)
+    if photos is not None:
+        shutil.rmtree(photos, ignore_errors=True)
+    return 0 if report(rows, chosen, args) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
