@@ -105,9 +105,10 @@ fonts:
 # merge into explorer/locale/zh/LC_MESSAGES/messages.po; then translate the new entries.
 messages: $(VENV)/.runtime-installed
 	mkdir -p build
-	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --omit-header -o build/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg --add-location=file -w 100 --omit-header \
+		-o build/messages.pot .
 	$(VENV)/bin/pybabel update -i build/messages.pot -d explorer/locale -D messages -l zh \
-		--no-fuzzy-matching --ignore-obsolete
+		-w 100 --no-fuzzy-matching --ignore-obsolete
 
 lint: $(VENV)/.test-installed
 	$(PY) -m ruff check .
