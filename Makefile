@@ -40,7 +40,7 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.runtime-installed
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
-# MALLOC_ARENA_MAX: see "What one process costs" in the README (make serve sets it too).
+# MALLOC_ARENA_MAX: see "What one process costs" in docs/serving.md (make serve sets it too).
 run: $(VENV)/.runtime-installed fonts
 	MALLOC_ARENA_MAX=2 $(PY) -m streamlit run explorer/app.py --server.port $(PORT) \
 		--server.address $(or $(ADDRESS),127.0.0.1)

@@ -95,7 +95,7 @@ def test_https_on_the_port_with_secure_cookies_and_a_redirect_from_plain_http(tm
     assert redirect[0] == "bind 127.0.0.1:8080"
     assert any(line.startswith("http-request redirect location https://%[var(txn.host)]:8501"
                                "%[pathq] code 301") for line in redirect)
-    assert "Strict-Transport-Security" not in text  # see the README: no HSTS
+    assert "Strict-Transport-Security" not in text  # see docs/serving.md: no HSTS
     assert not PLACEHOLDER.search(text)
 
 
@@ -140,7 +140,7 @@ def test_both_frontends_track_every_client_address_and_answer_429_beyond_the_lim
             if line.startswith(("default_backend", "http-request redirect")))
     defaults = serving.ServeConfig()
     assert (defaults.client_conns, defaults.client_rate, defaults.client_all_rate) == (
-        1000, 3000, 20000)  # the README's figures
+        1000, 3000, 20000)  # docs/serving.md's figures
 
 
 @pytest.mark.parametrize("over", [

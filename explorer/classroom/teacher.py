@@ -1,6 +1,6 @@
 """The teacher's sign-in: OpenID Connect through Streamlit where configured, else a passphrase.
 
-Nobody is the teacher by default. The operator chooses one of two ways (README, "Running a
+Nobody is the teacher by default. The operator chooses one of two ways (docs/serving.md, "Running a
 class safely"):
 
 - **An OpenID Connect provider** in `.streamlit/secrets.toml` (`[auth]`, Streamlit's own

@@ -37,7 +37,7 @@ DEFAULT_RUN_DIR = REPO_ROOT / "build" / "serve"
 COOKIE_NAME = "EXPLORER_SERVER"
 DEFAULT_PORT = 8501  # HTTPS (plain HTTP with tls=False)
 DEFAULT_HTTP_PORT = 8080  # plain HTTP, answered with a redirect to HTTPS on the port above
-# Per client address, at the balancer (see "Serving a class" in the README for the figures):
+# Per client address, at the balancer (see docs/serving.md, "One machine", for the figures):
 # a class behind one router shares one address, so these sit far above what a class opens
 # and sends, and stop a script that opens connections or requests in a loop.
 DEFAULT_CLIENT_CONNS = 1000  # connections open at once
