@@ -21,6 +21,7 @@ from explorer.training import (
     run_queue,
     runs,
     scheduler,
+    timeline,
     worker,
 )
 from explorer.training.config import RunConfig, TrainConfig
@@ -99,6 +100,32 @@ def test_a_status_that_cannot_be_written_keeps_the_last_one(tmp_path, monkeypatc
     assert json.loads((run_dir / "status.json").read_text())["epochs_done"] == 1
     assert _temp_files(run_dir) == []
 
+
+
+def test_a_timeline_snapshot_that_cannot_be_written_turns_the_timeline_off(tmp_path,
+                                                                         monkeypatch):
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.LazyLinear(10))
+    x = torch.zeros(1, 1, 28, 28)
+    model(x)
+    recorder = timeline.Recorder(tmp_path, model, x, torch.zeros(1, 28, 28, dtype=torch.uint8),
+                                 0, 0, total_steps=10, steps_per_epoch=5, background=True)
+    recorder.record(0)
+    recorder.close()  # written in the background, all of it once closed
+    assert timeline.read(tmp_path).steps == [0]
+
+    def full(obj, fh, *args, **kwargs):
+        fh.write(b"partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    recorder = timeline.Recorder(tmp_path, model, x, torch.zeros(1, 28, 28, dtype=torch.uint8),
+                                 0, 0, total_steps=10, steps_per_epoch=5, background=True)
+    assert recorder.error == ""
+    monkeypatch.setattr(torch, "save", full)
+    recorder.record(1)
+    recorder.close()
+    assert "No space left" in recorder.error and not recorder.due(2)
+    assert timeline.read(tmp_path).steps == [0] and _temp_files(tmp_path) == []
 
 SHORT = TrainConfig(device="cpu", epochs=3, batch_size=512)
 

@@ -432,7 +432,7 @@ class _Run:
         if self.main:  # snapshots of one fixed test image's maps; step 0 is the untrained net
             self.timeline = timeline.Recorder(
                 self.run_dir, model, pipeline(test_x[:1], train=False), test_x[0], 0,
-                int(test_y[0]), steps * cfg.epochs, steps)
+                int(test_y[0]), steps * cfg.epochs, steps, background=True)
             self.timeline.record(0)
         step = 0
         for epoch in range(1, cfg.epochs + 1):
@@ -601,6 +601,8 @@ def train(run_dir: Path | str, *, stop: threading.Event | None = None,
         except Exception as err:  # anything else ends the run, never the app
             why = _failure(err)
         finally:
+            if run.timeline is not None:
+                run.timeline.close()
             run.model = None
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,11 +98,19 @@ def _save_atomic(obj: Any, path: Path) -> None:
 
 
 class Recorder:
-    """Takes a run's snapshots (rank 0 only). A failure turns it off, never the run."""
+    """Takes a run's snapshots (rank 0 only). A failure turns it off, never the run.
+
+    `background=True` writes the snapshots in a thread of their own (call `close` at the
+    end): a durable write costs about a millisecond, and a short run takes a snapshot at
+    almost every step of its training loop.
+    """
 
     def __init__(self, run_dir: Path, model: nn.Module, probe_input: torch.Tensor,
                  probe_pixels: torch.Tensor, probe_index: int, probe_label: int,
-                 total_steps: int, steps_per_epoch: int, count: int = COUNT) -> None:
+                 total_steps: int, steps_per_epoch: int, count: int = COUNT,
+                 background: bool = False) -> None:
+        self.writer = (ThreadPoolExecutor(1, thread_name_prefix="timeline-writer")
+                       if background else None)
         self.folder = Path(run_dir) / FOLDER
         self.model = model
         self.x = probe_input[:1].detach()
@@ -153,14 +162,28 @@ class Recorder:
                         "filter_layer": first[0] if first else "",
                         "filters": (_few_filters(first[1]) if first else torch.empty(0)),
                         "maps": maps}
-            _save_atomic(snapshot, self.folder / f"step-{step:07d}.pt")
             self.last_step = step
+            if self.writer is not None:  # the tensors are copies: the model may train on
+                self.writer.submit(self._write, snapshot, step)
+            else:
+                self._write(snapshot, step)
         except Exception as err:
             self._give_up(err)
         finally:
             for handle in handles:
                 handle.remove()
             self.model.train(was_training)
+
+    def _write(self, snapshot: dict[str, Any], step: int) -> None:
+        try:
+            _save_atomic(snapshot, self.folder / f"step-{step:07d}.pt")
+        except Exception as err:
+            self._give_up(err)
+
+    def close(self) -> None:
+        """Wait until every snapshot taken is written."""
+        if self.writer is not None:
+            self.writer.shutdown(wait=True)
 
 
 # --- reading (any process) --------------------------------------------------------------------
