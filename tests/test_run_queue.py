@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from explorer.training import run_queue, runs
+from explorer.training import access, run_queue, runs
 from explorer.training.config import TrainConfig
 
 
@@ -98,10 +98,10 @@ def test_rapid_submissions_from_one_owner_start_one_run(root):
 
 def test_stopping_a_queued_run_drops_it_from_the_queue(root):
     run_dir = run_queue.submit(CPU, "alice")
-    assert run_queue.request_stop(run_dir) == "dropped"
+    assert run_queue.request_stop(run_dir, access.Actor.operator()) == "dropped"
     assert runs.read_status(run_dir)["state"] == "stopped"
     assert run_queue.waiting() == [] and run_queue.live_runs("alice") == []
-    assert run_queue.request_stop(run_dir) == "not live"
+    assert run_queue.request_stop(run_dir, access.Actor.operator()) == "not live"
 
 
 def test_a_missing_device_is_refused_before_anything_is_written(root):

@@ -14,7 +14,7 @@ import torch
 
 from explorer import REPO_ROOT
 from explorer.models import zoo
-from explorer.training import checkpoints, cli, engine, run_queue, runs, scheduler
+from explorer.training import access, checkpoints, cli, engine, run_queue, runs, scheduler
 from explorer.training.config import TrainConfig
 
 LONG = TrainConfig(device="cpu", epochs=50, batch_size=64, readouts_per_s=20)
@@ -66,7 +66,7 @@ def test_two_schedulers_never_start_one_run_twice_and_keep_the_device_limit(root
         assert run_queue.position(second.name) == 1
     finally:
         for run_dir in (first, second):
-            run_queue.request_stop(run_dir)
+            run_queue.request_stop(run_dir, access.Actor.operator())
         for sched in (a, b):
             for w in sched.workers.values():
                 w.process.wait(timeout=60)
@@ -78,7 +78,7 @@ def test_stop_ends_a_running_worker_within_two_seconds_with_a_loadable_checkpoin
     sched.tick()
     _until(lambda: _training(run_dir), 120, "the first steps")
     asked = time.monotonic()
-    assert run_queue.request_stop(run_dir) == "requested"
+    assert run_queue.request_stop(run_dir, access.Actor.operator()) == "requested"
     _until(lambda: runs.read_status(run_dir)["state"] == "stopped", 2.0, "the stop (2 s)")
     took = time.monotonic() - asked
     assert took < 2.0, took

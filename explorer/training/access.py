@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from explorer.i18n import _
-from explorer.training import runs
+from explorer.training import reasons, runs
 from explorer.training.config import RunConfig
 
 RUN_ID = re.compile(r"\d{8}-\d{6}-[a-z0-9]+(?:-[a-z0-9]+)*-[0-9a-f]{4}")
@@ -148,7 +148,10 @@ def delete_run(run_id: object, actor: Actor, root: Path | None = None) -> None:
     if info.state in runs.ACTIVE_STATES:
         raise AccessDenied(_("Run {run} is still queued or running: stop it first.").format(
             run=info.run_id))
-    runs.remove_run(info.path)
+    try:
+        runs.remove_run(info.path)
+    except runs.RunIsLive as err:  # it was queued again or claimed a moment ago
+        raise AccessDenied(reasons.shown(reasons.of_error(err))) from None
 
 
 def set_shared(run_id: object, actor: Actor, shared: bool, root: Path | None = None) -> None:

@@ -10,6 +10,7 @@ terminal can queue, claim, stop and list runs, and they never start one run twic
   `flock` by the worker for its whole life. The kernel releases a lock when its process
   dies, even by SIGKILL, so a crashed run never keeps its slot.
 - Stop: `<run>/stop` asks a worker to stop; a queued run is dropped from the queue instead.
+  Only the run's owner or the teacher may (`access`), checked here, not by a button.
 - Owners: a run records who started it (a browser's owner id, or "cli"); a student may have
   at most `$EXPLORER_RUNS_PER_OWNER` (default 1) submissions queued or running at once. The
   runs of one experiment (`submit_group`) are one submission: they queue together and run
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from explorer import devices
 from explorer.i18n import N_, _
-from explorer.training import engine, reasons, runs
+from explorer.training import access, engine, reasons, runs
 from explorer.training.config import RunConfig, TrainConfig
 
 STOP_FILE = "stop"
@@ -43,11 +44,6 @@ def runs_per_device() -> int:
 def runs_per_owner() -> int:
     """How many live runs one student may have (`$EXPLORER_RUNS_PER_OWNER`, default 1)."""
     return max(1, int(os.environ.get("EXPLORER_RUNS_PER_OWNER") or 1))
-
-
-def teacher_mode() -> bool:
-    """`$EXPLORER_TEACHER_MODE=1`: anyone may stop anyone's run (the teacher's server)."""
-    return os.environ.get("EXPLORER_TEACHER_MODE", "").lower() in ("1", "true", "yes")
 
 
 def _dir(root: Path, name: str) -> Path:
@@ -232,16 +228,25 @@ def submit_group(configs: Sequence[TrainConfig], owner: str, root: Path | None =
     return run_dirs
 
 
-def request_stop(run_dir: Path) -> str:
-    """Ask a run to stop. A queued run leaves the queue at once; returns what happened."""
+def request_stop(run_dir: Path, actor: access.Actor) -> str:
+    """Ask a run to stop, if `actor` owns it or is the teacher (else `access.AccessDenied`).
+
+    A queued run leaves the queue at once; returns what happened.
+    """
     run_dir = Path(run_dir)
+    access.authorise_manage(runs.run_info(run_dir), actor, _("stop"))
     status = runs.read_status(run_dir)
     if status.get("state") not in runs.ACTIVE_STATES:
         return "not live"
     (run_dir / STOP_FILE).touch()
     for item in waiting(run_dir.parent):
-        if item.run_id == run_dir.name and claim(item):
-            runs.write_status(run_dir, "stopped", "Stopped before it started.")
+        if item.run_id == run_dir.name and (held := claim_held(item)) is not None:
+            try:
+                runs.write_status(run_dir, "stopped",
+                                  **reasons.fields(N_("Stopped before it started.")))
+                drop_claim(run_dir)  # the run has ended: its claim goes with it
+            finally:
+                held.release()
             return "dropped"
     return "requested"
 

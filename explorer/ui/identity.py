@@ -146,8 +146,8 @@ def teacher_panel() -> None:
         if not sign_in.configured:
             st.caption(_("No teacher is set up on this server, so nobody has teacher powers. "
                          "The person who runs the server sets one up with `python -m "
-                         "explorer.classroom set-passphrase` or a sign-in provider (docs/serving.md, "
-                         "“Running a class safely”)."))
+                         "explorer.classroom set-passphrase` or a sign-in provider "
+                         "(docs/serving.md, “Running a class safely”)."))
             return
         if sign_in.oidc and sign_in.teacher_emails:
             if user.get("is_logged_in"):
