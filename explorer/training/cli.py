@@ -193,6 +193,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         return _torchrun(run_dir, config.nproc, slot, out)
     try:
         status = worker.train_here(run_dir, _progress_printer(out))
+    except OSError as err:  # not even the final status could be written: a full disk, say
+        print(f"\nerror: {run_dir.name} ended and its status could not be written ({err}); "
+              "its last finished epoch is in checkpoint.pt", file=sys.stderr)
+        return 3
     finally:
         slot.release()
     return _summary(run_dir, status, out)
