@@ -169,3 +169,21 @@ def test_prepare_run_records_the_tag_given(root):
     run_dir = engine.prepare_run(TrainConfig(device="cpu"), root, owner=ALICE.owner)
     assert runs.read_config(run_dir).owner == ALICE.owner
     assert os.path.isdir(run_dir)
+
+
+@pytest.mark.parametrize("crafted", ["../../x", "/etc/passwd", "..", "%2e%2e"])
+def test_a_crafted_run_link_gets_one_sentence_on_the_page(crafted):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["run"] = crafted
+    at.run()
+    at.switch_page("../pages/training.py").run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert f"There is no run {crafted!r} that you can open." in warnings
+    shown = " ".join(e.value for e in [*at.warning, *at.info, *at.caption, *at.markdown]
+                     if isinstance(e.value, str))
+    assert str(runs.runs_dir()) not in shown and "/tmp" not in shown
