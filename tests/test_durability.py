@@ -101,7 +101,6 @@ def test_a_status_that_cannot_be_written_keeps_the_last_one(tmp_path, monkeypatc
     assert _temp_files(run_dir) == []
 
 
-
 def test_a_timeline_snapshot_that_cannot_be_written_turns_the_timeline_off(tmp_path,
                                                                          monkeypatch):
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
@@ -126,6 +125,7 @@ def test_a_timeline_snapshot_that_cannot_be_written_turns_the_timeline_off(tmp_p
     recorder.close()
     assert "No space left" in recorder.error and not recorder.due(2)
     assert timeline.read(tmp_path).steps == [0] and _temp_files(tmp_path) == []
+
 
 SHORT = TrainConfig(device="cpu", epochs=3, batch_size=512)
 
