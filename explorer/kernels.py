@@ -32,9 +32,19 @@ PADDING_MODES: tuple[PaddingMode, ...] = ("zeros", "reflect", "replicate")
 DISPLAY_MODES: tuple[DisplayMode, ...] = ("clip", "abs", "minmax")
 COLOUR_MODES: tuple[ColourMode, ...] = ("grayscale", "rgb")
 MIN_SIZE, MAX_SIZE = 1, 7
+SIZES = (MIN_SIZE, MAX_SIZE)  #: smallest and largest kernel side
 CUSTOM = "Custom"
 #: What `parse_kernel` calls the grids it reads, for its messages.
 GRID_NAMES = (N_("kernel"), N_("input grid"), N_("window"))
+#: The modes and channels as the page names them (the English keys stay the option values).
+COLOUR_NAMES: dict[str, str] = {"grayscale": N_("Grayscale"),
+                                "rgb": N_("RGB, each channel (groups=3)")}
+PADDING_NAMES: dict[str, str] = {"zeros": N_("Zeros"), "reflect": N_("Reflect"),
+                                 "replicate": N_("Replicate")}
+DISPLAY_NAMES: dict[str, str] = {"clip": N_("Clip to 0..255"), "abs": N_("Absolute value"),
+                                 "minmax": N_("Min-max rescale")}
+CHANNELS = ("red", "green", "blue")
+CHANNEL_NAMES: dict[str, str] = {"red": N_("red"), "green": N_("green"), "blue": N_("blue")}
 
 Grid = tuple[tuple[float, ...], ...]
 
@@ -113,6 +123,11 @@ PRESET_NAMES: dict[str, str] = {
     "Outline 3x3": N_("Outline 3x3"), "Custom": N_("Custom"),
 }
 PRESETS: dict[str, Preset] = {p.name: p for p in PRESET_LIST}
+
+
+def preset_or_first(name: str) -> Preset:
+    """The preset called `name`, or the first one (for "Custom" or an unknown name)."""
+    return PRESETS.get(name, PRESET_LIST[0])
 
 
 # --- reading kernels ------------------------------------------------------------------------
@@ -204,10 +219,20 @@ def apply_edits(cells: Sequence[Sequence[str]], edited_rows: dict) -> list[list[
 
 @dataclass(frozen=True)
 class PreparedKernel:
-    """The weights conv2d actually uses, plus sentences saying what was done to them."""
+    """The weights conv2d actually uses, plus sentences saying what was done to them.
+
+    `warns`: the first note is a warning, not a remark (an all-zeros kernel was to be
+    normalised: every output pixel is 0).
+    """
 
     weights: torch.Tensor
     notes: tuple[str, ...]
+    warns: bool = False
+
+    @property
+    def total(self) -> float:
+        """The sum of the weights conv2d uses."""
+        return float(self.weights.sum())
 
 
 def prepare_kernel(kernel: torch.Tensor, normalise: bool = False, flip: bool = False
@@ -215,9 +240,10 @@ def prepare_kernel(kernel: torch.Tensor, normalise: bool = False, flip: bool = F
     """Optionally divide by the kernel's sum (when non-zero) and flip it for true convolution."""
     notes: list[str] = []
     weights = kernel.to(torch.float32)
+    warns = normalise and not weights.any()
     if normalise:
         total = float(weights.sum())
-        if not weights.any():
+        if warns:
             notes.append(_("The kernel is all zeros, so there is nothing to normalise: every "
                            "output pixel is 0."))
         elif abs(total) < 1e-12:
@@ -228,14 +254,31 @@ def prepare_kernel(kernel: torch.Tensor, normalise: bool = False, flip: bool = F
             notes.append(_("Divided by the sum of the weights, {total}.").format(
                 total=format_number(total)))
     if flip:
-        weights = weights.flip(0, 1)
+        weights = turned(weights)
         notes.append(_("Flipped top-bottom and left-right (true convolution)."))
-    return PreparedKernel(weights, tuple(notes))
+    return PreparedKernel(weights, tuple(notes), warns)
+
+
+def brightening(kernel: torch.Tensor, normalise: bool) -> float | None:
+    """How many times brighter a flat region gets, when it is enough to push most pixels past
+    255 (weights that sum past 1.5, not normalised); else None."""
+    total = float(kernel.sum())
+    return total if not normalise and total > 1.5 else None
+
+
+def turned(weights: torch.Tensor) -> torch.Tensor:
+    """The kernel turned by 180° (flipped top-bottom and left-right): what convolution uses."""
+    return weights.flip(0, 1)
 
 
 def is_point_symmetric(kernel: torch.Tensor) -> bool:
     """True when turning the kernel by 180° leaves it unchanged (flipping changes nothing)."""
-    return bool(torch.equal(kernel, kernel.flip(0, 1)))
+    return bool(torch.equal(kernel, turned(kernel)))
+
+
+def largest_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The largest absolute difference between two outputs of the same shape."""
+    return float((a - b).abs().max())
 
 
 def same_padding(size: int) -> tuple[int, int, int, int]:
@@ -346,6 +389,24 @@ def to_display(y: torch.Tensor, mode: DisplayMode = "clip") -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Brightness:
+    """Mean brightness of the input and of the raw output, and their ratio."""
+
+    input_mean: float
+    output_mean: float
+
+    @property
+    def ratio(self) -> float:
+        """output / input (the input's mean floored at 1e-9: a black photo has none)."""
+        return self.output_mean / max(self.input_mean, 1e-9)
+
+
+def brightness(x: torch.Tensor, y: torch.Tensor) -> Brightness:
+    """The mean brightness of input `x` and output `y`."""
+    return Brightness(float(x.mean()), float(y.mean()))
+
+
+@dataclass(frozen=True)
 class OutputHistogram:
     """Counts of raw output values in equal-width bins, plus where the display range falls."""
 
@@ -417,6 +478,43 @@ def inspect_pixel(x: torch.Tensor, weights: torch.Tensor, padding: PaddingMode,
     products = patch.double() * weights.double()
     return PixelInspection(row, col, channel, patch, weights, products.float(),
                       float(products.sum()))
+
+
+def clamp_pixel(row: int, col: int, height: int, width: int) -> tuple[int, int]:
+    """(row, col) moved into a `height` x `width` image (a smaller photo, an old link)."""
+    return min(max(int(row), 0), height - 1), min(max(int(col), 0), width - 1)
+
+
+#: Fewest pixels the neighbourhood view shows on each side of the inspected one.
+NEIGHBOURHOOD_RADIUS = 5
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """The input around an inspected pixel, as the pixel inspector's zoomed view shows it."""
+
+    pixels: torch.Tensor  # (h, w) values of one channel, cut off at the image's edge
+    top: int  # image coordinates of pixels[0, 0]
+    left: int
+    centre: tuple[int, int]  # the inspected pixel, in the view's coordinates
+    window: tuple[int, int, int, int]  # (row, col, height, width) of the kernel's reach, there
+
+    def pixel(self, cell: tuple[int, int]) -> tuple[int, int]:
+        """Image (row, col) of a cell of the view."""
+        return self.top + cell[0], self.left + cell[1]
+
+
+def neighbourhood(x: torch.Tensor, row: int, col: int, channel: int, size: int
+                  ) -> Neighbourhood:
+    """The input `x` (1, C, H, W) around output pixel (row, col): wide enough to hold a
+    `size` kernel's reach with a margin, at least `NEIGHBOURHOOD_RADIUS` on each side."""
+    radius = max(NEIGHBOURHOOD_RADIUS, size // 2 + 2)
+    top, left = max(0, row - radius), max(0, col - radius)
+    pixels = x[0, channel, top : row + radius + 1, left : col + radius + 1].clone()  # not a view
+    before = same_padding(size)[0]
+    centre = (row - top, col - left)
+    return Neighbourhood(pixels, top, left, centre,
+                         (centre[0] - before, centre[1] - before, size, size))
 
 
 # --- the code twin -----------------------------------------------------------------------------

@@ -26,7 +26,12 @@ SLIDE_INPUT: tuple[tuple[int, ...], ...] = (
     (0, 1, 1, 0, 0),
 )
 SLIDE_KERNEL: tuple[tuple[int, ...], ...] = ((1, 0, 1), (0, 1, 0), (1, 0, 1))
-MAX_INPUT = 8
+#: Largest input grid and largest window the page lets the student type.
+MAX_INPUT, MAX_WINDOW = 8, 5
+#: (smallest, largest) side of the input grid and of the window: the input holds a 3x3 kernel.
+INPUT_SIZES, WINDOW_SIZES = (3, MAX_INPUT), (1, MAX_WINDOW)
+#: The most window positions there can be (a 1x1 window on the largest input).
+MAX_STEPS = MAX_INPUT**2
 
 #: Small 3x3 kernels for the "several kernels" demonstration, by name.
 KERNEL_BANK: dict[str, tuple[tuple[int, ...], ...]] = {
@@ -93,6 +98,23 @@ class WindowState:
     def done(self) -> bool:
         return self.step >= self.total
 
+    @property
+    def box(self) -> tuple[int, int, int, int] | None:
+        """(row, col, height, width) of the window on the input (None at step 0)."""
+        return None if self.row is None else (self.row, self.col, *self.kernel.shape)
+
+    @property
+    def cell(self) -> tuple[int, int] | None:
+        """(row, col) of the output cell being computed (None at step 0)."""
+        return None if self.row is None else (self.row, self.col)
+
+    def output_text(self) -> str:
+        """The output so far as lines of numbers, "·" for the cells not yet reached."""
+        return "\n".join(" ".join(format_number(v) if filled else "·"
+                                  for v, filled in zip(row, mask, strict=True))
+                         for row, mask in zip(self.output.tolist(), self.filled.tolist(),
+                                              strict=True))
+
     def shown_output(self) -> torch.Tensor:
         """The output with cells not yet reached as NaN (blank in a grid figure)."""
         return torch.where(self.filled, self.output, torch.full_like(self.output, float("nan")))
@@ -133,11 +155,27 @@ def window_state(inputs: torch.Tensor, kernel: torch.Tensor, step: int) -> Windo
     return WindowState(step, total, output, filled, row, col, patch, patch * kernel, kernel)
 
 
-def several_kernels(inputs: torch.Tensor, kernels: Sequence[torch.Tensor]) -> torch.Tensor:
-    """One conv2d with C_out kernels stacked as weight (C_out, 1, k, k): C_out output maps."""
+def stacked(kernels: Sequence[torch.Tensor]) -> torch.Tensor:
+    """C_out kernels of the same shape as one conv2d weight (C_out, 1, k, k)."""
     if not kernels:
         raise KernelError("Choose at least one kernel.")
-    weight = torch.stack([as_grid(k) for k in kernels])[:, None]
+    return torch.stack([as_grid(k) for k in kernels])[:, None]
+
+
+def several_kernels(inputs: torch.Tensor, kernels: Sequence[torch.Tensor]) -> torch.Tensor:
+    """One conv2d with C_out kernels stacked as weight (C_out, 1, k, k): C_out output maps."""
+    weight = stacked(kernels)
     check_window(inputs, weight[0, 0])
     with torch.no_grad():
         return F.conv2d(inputs[None, None], weight)[0]
+
+
+def several_kernels_code(inputs: torch.Tensor, kernels: Sequence[torch.Tensor]) -> str:
+    """Two lines of PyTorch giving the weight's and the output's shapes, read off the tensors
+    one conv2d of the stacked kernels uses and returns."""
+    weight = stacked(kernels)
+    check_window(inputs, weight[0, 0])
+    with torch.no_grad():
+        out = F.conv2d(inputs[None, None], weight)
+    return (f"weight.shape = {tuple(weight.shape)}  # (C_out, C_in, k, k)\n"
+            f"F.conv2d(x, weight).shape = {tuple(out.shape)}  # (N, C_out, H', W')")

@@ -241,3 +241,77 @@ def test_image_key_is_small_and_tells_different_photos_apart():
     dotted = grey.copy()
     dotted.paste((255, 0, 0), (0, 0, 64, 2))
     assert kernels.image_key(dotted, "a.png") != key != kernels.image_key(grey, "b.png")
+
+
+def test_preset_or_first_falls_back_to_the_first_preset():
+    assert kernels.preset_or_first("Sobel x 3x3").name == "Sobel x 3x3"
+    assert kernels.preset_or_first(kernels.CUSTOM) == kernels.PRESET_LIST[0]
+
+
+def test_prepared_kernel_says_its_sum_and_when_its_first_note_warns():
+    zeros = kernels.prepare_kernel(torch.zeros(3, 3), normalise=True, flip=True)
+    assert zeros.warns and "all zeros" in zeros.notes[0] and zeros.total == 0
+    assert not kernels.prepare_kernel(torch.zeros(3, 3), flip=True).warns
+    blur = kernels.prepare_kernel(torch.ones(3, 3), normalise=True)
+    assert not blur.warns and blur.total == pytest.approx(1)
+    assert kernels.prepare_kernel(torch.ones(3, 3)).total == 9
+
+
+def test_brightening_is_the_weight_sum_only_when_it_floods_the_picture():
+    course_blur = torch.tensor(kernels.PRESETS["Blur 5x5 (course)"].weights)
+    assert kernels.brightening(course_blur, normalise=False) == 9
+    assert kernels.brightening(course_blur, normalise=True) is None
+    assert kernels.brightening(torch.tensor(kernels.PRESETS["Sharpen 5x5 (course)"].weights),
+                               normalise=False) is None  # sums to 1
+
+
+def test_brightness_of_input_and_output(photo):
+    x = kernels.image_tensor(photo, "rgb")
+    identity = torch.tensor(kernels.PRESETS["Identity 3x3"].weights, dtype=torch.float32)
+    same = kernels.brightness(x, kernels.apply_kernel(x, identity))
+    assert same.input_mean == pytest.approx(float(x.mean())) and same.ratio == pytest.approx(1)
+    nine = kernels.brightness(x, kernels.apply_kernel(x, torch.ones(3, 3), "replicate"))
+    assert nine.ratio == pytest.approx(9, rel=1e-3)  # replicate: every pixel sums 9 of them
+    black = kernels.brightness(torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2))
+    assert black.ratio == pytest.approx(1e9)  # no division by zero
+
+
+def test_turning_sobel_negates_its_output(photo):
+    x = kernels.image_tensor(photo, "grayscale")
+    sobel = torch.tensor(kernels.PRESETS["Sobel x 3x3"].weights, dtype=torch.float32)
+    assert torch.equal(kernels.turned(sobel), sobel.flip(0, 1))
+    plain = kernels.apply_kernel(x, sobel, "reflect")
+    turned = kernels.apply_kernel(x, kernels.turned(sobel), "reflect")
+    assert torch.allclose(turned, -plain)
+    assert kernels.largest_difference(plain, turned) == pytest.approx(
+        2 * float(plain.abs().max()))
+    assert kernels.largest_difference(plain, plain) == 0
+
+
+def test_clamp_pixel_keeps_a_pixel_inside_the_image():
+    assert kernels.clamp_pixel(3, 4, 10, 20) == (3, 4)
+    assert kernels.clamp_pixel(-2, 99, 10, 20) == (0, 19)
+    assert kernels.clamp_pixel(10, 20, 10, 20) == (9, 19)
+
+
+@pytest.mark.parametrize(("row", "col", "size"), [(11, 15, 3), (0, 0, 5), (22, 30, 4),
+                                                  (3, 29, 7), (12, 1, 1)])
+def test_neighbourhood_cuts_the_input_around_the_pixel(photo, row, col, size):
+    x = kernels.image_tensor(photo, "rgb")
+    view = kernels.neighbourhood(x, row, col, 1, size)
+    radius = max(kernels.NEIGHBOURHOOD_RADIUS, size // 2 + 2)
+    assert view.top == max(0, row - radius) and view.left == max(0, col - radius)
+    assert torch.equal(view.pixels, x[0, 1, view.top : row + radius + 1,
+                                      view.left : col + radius + 1])
+    assert view.pixels.untyped_storage().nbytes() == view.pixels.numel() * 4, "a copy"
+    assert view.pixel(view.centre) == (row, col)
+    assert view.pixels[view.centre] == x[0, 1, row, col]
+    # the window is the k x k patch the inspector sums, padding included
+    top, left, height, width = view.window
+    assert (height, width) == (size, size)
+    before = kernels.same_padding(size)[0]
+    assert (top, left) == (view.centre[0] - before, view.centre[1] - before)
+    rows, cols = view.pixels.shape
+    if min(top, left) >= 0 and top + size <= rows and left + size <= cols:  # no padding
+        inspected = kernels.inspect_pixel(x, torch.ones(size, size), "zeros", row, col, 1)
+        assert torch.equal(view.pixels[top : top + size, left : left + size], inspected.patch)

@@ -97,3 +97,38 @@ def test_kernel_that_does_not_fit_is_refused():
         mw.window_state(torch.zeros(3, 3), torch.ones(4, 4), 1)
     with pytest.raises(KernelError, match="rows and columns"):
         mw.as_grid([1, 2, 3])
+
+
+def test_window_box_cell_and_the_output_so_far(slide):
+    inputs, kernel = slide
+    start = mw.window_state(inputs, kernel, 0)
+    assert start.box is None and start.cell is None
+    assert start.output_text() == "· · ·\n· · ·\n· · ·"
+    first = mw.window_state(inputs, kernel, 1)
+    assert first.box == (0, 0, 3, 3) and first.cell == (0, 0)
+    assert first.output_text() == "4 · ·\n· · ·\n· · ·"
+    sixth = mw.window_state(inputs, kernel, 6)
+    assert sixth.box == (1, 2, 3, 3) and sixth.cell == (1, 2)
+    assert mw.window_state(inputs, kernel, 9).output_text() == "4 3 4\n2 4 3\n2 3 4"
+    wide = mw.window_state(mw.as_grid(np.ones((4, 6))), mw.as_grid([[0.5, 1]]), 2)
+    assert wide.box == (0, 1, 1, 2) and wide.output_text().splitlines()[0] == "1.5 1.5 · · ·"
+
+
+def test_several_kernels_code_states_the_shapes_torch_gives(slide):
+    inputs, _ = slide
+    bank = [mw.as_grid(k) for k in list(mw.KERNEL_BANK.values())[:3]]
+    assert mw.stacked(bank).shape == (3, 1, 3, 3)
+    assert mw.several_kernels_code(inputs, bank) == (
+        "weight.shape = (3, 1, 3, 3)  # (C_out, C_in, k, k)\n"
+        "F.conv2d(x, weight).shape = (1, 3, 3, 3)  # (N, C_out, H', W')")
+    bigger = mw.as_grid(np.ones((6, 7)))
+    assert "F.conv2d(x, weight).shape = (1, 2, 4, 5)" in mw.several_kernels_code(bigger, bank[:2])
+    with pytest.raises(KernelError, match="does not fit"):
+        mw.several_kernels_code(mw.as_grid(np.ones((2, 2))), bank)
+
+
+def test_the_grid_sizes_hold_the_bank_and_bound_the_steps():
+    assert mw.INPUT_SIZES[0] >= max(len(k) for k in mw.KERNEL_BANK.values())
+    assert mw.WINDOW_SIZES == (1, mw.MAX_WINDOW) and mw.INPUT_SIZES[1] == mw.MAX_INPUT
+    largest = mw.as_grid(np.ones((mw.MAX_INPUT, mw.MAX_INPUT)))
+    assert mw.n_steps(largest, mw.as_grid([[1]])) == mw.MAX_STEPS
