@@ -77,3 +77,37 @@ def test_moving_window_buttons_step_to_the_end(open_page):
     assert "= 4`" in _texts(at)
     next(b for b in at.button if b.label == "End").click().run()
     assert "4 3 4\n2 4 3\n2 3 4" in at.text[0].value
+
+
+def test_play_runs_the_window_to_the_end_and_the_slide_button_rewinds(open_page):
+    at = open_page(PAGE)
+    next(b for b in at.button if b.label == "Step").click().run()
+    next(b for b in at.button if b.label == "Play").click().run()
+    assert not at.exception
+    assert at.session_state["convolution_mw_step"] == 9
+    assert "Output: 9 of 9 cells" in _texts(at)
+    assert "4 3 4\n2 4 3\n2 3 4" in at.text[0].value
+    assert next(b for b in at.button if b.label == "Play").disabled
+    at.number_input(key="convolution_mw_isize").set_value(6).run()
+    assert at.session_state["convolution_mw_step"] == 0
+    grown = at.session_state["convolution_mw_input"]
+    assert len(grown) == 6 and grown[0] == ["0"] * 6 and grown[1][1:] == ["1", "1", "1", "0", "0"]
+    next(b for b in at.button if b.label == "Step").click().run()
+    next(b for b in at.button if b.label == "Back to the slide's grids").click().run()
+    assert at.session_state["convolution_mw_step"] == 0
+    assert at.number_input(key="convolution_mw_isize").value == 5
+    assert "Output so far:\n· · ·\n· · ·\n· · ·" in at.text[0].value
+
+
+def test_a_preset_fills_the_grid_and_a_resize_makes_it_custom(open_page):
+    at = open_page(PAGE)
+    at.selectbox(key="convolution_preset").set_value("Gaussian blur 5x5").run()
+    assert at.number_input(key="convolution_size").value == 5
+    assert at.session_state["convolution_cells"][2] == ["6", "24", "36", "24", "6"]
+    assert at.toggle(key="convolution_normalise").value
+    at.number_input(key="convolution_size").set_value(3).run()
+    assert not at.exception
+    assert at.session_state["convolution_preset"] == "Custom"
+    assert at.session_state["convolution_cells"] == [["16", "24", "16"], ["24", "36", "24"],
+                                                     ["16", "24", "16"]]
+    _agree(at)

@@ -249,64 +249,7 @@ def _picture_size(image: Any) -> tuple[int, int]:
     return image.size
 
 
-# --- typing into table editors -------------------------------------------------------------------
-
-# Glide Data Grid (st.data_editor) opens a cell's editor on the first key typed into a selected
-# cell, and opens it again on every key that arrives before that editor is on screen: "-8"
-# typed quickly became "8". This holds such keys and types them into the editor once it is
-# there (or hands them back to the grid if no editor appears).
-_GRID_TYPING_JS = """<script>
-(() => {
-  if (window.__explorerGridTyping) return;
-  window.__explorerGridTyping = true;
-  let opened = 0, held = [], origin = null;
-  const editor = () => document.querySelector("textarea.gdg-input, input.gdg-input");
-  const printable = e => e.key.length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey;
-  const type = (box, keys) => {
-    let text = box.value;
-    for (const k of keys) {
-      text = k === "Backspace" ? text.slice(0, -1) : k.length === 1 ? text + k : text;
-    }
-    const proto = box instanceof HTMLTextAreaElement ? HTMLTextAreaElement : HTMLInputElement;
-    Object.getOwnPropertyDescriptor(proto.prototype, "value").set.call(box, text);
-    box.dispatchEvent(new Event("input", {bubbles: true}));
-  };
-  const release = () => {
-    const box = editor(), keys = held;
-    held = []; opened = 0;
-    if (box) {
-      type(box, keys);
-      keys.filter(k => k === "Enter" || k === "Tab").forEach(k => box.dispatchEvent(
-        new KeyboardEvent("keydown", {key: k, bubbles: true, cancelable: true})));
-    } else {  // no editor came: the grid gets its keys after all
-      keys.forEach(k => origin.dispatchEvent(
-        new KeyboardEvent("keydown", {key: k, bubbles: true, cancelable: true})));
-    }
-  };
-  const watch = () => {
-    if (editor() || performance.now() - opened > 3000) release();
-    else requestAnimationFrame(watch);
-  };
-  document.addEventListener("keydown", e => {
-    if (!e.isTrusted || !(e.target instanceof Element)) return;
-    if (!e.target.closest('[data-testid="stDataFrame"]')) return;
-    if (opened) {  // an editor is on its way: hold what it should receive
-      if (printable(e) || ["Enter", "Tab", "Backspace"].includes(e.key)) {
-        held.push(e.key);
-        e.preventDefault(); e.stopImmediatePropagation();
-      }
-    } else if (printable(e) && !editor()) {
-      opened = performance.now(); origin = e.target;
-      requestAnimationFrame(watch);
-    }
-  }, true);
-})();
-</script>"""
-
-
-def fix_grid_typing() -> None:
-    """Call on a page with `st.data_editor`: keys typed quickly into a selected cell all land."""
-    st.html(_GRID_TYPING_JS, unsafe_allow_javascript=True, width="content")
+# --- state across pages, the device, versions ------------------------------------------------
 
 
 def keep_widget_state(name: str, keys: Sequence[str]) -> None:
