@@ -66,7 +66,7 @@ def main() -> int:
     def with_a_run() -> float:
         run_dir = run_queue.submit(TrainConfig(device="cpu", epochs=200, batch_size=64),
                                    "bench")
-        while runs.read_status(run_dir).get("step", 0) == 0:
+        while runs.read_status(run_dir).progress.step == 0:
             time.sleep(0.2)
         try:
             return phase(server["port"], server["pid"], args.students, args.interactions)

@@ -6,12 +6,9 @@ import streamlit as st
 
 from explorer.experiments import designs, kernel_cost, pairing, verdicts
 from explorer.figures import experiments as figures
-from explorer.i18n import N_, _
+from explorer.i18n import _
 from explorer.training import run_queue, runs
 from explorer.ui import identity, widgets
-
-STATE_TEXT = {"queued": N_("waiting in the queue"), "running": N_("training"),
-              "finished": N_("finished"), "stopped": N_("stopped"), "failed": N_("failed")}
 
 widgets.page_header(
     _("Experiments"),
@@ -84,7 +81,7 @@ def run_button(experiment: designs.Experiment, size: designs.Size) -> None:
         what = last.config.experiment or _("run {run}").format(run=last.run_id)
         b2.caption(_("You have {what} {state}: Run comes back when it ends (one live run or "
                      "experiment per student; Stop it on the Training page).").format(
-            what=what, state=_(STATE_TEXT.get(last.state, last.state))))
+            what=what, state=runs.state_doing(last.state)))
     else:
         b2.caption(_("The runs queue together and train one after another in worker processes; "
                      "they keep going if you leave the page, and appear in Training's runs "
@@ -92,7 +89,7 @@ def run_button(experiment: designs.Experiment, size: designs.Size) -> None:
 
 
 def _arm_status(arm: pairing.ArmRun) -> str:
-    text = _(STATE_TEXT.get(arm.state, arm.state))
+    text = runs.state_doing(arm.state)
     if arm.state == "queued" and (where := run_queue.position(arm.info.run_id)):
         text += _(" (number {n})").format(n=where)
     elif arm.state == "running":

@@ -17,7 +17,6 @@ from explorer.training import (
     access,
     augment,
     datasets,
-    engine,
     predictions,
     reasons,
     run_queue,
@@ -29,16 +28,11 @@ from explorer.ui import drawing, identity, widgets
 
 FOLDER = "Image folder on the server…"  # an option value; shown through FOLDER_LABEL
 FOLDER_LABEL = N_("Image folder on the server…")
-STATE_NAMES = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
-               "stopped": N_("stopped"), "failed": N_("failed")}
 PHASE_NAMES = {"starting": N_("starting"), "loading data": N_("loading data"),
                "compiling": N_("compiling")}
 OUTCOME_NAMES = {"all": N_("all"), "right": N_("right"), "wrong": N_("wrong")}
 OPTIMISER_LR = {"sgd": 0.05, "adam": 3e-3, "adamw": 3e-3}
 BATCHES = [16, 32, 64, 128, 256, 512, 1024]
-STATE_ICON = {"queued": ":material/hourglass_top:", "running": ":material/play_circle:",
-              "finished": ":material/check_circle:", "stopped": ":material/stop_circle:",
-              "failed": ":material/error:"}
 FORM_KEYS = ("training_model", "training_dataset", "training_folder", "training_device",
              "training_epochs", "training_batch", "training_seed", "training_optimizer",
              "training_lr", "training_schedule", "training_wd", "training_momentum",
@@ -53,10 +47,6 @@ def _model_title(key: str) -> str:
 
 def _dataset_label(key: str) -> str:
     return _(datasets.REGISTRY[key].title) if key in datasets.REGISTRY else key
-
-
-def _state(state: str) -> str:
-    return _(STATE_NAMES.get(state, state))
 
 
 def _on_optimiser_change() -> None:
@@ -245,7 +235,7 @@ def dataset_ready(dataset_key: str | None) -> bool:
     st.caption(_(entry.note))
     if datasets.is_available(dataset_key):
         return True
-    name = entry.title.split(" (")[0]
+    name = entry.short_title
     st.warning(_("{name} is not on this machine yet: its files are expected in {folder}.").format(
         name=name, folder=datasets.shown_folder(dataset_key)))
     if st.button(_("Download {name}").format(name=name), key="training_download"):
@@ -278,7 +268,7 @@ def train_button(config: TrainConfig, ready: bool, actor: access.Actor) -> None:
     everyone = run_queue.live_runs()
     waiting = sum(r.state == "queued" for r in everyone)
     mine_text = (" " + _("Your run {run} is {state}: Train is back when it ends.").format(
-        run=mine[-1].run_id, state=_state(mine[-1].state)) if busy else "")
+        run=mine[-1].run_id, state=runs.state_label(mine[-1].state)) if busy else "")
     b2.caption(_("{live} run(s) live on this server, {waiting} waiting · {per_device} run(s) at "
                  "a time per device.").format(live=len(everyone), waiting=waiting,
                                               per_device=run_queue.runs_per_device())
@@ -304,7 +294,7 @@ def _stop_button(info: runs.RunInfo, actor: access.Actor) -> None:
 
 
 def _live_readouts(info: runs.RunInfo) -> None:
-    p = engine.Progress.from_status(info.run_id, info.status)
+    p = info.status.progress
     if info.state == "queued":
         where = run_queue.position(info.run_id)
         st.info(_("Waiting in the queue: number {n}. It starts when a slot of its device is "
@@ -338,24 +328,24 @@ def run_view(run_id: str, actor: access.Actor) -> bool:
     cfg = info.config
     st.markdown(_("**Run {run}** · {network} on {data} · {icon} {state}").format(
         run=run_id, network=_model_title(cfg.model),
-        data=cfg.dataset_title or cfg.settings.dataset, icon=STATE_ICON.get(info.state, ""),
-        state=_state(info.state)))
+        data=cfg.dataset_title or cfg.settings.dataset, icon=runs.state_icon(info.state),
+        state=runs.state_label(info.state)))
     live = info.state in runs.ACTIVE_STATES
     if live:
         _live_readouts(info)
         _stop_button(info, actor)
-    elif reason := reasons.shown(info.status):
+    elif reason := info.status.shown_reason:
         (st.error if info.state == "failed" else st.info)(reason)
     c = runs.curves(runs.read_metrics(info.path))
     l1, l2 = st.columns(2)
-    total = int(info.status.get("total_steps") or 0)
-    l1.plotly_chart(figures.loss_figure(c["step"], c["loss"], c["loss_smooth"], run_id, total),
+    total = info.status.total_steps
+    l1.plotly_chart(figures.loss_figure(c.step, c.loss, c.loss_smooth, run_id, total),
                     key=f"training_loss_{run_id}", config={"displaylogo": False})
-    l2.plotly_chart(figures.accuracy_figure(c["epochs"], run_id, cfg.settings.epochs),
+    l2.plotly_chart(figures.accuracy_figure(c.epochs, run_id, cfg.settings.epochs),
                     key=f"training_acc_{run_id}", config={"displaylogo": False})
-    last = c["epochs"][-1] if c["epochs"] else None
+    last = c.last_epoch
     st.caption(_("{steps} steps logged · {epochs} epochs finished").format(
-        steps=len(c["step"]), epochs=len(c["epochs"]))
+        steps=len(c.step), epochs=len(c.epochs))
                + (_(" · last test accuracy {acc:.2%}").format(acc=last["test_acc"])
                   if last else ""))
     return live
@@ -385,20 +375,20 @@ def results(run_id: str, actor: access.Actor) -> None:
     if not evaluation:
         st.caption(_("The confusion matrix and the gallery are computed when a run finishes."))
         return
-    names = evaluation["class_names"]
+    names = evaluation.class_names
     st.markdown(_("**Test accuracy {acc:.2%}** on {n:,} test images.").format(
-        acc=evaluation["accuracy"], n=sum(map(sum, evaluation["confusion"]))))
+        acc=evaluation.accuracy, n=evaluation.test_images))
     e1, e2 = st.columns(2)
-    e1.plotly_chart(figures.confusion_figure(evaluation["confusion"], names),
+    e1.plotly_chart(figures.confusion_figure(evaluation.confusion, names),
                     key=f"training_confusion_{run_id}")
-    e2.plotly_chart(figures.per_class_figure(evaluation["per_class_accuracy"], names),
+    e2.plotly_chart(figures.per_class_figure(evaluation.per_class_accuracy, names),
                     key=f"training_perclass_{run_id}")
-    mistakes = evaluation["misclassified"]
+    mistakes = evaluation.misclassified
     if mistakes:
         gallery(info, mistakes, names)
 
 
-def gallery(info: runs.RunInfo, mistakes: list[dict], names: list[str]) -> None:
+def gallery(info: runs.RunInfo, mistakes: list[runs.Mistake], names: list[str]) -> None:
     st.markdown(_("**Misclassified test images**, most confident mistakes first"))
     try:
         data = datasets.load(info.config.settings.dataset,
@@ -408,11 +398,11 @@ def gallery(info: runs.RunInfo, mistakes: list[dict], names: list[str]) -> None:
         return
     cols = st.columns(12)
     for i, m in enumerate(mistakes[:24]):
-        image = augment.grid_image(data.test_x[m["index"]].unsqueeze(0).float() / 255, nrow=1)
+        image = augment.grid_image(data.test_x[m.index].unsqueeze(0).float() / 255, nrow=1)
         cols[i % 12].image(image.numpy(), width="stretch",
                            caption=_("{pred} ({confidence:.0%}), true {true}").format(
-                               pred=names[m["pred"]], confidence=m["confidence"],
-                               true=names[m["true"]]))
+                               pred=names[m.pred], confidence=m.confidence,
+                               true=names[m.true]))
 
 
 # --- the timeline, predictions and your own handwriting ----------------------------------------
@@ -425,7 +415,7 @@ def _timeline_curves(run_id: str, metrics_size: int, steps_per_epoch: int, total
     """The curves behind the timeline marker, rebuilt only when metrics.jsonl grows."""
     c = runs.curves(runs.read_metrics(runs.runs_dir() / run_id))
     with i18n.use_language(lang):
-        return timeline_figures.curves_spec(c["step"], c["loss_smooth"], c["epochs"],
+        return timeline_figures.curves_spec(c.step, c.loss_smooth, c.epochs,
                                             steps_per_epoch, total)
 
 
@@ -603,9 +593,9 @@ def runs_list(actor: access.Actor, shown: str | None) -> None:
         _("network"): r.config.model, _("dataset"): r.config.settings.dataset,
         "BatchNorm": r.config.batchnorm, _("augmentation"): r.config.settings.augment.describe(),
         _("optimiser"): f"{r.config.settings.optimizer} lr={r.config.settings.lr:g}",
-        _("state"): _state(r.state),
-        _("epochs"): f"{r.status.get('epochs_done', 0)}/{r.config.settings.epochs}",
-        accuracy: r.status.get("test_acc"),
+        _("state"): runs.state_label(r.state),
+        _("epochs"): f"{r.status.epochs_done}/{r.config.settings.epochs}",
+        accuracy: r.status.test_acc,
         _("mine"): actor.owns(r.config),
         _("shared with the class"): runs.is_shared(r.path),
     } for r in listed]
@@ -649,14 +639,14 @@ def compare(listed: list[runs.RunInfo]) -> None:
     st.markdown(_("**Compare runs**: overlay their curves (with and without BatchNorm or "
                   "augmentation, sigmoid LeNet vs ReLU LeNet, …)."))
     by_id = {r.run_id: r for r in listed}
-    with_epochs = [r.run_id for r in listed if r.status.get("epochs_done")]
+    with_epochs = [r.run_id for r in listed if r.status.epochs_done]
     chosen = st.multiselect(_("Runs to compare"), list(by_id), default=with_epochs[:2],
                             key="training_compare")
     if not chosen:
         return
     series = []
     for rid in chosen:
-        epochs = runs.curves(runs.read_metrics(by_id[rid].path))["epochs"]
+        epochs = runs.curves(runs.read_metrics(by_id[rid].path)).epochs
         if not epochs:
             st.caption(_("{run} has no finished epoch yet.").format(run=rid))
         series.append((_run_label(by_id[rid]), epochs))
@@ -714,7 +704,7 @@ if run_id:
         st.query_params.pop("run", None)
 if run_id is None:
     st.info(_("Press **Train** above, or pick a past run below."))
-elif runs.read_status(runs.runs_dir() / run_id)["state"] in runs.ACTIVE_STATES:
+elif runs.read_status(runs.runs_dir() / run_id).live:
     live_run(run_id, actor)
     st.fragment(timeline_section, run_every=2.0)(run_id)
 else:

@@ -108,7 +108,7 @@ def test_only_owner_or_teacher_can_stop_a_run_the_queue_checks(root):
             run_queue.request_stop(info.path, other)
     assert not run_queue.stop_requested(info.path)
     assert [w.run_id for w in run_queue.waiting(root)] == [info.run_id]
-    assert runs.read_status(info.path)["state"] == "queued"
+    assert runs.read_status(info.path).state == "queued"
     assert run_queue.request_stop(info.path, TEACHER) == "dropped"
     second = _run(root)
     assert run_queue.request_stop(second.path, ALICE) == "dropped"

@@ -146,9 +146,9 @@ def test_a_full_disk_at_a_checkpoint_fails_the_run_with_a_sentence_and_keeps_the
     assert status["state"] == "failed" and status["epochs_done"] == 1
     assert status["reason"] == ("The server's disk is full (writing checkpoint.pt failed); "
                                 "the last finished epoch is kept.")
-    assert runs.read_status(run_dir)["state"] == "failed"  # written, not only returned
+    assert runs.read_status(run_dir).state == "failed"  # written, not only returned
     with use_language("zh"):
-        assert "磁盘" in reasons.shown(runs.read_status(run_dir))
+        assert "磁盘" in runs.read_status(run_dir).shown_reason
     model, _ = checkpoints.model_from_checkpoint(run_dir)
     assert checkpoints.load(run_dir)["epoch"] == 1
     assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
@@ -171,7 +171,7 @@ def test_a_full_disk_at_the_heartbeat_ends_the_run_as_failed(root, monkeypatch):
     status = engine.train(run_dir)
     assert status["state"] == "failed", status
     assert "disk is full (writing status.json failed)" in status["reason"]
-    assert runs.read_status(run_dir)["state"] == "failed"
+    assert runs.read_status(run_dir).state == "failed"
     assert _temp_files(run_dir) == []
 
 
@@ -199,7 +199,7 @@ def test_when_not_even_the_failure_can_be_written_the_scheduler_records_it(root,
     monkeypatch.setattr(runs, "write_status", full_disk)
     code = worker.main(run_dir, lambda: SHORT, None)
     assert code == reasons.EXIT_DISK_FULL
-    assert runs.read_status(run_dir, check_process=False)["state"] == "queued"
+    assert runs.read_status(run_dir, check_process=False).state == "queued"
 
     sched = scheduler.Scheduler()
     sched.workers[run_dir.name] = scheduler.Worker(run_dir, _Exited(code))
@@ -211,15 +211,15 @@ def test_when_not_even_the_failure_can_be_written_the_scheduler_records_it(root,
     sched.tick()
     assert run_dir.name not in sched.workers
     status = runs.read_status(run_dir)
-    assert status["state"] == "failed"
-    assert status["reason"] == ("The server's disk is full, so the training process ended; "
-                                "its last finished epoch is kept.")
+    assert status.state == "failed"
+    assert status.reason == ("The server's disk is full, so the training process ended; "
+                             "its last finished epoch is kept.")
 
 
 def test_the_exit_code_sentence_when_the_disk_is_not_known_to_be_full(root):
     run_dir = run_queue.submit(SHORT, "alice")
     scheduler.finish(scheduler.Worker(run_dir, _Exited(1)), 1)
-    assert "exit code 1" in runs.read_status(run_dir)["reason"]
+    assert "exit code 1" in runs.read_status(run_dir).reason
 
 
 def test_a_disk_full_exit_status_reads_as_disk_full():

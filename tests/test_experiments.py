@@ -160,7 +160,8 @@ def _arm(label: str, accs: list[float], *, state: str = "finished", reason: str 
                     "train_loss": (losses or [1.0] * len(accs))[i],
                     **({"train_eval_acc": train[i]} if train else {})}
                    for i, a in enumerate(accs))
-    info = runs.RunInfo("r", Path("."), _CONFIG, {"state": state, "reason": reason}, False)
+    info = runs.RunInfo("r", Path("."), _CONFIG,
+                         runs.RunStatus.from_dict("r", {"state": state, "reason": reason}), False)
     return pairing.ArmRun(label, info, epochs, (), ())
 
 

@@ -51,7 +51,7 @@ def test_worker_reason_is_translated_when_shown(tmp_path):
     with i18n.use_language("zh"):
         assert reasons.shown(status) == ("训练进程意外结束了（信号 9，SIGKILL）；"
                                          "最后完成的 epoch 已保留。")
-        assert reasons.shown(runs.read_status(tmp_path / "none")) == "找不到 status.json。"
+        assert runs.read_status(tmp_path / "none").shown_reason == "找不到 status.json。"
 
 
 def test_old_status_without_an_id_shows_its_english(tmp_path):
@@ -59,7 +59,7 @@ def test_old_status_without_an_id_shows_its_english(tmp_path):
     (tmp_path / "status.json").write_text(json.dumps(old))
     status = runs.read_status(tmp_path)
     with i18n.use_language("zh"):
-        assert reasons.shown(status) == "Diverged. The loss exploded."
+        assert status.shown_reason == "Diverged. The loss exploded."
         # an id whose values no longer fit its template falls back to the English too
         assert reasons.shown({**old, "reason_id": "{missing}", "reason_args": {}}) == old["reason"]
 

@@ -66,14 +66,14 @@ def _kill_server_between_claim_and_launch() -> None:
 def test_a_run_whose_server_died_between_claim_and_launch_runs_to_the_end(root):
     run_dir = run_queue.submit(QUICK, "alice")
     _kill_server_between_claim_and_launch()
-    assert runs.read_status(run_dir)["state"] == "queued"  # stranded, as before this fix
+    assert runs.read_status(run_dir).state == "queued"  # stranded, as before this fix
     assert run_queue.waiting() == [] and len(_claimed(root)) == 1
 
     sched = scheduler.Scheduler()  # the next server starts
-    status = _until(lambda: (sched.tick() or True) and runs.read_status(run_dir)["state"]
+    status = _until(lambda: (sched.tick() or True) and runs.read_status(run_dir).state
                     not in runs.ACTIVE_STATES and runs.read_status(run_dir), 180,
                     "the stranded run to end")
-    assert status["state"] == "finished", status
+    assert status.state == "finished", status
     _until(lambda: (sched.tick() or True) and not sched.workers, 30, "the worker's end")
     assert _claimed(root) == []  # an ended run leaves no claim behind
     run_queue.submit(QUICK, "alice")  # the student may train again
@@ -85,7 +85,7 @@ def test_a_stranded_run_whose_stop_was_asked_is_stopped(root):
     (run_dir / run_queue.STOP_FILE).touch()  # Stop, pressed while it was stranded
     assert run_queue.reconcile() == {run_dir.name: "stopped"}
     status = runs.read_status(run_dir)
-    assert status["state"] == "stopped" and status["reason"] == "Stopped before it started."
+    assert status.state == "stopped" and status.reason == "Stopped before it started."
     assert _claimed(root) == [] and run_queue.waiting() == []
     run_queue.submit(QUICK, "alice")
 
@@ -99,9 +99,9 @@ def test_a_run_stranded_again_and_again_fails_with_a_reason(root):
     _kill_server_between_claim_and_launch()
     assert run_queue.reconcile() == {run_dir.name: "failed"}
     status = runs.read_status(run_dir)
-    assert status["state"] == "failed"
-    assert status["reason"] == ("The server stopped before this run could start, 3 times: "
-                                "submit it again.")
+    assert status.state == "failed"
+    assert status.reason == ("The server stopped before this run could start, 3 times: "
+                             "submit it again.")
     assert _claimed(root) == [] and run_queue.waiting() == []
     run_queue.submit(QUICK, "alice")
 
@@ -113,7 +113,7 @@ def test_a_claim_held_by_a_live_process_is_not_touched(root):
     try:
         assert holder.stdout.readline().strip() == "True"
         assert run_queue.reconcile() == {}
-        assert runs.read_status(run_dir)["state"] == "queued" and len(_claimed(root)) == 1
+        assert runs.read_status(run_dir).state == "queued" and len(_claimed(root)) == 1
         with pytest.raises(runs.RunIsLive):
             runs.remove_run(run_dir)
     finally:
@@ -128,7 +128,7 @@ def test_a_fresh_claim_of_the_old_kind_waits_out_the_grace(root, monkeypatch):
     (item,) = run_queue.waiting()
     assert run_queue.claim(item)  # holds no lock: only its age tells it from a stranded one
     assert run_queue.reconcile() == {}
-    assert runs.read_status(run_dir)["state"] == "queued"
+    assert runs.read_status(run_dir).state == "queued"
 
 
 def test_two_processes_reconciling_at_once_requeue_a_run_once(root):
@@ -148,7 +148,7 @@ def test_two_processes_reconciling_at_once_requeue_a_run_once(root):
         t.join()
     assert [r for r in results if r] == [{run_dir.name: "requeued"}]
     assert [w.run_id for w in run_queue.waiting()] == [run_dir.name]
-    assert runs.read_status(run_dir)["requeued"] == 1
+    assert runs.read_status(run_dir).requeued == 1
 
 
 def test_a_running_run_whose_process_is_gone_is_written_failed(root):
@@ -167,7 +167,7 @@ def test_a_running_run_whose_process_is_gone_is_written_failed(root):
     for folder in (run_dir, cli_run):
         raw = runs.read_status(folder, check_process=False)
         assert raw["state"] == "failed" and "ended unexpectedly" in raw["reason"]
-    assert runs.read_status(run_dir, check_process=False)["epochs_done"] == 2
+    assert runs.read_status(run_dir, check_process=False).epochs_done == 2
     assert _claimed(root) == [] and run_queue.live_runs("alice") == []
 
 
@@ -210,4 +210,4 @@ def test_a_queue_marker_of_a_run_that_already_ended_is_dropped_not_launched(root
     sched = scheduler.Scheduler()
     sched.tick()
     assert sched.workers == {} and _claimed(root) == [] and run_queue.waiting() == []
-    assert runs.read_status(run_dir)["state"] == "stopped"
+    assert runs.read_status(run_dir).state == "stopped"

@@ -27,7 +27,7 @@ def test_submit_queues_the_run_first_come_first_served(root):
     first = run_queue.submit(CPU, "alice")
     second = run_queue.submit(CPU, "bob")
     assert [w.run_id for w in run_queue.waiting()] == [first.name, second.name]
-    assert runs.read_status(first)["state"] == "queued"
+    assert runs.read_status(first).state == "queued"
     assert runs.read_config(first).owner == "alice"
     assert run_queue.position(second.name) == 2 and run_queue.position("nope") is None
 
@@ -99,7 +99,7 @@ def test_rapid_submissions_from_one_owner_start_one_run(root):
 def test_stopping_a_queued_run_drops_it_from_the_queue(root):
     run_dir = run_queue.submit(CPU, "alice")
     assert run_queue.request_stop(run_dir, access.Actor.operator()) == "dropped"
-    assert runs.read_status(run_dir)["state"] == "stopped"
+    assert runs.read_status(run_dir).state == "stopped"
     assert run_queue.waiting() == [] and run_queue.live_runs("alice") == []
     assert run_queue.request_stop(run_dir, access.Actor.operator()) == "not live"
 

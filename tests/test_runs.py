@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -42,7 +43,7 @@ def test_run_id_is_sortable_and_safe():
 def test_create_status_metrics_and_listing(root):
     first = runs.create_run(_config("20260101-000000-a"))
     second = runs.create_run(_config("20260102-000000-b"))
-    assert runs.read_status(first)["state"] == "queued"
+    assert runs.read_status(first).state == "queued"
     assert runs.read_config(first) == _config("20260101-000000-a")
     runs.write_status(second, "running", epochs_done=1)
     runs.append_metrics(second, [{"kind": "step", "loss": 1.0}, {"kind": "step", "loss": 0.5}])
@@ -61,11 +62,11 @@ def test_a_run_whose_process_died_reads_as_failed_and_a_queued_one_keeps_waiting
     status = (run_dir / "status.json").read_text().replace(str(os.getpid()), "999999999")
     (run_dir / "status.json").write_text(status)
     read = runs.read_status(run_dir)
-    assert read["state"] == "failed"
-    assert "ended unexpectedly" in read["reason"]
-    assert runs.read_status(run_dir, check_process=False)["state"] == "running"
+    assert read.state == "failed"
+    assert "ended unexpectedly" in read.reason
+    assert runs.read_status(run_dir, check_process=False).state == "running"
     runs.write_status(run_dir, "queued", pid=999999999)  # the queue needs no process
-    assert runs.read_status(run_dir)["state"] == "queued"
+    assert runs.read_status(run_dir).state == "queued"
 
 
 def test_checkpoint_is_atomic_and_loads_with_weights_only(root):
@@ -85,10 +86,10 @@ def test_curves_split_steps_and_epochs_and_smooth_the_loss():
                for i, v in enumerate([4, 2, 4, 2], 1)]
     records.append({"kind": "epoch", "epoch": 1, "test_acc": 0.5})
     c = runs.curves(records)
-    assert c["step"] == [1, 2, 3, 4] and c["loss"] == [4, 2, 4, 2]
-    assert c["loss_smooth"][0] == pytest.approx(4.0)  # bias-corrected: starts at the first value
-    assert 2 < c["loss_smooth"][-1] < 4
-    assert [e["epoch"] for e in c["epochs"]] == [1]
+    assert c.step == [1, 2, 3, 4] and c.loss == [4, 2, 4, 2]
+    assert c.loss_smooth[0] == pytest.approx(4.0)  # bias-corrected: starts at the first value
+    assert 2 < c.loss_smooth[-1] < 4
+    assert [e["epoch"] for e in c.epochs] == [1] and c.last_epoch["test_acc"] == 0.5
 
 
 def test_run_config_round_trips_through_json_and_reads_old_folders():
@@ -131,13 +132,17 @@ def test_listing_parses_again_only_the_files_that_changed(root, monkeypatch):
     listed = {r.run_id: r for r in runs.list_runs()}
     assert (len(configs), len(statuses)) == (3, 4)
     assert listed[dirs[1].name].state == "running"
-    assert listed[dirs[1].name].status["epochs_done"] == 4
+    assert listed[dirs[1].name].status.epochs_done == 4
 
 
 def test_a_cached_status_is_not_changed_by_its_readers(root):
     run_dir = runs.create_run(_config("20260101-000000-mutable"))
-    runs.read_status(run_dir)["state"] = "finished"
-    assert runs.read_status(run_dir)["state"] == "queued"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        runs.read_status(run_dir).state = "finished"
+    runs.read_status(run_dir).to_dict()["state"] = "finished"
+    runs.read_status(run_dir).reason_args["n"] = 1
+    assert runs.read_status(run_dir).state == "queued"
+    assert runs.read_status(run_dir).reason_args == {}
 
 
 def test_whether_a_running_run_lives_is_decided_at_every_call(root):

@@ -33,7 +33,7 @@ def test_schedule_spreads_about_fifty_snapshots_over_any_length():
 def test_a_run_leaves_bounded_snapshots_that_show_learning(trained):
     line = timeline.read(trained.path)
     assert line is not None and line.error() == ""
-    total = trained.status["total_steps"]
+    total = trained.status.total_steps
     assert total == 126
     assert line.steps == timeline.schedule(total)
     assert 40 <= len(line.steps) <= timeline.COUNT
@@ -62,7 +62,7 @@ def test_a_run_leaves_bounded_snapshots_that_show_learning(trained):
 def test_a_run_writes_every_test_prediction(trained):
     preds = predictions.read(trained.path)
     evaluation = runs.read_evaluation(trained.path)
-    assert len(preds) == 2000 and preds.accuracy() == pytest.approx(evaluation["accuracy"])
+    assert len(preds) == 2000 and preds.accuracy() == pytest.approx(evaluation.accuracy)
     assert ((preds.confidence > 0) & (preds.confidence <= 1)).all()
     wrong = predictions.sample(preds, outcome="wrong", count=1000)
     assert len(wrong) == int((~preds.right).sum())
@@ -100,7 +100,7 @@ def test_the_cli_writes_the_timeline_too(tmp_path, monkeypatch):
     assert code == 0
     (run,) = runs.list_runs(tmp_path)
     line = timeline.read(run.path)
-    assert line.steps == timeline.schedule(run.status["total_steps"])
+    assert line.steps == timeline.schedule(run.status.total_steps)
     snap = line.snapshot(line.steps[-1])
     assert line.layers == [] and snap["maps"] == {}, "an MLP has no feature maps"
     assert snap["filters"].shape[1:] == (1, 28, 28), "its first layer's rows, as images"

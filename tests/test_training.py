@@ -38,10 +38,10 @@ def test_lenet5_reaches_97_5_percent_on_mnist_mini_within_10_epochs():
     assert len(epochs) == 6
     assert epochs[-1]["test_acc"] >= 0.975, [e["test_acc"] for e in epochs]
     evaluation = runs.read_evaluation(run_dir)
-    assert evaluation["accuracy"] == pytest.approx(epochs[-1]["test_acc"], abs=1e-6)
-    matrix = torch.tensor(evaluation["confusion"])
+    assert evaluation.accuracy == pytest.approx(epochs[-1]["test_acc"], abs=1e-6)
+    matrix = torch.tensor(evaluation.confusion)
     assert matrix.sum() == 2000 and matrix.shape == (10, 10)
-    assert len(evaluation["misclassified"]) == min(48, int(matrix.sum() - matrix.trace()))
+    assert len(evaluation.misclassified) == min(48, int(matrix.sum() - matrix.trace()))
     model, config_back = checkpoints.model_from_checkpoint(run_dir)
     assert config_back.class_names == tuple(str(i) for i in range(10))
     data = datasets.load("mnist-mini")
@@ -57,7 +57,7 @@ def test_learning_rate_10_diverges_with_a_reason():
     status = engine.train(run_dir)
     assert status["state"] == "failed"
     assert "Diverged" in status["reason"] and "learning rate 10" in status["reason"]
-    assert runs.read_status(run_dir)["state"] == "failed"
+    assert runs.read_status(run_dir).state == "failed"
     assert status["epochs_done"] == 0
 
 

@@ -37,7 +37,7 @@ def _until(predicate, timeout_s: float, what: str):
 
 def _training(run_dir) -> bool:
     status = runs.read_status(run_dir)
-    return status["state"] == "running" and status.get("step", 0) > 0
+    return status.state == "running" and status.progress.step > 0
 
 
 def test_a_queued_run_trains_in_its_own_process_and_finishes(root):
@@ -46,9 +46,9 @@ def test_a_queued_run_trains_in_its_own_process_and_finishes(root):
     sched.tick()
     worker = sched.workers[run_dir.name]
     assert worker.process.pid != os.getpid()
-    _until(lambda: (sched.tick() or True) and runs.read_status(run_dir)["state"] == "finished",
+    _until(lambda: (sched.tick() or True) and runs.read_status(run_dir).state == "finished",
            120, "the run to finish")
-    assert runs.read_status(run_dir)["pid"] != os.getpid()  # written by the worker
+    assert runs.read_status(run_dir).pid != os.getpid()  # written by the worker
     model, config = checkpoints.model_from_checkpoint(run_dir)
     assert config.owner == "alice" and model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
 
@@ -62,7 +62,7 @@ def test_two_schedulers_never_start_one_run_twice_and_keep_the_device_limit(root
             a.tick()
             b.tick()
         assert len(a.workers) + len(b.workers) == 1  # one cpu slot: one run at a time
-        assert runs.read_status(second)["state"] == "queued"
+        assert runs.read_status(second).state == "queued"
         assert run_queue.position(second.name) == 1
     finally:
         for run_dir in (first, second):
@@ -79,10 +79,10 @@ def test_stop_ends_a_running_worker_within_two_seconds_with_a_loadable_checkpoin
     _until(lambda: _training(run_dir), 120, "the first steps")
     asked = time.monotonic()
     assert run_queue.request_stop(run_dir, access.Actor.operator()) == "requested"
-    _until(lambda: runs.read_status(run_dir)["state"] == "stopped", 2.0, "the stop (2 s)")
+    _until(lambda: runs.read_status(run_dir).state == "stopped", 2.0, "the stop (2 s)")
     took = time.monotonic() - asked
     assert took < 2.0, took
-    assert "checkpoint holds the weights" in runs.read_status(run_dir)["reason"]
+    assert "checkpoint holds the weights" in runs.read_status(run_dir).reason
     model, _ = checkpoints.model_from_checkpoint(run_dir)
     assert sum(p.numel() for p in model.parameters()) > 0
     sched.workers[run_dir.name].process.wait(timeout=30)
@@ -95,13 +95,13 @@ def test_sigkill_marks_the_run_failed_and_frees_the_slot(root):
     _until(lambda: _training(run_dir), 120, "the first steps")
     os.kill(sched.workers[run_dir.name].process.pid, signal.SIGKILL)
     # any reader sees it at once (same machine, process gone) ...
-    status = _until(lambda: (s := runs.read_status(run_dir))["state"] == "failed" and s, 5,
+    status = _until(lambda: (s := runs.read_status(run_dir)).state == "failed" and s, 5,
                     "the death to be noticed")
-    assert "ended unexpectedly" in status["reason"]
+    assert "ended unexpectedly" in status.reason
     # ... and the scheduler that launched it records the signal
     _until(lambda: (sched.tick() or True) and "signal 9" in runs.read_status(
-        run_dir)["reason"], 5, "the exit status")
-    assert runs.read_status(run_dir)["reason"].startswith(
+        run_dir).reason, 5, "the exit status")
+    assert runs.read_status(run_dir).reason.startswith(
         "The training process ended unexpectedly (signal 9")
     slot = run_queue.try_slot("cpu")
     assert slot is not None  # the dead worker's lock went with it
@@ -113,7 +113,7 @@ def test_a_stale_heartbeat_from_another_machine_reads_as_failed(root):
     runs.write_status(run_dir, "running", host="elsewhere", pid=1,
                       updated=time.time() - runs.STALE_AFTER_S - 1)
     status = runs.read_status(run_dir)
-    assert status["state"] == "failed" and "no sign of life" in status["reason"]
+    assert status.state == "failed" and "no sign of life" in status.reason
 
 
 def test_cli_stop_asks_a_run_to_stop(root):
@@ -162,7 +162,7 @@ def test_two_gloo_processes_train_lenet5_to_the_one_process_bar(root):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     (run,) = runs.list_runs()
     status = runs.read_status(run.path)
-    assert status["state"] == "finished" and status["processes"] == 2
+    assert status.state == "finished" and status.progress.processes == 2
     epochs = [m for m in runs.read_metrics(run.path) if m["kind"] == "epoch"]
     assert len(epochs) == 6 and epochs[-1]["test_acc"] >= 0.975, [e["test_acc"] for e in epochs]
     ckpt = checkpoints.load(run.path)

@@ -176,8 +176,8 @@ def arm_runs(group: Group) -> list[ArmRun]:
     out = []
     for info in group.runs:
         c = runs.curves(runs.read_metrics(info.path))
-        out.append(ArmRun(info.config.arm or info.run_id, info, tuple(c["epochs"]),
-                          tuple(c["step"]), tuple(c["loss_smooth"])))
+        out.append(ArmRun(info.config.arm or info.run_id, info, tuple(c.epochs),
+                          tuple(c.step), tuple(c.loss_smooth)))
     return out
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from explorer.experiments.designs import BN_LARGE_LR, BN_LR, Experiment, arm_title
 from explorer.experiments.pairing import ArmRun
 from explorer.i18n import _
-from explorer.training import reasons, runs
+from explorer.training import runs
 
 TRAINED_ACC = 0.5  # a 10-class network "trains" when it gets more than half the test set right
 FASTER_BY = 0.01  # BatchNorm's first epoch must beat the plain one by a point
@@ -31,7 +31,7 @@ class Verdict:
 
 
 def _diverged(arm: ArmRun) -> bool:
-    return arm.state == "failed" and arm.info.status.get("reason", "").startswith("Diverged")
+    return arm.state == "failed" and arm.info.status.reason.startswith("Diverged")
 
 
 def _open(arms: Sequence[ArmRun], expected: int) -> str | None:
@@ -50,7 +50,7 @@ def _open(arms: Sequence[ArmRun], expected: int) -> str | None:
         if arm.state == "failed" and not _diverged(arm):
             return _("“{arm}” failed ({reason}); run the experiment again.").format(
                 arm=arm_title(arm.label),
-                reason=reasons.shown(arm.info.status) or _("no reason given"))
+                reason=arm.info.status.shown_reason or _("no reason given"))
     return None
 
 

@@ -140,7 +140,7 @@ def _stop(run_id: str, root: Path | None, out: TextIO) -> int:
     what = run_queue.request_stop(run_dir, access.Actor.operator())
     print({"dropped": f"{run_id} left the queue (it had not started).",
            "requested": f"{run_id} was asked to stop; it saves a checkpoint and ends.",
-           "not live": f"{run_id} is not running ({runs.read_status(run_dir)['state']})."}[what],
+           "not live": f"{run_id} is not running ({runs.read_status(run_dir).state})."}[what],
           file=out)
     return 0
 
@@ -157,7 +157,7 @@ def _torchrun(run_dir: Path, nproc: int, slot: run_queue.Slot, out: TextIO) -> i
     except KeyboardInterrupt:  # the ranks got the same Ctrl-C: they stop and save
         (run_dir / run_queue.STOP_FILE).touch()
         code = child.wait()
-    status = runs.read_status(run_dir, check_process=False)
+    status = runs.read_status(run_dir, check_process=False).to_dict()
     if status.get("state") in runs.ACTIVE_STATES:
         status = runs.write_status(run_dir, "failed", **scheduler.exit_reason(code))
     return _summary(run_dir, status, out)

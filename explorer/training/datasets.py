@@ -62,6 +62,11 @@ class DatasetSpec:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def short_title(self) -> str:
+        """The title without its parenthesis: "MNIST-mini (…)" is "MNIST-mini"."""
+        return self.title.split(" (")[0]
+
 
 _DIGITS = tuple(str(i) for i in range(10))
 REGISTRY: dict[str, DatasetSpec] = {
@@ -234,7 +239,7 @@ def _load_torchvision(key: str, download: bool) -> ArrayDataset:
             raise DatasetUnavailable(
                 _("{name} is not on this machine yet: its files are expected in {folder} "
                   "(download it, which needs internet, or copy them there).").format(
-                    name=spec.title.split(" (")[0], folder=folder)
+                    name=spec.short_title, folder=folder)
             )
         root.mkdir(parents=True, exist_ok=True)
         previous = socket.getdefaulttimeout()
@@ -245,7 +250,7 @@ def _load_torchvision(key: str, download: bool) -> ArrayDataset:
         except Exception:
             raise DatasetUnavailable(
                 _("Could not download {name} (no network?): put its files in {folder} and try "
-                  "again.").format(name=spec.title.split(" (")[0], folder=folder)
+                  "again.").format(name=spec.short_title, folder=folder)
             ) from None
         finally:
             socket.setdefaulttimeout(previous)
@@ -255,7 +260,7 @@ def _load_torchvision(key: str, download: bool) -> ArrayDataset:
     except Exception as err:
         raise DatasetUnavailable(
             _("The files of {name} in {folder} could not be read ({error}); delete them and "
-              "download again.").format(name=spec.title.split(" (")[0], folder=folder,
+              "download again.").format(name=spec.short_title, folder=folder,
                                         error=str(err).replace(str(root), "…"))
         ) from None
     train_x, test_x = _as_nchw(train.data), _as_nchw(test.data)

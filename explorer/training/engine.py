@@ -22,7 +22,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -45,51 +44,12 @@ from explorer.training import (
     timeline,
 )
 from explorer.training.config import RunConfig, TrainConfig
+from explorer.training.records import Progress
 
 #: A step loss above this many times chance level (ln of the class count) counts as diverged:
 #: a network that guesses uniformly scores ln K, so 10× that means huge, confidently wrong logits.
 DIVERGENCE_FACTOR = 10.0
 HEARTBEAT_S = 1.0  # status.json is rewritten this often while a run is live
-
-
-@dataclass
-class Progress:
-    """What a live run reports a few times a second (its status.json, read by any process)."""
-
-    run_id: str
-    state: str = "queued"
-    phase: str = ""  # "loading data", "compiling", "training", "evaluating"
-    epoch: int = 0  # epochs finished
-    epochs: int = 0
-    step: int = 0  # optimiser steps done
-    total_steps: int = 0
-    loss: float | None = None
-    images_per_s: float | None = None
-    elapsed_s: float = 0.0
-    eta_s: float | None = None
-    memory_mb: float | None = None
-    test_acc: float | None = None  # of the last finished epoch
-    compile_s: float | None = None
-    processes: int = 1
-    device: str = ""
-    note: str = ""  # e.g. why compilation fell back to eager
-    reason: str = ""
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
-
-    def live_fields(self) -> dict[str, Any]:
-        """The fields status.json carries while the run is live."""
-        return {k: v for k, v in asdict(self).items() if k not in ("run_id", "state", "reason",
-                                                                    "epoch")}
-
-    @classmethod
-    def from_status(cls, run_id: str, status: dict[str, Any]) -> Progress:
-        """Rebuild the progress a worker wrote into status.json (in any process)."""
-        known = {f.name for f in fields(cls)} - {"run_id", "epoch"}
-        kwargs = {k: v for k, v in status.items() if k in known}
-        return cls(run_id, epoch=int(status.get("epochs_done", 0)), **kwargs)
 
 
 class _Diverged(reasons.ReasonError):

@@ -60,7 +60,7 @@ def _created(info: runs.RunInfo) -> float:
 
 
 def _may_go(info: runs.RunInfo, now: float) -> bool:
-    raw = runs.read_status(info.path, check_process=False).get("state")
+    raw = runs.read_status(info.path, check_process=False).state
     return (raw not in runs.ACTIVE_STATES and not runs.is_shared(info.path)
             and now - _created(info) >= KEEP_RECENT_S)
 

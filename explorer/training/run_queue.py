@@ -235,8 +235,7 @@ def request_stop(run_dir: Path, actor: access.Actor) -> str:
     """
     run_dir = Path(run_dir)
     access.authorise_manage(runs.run_info(run_dir), actor, _("stop"))
-    status = runs.read_status(run_dir)
-    if status.get("state") not in runs.ACTIVE_STATES:
+    if not runs.read_status(run_dir).live:
         return "not live"
     (run_dir / STOP_FILE).touch()
     for item in waiting(run_dir.parent):
@@ -343,7 +342,7 @@ def _settle(root: Path, marker: Path, run_id: str) -> str | None:
         marker.unlink()
         return "forgotten"
     status = runs.read_status(run_dir, check_process=False)
-    state = status.get("state")
+    state = status.state
     if state == "running":
         if runs.record_if_dead(run_dir, CLAIM_GRACE_S) is None:
             return None  # alive (on another machine, say), or too fresh to judge
@@ -356,7 +355,7 @@ def _settle(root: Path, marker: Path, run_id: str) -> str | None:
         runs.write_status(run_dir, "stopped", **reasons.fields(N_("Stopped before it started.")))
         marker.unlink()
         return "stopped"
-    tries = int(status.get("requeued", 0))
+    tries = status.requeued
     if tries >= MAX_REQUEUES:
         runs.write_status(run_dir, "failed", **reasons.fields(
             N_("The server stopped before this run could start, {n} times: submit it again."),

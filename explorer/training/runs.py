@@ -31,9 +31,19 @@ from explorer import REPO_ROOT
 from explorer.i18n import N_
 from explorer.training import durable, reasons
 from explorer.training.config import RunConfig
+from explorer.training.records import (  # noqa: F401  (readers name them through runs)
+    ACTIVE_STATES,
+    STATE_TABLE,
+    STATES,
+    Curves,
+    Evaluation,
+    Mistake,
+    RunStatus,
+    state_doing,
+    state_icon,
+    state_label,
+)
 
-STATES = ("queued", "running", "finished", "stopped", "failed")
-ACTIVE_STATES = ("queued", "running")
 #: A run folder holding this file is shared with the class: retention never removes it.
 SHARED_FILE = "shared"
 QUEUE_DIR, CLAIMED_DIR, TRASH_DIR = ".queue", ".claimed", ".trash"
@@ -159,13 +169,18 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def read_status(run_dir: Path, check_process: bool = True) -> dict:
+def read_status(run_dir: Path, check_process: bool = True) -> RunStatus:
     """The run's status; a running run whose process is gone reads as `failed`.
 
     A worker rewrites its status every second (a heartbeat). On the same machine a vanished
     process is noticed at once; from another machine, by a heartbeat older than
     `STALE_AFTER_S`. Queued runs wait on disk and need no process.
     """
+    return RunStatus.from_dict(Path(run_dir).name, _status_fields(run_dir, check_process))
+
+
+def _status_fields(run_dir: Path, check_process: bool) -> dict[str, Any]:
+    """`read_status`'s verdict as the plain fields of status.json."""
     try:
         status = dict(_parsed(run_dir, "status.json", _parse_status))
     except OSError:
@@ -204,9 +219,9 @@ def record_if_dead(run_dir: Path, min_age_s: float = 0.0) -> dict | None:
     records the exit status first). Returns the status written, or None.
     """
     raw = read_status(run_dir, check_process=False)
-    if raw.get("state") != "running" or time.time() - float(raw.get("updated", 0)) < min_age_s:
+    if raw.state != "running" or time.time() - raw.updated < min_age_s:
         return None
-    verdict = read_status(run_dir)
+    verdict = _status_fields(run_dir, check_process=True)
     if verdict["state"] == "running":
         return None
     kept = {k: v for k, v in verdict.items() if k not in ("state", "updated", "phase")}
@@ -242,8 +257,13 @@ def write_evaluation(run_dir: Path, evaluation: dict) -> None:
     _write_json(Path(run_dir) / "evaluation.json", evaluation)
 
 
-def read_evaluation(run_dir: Path) -> dict | None:
-    return _read_json(Path(run_dir) / "evaluation.json") or None
+def read_evaluation(run_dir: Path) -> Evaluation | None:
+    """The end-of-run evaluation, or None before a run finished (or if it is unreadable)."""
+    data = _read_json(Path(run_dir) / "evaluation.json")
+    try:
+        return Evaluation.from_dict(data) if data else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -253,12 +273,12 @@ class RunInfo:
     run_id: str
     path: Path
     config: RunConfig
-    status: dict
+    status: RunStatus
     has_checkpoint: bool
 
     @property
     def state(self) -> str:
-        return self.status.get("state", "failed")
+        return self.status.state
 
 
 def run_info(run_dir: Path) -> RunInfo:
@@ -320,7 +340,7 @@ def marker_locked(marker: Path) -> bool:
 def is_live(run_dir: Path) -> bool:
     """Queued or running (as `read_status` reads it), or held by a live claimer or worker."""
     run_dir = Path(run_dir)
-    return (read_status(run_dir)["state"] in ACTIVE_STATES
+    return (read_status(run_dir).live
             or any(marker_locked(m) for m in markers(run_dir.parent, run_dir.name)))
 
 
@@ -372,14 +392,10 @@ def ema(values: list[float], alpha: float = 0.9) -> list[float]:
     return out
 
 
-def curves(records: list[dict]) -> dict[str, list]:
+def curves(records: list[dict]) -> Curves:
     """Metrics split for plotting: per-step loss (raw and smoothed) and per-epoch records."""
     steps = [r for r in records if r.get("kind") == "step"]
     loss = [r["loss"] for r in steps]
-    return {
-        "step": [r["step"] for r in steps],
-        "loss": loss,
-        "loss_smooth": ema(loss),
-        "lr": [r["lr"] for r in steps],
-        "epochs": [r for r in records if r.get("kind") == "epoch"],
-    }
+    return Curves(step=[r["step"] for r in steps], loss=loss, loss_smooth=ema(loss),
+                  lr=[r["lr"] for r in steps],
+                  epochs=[r for r in records if r.get("kind") == "epoch"])

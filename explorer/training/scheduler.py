@@ -106,10 +106,9 @@ def finish(worker: Worker, returncode: int) -> None:
     """Record a worker's end: a run it left live gets `failed` with the exit sentence, and
     its claim is removed. OSError if the status cannot be written (the disk is full)."""
     status = runs.read_status(worker.run_dir, check_process=False)
-    if status.get("state") in runs.ACTIVE_STATES:
+    if status.live:
         runs.write_status(worker.run_dir, "failed", **exit_reason(returncode, worker.disk_full),
-                          epochs_done=int(status.get("epochs_done", 0)),
-                          test_acc=status.get("test_acc"))
+                          epochs_done=status.epochs_done, test_acc=status.test_acc)
     run_queue.drop_claim(worker.run_dir)
 
 
@@ -206,7 +205,7 @@ class Scheduler:
     def _start(self, run_id: str, slot: run_queue.Slot, claim: run_queue.Claim) -> bool:
         """Launch a claimed run, or settle it; True when its worker started."""
         run_dir = (self.root or runs.runs_dir()) / run_id
-        if runs.read_status(run_dir, check_process=False).get("state") != "queued":
+        if runs.read_status(run_dir, check_process=False).state != "queued":
             claim.drop()  # removed, or settled by someone else meanwhile
             return False
         if run_queue.stop_requested(run_dir):
@@ -239,13 +238,13 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join()
 
-    def wait(self, run_id: str, timeout: float = 600) -> dict:
+    def wait(self, run_id: str, timeout: float = 600) -> runs.RunStatus:
         """Block until a run is no longer live (tests and scripts); returns its status."""
         deadline = time.monotonic() + timeout
         run_dir = (self.root or runs.runs_dir()) / run_id
-        while (status := runs.read_status(run_dir))["state"] in runs.ACTIVE_STATES:
+        while (status := runs.read_status(run_dir)).live:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"run {run_id} still {status['state']} after {timeout} s")
+                raise TimeoutError(f"run {run_id} still {status.state} after {timeout} s")
             time.sleep(0.05)
         return status
 

@@ -86,7 +86,7 @@ def _claim_by_hand(run_dir: Path) -> run_queue.Claim:
     ValueError when it is not waiting."""
     claim = run_queue.claim_by_id(run_dir)
     if claim is None:
-        state = runs.read_status(run_dir).get("state")
+        state = runs.read_status(run_dir).state
         raise ValueError(f"run {run_dir.name} is not waiting in the queue (it is {state})")
     return claim
 

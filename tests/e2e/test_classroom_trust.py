@@ -148,7 +148,7 @@ def test_a_student_holding_another_s_id_can_do_nothing_with_their_runs(browser, 
                                           bob_session, forge_stop)
         assert not page.exceptions and not after.exceptions
         assert not run_queue.stop_requested(live.info.path)
-        assert runs.read_status(live.info.path)["state"] == "running"
+        assert runs.read_status(live.info.path).state == "running"
         assert not [b for b in after.buttons if b.label == "Delete this run"]
 
         # the teacher signs in, sees everyone's runs, and may stop and delete them

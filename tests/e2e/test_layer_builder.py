@@ -73,7 +73,7 @@ def test_break_a_stack_fix_it_and_train_it_for_one_epoch(app):
                           for r in runs.list_runs()), "the run to finish")
     (run,) = [r for r in runs.list_runs() if r.config.model == "custom"]
     assert run.config.settings.layers.startswith("conv-1-8-5-1-2_relu_maxpool_conv-8-16-5")
-    assert run.status["epochs_done"] == 1 and run.status["test_acc"] > 0.5
+    assert run.status.epochs_done == 1 and run.status.test_acc > 0.5
     _wait_for(lambda: "finished" in app.text(), "the page to show the finished run")
     app.wait()
     app.assert_healthy()

@@ -40,7 +40,7 @@ def test_live_run_keeps_growing_across_page_switches_and_stops_with_a_checkpoint
     run_id = re.search(r"Run (\d{8}-\d{6}-[\w-]+)", app.text()).group(1)
     live = [r for r in runs.list_runs() if r.state in runs.ACTIVE_STATES]
     assert [r.run_id for r in live] == [run_id], "three clicks must start exactly one run"
-    assert runs.read_status(live[0].path)["pid"] != os.getpid()  # a worker process trains it
+    assert runs.read_status(live[0].path).pid != os.getpid()  # a worker process trains it
     expect(app.page.get_by_role("button", name="Train", exact=True)).to_be_disabled()
     assert app.page.locator("[data-testid='stPlotlyChart']").count() >= 2
     assert "Images per second" in app.text()
@@ -80,7 +80,7 @@ def test_live_run_keeps_growing_across_page_switches_and_stops_with_a_checkpoint
     app.page.get_by_role("button", name=f"Stop {run_id}").first.click()
     asked = time.monotonic()
     run_dir = runs.runs_dir() / run_id
-    _wait_until(lambda: runs.read_status(run_dir)["state"] == "stopped", timeout_s=5,
+    _wait_until(lambda: runs.read_status(run_dir).state == "stopped", timeout_s=5,
                 what="the run to stop")
     assert time.monotonic() - asked < 2.5  # the click's round trip plus the 2 s promise
     ckpt = checkpoints.load(run_dir / "checkpoint.pt")
