@@ -1,7 +1,7 @@
 """Streamlit helpers shared by every page: the sidebar, the shared image input, URL state.
 
-This is the one module of the package that imports streamlit; the lessons' logic lives in
-the plain modules beside it.
+Like every module of `explorer/ui/`, it imports streamlit; the lessons' logic lives in the
+plain modules of `explorer/`, which never do (`tests/test_layers.py`).
 """
 
 from __future__ import annotations
