@@ -17,6 +17,25 @@ from explorer.training.augment import AugmentConfig
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 COMPILE_MODES = ("auto", "on", "off")
+BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)  # the Training form's choices
+#: The learning rate the Training form offers with each optimiser.
+OPTIMISER_LR = {"sgd": 0.05, "adam": 3e-3, "adamw": 3e-3}
+
+
+@dataclass(frozen=True)
+class Knob:
+    """The range a setting may take (`validate` checks it; the form's widget offers it), and
+    the form's step and choices."""
+
+    low: float
+    high: float
+    step: float | None = None
+    choices: tuple[Any, ...] = ()
+
+
+def _knob(default: Any, low: float, high: float, step: float | None = None,
+          choices: tuple[Any, ...] = ()) -> Any:
+    return field(default=default, metadata={"knob": Knob(low, high, step, choices)})
 
 
 @dataclass(frozen=True)
@@ -26,18 +45,19 @@ class TrainConfig:
     model: str = "lenet5"
     dataset: str = "mnist-mini"
     batchnorm: bool = False
-    epochs: int = 5
-    batch_size: int = 128  # the global batch: with N processes each takes batch_size / N
+    epochs: int = _knob(5, 1, 200)
+    # the global batch: with N processes each takes batch_size / N
+    batch_size: int = _knob(128, 1, 2**31 - 1, choices=BATCH_SIZES)
     optimizer: str = "adamw"
-    lr: float = 3e-3
-    momentum: float = 0.9  # SGD only
+    lr: float = _knob(OPTIMISER_LR["adamw"], 1e-6, 100.0)
+    momentum: float = _knob(0.9, 0.0, 0.99)  # SGD only
     nesterov: bool = False  # SGD only
-    weight_decay: float = 5e-4
+    weight_decay: float = _knob(5e-4, 0.0, 1.0)
     schedule: str = "onecycle"
     step_epochs: int = 2  # "step": multiply the learning rate by step_gamma every step_epochs
     step_gamma: float = 0.1
-    label_smoothing: float = 0.0
-    seed: int = 0
+    label_smoothing: float = _knob(0.0, 0.0, 0.3, step=0.05)
+    seed: int = _knob(0, 0, 2**31 - 1)
     device: str = "auto"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     image_size: int | None = None  # resize inputs to size×size on the device; None keeps them
@@ -45,7 +65,7 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast on CUDA
     channels_last: bool = True  # on CUDA only (slower on the CPU, see engine's docstring)
     compile: str = "auto"  # torch.compile the training step: auto = on CUDA only
-    nproc: int = 1  # worker processes (DDP ranks) on this machine
+    nproc: int = _knob(1, 1, 1024)  # worker processes (DDP ranks) on this machine
     readouts_per_s: float = 4.0
     misclassified: int = 48  # how many misclassified test images the evaluation keeps
     train_limit: int = 0  # train on a seeded subset of this many images; 0 keeps them all
@@ -78,9 +98,24 @@ class TrainConfig:
             raise ValueError(_("Label smoothing must be in [0, 1)."))
         if self.train_limit < 0 or self.test_limit < 0:
             raise ValueError(_("A subset size cannot be negative (0 keeps every image)."))
+        for f in fields(self):
+            knob, value = f.metadata.get("knob"), getattr(self, f.name)
+            if knob is not None and not knob.low <= value <= knob.high:
+                raise ValueError(_("{name} must be between {low:g} and {high:g}.").format(
+                    name=f.name, low=knob.low, high=knob.high))
         if self.model == "custom" and not self.layers.strip():
             raise ValueError(_("Your own network has no layers yet: build it on the Model zoo "
                                "page first."))
+
+    @classmethod
+    def knob(cls, name: str) -> Knob:
+        """The declared range (and form step and choices) of setting `name`."""
+        return next(f.metadata["knob"] for f in fields(cls) if f.name == name)
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        """Setting `name`'s default."""
+        return next(f.default for f in fields(cls) if f.name == name)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

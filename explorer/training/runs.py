@@ -280,6 +280,13 @@ class RunInfo:
     def state(self) -> str:
         return self.status.state
 
+    @property
+    def label(self) -> str:
+        """A run in a legend: network, dataset, BN, augmentation and the id's last 4."""
+        cfg = self.config
+        return (f"{cfg.model} · {cfg.settings.dataset}{' · BN' if cfg.batchnorm else ''}"
+                f" · aug {cfg.settings.augment.describe()} · {self.run_id[-4:]}")
+
 
 def run_info(run_dir: Path) -> RunInfo:
     run_dir = Path(run_dir)
