@@ -21,3 +21,27 @@ def test_the_courses_facts_are_computed():
     assert course_facts.one_by_one_is_linear().max_difference < 1e-5
     assert course_facts.vgg19_vs_resnet101() == (143_667_240, 44_549_160)
     assert layer_table.weight_memory_mb(400_906) == pytest.approx(1.603624)
+
+
+def test_the_mlp_sentence_says_what_torch_counts_and_what_the_slide_prints():
+    mlp = course_facts.mlp_vs_lenet()
+    assert mlp.mlp_weights == 784 * 256 + 3 * 256 * 256 + 256 * 10 == 399_872
+    assert mlp.mlp_biases == 4 * 256 + 10 == 1_034
+    text = course_facts.sentence(course_facts.Fact.MLP)
+    assert "**400,906** parameters by PyTorch's count" in text
+    assert "399,872 weights and 1,034 biases" in text
+    assert "the course's slide prints “390K”" in text
+    assert "rounds" not in text  # 400,906 does not round to 390K
+
+
+def test_every_fact_has_a_sentence_in_each_language_and_families_pick_theirs():
+    from explorer import i18n
+
+    for lang in i18n.LANGUAGES:
+        with i18n.use_language(lang):
+            assert all(course_facts.sentence(f) for f in course_facts.Fact)
+    assert list(course_facts.Fact) == ["mlp", "vgg", "1x1", "bottleneck", "deep"]
+    assert course_facts.for_family("resnet") == (course_facts.Fact.BOTTLENECK,
+                                                 course_facts.Fact.DEEP)
+    assert course_facts.for_family("alexnet") == () == course_facts.for_family("unknown")
+    assert course_facts.computed() is course_facts.computed()

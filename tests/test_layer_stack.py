@@ -164,3 +164,36 @@ def test_the_zoo_builds_a_stack_for_a_run_and_refuses_one_that_does_not_fit():
     assert zoo.get_spec(zoo.CUSTOM).title.startswith("Your network")
     with pytest.raises(zoo.BuildError, match="set in_channels to 3"):
         zoo.build_model(zoo.CUSTOM, variant="cifar", layers=ls.LENET5)
+
+
+def test_the_builders_edits_move_remove_and_change_one_layer():
+    stack = ls.parse("conv-1-6-5_relu_flatten")
+    assert ls.format_stack(ls.moved(stack, 0, 1)) == "relu_conv-1-6-5_flatten"
+    assert ls.moved([10, 11, 12], 2, -1) == (10, 12, 11)  # a row's id moves with its layer
+    assert ls.format_stack(ls.removed(stack, 1)) == "conv-1-6-5_flatten"
+    assert ls.removed((10, 11, 12), 0) == (11, 12)
+    assert ls.with_arg(stack, 0, "out_channels", 8)[0].arg("out_channels") == 8
+    assert ls.with_arg(stack, 0, "out_channels", 8)[1:] == stack[1:]
+
+
+def test_a_full_stack_takes_no_more_layers():
+    full = tuple(ls.make_layer("ReLU") for _i in range(ls.MAX_LAYERS))
+    with pytest.raises(ls.StackError, match=f"at most {ls.MAX_LAYERS} layers"):
+        ls.append_default(full, "ReLU", (1, 28, 28))
+    assert len(ls.append_default(full[1:], "ReLU", (1, 28, 28))) == ls.MAX_LAYERS
+
+
+@pytest.mark.parametrize(("text", "shape"), [
+    ("3x32x32", (3, 32, 32)), ("0x999x7", (1, 512, 7)), ("100x1x1", (64, 1, 1)),
+    (None, (1, 28, 28)), ("", (1, 28, 28)), ("3x32", (1, 28, 28)), ("3x-2x9", (1, 28, 28)),
+    ("axbxc", (1, 28, 28)),
+])
+def test_the_input_shape_in_the_address_bar_is_read_within_the_builders_limits(text, shape):
+    assert ls.parse_shape(text) == shape
+    assert ls.parse_shape(ls.shape_param(shape)) == shape
+
+
+def test_only_lenet_on_digits_is_the_builders_default():
+    assert ls.is_default(ls.LENET5, (1, 28, 28))
+    assert not ls.is_default(ls.LENET5, (3, 28, 28))
+    assert not ls.is_default("relu", (1, 28, 28))

@@ -139,3 +139,16 @@ def test_module_lesson_helpers():
     assert "features.1" in module_lesson.mode_sensitive(bn)
     assert module_lesson.tensor_devices(bn) == {"cpu": len(list(bn.parameters()))
                                             + len(list(bn.buffers()))}
+
+
+def test_one_parameter_count_for_every_module():
+    from explorer.models.modules import parameter_count
+
+    conv = nn.Conv2d(3, 8, 3)
+    assert parameter_count(conv) == 8 * 3 * 9 + 8
+    shared = nn.Linear(4, 4)
+    model = nn.Sequential(shared, nn.ReLU(), shared, nn.BatchNorm1d(4))
+    assert parameter_count(model) == 20 + 8  # a layer used twice counts once; buffers never
+    assert parameter_count(model, recurse=False) == 0
+    model[3].weight.requires_grad_(False)
+    assert parameter_count(model, trainable_only=True) == 24

@@ -282,3 +282,20 @@ def test_each_vgg_configuration_is_listed_once_under_a_name_no_other_entry_share
     for letter in "ABCDE":
         assert sum(f"configuration {letter}" in t for t in vgg) == 1, (letter, vgg)
     assert len({t.split(" (")[0] for t in vgg}) == len(vgg)  # not even the part before "("
+
+
+def test_the_zoo_page_keeps_its_networks_in_the_shared_byte_bounded_cache(open_page):
+    from explorer.serving import shared_cache
+    from explorer.ui.zoo_networks import SEED, Network
+
+    shared_cache.models.clear()
+    at = open_page("pages/zoo.py")
+    assert not at.exception, [e.value for e in at.exception]
+    keys = shared_cache.models.keys()
+    assert ("zoo", "meta", Network("lenet5", "mnist", False)) in keys
+    assert ("zoo", "seeded", "lenet5", "mnist", False, SEED) in keys  # the to(device) lesson
+    at.selectbox(key="zoo_layer").set_value("features.0").run()
+    keys = shared_cache.models.keys()
+    assert ("zoo", "meta", Network("lenet5", "mnist", False, "features.0", 5, 1)) in keys
+    mlp = next(s.value for s in at.success if "course's MLP" in s.value)
+    assert "**400,906** parameters by PyTorch's count" in mlp and "prints “390K”" in mlp

@@ -1,22 +1,46 @@
 """The course's facts about the classic architectures, computed rather than typed: the MLP
 against LeNet-5, VGG's stacked 3×3 convs, the bottleneck's multiply-adds, 1×1 conv = Linear,
-and depth against size (VGG-19 vs ResNet-101). Everything builds on the meta device."""
+and depth against size (VGG-19 vs ResNet-101). Everything builds on the meta device.
+`sentence` says each one in the session's language; `for_family` picks those that belong
+next to a network of the zoo. The one number typed in is the course slide's own, quoted as
+the slide prints it and set beside what PyTorch counts."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from enum import StrEnum
 
 import torch
 import torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from explorer.i18n import _
 from explorer.models import zoo
 from explorer.models.layer_table import weight_memory_mb
+from explorer.models.modules import parameter_count
+
+#: The MLP's parameter count as the course's slide prints it (a quote, not a computation).
+SLIDE_MLP_PARAMS = "390K"
 
 
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+class Fact(StrEnum):
+    """The course's facts, in the order the "All the course's numbers" tab lists them."""
+
+    MLP = "mlp"
+    VGG = "vgg"
+    ONE_BY_ONE = "1x1"
+    BOTTLENECK = "bottleneck"
+    DEEP = "deep"
+
+
+#: Which facts belong next to a network of each zoo family.
+FAMILY_FACTS: dict[str, tuple[Fact, ...]] = {
+    "mlp": (Fact.MLP,), "lenet": (Fact.MLP,), "vgg": (Fact.VGG, Fact.DEEP),
+    "nin": (Fact.ONE_BY_ONE,), "googlenet": (Fact.ONE_BY_ONE,),
+    "resnet": (Fact.BOTTLENECK, Fact.DEEP), "densenet": (Fact.ONE_BY_ONE,), "alexnet": (),
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +49,8 @@ class MlpFact:
     mlp_mb: float
     lenet_params: int
     widths: tuple[int, ...]
+    mlp_weights: int  # the Linear layers' weight matrices
+    mlp_biases: int
 
 
 def mlp_vs_lenet() -> MlpFact:
@@ -34,8 +60,10 @@ def mlp_vs_lenet() -> MlpFact:
         lenet = zoo.build_model("lenet5", variant="mnist")
     linears = [m for m in mlp.modules() if isinstance(m, nn.Linear)]
     widths = (linears[0].in_features, *(m.out_features for m in linears))
-    params = count_params(mlp)
-    return MlpFact(params, weight_memory_mb(params), count_params(lenet), widths)
+    params = parameter_count(mlp)
+    weights = sum(m.weight.numel() for m in linears)
+    return MlpFact(params, weight_memory_mb(params), parameter_count(lenet), widths, weights,
+                   params - weights)
 
 
 @dataclass(frozen=True)
@@ -50,9 +78,9 @@ def vgg_stacked_convs(channels: int = 64) -> StackFact:
     """One 7×7 conv against three 3×3 convs (same 7×7 receptive field), C→C, no bias."""
     with torch.device("meta"):
         big = nn.Conv2d(channels, channels, 7, bias=False)
-        stack = nn.Sequential(*(nn.Conv2d(channels, channels, 3, bias=False) for _ in range(3)))
+        stack = nn.Sequential(*(nn.Conv2d(channels, channels, 3, bias=False) for _i in range(3)))
     field = 1 + sum(m.kernel_size[0] - 1 for m in stack)
-    return StackFact(channels, count_params(big), count_params(stack), field)
+    return StackFact(channels, parameter_count(big), parameter_count(stack), field)
 
 
 def _macs(module: nn.Module, shape: tuple[int, ...]) -> int:
@@ -112,5 +140,51 @@ def one_by_one_is_linear(in_channels: int = 8, out_channels: int = 4, size: int 
 def vgg19_vs_resnet101() -> tuple[int, int]:
     """Parameter counts of torchvision's VGG-19 and ResNet-101 (built on meta, no weights)."""
     with torch.device("meta"):
-        return (count_params(torchvision.models.vgg19(weights=None)),
-                count_params(torchvision.models.resnet101(weights=None)))
+        return (parameter_count(torchvision.models.vgg19(weights=None)),
+                parameter_count(torchvision.models.resnet101(weights=None)))
+
+
+@functools.cache
+def computed() -> dict[Fact, object]:
+    """Every fact's numbers, computed once per process (they never change)."""
+    return {Fact.MLP: mlp_vs_lenet(), Fact.VGG: vgg_stacked_convs(64),
+            Fact.BOTTLENECK: bottleneck_macs(), Fact.ONE_BY_ONE: one_by_one_is_linear(),
+            Fact.DEEP: vgg19_vs_resnet101()}
+
+
+def sentence(fact: Fact) -> str:
+    """The fact in one Markdown sentence, in the session's language."""
+    f = computed()[fact]
+    if fact is Fact.MLP:
+        return _("The course's MLP {widths} has **{mlp:,}** parameters by PyTorch's count "
+                 "({weights:,} weights and {biases:,} biases, **{mb:.1f} MB** at fp32; the "
+                 "course's slide prints “{slide}”), against **{lenet:,}** for LeNet-5 on the "
+                 "same 28×28 digits.").format(widths=list(f.widths), mlp=f.mlp_params,
+                                              weights=f.mlp_weights, biases=f.mlp_biases,
+                                              mb=f.mlp_mb, slide=SLIDE_MLP_PARAMS,
+                                              lenet=f.lenet_params)
+    if fact is Fact.VGG:
+        return _("One 7×7 conv on C = {c} channels needs 49C² = **{big:,}** weights; three "
+                 "stacked 3×3 convs see the same {rf}×{rf} window with 27C² = **{stacked:,}** "
+                 "(and two more ReLUs).").format(c=f.channels, big=f.big_kernel_params,
+                                                 rf=f.receptive_field, stacked=f.stacked_params)
+    if fact is Fact.BOTTLENECK:
+        return _("On {c} channels a direct 3×3 conv costs **{direct:,}** multiply-adds per "
+                 "position; the bottleneck 1×1 ({c}→{reduced}), 3×3, 1×1 (→{c}) costs "
+                 "**{bottleneck:,}**.").format(c=f.channels, direct=f.direct_macs,
+                                               reduced=f.reduced, bottleneck=f.bottleneck_macs)
+    if fact is Fact.ONE_BY_ONE:
+        return _("A 1×1 conv is a Linear applied to every pixel: on a {cin}×{h}×{w} input, "
+                 "`Conv2d({cin}, {cout}, 1)` and `Linear({cin}, {cout})` with the same weights "
+                 "differ by at most **{diff:.1e}**.").format(
+            cin=f.in_channels, h=f.height, w=f.width, cout=f.out_channels,
+            diff=f.max_difference)
+    vgg19, resnet101 = f
+    return _("Depth is not size: VGG-19 has **{vgg:,}** parameters, ResNet-101 only "
+             "**{resnet:,}** (torchvision builders, no weights downloaded).").format(
+        vgg=vgg19, resnet=resnet101)
+
+
+def for_family(family: str) -> tuple[Fact, ...]:
+    """The facts shown next to a network of `family` (none for an unknown one)."""
+    return FAMILY_FACTS.get(family, ())

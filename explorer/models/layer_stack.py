@@ -7,7 +7,9 @@ never executed). `propagate` runs the real layers one by one on PyTorch's meta d
 output shape, parameter count and multiply-add comes from torch, and at the first layer that
 PyTorch refuses it keeps PyTorch's own error (from a real CPU tensor, the message a student
 would see) next to one sentence that says what to change. `expected_shape` is the arithmetic
-a student would do by hand; the tests hold it against torch.
+a student would do by hand; the tests hold it against torch. The builder's edits (move,
+remove, change an argument, add a layer) and its input shape in the address bar
+(`parse_shape`) are plain functions here too; `explorer.ui.layer_builder` draws them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import ast
 import math
 import warnings
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -23,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from explorer.conv_arithmetic import conv_out, pool_out
 from explorer.i18n import _, language_cache
-from explorer.models.modules import shape_text
+from explorer.models.modules import parameter_count, shape_text
 
 Shape = tuple[int, ...]  # one sample's shape, without the batch: (C, H, W) or (F,)
 
@@ -412,7 +415,7 @@ def propagate(stack: Stack, input_shape: Shape) -> Propagation:
             rows.append(Row(i, layer, shape, None, 0, 0, str(err).strip().split("\n")[0],
                             type(err).__name__, advice(stack, i, shape, input_shape)))
             break
-        params = sum(p.numel() for p in layer_module.parameters())
+        params = parameter_count(layer_module)
         out_shape = tuple(out.shape[1:])
         rows.append(Row(i, layer, shape, out_shape, params, counter.get_total_flops() // 2))
         shape = out_shape
@@ -436,7 +439,10 @@ def check_trainable(stack: Stack, input_shape: Shape, num_classes: int) -> None:
 
 
 def append_default(stack: Stack, kind: str, input_shape: Shape) -> Stack:
-    """`stack` plus a `kind` layer whose sizes fit the current output (a sensible start)."""
+    """`stack` plus a `kind` layer whose sizes fit the current output (a sensible start);
+    StackError when the stack already holds `MAX_LAYERS`."""
+    if len(stack) >= MAX_LAYERS:
+        raise StackError(_("A stack holds at most {n} layers.").format(n=MAX_LAYERS))
     shape = propagate(stack, tuple(input_shape)).output_shape
     layer = make_layer(kind)
     if shape is not None:
@@ -451,3 +457,49 @@ def append_default(stack: Stack, kind: str, input_shape: Shape) -> Stack:
 #: LeNet-5 as the course draws it (ReLU, max-pool), the builder's starting stack.
 LENET5 = ("conv-1-6-5-1-2_relu_maxpool_conv-6-16-5_relu_maxpool_flatten_linear-400-120_relu_"
           "linear-120-84_relu_linear-84")
+
+
+# --- the builder's edits and its address-bar form ---------------------------------------------
+
+T = TypeVar("T")
+#: The builder's input shape: the largest channels, height and width it offers, its default.
+INPUT_LIMITS: Shape = (64, 512, 512)
+DEFAULT_INPUT: Shape = (1, 28, 28)
+
+
+def moved(items: tuple[T, ...] | list[T], index: int, step: int) -> tuple[T, ...]:
+    """`items` with the one at `index` swapped with its neighbour `step` places away (a stack,
+    or the ids of its rows, which move with their layers)."""
+    out = list(items)
+    j = index + step
+    out[index], out[j] = out[j], out[index]
+    return tuple(out)
+
+
+def removed(items: tuple[T, ...] | list[T], index: int) -> tuple[T, ...]:
+    """`items` without the one at `index`."""
+    return (*items[:index], *items[index + 1:])
+
+
+def with_arg(stack: Stack, index: int, name: str, value: float) -> Stack:
+    """`stack` with argument `name` of layer `index` set to `value`."""
+    return (*stack[:index], stack[index].with_arg(name, value), *stack[index + 1:])
+
+
+def parse_shape(text: str | None) -> Shape:
+    """Read `shape_param`'s "1x28x28", each side kept within `INPUT_LIMITS` (at least 1);
+    anything else is `DEFAULT_INPUT`."""
+    sides = (text or "").split("x")
+    if len(sides) != len(INPUT_LIMITS) or not all(v.isdigit() for v in sides):
+        return DEFAULT_INPUT
+    return tuple(min(max(int(v), 1), top) for v, top in zip(sides, INPUT_LIMITS, strict=True))
+
+
+def shape_param(shape: Shape) -> str:
+    """(1, 28, 28) -> "1x28x28", the input shape as the address bar holds it."""
+    return "x".join(map(str, shape))
+
+
+def is_default(text: str, shape: Shape) -> bool:
+    """True for the builder's start, LeNet-5 on 1×28×28 (the address bar leaves it out)."""
+    return text == LENET5 and tuple(shape) == DEFAULT_INPUT

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from explorer.i18n import _
-from explorer.models.modules import is_leaf, leaf_modules, shape_text
+from explorer.i18n import N_, _
+from explorer.models.modules import is_leaf, leaf_modules, parameter_count, shape_text
 
 _POOLS = (nn.MaxPool2d, nn.AvgPool2d)
 _MAX_PATCHES = 4
@@ -226,19 +226,25 @@ def _tabulate(model: nn.Module, input_shape: tuple[int, ...], batch: int,
         macs = sum(flops.get(f"{root}.{name}", {}).values()) // 2
         rows.append(LayerRow(
             name=name, type=type(module).__name__, stage=stage.get(name, name),
-            output_shape=shapes.get(name), params=sum(p.numel() for p in params),
+            output_shape=shapes.get(name), params=parameter_count(module, recurse=False),
             trainable=any(p.requires_grad for p in params) if params else False, macs=macs,
             note=_("re-sized to in_features={n}").format(n=module.in_features)
             if name in patched else "",
         ))
-    all_params = list(model.parameters())
     return LayerTable(
         input_shape=tuple(input_shape), rows=tuple(rows),
         output_shape=tuple(output.shape) if output is not None else None,
-        total_params=sum(p.numel() for p in all_params),
-        trainable_params=sum(p.numel() for p in all_params if p.requires_grad),
+        total_params=parameter_count(model),
+        trainable_params=parameter_count(model, trainable_only=True),
         total_macs=sum(r.macs for r in rows), problems=tuple(problems), patched=tuple(patched),
     )
+
+
+#: The columns of `table_records`, marked for translation (the page shows them translated).
+RECORD_COLUMNS = {"layer": N_("layer"), "type": N_("type"), "stage": N_("stage"),
+                  "output shape": N_("output shape"), "parameters": N_("parameters"),
+                  "trainable": N_("trainable"), "multiply-adds": N_("multiply-adds"),
+                  "note": N_("note")}
 
 
 def table_records(table: LayerTable) -> list[dict[str, object]]:

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from torch import nn
+
+from explorer.i18n import _
+from explorer.models.modules import parameter_count
 
 
 def named_parameter_records(model: nn.Module) -> list[dict[str, object]]:
@@ -26,7 +30,7 @@ class TreeNode:
 
 def module_tree(model: nn.Module, name: str = "model") -> TreeNode:
     """The tree `children()` walks, one level at a time; `modules()` visits all its nodes."""
-    return TreeNode(name, type(model).__name__, sum(p.numel() for p in model.parameters()),
+    return TreeNode(name, type(model).__name__, parameter_count(model),
                     tuple(module_tree(m, n) for n, m in model.named_children()))
 
 
@@ -59,3 +63,33 @@ def tensor_devices(model: nn.Module) -> dict[str, int]:
     for tensor in [*model.parameters(), *model.buffers()]:
         counts[str(tensor.device)] = counts.get(str(tensor.device), 0) + 1
     return counts
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """Everything the nn.Module lesson shows for one network."""
+
+    children: int
+    modules: int
+    tree: TreeNode
+    parameters: list[dict[str, object]]
+    flags: dict[bool, tuple[bool, int, int]]  # train -> (model.training, in training, all)
+    sensitive: list[str]
+    devices: dict[str, int]
+    printed: str
+
+
+def lesson(model: nn.Module) -> Lesson:
+    """The lesson's facts, read from a copy (train()/eval() must not touch `model`, which a
+    cache may share with other sessions)."""
+    model = copy.deepcopy(model)
+    n_children, n_modules = count_modules(model)
+    flags = {train: training_flags(model, train) for train in (True, False)}
+    return Lesson(n_children, n_modules, module_tree(model), named_parameter_records(model),
+                  flags, mode_sensitive(model), tensor_devices(model), print_form(model))
+
+
+def tree_lines(node: TreeNode, depth: int = 0) -> list[str]:
+    """The tree under `node` as indented lines, each with its parameter count."""
+    line = f"{'    ' * depth}{node.name}: {node.type}  " + _("({n:,} params)").format(n=node.params)
+    return [line, *(x for child in node.children for x in tree_lines(child, depth + 1))]

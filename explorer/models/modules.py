@@ -1,4 +1,4 @@
-"""Walking an `nn.Module`: its leaf layers, and tensor shapes as text.
+"""Walking an `nn.Module`: its leaf layers, its parameter count, and tensor shapes as text.
 
 One definition of "leaf" for the layer table, the feature-map capture and the zoo's error
 messages: a named module without children (conv, BatchNorm, ReLU, pooling, Linear, ...).
@@ -25,6 +25,14 @@ def is_leaf(module: nn.Module) -> bool:
 def leaf_modules(model: nn.Module) -> dict[str, nn.Module]:
     """Every leaf of `model` by dotted name, in registration order (the root excluded)."""
     return {name: m for name, m in model.named_modules() if name and is_leaf(m)}
+
+
+def parameter_count(module: nn.Module, recurse: bool = True,
+                    trainable_only: bool = False) -> int:
+    """`sum(p.numel() for p in module.parameters(recurse))`: a tensor shared by two layers
+    counts once; with `trainable_only`, only those with `requires_grad`."""
+    return sum(p.numel() for p in module.parameters(recurse=recurse)
+               if p.requires_grad or not trainable_only)
 
 
 def shape_text(shape: Sequence[int] | None) -> str:

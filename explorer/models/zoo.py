@@ -58,6 +58,12 @@ class Variant:
     def input_shape(self) -> tuple[int, int, int]:
         return (self.in_channels, self.height, self.width)
 
+    @property
+    def label(self) -> str:
+        """The configuration as the page names it ("mnist · 1×28×28 · 10 classes")."""
+        return _("{name} · {c}×{h}×{w} · {k} classes").format(
+            name=self.name, c=self.in_channels, h=self.height, w=self.width, k=self.num_classes)
+
 
 VARIANTS: dict[str, Variant] = {
     "mnist": Variant("mnist", 1, 28, 28, 10, small=True),
