@@ -114,6 +114,26 @@ def format_momentum(momentum: float | None) -> str:
     return _("None (cumulative average)") if momentum is None else f"{momentum:g}"
 
 
+def format_value(v: float | None, digits: int = 4) -> str:
+    """A buffer's value for a metric: "None" for a missing (or NaN) one."""
+    return "None" if v is None or v != v else f"{v:.{digits}f}"
+
+
+def tex_number(v: float, digits: int = 4) -> str:
+    """A number for a LaTeX product: negatives in parentheses, 1e-05 as 10^{-5}."""
+    if v != 0 and abs(v) < 1e-3:
+        mantissa, exponent = f"{v:.0e}".split("e")
+        text = rf"{mantissa}\times10^{{{int(exponent)}}}".removeprefix(r"1\times")
+    else:
+        text = f"{v:.{digits}f}"
+    return f"({text})" if v < 0 else text
+
+
+def mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Mean and (population) standard deviation of `values`."""
+    return float(values.mean()), float(values.std())
+
+
 # --- the lab --------------------------------------------------------------------------------
 
 
@@ -151,6 +171,47 @@ class UpdateRule:
     batch_var_unbiased: float
     new_var: float
     by_hand_var: float
+
+    def latex(self, channel: int) -> tuple[str, str]:
+        """PyTorch's update of running_mean and running_var, with this step's numbers."""
+        f = self.factor
+        mean = (rf"\begin{{aligned}}\text{{running\_mean}}[{channel}] &= (1-{f:g})\cdot"
+                rf"{tex_number(self.old_mean)} + {f:g}\cdot{tex_number(self.batch_mean)} \\ "
+                rf"&= {self.by_hand_mean:.4f}\end{{aligned}}")
+        var = (rf"\begin{{aligned}}\text{{running\_var}}[{channel}] &= (1-{f:g})\cdot"
+               rf"{tex_number(self.old_var)} + {f:g}\cdot"
+               rf"\underbrace{{{self.batch_var_unbiased:.4f}}}_{{\text{{unbiased}}}} \\ "
+               rf"&= {self.by_hand_var:.4f}\end{{aligned}}")
+        return mean, var
+
+    def stored_sentence(self) -> str:
+        """What the layer stored, and which variance it normalised with and which it keeps."""
+        return _("The layer stored running_mean = {mean:.6f} and running_var = {var:.6f}. "
+                 "It normalised this batch with the **biased** variance {biased:.4f} "
+                 "(divide by m) but stores the **unbiased** {unbiased:.4f} (divide by "
+                 "m − 1) in running_var.").format(
+            mean=self.new_mean, var=self.new_var, biased=self.batch_var,
+            unbiased=self.batch_var_unbiased)
+
+    def keras_sentence(self) -> str:
+        """PyTorch's momentum against Keras' (needs a momentum), and Keras' default."""
+        k = keras_momentum(self.momentum)
+        keras_default = torch_momentum(KERAS_DEFAULT_MOMENTUM)
+        return _(
+            "Same physics, opposite numbers: PyTorch momentum={torch_m:g} is Keras "
+            "momentum={keras_m:g}. Keras' default {keras_default:g} is PyTorch "
+            "momentum={as_torch:g}: {times:.0f} times slower than PyTorch's default "
+            "{torch_default:g}.").format(
+            torch_m=self.momentum, keras_m=k, keras_default=KERAS_DEFAULT_MOMENTUM,
+            as_torch=keras_default, times=TORCH_DEFAULT_MOMENTUM / keras_default,
+            torch_default=TORCH_DEFAULT_MOMENTUM)
+
+    def keras_latex(self, channel: int) -> str:
+        """The same running_mean update in Keras' convention (needs a momentum)."""
+        k = keras_momentum(self.momentum)
+        return (rf"\begin{{aligned}}\text{{moving\_mean}}[{channel}] &= {k:g}\cdot"
+                rf"{tex_number(self.old_mean)} + (1-{k:g})\cdot{tex_number(self.batch_mean)}"
+                rf" \\ &= {self.by_hand_mean:.4f}\end{{aligned}}")
 
 
 class BatchNormLab:
@@ -328,6 +389,24 @@ class CatchUp:
     steps_predicted: int | None  # from (1 - m)^k; None for the cumulative average
     fraction: float
 
+    def sentence(self, channel: int, training: bool) -> str:
+        """When the data moved, and how long running_mean[channel] took to follow: measured,
+        or why not yet (`training`: the layer's mode now), and predicted."""
+        if self.steps_measured is not None:
+            measured = _("{n} steps").format(n=self.steps_measured)
+        elif not training:
+            measured = _("never, while the layer is in eval mode (its buffers stay put)")
+        else:
+            measured = _("not yet: step on")
+        predicted = (_("no fixed rate with the cumulative average: each step weighs 1/n, so it "
+                       "slows down the longer it has run") if self.steps_predicted is None
+                     else _("{n} steps by (1 − momentum)^k").format(n=self.steps_predicted))
+        return _(
+            "At step {step} the mean shift went from {old:g} to {new:g}. To close {fraction:.0%} "
+            "of the gap in running_mean[{c}]: measured **{measured}**; predicted {predicted}."
+        ).format(step=self.from_step, old=self.old_shift, new=self.new_shift,
+                 fraction=self.fraction, c=channel, measured=measured, predicted=predicted)
+
 
 def batch_statistics(x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-channel batch mean, biased variance (what BatchNorm normalises with) and unbiased
@@ -360,6 +439,23 @@ class HandComputation:
     y_hand: float
     y_layer: float
     max_abs_diff: float  # over the whole output tensor
+
+    def statistics_latex(self) -> list[str]:
+        """The mean and variance it normalises with: the batch's, or the running ones."""
+        if self.uses_batch_stats:
+            return [rf"\mu_B = \frac{{1}}{{m}}\sum_{{i=1}}^{{m}} x_i = {self.mean:.6f}",
+                    rf"\sigma_B^2 = \frac{{1}}{{m}}\sum_{{i=1}}^{{m}}(x_i-\mu_B)^2 = "
+                    rf"{self.var:.6f}"]
+        return [rf"\mu = \text{{running\_mean}} = {self.mean:.6f},\quad "
+                rf"\sigma^2 = \text{{running\_var}} = {self.var:.6f}"]
+
+    def output_latex(self) -> list[str]:
+        """Normalise, then scale and shift, with this value's numbers."""
+        return [rf"\hat x_i = \frac{{x_i-\mu}}{{\sqrt{{\sigma^2+\epsilon}}}} = "
+                rf"\frac{{{self.x:.6f} - {tex_number(self.mean, 6)}}}{{\sqrt{{{self.var:.6f} + "
+                rf"{tex_number(self.eps)}}}}} = {self.x_hat:.6f}",
+                rf"y_i = \gamma\hat x_i + \beta = {tex_number(self.gamma, 2)}\cdot"
+                rf"{tex_number(self.x_hat, 6)} + {tex_number(self.beta, 2)} = {self.y_hand:.6f}"]
 
 
 def hand_computation(
@@ -434,6 +530,17 @@ class ModeComparison:
     y_train: np.ndarray
     y_eval: np.ndarray
 
+    def summary(self) -> str:
+        """Both outputs' mean and standard deviation, and why they differ."""
+        (train_mean, train_std), (eval_mean, eval_std) = map(mean_std, (self.y_train,
+                                                                        self.y_eval))
+        return _("Train-mode output: mean {train_mean:.3f}, std {train_std:.3f}. Eval-mode "
+                 "output: mean {eval_mean:.3f}, std {eval_std:.3f}. They agree once the running "
+                 "statistics have caught up with the data, up to a factor √((m−1)/m): "
+                 "running_var holds the unbiased variance, train mode divides by the biased "
+                 "one.").format(train_mean=train_mean, train_std=train_std,
+                                eval_mean=eval_mean, eval_std=eval_std)
+
 
 def forward(layer: nn.Module, x: torch.Tensor, training: bool) -> tuple[torch.Tensor | None,
                                                                         str | None]:
@@ -454,7 +561,12 @@ def compare_modes(layer: nn.Module, x: torch.Tensor, channel: int) -> ModeCompar
     (y_train, _error), (y_eval, _eval_error) = forward(layer, x, True), forward(layer, x, False)
     if y_train is None or y_eval is None:
         return None
-    return ModeComparison(*(t[:, channel].flatten().double().numpy() for t in (x, y_train, y_eval)))
+    return ModeComparison(*(channel_values(t, channel) for t in (x, y_train, y_eval)))
+
+
+def channel_values(t: torch.Tensor, channel: int) -> np.ndarray:
+    """Every value of one channel of an [N, C] or [N, C, H, W] tensor, as float64."""
+    return t[:, channel].flatten().double().numpy()
 
 
 @dataclass(frozen=True)
@@ -477,6 +589,17 @@ class SingleSample:
         dims = [d for d in range(self.x.dim()) if d != 1]
         return tuple(None if y is None else y.mean(dims).double().numpy()
                      for y in (self.y_eval, self.y_train))
+
+    def means_table(self) -> dict[str, object]:
+        """Each channel's output mean in eval and in train mode, as dataframe columns."""
+        eval_means, train_means = self.channel_means()
+        return {_("channel"): list(range(self.x.shape[1])),
+                _("output mean, eval mode"): np.round(eval_means, 4),
+                _("output mean, train mode (its own stats)"): np.round(train_means, 4)}
+
+    def eval_value(self, channel: int) -> float | None:
+        """The eval-mode output of `channel` (its first position), None when refused."""
+        return None if self.y_eval is None else float(self.y_eval[0, channel].flatten()[0])
 
 
 def single_sample(lab: BatchNormLab) -> SingleSample:
@@ -561,6 +684,19 @@ class FeatureMapsNorm:
     std_before: np.ndarray
     mean_after: np.ndarray
     std_after: np.ndarray
+
+    def constant_channels(self) -> list[str]:
+        """The channels (translated names) that are constant over N, H and W."""
+        return [_(name) for name, std in zip(self.names, self.std_before, strict=True)
+                if std < 1e-6]
+
+    def table(self) -> dict[str, object]:
+        """Each channel's mean and standard deviation before and after, as columns."""
+        return {_("channel"): [_(name) for name in self.names],
+                _("mean before"): np.round(self.mean_before, 4),
+                _("std before"): np.round(self.std_before, 4),
+                _("mean after"): np.round(self.mean_after, 4),
+                _("std after"): np.round(self.std_after, 4)}
 
 
 def image_feature_maps(image: Image.Image, crops: int = 4, size: int = 32) -> torch.Tensor:

@@ -364,3 +364,81 @@ def test_batch_statistics_match_torch(shape):
 def test_a_batch_that_is_too_big_is_flagged_by_its_size():
     assert bn.LabConfig().numel == 1600 <= bn.MAX_VALUES
     assert bn.LabConfig(kind="2d", channels=64, batch_size=512, size=16).numel > bn.MAX_VALUES
+
+
+# --- what the page shows, as text -------------------------------------------------------------
+
+
+def test_numbers_for_metrics_and_latex():
+    assert bn.format_value(None) == bn.format_value(float("nan")) == "None"
+    assert bn.format_value(0.123456) == "0.1235"
+    assert bn.tex_number(-0.5) == "(-0.5000)" and bn.tex_number(1e-5) == r"10^{-5}"
+    assert bn.tex_number(3e-4, 2) == r"3\times10^{-4}"
+    assert bn.mean_std(np.array([1.0, 3.0])) == (2.0, 1.0)
+
+
+def test_the_update_rule_and_the_algorithm_box_are_written_with_the_steps_numbers():
+    lab = bn.BatchNormLab(bn.LabConfig(channels=3, batch_size=7))
+    lab.step(2)
+    rule = lab.update_rule(1)
+    mean_tex, var_tex = rule.latex(1)
+    assert r"\text{running\_mean}[1]" in mean_tex and f"{rule.by_hand_mean:.4f}" in mean_tex
+    assert r"\underbrace" in var_tex and f"{rule.by_hand_var:.4f}" in var_tex
+    assert f"{rule.by_hand_mean:.4f}" in rule.keras_latex(1) and "0.9" in rule.keras_latex(1)
+    assert f"{rule.new_mean:.6f}" in rule.stored_sentence()
+    assert "Keras' default 0.99 is PyTorch momentum=0.01: 10 times slower" \
+        in rule.keras_sentence()
+    hand = bn.hand_computation(lab.last_input, lab.output(), lab.layer, True, 1, 0)
+    assert len(hand.statistics_latex()) == 2 and len(hand.output_latex()) == 2
+    assert f"{hand.y_hand:.6f}" in hand.output_latex()[1]
+    lab.layer.eval()
+    held = bn.hand_computation(lab.last_input, lab.output(), lab.layer, False, 1, 0)
+    assert r"\text{running\_mean}" in held.statistics_latex()[0]
+
+
+def test_a_shift_is_told_in_one_sentence():
+    lab = bn.BatchNormLab(bn.LabConfig(channels=2, batch_size=50))
+    lab.step(5)
+    lab.apply(bn.Knobs(shift=1.5))
+    lab.step(40)
+    text = lab.catch_up(0).sentence(0, training=True)
+    assert "went from 0.5 to 1.5" in text and "running_mean[0]" in text
+    assert "29 steps by (1 − momentum)^k" in text
+
+
+def test_each_session_keeps_its_own_lab(open_page):
+    """Two browsers step their labs apart (no shared cache of labs to evict one); the lab lives
+    in the session's resource cache, session state holds no tensors."""
+    first = open_page("pages/batchnorm.py")
+    first.button(key="bn_step10").click().run()
+    second = open_page("pages/batchnorm.py")
+    second.button(key="bn_step1").click().run()
+    first.button(key="bn_step1").click().run()
+    steps = [{m.label: m.value for m in at.metric}["Steps"] for at in (first, second)]
+    assert steps == ["11", "1"]
+    assert first.session_state["bn_lab_id"] != second.session_state["bn_lab_id"]
+    held = first.session_state.values()
+    assert not any(isinstance(v, (bn.BatchNormLab, torch.Tensor)) for v in held)
+
+
+def test_three_hundred_sessions_keep_three_hundred_labs(monkeypatch):
+    """The lab's cache is per session: no count of other students pushes a lab out (the old
+    global cache held 256), and a session's labs go when it disconnects."""
+    from streamlit.runtime.caching import cache_resource_api
+
+    from explorer.ui import batchnorm_lab
+
+    session = {"id": ""}
+    monkeypatch.setattr(cache_resource_api, "get_session_id_or_throw", lambda: session["id"])
+    ids = [f"test-session-{i}" for i in range(300)]
+    try:
+        for i, session["id"] in enumerate(ids):
+            batchnorm_lab._slot("lab")["lab"] = i
+        for i, session["id"] in enumerate(ids):
+            assert batchnorm_lab._slot("lab")["lab"] == i
+        cache_resource_api.clear_session_cache(ids[0])  # what a disconnect does
+        session["id"] = ids[0]
+        assert batchnorm_lab._slot("lab") == {}
+    finally:
+        for session_id in ids:
+            cache_resource_api.clear_session_cache(session_id)
