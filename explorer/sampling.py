@@ -97,6 +97,45 @@ def pool_frame(x: torch.Tensor, layer: ca.Layer) -> PoolFrame:
     return PoolFrame(x[0, 0], out[0, 0], windows, winners)
 
 
+#: The number grid's side: the smallest input the pooling section runs on.
+GRID_SIDE = 6
+
+
+def pool_settings(kind: PoolKind, kernel: int, stride: int, padding: int
+                  ) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """Kernel, stride and padding kept valid on the `GRID_SIDE` grid (then the photo, which is
+    larger, fits too), and the range each may take given the others."""
+    return ca.clamp_axis(
+        kind, {"size": GRID_SIDE, "kernel": kernel, "stride": stride, "padding": padding,
+               "dilation": 1, "output_padding": 0},
+        ca.Ranges(size=range(GRID_SIDE, GRID_SIDE + 1), kernel=range(1, 7), stride=range(1, 7)),
+    )
+
+
+def window_arithmetic(frame: PoolFrame, layer: ca.Layer, i: int, j: int) -> str:
+    """Output (i, j) worked out from its window: `max(3, 1, 4) = 4` or `(3 + 1) / 4 = 1.00`."""
+    values = [int(frame.x[r, c]) for r, c in frame.windows[i][j]]
+    result = float(frame.out[i, j])
+    if layer.kind == "maxpool":
+        return f"max({', '.join(map(str, values))}) = {result:.0f}"
+    return f"({' + '.join(map(str, values))}) / {avg_divisor(layer, i, j)} = {result:.2f}"
+
+
+def image_size(x: torch.Tensor) -> tuple[int, int]:
+    """(H, W) of a [N, C, H, W] tensor."""
+    return x.shape[2], x.shape[3]
+
+
+def max_shrink(x: torch.Tensor, cap: int = 8) -> int:
+    """The largest shrink factor (at most `cap`) that leaves `x` at least one pixel a side."""
+    return min(cap, *image_size(x))
+
+
+def negative_share(x: torch.Tensor) -> float:
+    """The share of `x`'s values below zero."""
+    return float((x < 0).float().mean())
+
+
 def avg_divisor(layer: ca.Layer, i: int, j: int) -> int:
     """What AvgPool2d divides output (i, j) by: its window clipped to the padded input
     (padding counts, as count_include_pad=True; a ceil-mode overhang does not)."""

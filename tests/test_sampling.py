@@ -97,3 +97,26 @@ def test_inplace_shares_storage_and_saves_one_map():
 def test_to_uint8_signed_puts_zero_at_mid_grey():
     img = sampling.to_uint8(torch.tensor([[-2.0, 0.0, 2.0]]), signed=True)
     assert img.tolist() == [[0, 128, 255]]  # a one-row map stays 2-D for st.image
+
+
+def test_the_pool_settings_fit_the_number_grid():
+    values, limits = sampling.pool_settings("maxpool", 6, 6, 3)
+    assert values["kernel"] == 6 and values["padding"] == 3 and limits["padding"] == (0, 3)
+    values, limits = sampling.pool_settings("avgpool", 1, 2, 2)
+    assert values["padding"] == 0 and limits["padding"] == (0, 0)  # at most half the kernel
+
+
+def test_a_window_is_worked_out_from_its_own_numbers():
+    grid = torch.arange(16.0).reshape(1, 1, 4, 4)
+    for kind, expected in (("maxpool", "max(0, 1, 4, 5) = 5"),
+                           ("avgpool", "(0 + 1 + 4 + 5) / 4 = 2.50")):
+        layer = sampling.pool_layer(kind, (4, 4), 2, 2, 0, False)
+        assert sampling.window_arithmetic(sampling.pool_frame(grid, layer), layer, 0, 0) \
+            == expected
+
+
+def test_shrink_limit_size_and_negative_share():
+    x = torch.tensor([[[[-1.0, 2.0, -3.0, 4.0]]]])
+    assert sampling.image_size(x) == (1, 4)
+    assert sampling.max_shrink(x) == 1 and sampling.max_shrink(torch.zeros(1, 1, 50, 30)) == 8
+    assert sampling.negative_share(x) == 0.5
