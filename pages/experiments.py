@@ -108,7 +108,7 @@ def results(experiment: designs.Experiment, experiment_id: str) -> None:
     arms = pairing.arm_runs(group)
     st.caption(" · ".join(_arm_status(a) for a in arms))
     epochs = [(designs.arm_title(a.label), a.epochs) for a in arms]
-    dashed = any(a.last and "train_eval_acc" in a.last for a in arms)
+    dashed = any(a.measures_training_accuracy for a in arms)
     planned = max(a.info.config.settings.epochs for a in arms)
     c1, c2, *c3 = st.columns(3 if dashed else 2)
     c1.plotly_chart(figures.epoch_figure(
@@ -121,8 +121,7 @@ def results(experiment: designs.Experiment, experiment_id: str) -> None:
         uirevision=experiment_id),
         key=f"exp_loss_{experiment.key}")
     if dashed:  # the claim is about the gap: draw it on its own scale
-        gaps = [(label, [{"epoch": e["epoch"], "gap": e["train_eval_acc"] - e["test_acc"]}
-                         for e in records if "train_eval_acc" in e]) for label, records in epochs]
+        gaps = [(designs.arm_title(a.label), a.gaps) for a in arms]
         c3[0].plotly_chart(figures.epoch_figure(
             gaps, "gap", _("Training minus test accuracy (the gap)"), percent=True,
             full_range=False, planned_epochs=planned, uirevision=experiment_id),
@@ -156,11 +155,6 @@ def trained_card(experiment: designs.Experiment, size: designs.Size,
                                                                 group.experiment_id)
 
 
-@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def _kernel_cost(channels: int, size: int) -> kernel_cost.KernelCost:
-    return kernel_cost.compare(channels, size)
-
-
 @st.fragment
 @widgets.guarded("kernel cost")
 def kernel_card(experiment: designs.Experiment) -> None:
@@ -170,7 +164,7 @@ def kernel_card(experiment: designs.Experiment) -> None:
                                 key="exp_channels")
     size = k2.select_slider(_("Map size (height = width)"), [8, 14, 28, 32, 56, 112, 224],
                             value=32, key="exp_map")
-    cost = _kernel_cost(channels, size)
+    cost = kernel_cost.compare(channels, size)
     st.plotly_chart(figures.cost_figure([_("one 7×7"), _("three 3×3")],
                                         [cost.single_weights, cost.stacked_weights],
                                         [cost.single_macs, cost.stacked_macs],

@@ -234,3 +234,18 @@ def test_three_3x3_convs_against_one_7x7_are_counted_and_measured():
     assert cost.single_field == cost.stacked_field == (7, 7)
     assert cost.stacked_paths[3][3] == 49 and cost.stacked_paths[0][0] == 1
     assert cost.holds and cost.sentence().endswith("The claim holds.")
+
+
+def test_an_arm_knows_its_train_test_gap_per_epoch():
+    arm = _arm("aug", [0.90, 0.94], train=[0.95, 0.96])
+    assert arm.measures_training_accuracy
+    assert [g["epoch"] for g in arm.gaps] == [1, 2]
+    assert arm.gaps[1]["gap"] == pytest.approx(0.02)
+    plain = _arm("none", [0.9])
+    assert not plain.measures_training_accuracy and plain.gaps == []
+    assert not _arm("none", []).measures_training_accuracy
+
+
+def test_the_kernel_cost_is_computed_once_per_pair_of_numbers():
+    assert kernel_cost.compare(16, 10) is kernel_cost.compare(16, 10)
+    assert kernel_cost.compare(16, 10) is not kernel_cost.compare(16, 14)

@@ -9,6 +9,7 @@ counts the paths from each input pixel, which is why the stack weighs its centre
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from explorer.i18n import _
+from explorer.models.modules import parameter_count
 
 
 def single(channels: int) -> nn.Module:
@@ -31,10 +33,6 @@ def stacked(channels: int) -> nn.Module:
         if i < 2:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
-
-
-def weights(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def multiply_adds(module: nn.Module, channels: int, size: int) -> int:
@@ -104,10 +102,13 @@ class KernelCost:
         return _("{numbers} The claim does not hold for these numbers.").format(numbers=numbers)
 
 
+@functools.lru_cache(maxsize=64)  # every (C, size) the card's two sliders offer: 7 × 7
 def compare(channels: int = 64, size: int = 32) -> KernelCost:
-    """Build both (on the meta device: shapes without memory), count and measure."""
+    """Build both (on the meta device: shapes without memory), count and measure (once per
+    pair of numbers: the sentences are written when asked, in the session's language)."""
     with torch.device("meta"):
         one, three = single(channels), stacked(channels)
     return KernelCost(
-        channels, size, weights(one), weights(three), multiply_adds(one, channels, size),
-        multiply_adds(three, channels, size), footprint(single), footprint(stacked))
+        channels, size, parameter_count(one), parameter_count(three),
+        multiply_adds(one, channels, size), multiply_adds(three, channels, size),
+        footprint(single), footprint(stacked))

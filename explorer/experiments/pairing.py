@@ -130,6 +130,17 @@ class ArmRun:
     def last(self) -> dict | None:
         return self.epochs[-1] if self.epochs else None
 
+    @property
+    def measures_training_accuracy(self) -> bool:
+        """Its last epoch measured accuracy on training images too (the augmentation arms)."""
+        return bool(self.last and "train_eval_acc" in self.last)
+
+    @property
+    def gaps(self) -> list[dict[str, float]]:
+        """Per epoch that measured both: training minus test accuracy."""
+        return [{"epoch": e["epoch"], "gap": e["train_eval_acc"] - e["test_acc"]}
+                for e in self.epochs if "train_eval_acc" in e]
+
 
 @dataclass(frozen=True)
 class Group:
