@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from explorer.i18n import N_, _, language_cache
+from explorer.models.modules import parameter_count
 
 Kind = Literal["conv", "transposed", "maxpool", "avgpool"]
 Padding = tuple[int, int] | Literal["same", "valid"]
@@ -51,6 +52,11 @@ class Axis:
     def reach(self) -> int:
         """Cells one window spans, holes included: d·(k−1)+1."""
         return self.dilation * (self.kernel - 1) + 1
+
+    @property
+    def padded(self) -> int:
+        """Cells of the padded input: size + padding on both sides."""
+        return self.size + self.pad_before + self.pad_after
 
 
 def conv_out(size: int, kernel: int, stride: int = 1, padding: int | tuple[int, int] = 0,
@@ -331,7 +337,7 @@ def live_check(layer: Layer) -> LiveCheck:
         formula, result, None, reason,
         tuple(weight.shape) if weight is not None else None,
         tuple(bias.shape) if bias is not None else None,
-        sum(p.numel() for p in module.parameters()),
+        parameter_count(module),
         counter.get_total_flops() // 2,  # the counter counts a multiply-add as 2 FLOPs
     )
 
@@ -471,6 +477,55 @@ def clamp_axis(kind: Kind, values: dict[str, int], ranges: Ranges = Ranges(),
             limits["kernel"] = (1, max(fits, default=1))
         v["kernel"] = _clip(v["kernel"], *limits["kernel"])
     return v, limits
+
+
+#: The page's settings per dimension (besides its size), by the stem of their widget keys.
+SETTINGS = {"k": "kernel", "s": "stride", "p": "padding", "d": "dilation", "op": "output_padding"}
+TRANSPOSED_MAX_SIZE = 16  # (H−1)·s grows fast: keep the transposed grid readable
+PadMode = Literal["numbers", "same", "valid"]
+
+
+def page_ranges(kind: Kind) -> Ranges:
+    """The sliders' ranges for `kind` (a transposed conv's input stays small)."""
+    cap = TRANSPOSED_MAX_SIZE if kind == "transposed" else Ranges().size.stop - 1
+    return Ranges(size=range(1, cap + 1))
+
+
+def settle(kind: Kind, pad_mode: PadMode, square: bool, dims: dict[str, dict[str, int]]
+           ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, tuple[int, int]]]]:
+    """Every setting of both dimensions ("h", "w": size and each of `SETTINGS`) kept in range
+    before any slider is drawn, and the (min, max) each slider may offer. `square` copies the
+    height's settings to the width; with padding 'same' or 'valid' the numbers typed for
+    padding are kept for when they return. A Conv2d kernel may be larger than the padded
+    input: PyTorch's own error then says what is wrong (transposed convs always fit)."""
+    ranges = page_ranges(kind)
+    out = {dim: dict(values) for dim, values in dims.items()}
+    limits: dict[str, dict[str, tuple[int, int]]] = {}
+    for dim in "hw":
+        if square:
+            out["w"].update({field: out["h"][field] for field in SETTINGS.values()})
+        values = dict(out[dim])
+        if pad_mode == "valid":
+            values["padding"] = 0
+        clamped, limits[dim] = clamp_axis(kind, values, ranges, same_padding=pad_mode == "same",
+                                          fit_kernel=kind != "conv")
+        out[dim]["size"] = clamped["size"]
+        for field in SETTINGS.values():
+            if field != "padding" or pad_mode == "numbers":
+                out[dim][field] = clamped[field]
+    return out, limits
+
+
+def shape_rows(layer: Layer, check: LiveCheck) -> list[tuple[str, str, list[int]]]:
+    """Each tensor of the layer (input, weight, bias, output): its name, its shape in symbols
+    and its shape now (needs a shape from PyTorch)."""
+    b, c_in, (h, w) = layer.batch, layer.in_channels, layer.size
+    weight = ("[C_out, C_in/groups, kH, kW]" if layer.kind == "conv"
+              else "[C_in, C_out/groups, kH, kW]")
+    return [(_("x (input)"), "[b, C_in, H, W]", [b, c_in, h, w]),
+            ("weight", weight, list(check.weight_shape)),
+            ("bias", "[C_out]", list(check.bias_shape)),
+            ("out", "[b, C_out, H_out, W_out]", list(check.torch_shape))]
 
 
 def solve(size: int, wanted: int, kind: Kind = "conv", ranges: Ranges = Ranges()

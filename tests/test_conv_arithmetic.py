@@ -236,3 +236,30 @@ def test_reverse_solver_agrees_with_the_full_validity_check(kind):
             and ca.output_shape(layer)[2] == wanted
         ]
         assert ca.solve(14, wanted, kind) == expected
+
+
+def _dims(h: int, w: int, **settings: int) -> dict[str, dict[str, int]]:
+    base = {"kernel": 3, "stride": 1, "padding": 0, "dilation": 1, "output_padding": 0}
+    return {"h": {"size": h, **base, **settings}, "w": {"size": w, **base, **settings}}
+
+
+def test_settle_copies_the_height_to_the_width_and_keeps_typed_padding():
+    dims = _dims(28, 28, kernel=5)
+    dims["w"]["kernel"] = 1
+    settled, limits = ca.settle("conv", "numbers", True, dims)
+    assert settled["w"]["kernel"] == settled["h"]["kernel"] == 5
+    assert limits["h"]["kernel"] == (1, 7)
+    valid, _limits = ca.settle("conv", "valid", False, _dims(5, 5, padding=3))
+    assert valid["h"]["padding"] == 3  # kept for when the padding numbers come back
+    transposed, limits = ca.settle("transposed", "numbers", False, _dims(40, 40))
+    assert transposed["h"]["size"] == ca.TRANSPOSED_MAX_SIZE
+    assert limits["h"]["size"] == (1, ca.TRANSPOSED_MAX_SIZE)
+    assert ca.page_ranges("conv").size == range(1, 65)
+
+
+def test_the_shape_table_rows_and_the_padded_size():
+    layer = Layer("conv", (7, 9), (3, 3), (1, 1), (2, 2), in_channels=4, out_channels=6,
+                  batch=2)
+    rows = ca.shape_rows(layer, ca.live_check(layer))
+    assert [r[2] for r in rows] == [[2, 4, 7, 9], [6, 4, 3, 3], [6], [2, 6, 9, 11]]
+    assert layer.axes()[0].padded == 11
