@@ -9,7 +9,6 @@ filters. The pictures are drawn in `explorer.figures.feature_maps`. No streamlit
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,11 +20,10 @@ from PIL import Image, ImageOps
 from torch import nn
 
 from explorer.i18n import _
+from explorer.memory import tensor_bytes
 from explorer.models import zoo
 from explorer.models.modules import exclusive, is_leaf, shape_text
 from explorer.receptive_field import ReceptiveField, layer_rf
-from explorer.serving import weight_store
-from explorer.serving.shared_cache import tensor_bytes
 from explorer.training.config import RunConfig
 
 _IMAGENET = zoo.imagenet_transforms()  # torchvision's preprocessing of its ImageNet weights
@@ -506,31 +504,6 @@ def filter_summary(weight: torch.Tensor) -> dict[str, float]:
 def for_inference(model: nn.Module) -> nn.Module:
     """Eval mode and channels-last memory, the faster layout for CPU convolutions."""
     return model.eval().to(memory_format=torch.channels_last)
-
-
-def random_network(key: str, variant: str, batchnorm: bool, seed: int,
-                   store: weight_store.WeightStore | None = None) -> nn.Module:
-    """`zoo.build_seeded`'s network, ready for inference; when it is large, its weights come
-    from the weight store the server's processes share (built and saved by the first one that
-    needs them, memory-mapped by every other)."""
-    def build() -> nn.Module:
-        return for_inference(zoo.build_seeded(key, seed=seed, variant=variant,
-                                              batchnorm=batchnorm))
-
-    return (store or weight_store.networks).get(
-        f"random:{key}:{variant}:{batchnorm}:{seed}", build,
-        functools.partial(zoo.skeleton, key, variant=variant, batchnorm=batchnorm),
-        zoo.weight_bytes(key, variant=variant, batchnorm=batchnorm))
-
-
-def stored_defaults(store: weight_store.WeightStore | None = None, seed: int = 0,
-                    keys: Sequence[str] | None = None) -> list[tuple[str, str]]:
-    """The (network, input size) pairs whose random weights at `seed` (the page's default) are
-    large enough for the store, largest first: what a server prepares before a class."""
-    store = store or weight_store.networks
-    pairs = [(zoo.weight_bytes(k, variant=v), k, v) for k in (keys or zoo.list_models())
-             for v in zoo.VARIANTS]
-    return [(k, v) for size, k, v in sorted(pairs, reverse=True) if size >= store.min_bytes]
 
 
 def as_input(tensor: torch.Tensor) -> torch.Tensor:

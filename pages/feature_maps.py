@@ -28,7 +28,7 @@ from explorer.figures import feature_maps as figs
 from explorer.i18n import N_, _
 from explorer.models import zoo
 from explorer.models.modules import shape_text
-from explorer.serving import shared_cache, weight_store
+from explorer.serving import networks, shared_cache, weight_store
 from explorer.training import access, checkpoints
 from explorer.training.config import RunConfig
 from explorer.ui import drawing, identity, pretrained, widgets
@@ -58,7 +58,7 @@ def random_model(key: str, variant: str, batchnorm: bool, seed: int) -> torch.nn
     with st.spinner(_("Building the network…")):
         return shared_cache.models.get(
             ("random", key, variant, batchnorm, seed),
-            functools.partial(fm.random_network, key, variant, batchnorm, seed),
+            functools.partial(networks.random_network, key, variant, batchnorm, seed),
             kind=(key, variant, batchnorm), estimate=size, keep_oversize=False,
             turn=lambda: weight_store.networks.turn(size()))
 

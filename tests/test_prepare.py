@@ -6,9 +6,8 @@ import io
 
 import torch
 
-from explorer import feature_maps as fm
 from explorer.models import zoo
-from explorer.serving import prepare
+from explorer.serving import networks, prepare
 from explorer.serving.weight_store import WeightStore
 
 
@@ -18,10 +17,10 @@ def small_store(tmp_path) -> WeightStore:
 
 
 def test_the_defaults_are_the_networks_large_enough_for_the_store_largest_first(tmp_path):
-    pairs = fm.stored_defaults(small_store(tmp_path), keys=["lenet5", "alexnet"])
+    pairs = networks.stored_defaults(small_store(tmp_path), keys=["lenet5", "alexnet"])
     assert pairs == [("alexnet", "imagenet"), ("alexnet", "cifar"),  # 233, 29 MB
                      ("lenet5", "imagenet"), ("alexnet", "mnist")]  # 21.7, 21.6 MB
-    everything = fm.stored_defaults()  # the real threshold: the networks a class waits for
+    everything = networks.stored_defaults()  # the real threshold: the networks a class waits for
     assert ("vgg16", "imagenet") in everything and ("resnet18", "imagenet") not in everything
     assert all(v == "imagenet" for _, v in everything)
 
@@ -31,7 +30,7 @@ def test_prepared_networks_are_mapped_by_the_server_with_the_seeds_weights(tmp_p
     assert prepare.prepare(store, keys=["lenet5"], out=out) == 1
     assert "prepared 1 networks" in out.getvalue() and "1 built" in out.getvalue()
     assert prepare.prepare(store, keys=["lenet5"], out=io.StringIO()) == 0  # a restart
-    served = fm.random_network("lenet5", "imagenet", False, 0, store=store)
+    served = networks.random_network("lenet5", "imagenet", False, 0, store=store)
     assert store.builds == 1  # what the page gets is the prepared file, mapped
     fresh = zoo.build_seeded("lenet5", seed=0, variant="imagenet")
     for (name, a), (_, b) in zip(served.state_dict().items(), fresh.state_dict().items(),

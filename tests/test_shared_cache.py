@@ -9,7 +9,8 @@ import time
 import torch
 from torch import nn
 
-from explorer.serving.shared_cache import SharedCache, model_bytes, tensor_bytes
+from explorer.memory import tensor_bytes
+from explorer.serving.shared_cache import SharedCache, model_bytes
 
 
 def linear(n: int) -> nn.Module:

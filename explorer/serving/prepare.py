@@ -17,13 +17,13 @@ import os
 import sys
 import time
 
-from explorer import feature_maps as fm
-from explorer.serving import weight_store
+from explorer.serving import networks, weight_store
 
 
 def prepare(store: weight_store.WeightStore, seed: int = 0,
             keys: list[str] | None = None, out=sys.stdout) -> int:
-    """Build into `store` each of `fm.stored_defaults` it lacks; returns how many were built."""
+    """Build into `store` each of `networks.stored_defaults` it lacks; returns how many were
+    built."""
     folder = store.folder()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -33,11 +33,11 @@ def prepare(store: weight_store.WeightStore, seed: int = 0,
     if not os.access(folder, os.W_OK):
         print(f"no weight store to prepare: {folder} is not writable", file=out, flush=True)
         return 0
-    pairs = fm.stored_defaults(store, seed=seed, keys=keys)
+    pairs = networks.stored_defaults(store, seed=seed, keys=keys)
     before, t0 = store.builds, time.monotonic()
     for key, variant in pairs:
         t = time.monotonic()
-        fm.random_network(key, variant, False, seed, store=store)
+        networks.random_network(key, variant, False, seed, store=store)
         print(f"{key} at {variant} size, seed {seed}: {time.monotonic() - t:.1f} s", file=out,
               flush=True)
     built = store.builds - before

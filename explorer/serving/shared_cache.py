@@ -33,24 +33,17 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import torch
 from torch import nn
 
+from explorer.memory import tensor_bytes
+
 DEFAULT_IDLE_S = 120.0  # longer than a student's pause, shorter than a break between classes
 V = TypeVar("V")
-
-
-def tensor_bytes(tensors: Iterable[torch.Tensor]) -> int:
-    """Bytes of the distinct storages behind `tensors` (views of one storage count once)."""
-    storages = {}
-    for t in tensors:
-        storage = t.untyped_storage()
-        storages[storage.data_ptr()] = storage.nbytes()
-    return sum(storages.values())
 
 
 def model_bytes(model: nn.Module) -> int:

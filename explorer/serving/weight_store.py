@@ -36,8 +36,8 @@ import torchvision
 from torch import nn
 from torch.utils.serialization import config as serialization_config
 
+from explorer import REPO_ROOT
 from explorer.serving.shared_cache import budget_from_env
-from explorer.training.runs import runs_dir
 
 log = logging.getLogger(__name__)
 SUFFIX = ".pt"
@@ -180,7 +180,10 @@ class WeightStore:
 
 
 def _store_folder() -> Path:
-    return runs_dir() / ".cache" / "weights"  # the folder every replica already shares
+    """`.cache/weights` in the runs folder, which every replica already shares. The folder is
+    read as `explorer.training.runs.runs_dir` reads it (`$EXPLORER_RUNS_DIR`, else
+    `<repo>/runs`) but here, so that serving imports nothing of training."""
+    return Path(os.environ.get("EXPLORER_RUNS_DIR") or REPO_ROOT / "runs") / ".cache" / "weights"
 
 
 networks = WeightStore(_store_folder, budget_from_env("EXPLORER_WEIGHT_STORE_MB", 4096))
