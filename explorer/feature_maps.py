@@ -169,6 +169,12 @@ def looks_dark_on_light(image: Image.Image) -> bool:
     return float(np.asarray(image.convert("L"), dtype=np.float32).mean()) > 127.5
 
 
+def input_statistics(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per channel of the first image of [N, C, H, W]: mean, std, min and max."""
+    flat = x[0].reshape(x.shape[1], -1)
+    return {"mean": flat.mean(1), "std": flat.std(1), "min": flat.amin(1), "max": flat.amax(1)}
+
+
 # --- capture ---------------------------------------------------------------------------------
 
 
@@ -270,6 +276,13 @@ class Capture:
             if every_layer or r.kind in ("conv", "pooling", "block"):
                 out.append(r)
         return out
+
+    def cam_layers(self) -> list[str]:
+        """The layers Grad-CAM can explain: spatial convs, blocks and ReLUs (not the plain
+        Sequential containers, which repeat their last child)."""
+        return [r.name for r in self.records
+                if r.is_spatial and (r.kind in ("conv", "block") or r.type_name == "ReLU")
+                and r.type_name != "Sequential"]
 
 
 @dataclass(frozen=True)
@@ -447,6 +460,17 @@ def default_class_names(variant: str, num_classes: int) -> list[str]:
     return [_("class {i}").format(i=i) for i in range(num_classes)]
 
 
+def class_names_for(variant: str, num_classes: int, config: RunConfig | None = None
+                    ) -> list[str]:
+    """A network's class names: a training run's own (`config`), ImageNet's for the ImageNet
+    variant, else `default_class_names`."""
+    if config is not None:
+        return run_class_names(config)
+    if variant == "imagenet":
+        return zoo.imagenet_class_names()
+    return default_class_names(variant, num_classes)
+
+
 # --- first-layer filters ------------------------------------------------------------------
 
 
@@ -496,6 +520,26 @@ def filter_summary(weight: torch.Tensor) -> dict[str, float]:
         b = torch.cat([p[1].reshape(-1) for p in pairs])
         out["smoothness"] = float(torch.corrcoef(torch.stack([a, b]))[0, 1])
     return out
+
+
+@dataclass(frozen=True)
+class FilterChange:
+    """What training did to the first layer: `filter_summary` before and after, and how far
+    the weights moved, as a fraction of their initial norm."""
+
+    trained: dict[str, float]
+    initial: dict[str, float]
+    moved: float
+
+    @property
+    def change(self) -> dict[str, float]:
+        return {k: self.trained[k] - self.initial[k] for k in self.trained}
+
+
+def filter_change(weight: torch.Tensor, initial: torch.Tensor) -> FilterChange:
+    """Compare trained first-layer filters with the same filters at initialisation."""
+    return FilterChange(filter_summary(weight), filter_summary(initial),
+                        float((weight - initial).norm() / initial.norm()))
 
 
 # --- models -----------------------------------------------------------------------------------

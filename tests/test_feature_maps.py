@@ -264,3 +264,35 @@ def test_overview_strip_and_overlay_are_images():
     base = Image.new("RGB", (32, 32))
     out = figs.overlay(base, torch.ones(4, 4), cmap="Gray", alpha=0.5)
     assert out.size == (32, 32) and np.asarray(out)[5, 5].tolist() in ([127] * 3, [128] * 3)
+
+
+def test_input_statistics_are_per_channel_of_the_first_image():
+    x = torch.stack([torch.arange(8.0).reshape(2, 2, 2), -torch.ones(2, 2, 2)])
+    stats = fm.input_statistics(x)
+    assert stats["mean"].tolist() == [1.5, 5.5] and stats["min"].tolist() == [0.0, 4.0]
+    assert stats["max"].tolist() == [3.0, 7.0]
+    torch.testing.assert_close(stats["std"], x[0].reshape(2, -1).std(1))
+
+
+def test_filter_change_compares_trained_filters_with_their_start():
+    torch.manual_seed(0)
+    initial = torch.randn(4, 1, 5, 5)
+    trained = initial * 1.5
+    change = fm.filter_change(trained, initial)
+    assert change.moved == pytest.approx(0.5)
+    assert change.trained == fm.filter_summary(trained)
+    assert change.change["std"] == pytest.approx(change.trained["std"] - change.initial["std"])
+
+
+def test_class_names_come_from_the_run_imagenet_or_the_variant():
+    config = RunConfig("r", TrainConfig(), variant="mnist", in_channels=1, height=28, width=28,
+                       num_classes=2, class_names=("yes", "no"), mean=(0.5,), std=(0.25,))
+    assert fm.class_names_for("mnist", 2, config) == ["yes", "no"]
+    assert fm.class_names_for("imagenet", 1000)[:1] == zoo.imagenet_class_names()[:1]
+    assert fm.class_names_for("cifar", 10)[0] == "airplane"
+    assert fm.class_names_for("cifar", 3) == ["class 0", "class 1", "class 2"]
+
+
+def test_grad_cam_layers_are_spatial_convs_blocks_and_relus():
+    cap = fm.capture(small_cnn(), torch.randn(1, 3, 32, 32))
+    assert cap.cam_layers() == ["0", "2", "4.conv", "4.relu", "4", "5", "6"]  # in running order

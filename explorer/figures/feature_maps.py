@@ -16,7 +16,7 @@ import torch
 from PIL import Image, ImageDraw
 from torchvision.utils import make_grid
 
-from explorer.feature_maps import LayerRecord, strongest_channel
+from explorer.feature_maps import LayerRecord, Prepared, Preprocessing, strongest_channel
 from explorer.figures import fonts
 from explorer.i18n import _
 
@@ -149,6 +149,37 @@ def draw_box(image: Image.Image, box: tuple[float, float, float, float],
     draw.rectangle([left * scale, top * scale, (right + 1) * scale - 1, (bottom + 1) * scale - 1],
                    outline=colour, width=max(2, scale))
     return img
+
+
+def preprocessing_stages(photo: Image.Image, prepared: Prepared, pre: Preprocessing
+                         ) -> list[Image.Image | np.ndarray]:
+    """The photo, resized, centre-cropped (224 px wide, pixels kept sharp) and as the
+    normalised tensor's channels (blue < 0 < red)."""
+    crop = prepared.pixels.resize((224, round(224 * pre.height / pre.width)),
+                                  Image.Resampling.NEAREST)
+    channels = channel_grid(prepared.tensor[0], cmap="RdBu_r", per_channel=True, tile=112,
+                            columns=1 if pre.in_channels == 1 else 3)
+    return [photo, prepared.resized, crop, channels]
+
+
+def channel_views(maps: torch.Tensor, channel: int, pixels: Image.Image, cmap: str,
+                  alpha: float) -> tuple[Image.Image, Image.Image]:
+    """One channel of [C, H, W] maps enlarged, and over the 224×224 input."""
+    unit = scale_to_unit(maps[channel:channel + 1], per_channel=True)[0]
+    return enlarge(unit, cmap), overlay(pixels.resize((224, 224)), unit, cmap, alpha)
+
+
+def grad_cam_views(pixels: Image.Image, cam: torch.Tensor) -> tuple[Image.Image, Image.Image]:
+    """The 224×224 input, and a Grad-CAM map over it."""
+    base = pixels.resize((224, 224))
+    return base, overlay(base, cam, "Inferno", 0.5)
+
+
+def receptive_field_box(pixels: Image.Image, box: tuple[float, float, float, float]
+                        ) -> Image.Image:
+    """The network's input with a cell's receptive field drawn on it, enlarged to about
+    448 px (by a whole factor, pixels kept sharp)."""
+    return draw_box(pixels, box, scale=max(1, 448 // max(pixels.height, pixels.width)))
 
 
 def filter_grid(weight: torch.Tensor, tile: int = 40, gap: int = 3, limit: int = 96,

@@ -18,19 +18,12 @@ from explorer import handwriting
 from explorer.figures import feature_maps as fm_figures
 from explorer.figures import handwriting as figures
 from explorer.i18n import _
-from explorer.training import checkpoints
+from explorer.serving import networks
 from explorer.training.config import RunConfig
 from explorer.ui import widgets
 
 CANVAS_PX = 280  # ten canvas pixels per MNIST pixel
 STROKE_PX = 20  # about two MNIST pixels once a tall digit is scaled into 20 px
-
-
-@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
-def run_model(run_dir: str, mtime: float) -> tuple[torch.nn.Module, RunConfig]:
-    """A run's trained network (cached per checkpoint file version, shared by sessions)."""
-    model, config = checkpoints.model_from_checkpoint(run_dir)
-    return fm.for_inference(model), config
 
 
 def _what_to_draw(config: RunConfig) -> str:
@@ -44,9 +37,10 @@ def section(run_dir: str, mtime: float, key: str) -> None:
     """The canvas, and once something is drawn: preprocessing, prediction, layer maps.
 
     Takes the run's folder and checkpoint time, not its network: a fragment keeps its
-    arguments in the session, and the network belongs in the shared cache (`run_model`).
+    arguments in the session, and the network belongs in the server's model cache
+    (`networks.run_model`). It runs in the turn its size calls for, like every network.
     """
-    model, config = run_model(run_dir, mtime)
+    model, config = networks.run_model(run_dir, mtime)
     thing = _what_to_draw(config)
     st.markdown(_("Draw {thing} with the mouse: light ink on black, as MNIST's digits are. It "
                   "is prepared the way MNIST was made, then shown to the network when you lift "
@@ -67,7 +61,8 @@ def section(run_dir: str, mtime: float, key: str) -> None:
                    icon=":material/draw:")
         return
     x = handwriting.to_input(steps.centred, config)
-    capture = fm.capture(model, fm.as_input(x))
+    with networks.heavy_work(networks.weight_bytes((config.model, config.variant))):
+        capture = fm.capture(model, fm.as_input(x))
     probabilities = torch.softmax(capture.logits, 0).tolist()
     names = fm.run_class_names(config)
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
