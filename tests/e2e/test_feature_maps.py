@@ -6,11 +6,13 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from PIL import Image
 
 from explorer import images
 from explorer.models import zoo
+from explorer.training import access
 
 REPO_ROOT = images.ASSETS_DIR.parent
 
@@ -82,6 +84,8 @@ def test_checkpoint_from_a_short_training_run(app):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     run_id = re.search(r"run (\S+) →", done.stdout).group(1)
+    # a run of the terminal's, not this browser's: students see it once the teacher shares it
+    access.set_shared(run_id, access.Actor.operator(), True, root=Path(runs_dir))
 
     app.open("feature-maps", query="fm_view=First-layer+filters")
     app.radio("Weights", "Training run")
