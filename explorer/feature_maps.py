@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,7 +25,9 @@ from explorer.memory import tensor_bytes
 from explorer.models import zoo
 from explorer.models.modules import exclusive, is_leaf, shape_text
 from explorer.receptive_field import ReceptiveField, layer_rf
-from explorer.training.config import RunConfig
+
+if TYPE_CHECKING:  # a run's settings, read by attribute: the lesson does not import training
+    from explorer.training.config import RunConfig
 
 _IMAGENET = zoo.imagenet_transforms()  # torchvision's preprocessing of its ImageNet weights
 IMAGENET_MEAN = tuple(_IMAGENET.mean)
