@@ -16,6 +16,7 @@ from explorer.ui import (
     identity,
     run_charts,
     run_progress,
+    run_table,
     run_timeline,
     test_galleries,
     train_form,
@@ -24,20 +25,7 @@ from explorer.ui import (
 
 FOLDER = "Image folder on the server…"  # an option value; shown through FOLDER_LABEL
 FOLDER_LABEL = N_("Image folder on the server…")
-FORM_KEYS = ("training_model", "training_dataset", "training_folder", "training_device",
-             "training_epochs", "training_batch", "training_seed", "training_optimizer",
-             "training_lr", "training_schedule", "training_wd", "training_momentum",
-             "training_nesterov", "training_smoothing", "training_batchnorm", "training_hflip",
-             "training_vflip", "training_rot90", "training_rotation", "training_scale",
-             "training_crop", "training_noise", "training_nproc", "training_compile")
 
-
-def _model_title(key: str) -> str:
-    return _(zoo.get_spec(key).title)
-
-
-def _dataset_label(key: str) -> str:
-    return _(datasets.REGISTRY[key].title) if key in datasets.REGISTRY else key
 
 
 def _show_run(run_id: str | None) -> None:
@@ -57,11 +45,11 @@ def network_and_data() -> tuple[str, zoo.ModelSpec, bool, str | None, str]:
                       choices=[*datasets.choices(), FOLDER])
     c1, c2, c3 = st.columns(3)
     with c1:
-        model_key, spec, batchnorm = train_form.network(models, layers, _model_title)
+        model_key, spec, batchnorm = train_form.network(models, layers)
     with c2:
         choice = st.selectbox(_("Dataset"), [*datasets.choices(), FOLDER], key="training_dataset",
                               format_func=lambda k: _(FOLDER_LABEL) if k == FOLDER
-                              else _dataset_label(k))
+                              else train_form.dataset_label(k))
         dataset_key = server_folder() if choice == FOLDER else choice
         device = st.selectbox(_("Device"), devices.available_preferences(),
                               key="training_device",
@@ -139,7 +127,7 @@ def run_view(run_id: str, actor: access.Actor) -> bool:
     info = runs.run_info(runs.runs_dir() / run_id)
     cfg = info.config
     st.markdown(_("**Run {run}** · {network} on {data} · {icon} {state}").format(
-        run=run_id, network=_model_title(cfg.model),
+        run=run_id, network=train_form.model_title(cfg.model),
         data=cfg.dataset_title or cfg.settings.dataset, icon=runs.state_icon(info.state),
         state=runs.state_label(info.state)))
     live = info.state in runs.ACTIVE_STATES
@@ -218,21 +206,7 @@ def runs_list(actor: access.Actor, shown: str | None) -> None:
     if not listed:
         st.caption(_("No runs of yours yet."))
         return
-    accuracy = _("test accuracy")
-    rows = [{
-        _("run"): r.run_id,
-        _("experiment"): f"{r.config.experiment} · {r.config.arm}" if r.config.experiment else "",
-        _("network"): r.config.model, _("dataset"): r.config.settings.dataset,
-        "BatchNorm": r.config.batchnorm, _("augmentation"): r.config.settings.augment.describe(),
-        _("optimiser"): f"{r.config.settings.optimizer} lr={r.config.settings.lr:g}",
-        _("state"): runs.state_label(r.state),
-        _("epochs"): f"{r.status.epochs_done}/{r.config.settings.epochs}",
-        accuracy: r.status.test_acc,
-        _("mine"): actor.owns(r.config),
-        _("shared with the class"): runs.is_shared(r.path),
-    } for r in listed]
-    st.dataframe(rows, hide_index=True, width="stretch",
-                 column_config={accuracy: st.column_config.NumberColumn(format="percent")})
+    run_table.table(listed, actor)
     by_id = {r.run_id: r for r in listed}
     ids = list(by_id)
     pick = st.selectbox(_("Show a run"), ids, index=ids.index(shown) if shown in ids else 0,
@@ -279,7 +253,7 @@ widgets.page_header(
       "your run again."),
 )
 actor = identity.actor()
-widgets.keep_widget_state("training", FORM_KEYS)
+widgets.keep_widget_state("training", train_form.FORM_KEYS)
 if "training_run" not in st.session_state:
     mine = run_queue.live_runs(actor.owner)
     st.session_state["training_run"] = st.query_params.get("run") or (
@@ -296,14 +270,7 @@ if knobs is None or aug is None:
     st.stop()
 widgets.sync_url("training_model", "training_dataset", "training_epochs", "training_batch")
 ready = dataset_ready(dataset_key)
-config = TrainConfig(
-    model=model_key, dataset=dataset_key or "", batchnorm=batchnorm,
-    epochs=int(st.session_state["training_epochs"]),
-    batch_size=int(st.session_state["training_batch"]),
-    seed=int(st.session_state["training_seed"]), device=device_pref, augment=aug,
-    nproc=int(st.session_state["training_nproc"]),
-    layers=st.session_state["training_layers"] if model_key == zoo.CUSTOM else "", **knobs,
-)
+config = train_form.config(model_key, dataset_key, batchnorm, device_pref, aug, knobs)
 train_button(config, ready, actor)
 
 st.subheader(_("2 · Watch it train"))

@@ -166,7 +166,7 @@ def test_a_running_run_whose_process_is_gone_is_written_failed(root):
     assert run_queue.reconcile() == {run_dir.name: "failed", cli_run.name: "failed"}
     for folder in (run_dir, cli_run):
         raw = runs.read_status(folder, check_process=False)
-        assert raw["state"] == "failed" and "ended unexpectedly" in raw["reason"]
+        assert raw.state == "failed" and "ended unexpectedly" in raw.reason
     assert runs.read_status(run_dir, check_process=False).epochs_done == 2
     assert _claimed(root) == [] and run_queue.live_runs("alice") == []
 

@@ -24,18 +24,23 @@ OPTIMISER_LR = {"sgd": 0.05, "adam": 3e-3, "adamw": 3e-3}
 
 @dataclass(frozen=True)
 class Knob:
-    """The range a setting may take (`validate` checks it; the form's widget offers it), and
-    the form's step and choices."""
+    """The range a setting may take (the form's widget offers it; `validate` checks it unless
+    `form_only`), and the form's step and choices."""
 
     low: float
     high: float
     step: float | None = None
     choices: tuple[Any, ...] = ()
+    #: A range only the form keeps to (the CLI and the experiments may go beyond it, e.g. a
+    #: learning rate of 1e-12 that leaves the weights where they start); `validate` keeps its
+    #: own rule for the setting then.
+    form_only: bool = False
 
 
 def _knob(default: Any, low: float, high: float, step: float | None = None,
-          choices: tuple[Any, ...] = ()) -> Any:
-    return field(default=default, metadata={"knob": Knob(low, high, step, choices)})
+          choices: tuple[Any, ...] = (), form_only: bool = False) -> Any:
+    return field(default=default,
+                 metadata={"knob": Knob(low, high, step, choices, form_only)})
 
 
 @dataclass(frozen=True)
@@ -49,14 +54,14 @@ class TrainConfig:
     # the global batch: with N processes each takes batch_size / N
     batch_size: int = _knob(128, 1, 2**31 - 1, choices=BATCH_SIZES)
     optimizer: str = "adamw"
-    lr: float = _knob(OPTIMISER_LR["adamw"], 1e-6, 100.0)
+    lr: float = _knob(OPTIMISER_LR["adamw"], 1e-6, 100.0, form_only=True)
     momentum: float = _knob(0.9, 0.0, 0.99)  # SGD only
     nesterov: bool = False  # SGD only
     weight_decay: float = _knob(5e-4, 0.0, 1.0)
     schedule: str = "onecycle"
     step_epochs: int = 2  # "step": multiply the learning rate by step_gamma every step_epochs
     step_gamma: float = 0.1
-    label_smoothing: float = _knob(0.0, 0.0, 0.3, step=0.05)
+    label_smoothing: float = _knob(0.0, 0.0, 0.3, step=0.05, form_only=True)
     seed: int = _knob(0, 0, 2**31 - 1)
     device: str = "auto"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -100,7 +105,7 @@ class TrainConfig:
             raise ValueError(_("A subset size cannot be negative (0 keeps every image)."))
         for f in fields(self):
             knob, value = f.metadata.get("knob"), getattr(self, f.name)
-            if knob is not None and not knob.low <= value <= knob.high:
+            if knob is not None and not knob.form_only and not knob.low <= value <= knob.high:
                 raise ValueError(_("{name} must be between {low:g} and {high:g}.").format(
                     name=f.name, low=knob.low, high=knob.high))
         if self.model == "custom" and not self.layers.strip():

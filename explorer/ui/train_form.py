@@ -5,8 +5,6 @@ choices come from `TrainConfig` (its fields' `Knob`s), so the form offers what a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import streamlit as st
 
 from explorer import devices
@@ -19,6 +17,13 @@ from explorer.ui import widgets
 SCHEDULE_NAMES = {"constant": N_("constant"), "step": N_("step (×0.1 every 2 epochs)"),
                   "cosine": N_("cosine"), "onecycle": N_("one-cycle")}
 OPTIMISER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+#: The form's widgets, kept across page switches.
+FORM_KEYS = ("training_model", "training_dataset", "training_folder", "training_device",
+             "training_epochs", "training_batch", "training_seed", "training_optimizer",
+             "training_lr", "training_schedule", "training_wd", "training_momentum",
+             "training_nesterov", "training_smoothing", "training_batchnorm", "training_hflip",
+             "training_vflip", "training_rot90", "training_rotation", "training_scale",
+             "training_crop", "training_noise", "training_nproc", "training_compile")
 
 
 def custom_layers() -> str:
@@ -32,11 +37,20 @@ def custom_layers() -> str:
     return st.session_state["training_layers"]
 
 
-def network(models: list[str], layers: str, title: Callable[[str], str]
-            ) -> tuple[str, zoo.ModelSpec, bool]:
-    """The network (titled by `title`), what it is, and the BatchNorm switch: (key, spec,
-    batchnorm as chosen)."""
-    model_key = st.selectbox(_("Network"), models, key="training_model", format_func=title)
+def model_title(key: str) -> str:
+    """A zoo network's title in the current language."""
+    return _(zoo.get_spec(key).title)
+
+
+def dataset_label(key: str) -> str:
+    """A registered dataset's title in the current language (a folder key as it is)."""
+    return _(datasets.REGISTRY[key].title) if key in datasets.REGISTRY else key
+
+
+def network(models: list[str], layers: str) -> tuple[str, zoo.ModelSpec, bool]:
+    """The network, what it is, and the BatchNorm switch: (key, spec, batchnorm as chosen)."""
+    model_key = st.selectbox(_("Network"), models, key="training_model",
+                             format_func=model_title)
     spec = zoo.get_spec(model_key)
     if model_key == zoo.CUSTOM:
         st.query_params["layers"] = layers
@@ -108,6 +122,19 @@ def processes() -> None:
                          help=_("More than one trains with DistributedDataParallel under "
                                 "torchrun: each process keeps its own shard of the data and "
                                 "the gradients are averaged after every step."))
+
+
+def config(model_key: str, dataset_key: str | None, batchnorm: bool, device: str,
+           aug: augment.AugmentConfig, knobs: dict) -> TrainConfig:
+    """The run the form describes: these choices plus epochs, batch, seed, processes and the
+    layer stack as the form's widgets hold them."""
+    state = st.session_state
+    return TrainConfig(
+        model=model_key, dataset=dataset_key or "", batchnorm=batchnorm,
+        epochs=int(state["training_epochs"]), batch_size=int(state["training_batch"]),
+        seed=int(state["training_seed"]), device=device, augment=aug,
+        nproc=int(state["training_nproc"]),
+        layers=state["training_layers"] if model_key == zoo.CUSTOM else "", **knobs)
 
 
 def _on_optimiser_change() -> None:
