@@ -19,7 +19,9 @@ The folder `<run>/timeline/`:
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import queue
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,10 @@ LAYER_NUMBERS = 16 * 28 * 28  # per layer and snapshot: 25 kB as float16
 FILTER_NUMBERS = 8192  # per snapshot: 16 kB as float16
 MAX_LAYERS = 3
 MIN_SIDE = 4  # maps smaller than 4×4 say little as pictures
+#: In the background, snapshots are taken from copies of the model ("shadows"): two of them, for
+#: networks of up to SHADOW_MAX_BYTES of weights; larger ones are snapshotted in the loop.
+SHADOWS = 2
+SHADOW_MAX_BYTES = 128 * 2**20
 
 
 def schedule(total_steps: int, count: int = COUNT) -> list[int]:
@@ -97,12 +103,30 @@ def _save_atomic(obj: Any, path: Path) -> None:
     durable.write_with(path, lambda fh: torch.save(obj, fh))
 
 
+def _state_tensors(model: nn.Module) -> list[torch.Tensor]:
+    return [*model.parameters(), *model.buffers()]
+
+
+def _shadows(model: nn.Module, count: int) -> queue.Queue | None:
+    """`count` frozen copies of `model` in eval mode, or None when it is too large to copy."""
+    size = sum(t.numel() * t.element_size() for t in _state_tensors(model))
+    if size > SHADOW_MAX_BYTES:
+        return None
+    pool: queue.Queue = queue.Queue()
+    for _ in range(count):
+        shadow = copy.deepcopy(model).eval().requires_grad_(False)
+        pool.put(shadow)
+    return pool
+
+
 class Recorder:
     """Takes a run's snapshots (rank 0 only). A failure turns it off, never the run.
 
-    `background=True` writes the snapshots in a thread of their own (call `close` at the
-    end): a durable write costs about a millisecond, and a short run takes a snapshot at
-    almost every step of its training loop.
+    `background=True` takes and writes the snapshots in a thread of their own (call `close`
+    at the end): the training loop only copies the weights into a shadow model (one fused
+    copy, asynchronous on a GPU), and the probe's forward pass, the maps' shrinking, their
+    trip to the host and the durable write (about a millisecond) happen beside it. A short
+    run takes a snapshot at almost every step of its training loop.
     """
 
     def __init__(self, run_dir: Path, model: nn.Module, probe_input: torch.Tensor,
@@ -118,11 +142,15 @@ class Recorder:
         self.steps_per_epoch = max(1, steps_per_epoch)
         self.last_step: int | None = None
         self.error = ""
+        self.shadows: queue.Queue | None = None
+        self.live = _state_tensors(model)
         try:
             was_training = model.training
             model.eval()
             self.layers = choose_layers(model, self.x)
             model.train(was_training)
+            if background:
+                self.shadows = _shadows(model, SHADOWS)
             self.folder.mkdir(parents=True, exist_ok=True)
             # clone: a row of the test set is a view that would save the whole set
             _save_atomic(probe_pixels.detach().to("cpu", torch.uint8).clone(),
@@ -147,32 +175,59 @@ class Recorder:
         """Snapshot the model as it is now, at `step` (once per step)."""
         if self.error or step == self.last_step:
             return
-        maps: dict[str, torch.Tensor] = {}
-        modules = dict(self.model.named_modules())
-        handles = [modules[name].register_forward_hook(
-            lambda _m, _i, out, n=name: maps.__setitem__(n, _shrink(out[0].detach())))
-            for name in self.layers]
+        self.last_step = step
+        if self.shadows is not None and self.writer is not None:
+            shadow = self.shadows.get()  # waits only while every shadow is being captured
+            try:
+                torch._foreach_copy_(_state_tensors(shadow), self.live)
+            except Exception as err:
+                self.shadows.put(shadow)
+                self._give_up(err)
+                return
+            self.writer.submit(self._capture_shadow, shadow, step)
+            return
         was_training = self.model.training
         try:
             self.model.eval()
-            with torch.no_grad():
-                self.model(self.x)
-            first = first_layer_weights(self.model, tuple(self.x.shape[1:]))
-            snapshot = {"step": step, "epoch": step / self.steps_per_epoch,
-                        "filter_layer": first[0] if first else "",
-                        "filters": (_few_filters(first[1]) if first else torch.empty(0)),
-                        "maps": maps}
-            self.last_step = step
-            if self.writer is not None:  # the tensors are copies: the model may train on
-                self.writer.submit(self._write, snapshot, step)
-            else:
-                self._write(snapshot, step)
+            snapshot = self._capture(self.model, step)
         except Exception as err:
             self._give_up(err)
+            return
+        finally:
+            self.model.train(was_training)
+        if self.writer is not None:  # the tensors are copies: the model may train on
+            self.writer.submit(self._write, snapshot, step)
+        else:
+            self._write(snapshot, step)
+
+    def _capture(self, model: nn.Module, step: int) -> dict[str, Any]:
+        """The snapshot of `model` (in eval mode): its first filters and the probe's maps."""
+        maps: dict[str, torch.Tensor] = {}
+        modules = dict(model.named_modules())
+        handles = [modules[name].register_forward_hook(
+            lambda _m, _i, out, n=name: maps.__setitem__(n, _shrink(out[0].detach())))
+            for name in self.layers]
+        try:
+            with torch.no_grad():
+                model(self.x)
         finally:
             for handle in handles:
                 handle.remove()
-            self.model.train(was_training)
+        first = first_layer_weights(model, tuple(self.x.shape[1:]))
+        return {"step": step, "epoch": step / self.steps_per_epoch,
+                "filter_layer": first[0] if first else "",
+                "filters": (_few_filters(first[1]) if first else torch.empty(0)),
+                "maps": maps}
+
+    def _capture_shadow(self, shadow: nn.Module, step: int) -> None:
+        try:
+            snapshot = self._capture(shadow, step)
+        except Exception as err:
+            self._give_up(err)
+            return
+        finally:
+            self.shadows.put(shadow)
+        self._write(snapshot, step)
 
     def _write(self, snapshot: dict[str, Any], step: int) -> None:
         try:
