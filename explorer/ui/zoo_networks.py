@@ -23,7 +23,7 @@ from explorer.figures import diagram
 from explorer.i18n import _
 from explorer.models import layer_table, module_lesson, zoo
 from explorer.models.modules import exclusive
-from explorer.serving import shared_cache
+from explorer.serving import networks, shared_cache
 
 TTL = 3600  # seconds; every cache is also bounded by max_entries
 SEED = 0  # the seed of the real weights the lessons save, load and move
@@ -90,13 +90,14 @@ def lesson(net: Network) -> module_lesson.Lesson:
 
 
 def seeded_network(key: str, variant: str, batchnorm: bool) -> nn.Module:
-    """The network with seed `SEED`'s real weights, in eval mode; room is made for it before
-    it is built (its size is known from the meta copy)."""
-    return shared_cache.models.get(
-        ("zoo", "seeded", key, variant, batchnorm, SEED),
+    """The network with seed `SEED`'s real weights, in eval mode and PyTorch's default layout
+    (its state_dict is the one a student downloads); room is made for it before it is built,
+    and a large one is built in the machine's turn, like every network (`networks.get`)."""
+    size = functools.partial(zoo.weight_bytes, key, variant=variant, batchnorm=batchnorm)
+    return networks.get(
+        shared_cache.models, ("zoo", "seeded", key, variant, batchnorm, SEED),
         lambda: zoo.build_seeded(key, seed=SEED, variant=variant, batchnorm=batchnorm).eval(),
-        kind=("zoo", key, variant, batchnorm),
-        estimate=functools.partial(zoo.weight_bytes, key, variant=variant, batchnorm=batchnorm))
+        network_bytes=size, kind=("zoo", key, variant, batchnorm), expected_bytes=size)
 
 
 def seeded_network_shown(key: str, variant: str, batchnorm: bool) -> nn.Module:
