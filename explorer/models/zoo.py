@@ -27,6 +27,7 @@ from explorer.i18n import N_, _
 from explorer.models import layer_stack
 from explorer.models import weights as weights_files
 from explorer.models.architectures import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, vgg
+from explorer.models.architectures.airbench import airbench
 from explorer.models.architectures.cifar_resnet import builder as cifar_builder
 from explorer.models.architectures.common import Builder
 from explorer.models.modules import leaf_modules
@@ -196,6 +197,13 @@ _REGISTRY: dict[str, _Entry] = {
                         "first max-pool, so it fits small images and trains in minutes"),
                      torchvision_weights="DenseNet121_Weights"),
                densenet.small_densenet121, _tv("densenet121")),
+        # The teacher's speed demo (explorer.training.presets.AIRBENCH), not in the lists
+        _Entry(_spec("airbench", "airbench94 (a speed record on CIFAR-10)", "airbench",
+                     "Keller Jordan's airbench94 network: a 2×2 patch layer, three wide "
+                     "conv-pool groups, BatchNorm with a fixed scale; its first layer learns "
+                     "instead of being set from the data",
+                     paper="Jordan, 2024 (github.com/KellerJordan/airbench)"),
+               airbench, airbench, listed=False),
         *(_Entry(_spec(f"{name}26", f"{title} (26 layers, He et al.'s CIFAR-10 experiment)",
                        "resnet", "6n+2 = 26 layers on widths 8/16/32 (half the paper's), "
                        "BatchNorm after every conv, zero-padded shortcuts"),

@@ -527,6 +527,7 @@ class _Run:
             self.timeline.record(0)
         due = self.timeline.steps if self.timeline is not None else set()
         step = 0
+        next_readout = time.monotonic()  # across epochs: 50 short ones a second read out 50×
         for epoch in range(1, cfg.epochs + 1):
             model.train()
             perm = torch.randperm(n, generator=shuffle, device=dev)
@@ -534,7 +535,7 @@ class _Run:
             correct = torch.zeros((), device=dev, dtype=torch.int64)
             self.epoch, self.epoch_loss = epoch, 0.0
             self.pending_from, self.pending_index = step + 1, 0
-            t_epoch = next_readout = time.monotonic()
+            t_epoch = time.monotonic()
             self.images_done, self.train_time = 0, 0.0
             for i in range(steps):
                 if self.stop.is_set():

@@ -1,0 +1,137 @@
+"""The engine's hot path: what the training loop does per step, and what it leaves to threads."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from explorer.models import zoo
+from explorer.training import augment, checkpoints, datasets, engine, presets, runs, timeline
+from explorer.training.config import TrainConfig
+
+SHORT = dict(device="cpu", batch_size=512, train_limit=2048, test_limit=256)
+
+
+@pytest.fixture(autouse=True)
+def runs_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield tmp_path / "runs"
+    torch.set_num_threads(threads)
+
+
+def test_step_lines_read_back_as_the_records_json_would_write():
+    losses, lrs = [0.5, float("nan"), 1e-12, float("inf")], [1e-3, 2e-3, 3.5, 0.0]
+    lines = engine.step_lines(2, 17, losses, lrs).decode().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["step"] for r in records] == [17, 18, 19, 20]
+    assert records[0] == {"kind": "step", "epoch": 2, "step": 17, "loss": 0.5, "lr": 1e-3}
+    assert math.isnan(records[1]["loss"]) and records[3]["loss"] == math.inf
+    assert records[2]["loss"] == 1e-12 and records[2]["lr"] == 3.5
+
+
+def test_the_pipelines_fast_path_normalises_as_the_general_one():
+    data = datasets.load("mnist-mini")
+    x = data.train_x[:64]
+    pipe = augment.BatchPipeline(data.mean, data.std, augment.AugmentConfig(),
+                                 torch.device("cpu"))
+    general = augment.normalise(augment.to_float(x), pipe.mean, pipe.std)
+    assert torch.allclose(pipe(x), general, atol=1e-5)
+    assert torch.allclose(pipe(x, train=False), general, atol=1e-5)
+
+
+def test_background_snapshots_from_a_shadow_match_snapshots_of_the_model(tmp_path):
+    model = zoo.build_seeded("lenet5", seed=0, batchnorm=True)
+    x = torch.randn(1, 1, 28, 28)
+    pixels = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    inline = timeline.Recorder(tmp_path / "a", model, x, pixels, 0, 0, 10, 5)
+    behind = timeline.Recorder(tmp_path / "b", model, x, pixels, 0, 0, 10, 5, background=True)
+    assert inline.shadows is None and behind.shadows is not None
+    inline.record(3)
+    behind.record(3)
+    with torch.no_grad():  # the model moves on: the shadow holds the weights of step 3
+        for p in model.parameters():
+            p.add_(1.0)
+    behind.close()
+    a = timeline.read(tmp_path / "a").snapshot(3)
+    b = timeline.read(tmp_path / "b").snapshot(3)
+    assert torch.equal(a["filters"], b["filters"]) and a["maps"].keys() == b["maps"].keys()
+    for name in a["maps"]:
+        assert torch.equal(a["maps"][name], b["maps"][name])
+    assert model.training, "the live model is left as it was"
+
+
+def test_every_step_is_logged_once_and_the_train_loss_is_their_weighted_mean():
+    run_dir = engine.prepare_run(TrainConfig(epochs=2, readouts_per_s=1000, **SHORT))
+    status = engine.train(run_dir)
+    assert status["state"] == "finished"
+    metrics = runs.read_metrics(run_dir)
+    steps = [m for m in metrics if m["kind"] == "step"]
+    assert [m["step"] for m in steps] == list(range(1, status["total_steps"] + 1))
+    per_epoch = status["total_steps"] // 2
+    for epoch in (1, 2):
+        (record,) = [m for m in metrics if m["kind"] == "epoch" and m["epoch"] == epoch]
+        losses = [m["loss"] for m in steps if m["epoch"] == epoch]
+        assert len(losses) == per_epoch  # 2048 / 512: four full batches
+        assert record["train_loss"] == pytest.approx(sum(losses) / per_epoch, rel=1e-5)
+
+
+def test_losses_leave_the_device_a_few_times_a_second_not_every_step(monkeypatch):
+    made = []
+    real = engine._Readout.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine._Readout, "__init__", counting)
+    run_dir = engine.prepare_run(TrainConfig(epochs=3, readouts_per_s=0.5, **SHORT))
+    status = engine.train(run_dir)
+    assert status["state"] == "finished"
+    # one at each epoch's end, one more per two seconds at most: far fewer than the 12 steps
+    assert len(made) <= 3 + math.ceil(status["elapsed_s"] / 2) + 1 < status["total_steps"]
+
+
+def test_fast_epochs_checkpoint_at_most_once_a_second_and_always_the_last(monkeypatch):
+    saved = []
+    real = checkpoints.save
+
+    def counting(run_dir, model, config, epoch):
+        saved.append(epoch)
+        return real(run_dir, model, config, epoch)
+
+    monkeypatch.setattr(checkpoints, "save", counting)
+    monkeypatch.setattr(engine, "FAST_EPOCH_S", 1e9)  # every epoch counts as fast
+    monkeypatch.setattr(engine, "CHECKPOINT_EVERY_S", 1e9)
+    run_dir = engine.prepare_run(TrainConfig(epochs=4, **SHORT))
+    assert engine.train(run_dir)["state"] == "finished"
+    assert saved == [1, 4]  # the first (nothing saved yet) and the last
+    assert checkpoints.load(run_dir)["epoch"] == 4
+
+
+def test_the_engine_picks_cuda_graphs_on_one_gpu_only():
+    assert engine.compile_mode(torch.device("cuda"), 1) == "reduce-overhead"
+    assert engine.compile_mode(torch.device("cuda"), 2) == "default"
+    assert engine.compile_mode(torch.device("cpu"), 1) == "default"
+
+
+def test_the_speed_demo_preset_is_valid_and_offered_only_with_its_dataset(monkeypatch):
+    presets.AIRBENCH.validate()
+    model = zoo.build_model(presets.AIRBENCH.model, variant="cifar")
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert 1.9e6 < sum(p.numel() for p in model.parameters()) < 2.1e6  # airbench94's size
+    monkeypatch.setattr(datasets, "is_available", lambda key: False)
+    assert presets.available() == []
+    monkeypatch.setattr(datasets, "is_available", lambda key: key == "cifar10")
+    assert [p.key for p in presets.available()] == ["airbench"]
+
+
+def test_the_airbench_network_trains_in_the_engine():
+    run_dir = engine.prepare_run(TrainConfig(model="airbench", epochs=1, device="cpu",
+                                             batch_size=64, train_limit=128, test_limit=64,
+                                             optimizer="sgd", lr=0.1))
+    assert engine.train(run_dir)["state"] == "finished"
