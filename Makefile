@@ -25,7 +25,7 @@ CLIENT_CONNS    ?=
 CLIENT_RATE     ?=
 CLIENT_ALL_RATE ?=
 
-.PHONY: run serve serve-tools test lint bench sweep browser fonts messages clean
+.PHONY: run serve serve-tools test lint bench sweep browser fonts messages clean gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -123,6 +123,12 @@ test: $(VENV)/.test-installed browser fonts serve-tools lint
 bench: $(VENV)/.test-installed
 	@failed=""; for f in bench/*.py; do echo "== $$f"; $(PY) $$f || failed="$$failed $$f"; done; \
 	if [ -n "$$failed" ]; then echo "bars not met:$$failed"; exit 1; fi; echo "every bar met"
+
+# What the engine gets out of this machine's GPU (docs/training.md, "A GPU check"): needs only
+# Python, torch and torchvision, not the venv; the report goes to OUT (build/gpu-check).
+OUT ?= build/gpu-check
+gpu-check:
+	$(PYTHON) bench/gpu.py --out $(OUT)
 
 # The long sweep of every page (tests/test_sweep.py; `make test` runs its short profile):
 # many more photos and widget orders, and every option of every widget on two photos.
