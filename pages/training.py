@@ -228,10 +228,7 @@ def run_actions(info: runs.RunInfo, actor: access.Actor) -> None:
                          key="training_share", icon=":material/share:"):
                 access.set_shared(info.run_id, actor, not shared)
                 st.rerun()
-        if actor.may_manage(info.config) and info.state not in runs.ACTIVE_STATES and (
-                a3.button(_("Delete this run"), key="training_delete",
-                          icon=":material/delete:")):
-            access.delete_run(info.run_id, actor)
+        if run_table.delete_button(info, actor, a3):
             if st.session_state.get("training_run") == info.run_id:
                 st.session_state["training_run"] = None
                 st.query_params.pop("run", None)

@@ -50,6 +50,16 @@ def guard_never_fires(request, caplog) -> None:
 
 
 @pytest.fixture
+def own_queue() -> None:
+    """For a test that drives the queue itself: this process's scheduler thread (a page opened
+    by an earlier test in this worker starts one) reads the runs folder of the moment at every
+    tick, so it would claim the test's runs before the test could; it is stopped first."""
+    from explorer.training import scheduler
+
+    scheduler.stop_default()
+
+
+@pytest.fixture
 def open_page() -> Callable[..., AppTest]:
     """Factory: run the app in AppTest and switch to a page script (path from the repo root)."""
 

@@ -28,7 +28,7 @@ from explorer.training.config import RunConfig, TrainConfig
 
 
 @pytest.fixture
-def root(tmp_path, monkeypatch):
+def root(tmp_path, monkeypatch, own_queue):
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("EXPLORER_RUNS_PER_DEVICE", "1")
     threads = torch.get_num_threads()

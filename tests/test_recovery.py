@@ -18,7 +18,7 @@ QUICK = TrainConfig(device="cpu", epochs=1, batch_size=512, train_limit=1024, te
 
 
 @pytest.fixture
-def root(tmp_path, monkeypatch):
+def root(tmp_path, monkeypatch, own_queue):
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("EXPLORER_RUNS_PER_DEVICE", "1")
     monkeypatch.delenv("EXPLORER_RUNS_PER_OWNER", raising=False)

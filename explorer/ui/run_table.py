@@ -26,3 +26,17 @@ def table(listed: list[runs.RunInfo], actor: access.Actor) -> None:
     } for r in listed]
     st.dataframe(rows, hide_index=True, width="stretch",
                  column_config={accuracy: st.column_config.NumberColumn(format="percent")})
+
+
+def delete_button(info: runs.RunInfo, actor: access.Actor, where=st) -> bool:
+    """Delete a finished run (its owner or the teacher), behind a confirmation in a popover;
+    True once it is deleted. `access.delete_run` checks again who asks."""
+    if not actor.may_manage(info.config) or info.state in runs.ACTIVE_STATES:
+        return False
+    with where.popover(_("Delete this run"), icon=":material/delete:"):
+        st.caption(_("Run {run}, its curves and its checkpoint are removed from the server for "
+                     "good.").format(run=info.run_id))
+        if not st.button(_("Delete for good"), key="training_delete", type="primary"):
+            return False
+    access.delete_run(info.run_id, actor)
+    return True

@@ -149,7 +149,7 @@ def test_a_student_holding_another_s_id_can_do_nothing_with_their_runs(browser, 
         assert not page.exceptions and not after.exceptions
         assert not run_queue.stop_requested(live.info.path)
         assert runs.read_status(live.info.path).state == "running"
-        assert not [b for b in after.buttons if b.label == "Delete this run"]
+        assert not [b for b in after.buttons if b.label == "Delete for good"]
 
         # the teacher signs in, sees everyone's runs, and may stop and delete them
         teacher = _student(browser, url)
@@ -166,7 +166,8 @@ def test_a_student_holding_another_s_id_can_do_nothing_with_their_runs(browser, 
         teacher.screenshot("trust_teacher_training")
         teacher.open("training", f"run={done.run_id}")
         teacher.select("Show a run", done.run_id)  # A's run is among the teacher's choices
-        teacher.button("Delete this run")
+        teacher.page.get_by_role("button", name="Delete this run").click()  # its popover
+        teacher.button("Delete for good")
         assert not done.path.exists()
         teacher.page.get_by_role("button", name="Sign out").click()
         teacher.wait()
