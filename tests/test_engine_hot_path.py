@@ -49,7 +49,8 @@ def test_background_snapshots_from_a_shadow_match_snapshots_of_the_model(tmp_pat
     x = torch.randn(1, 1, 28, 28)
     pixels = torch.zeros(1, 28, 28, dtype=torch.uint8)
     inline = timeline.Recorder(tmp_path / "a", model, x, pixels, 0, 0, 10, 5)
-    behind = timeline.Recorder(tmp_path / "b", model, x, pixels, 0, 0, 10, 5, background=True)
+    behind = timeline.Recorder(tmp_path / "b", model, x, pixels, 0, 0, 10, 5, background=True,
+                               shadows=True)
     assert inline.shadows is None and behind.shadows is not None
     inline.record(3)
     behind.record(3)
