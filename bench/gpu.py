@@ -34,7 +34,7 @@ import json
 import os
 import platform
 import re
-import socket
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -284,17 +284,13 @@ def airbench_time_to_94(dev: torch.device, runs_dir: Path) -> dict[str, Any]:
             "compile_s": status.get("compile_s"), "reached_94": reached}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def ddp_smoke(dev: torch.device, sizes: Sizes) -> dict[str, Any]:
     """One-process DistributedDataParallel: a few steps and an all-reduce, NCCL or gloo."""
     backend = "nccl" if dev.type == "cuda" else "gloo"
     t0 = time.perf_counter()
-    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0,
+    # a file store, not a TCP port: a port found free can be taken before the store binds it
+    rendezvous = Path(tempfile.mkdtemp(prefix="gpu-check-ddp-")) / "store"
+    dist.init_process_group(backend, init_method=f"file://{rendezvous}", rank=0,
                             world_size=1, timeout=datetime.timedelta(minutes=2))
     try:
         model = nn.parallel.DistributedDataParallel(
@@ -318,6 +314,7 @@ def ddp_smoke(dev: torch.device, sizes: Sizes) -> dict[str, Any]:
                 "seconds": time.perf_counter() - t0}
     finally:
         dist.destroy_process_group()
+        shutil.rmtree(rendezvous.parent, ignore_errors=True)
 
 
 def markdown(report: dict[str, Any]) -> str:
