@@ -27,7 +27,6 @@ FOLDER = "Image folder on the server…"  # an option value; shown through FOLDE
 FOLDER_LABEL = N_("Image folder on the server…")
 
 
-
 def _show_run(run_id: str | None) -> None:
     st.session_state["training_run"] = run_id
     if run_id:

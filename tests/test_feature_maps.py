@@ -72,7 +72,6 @@ def test_small_cnn_capture_matches_direct_recomputation():
     assert (cap["4.bn"].output < 0).any()
 
 
-
 def test_a_relu_on_an_untouched_recorded_output_is_derived_not_stored_again():
     model = small_cnn()
     cap = assert_capture_is_real(model, torch.randn(1, 3, 32, 32))
@@ -86,6 +85,7 @@ def test_a_relu_on_an_untouched_recorded_output_is_derived_not_stored_again():
     stored = fm.capture(model, torch.randn(1, 3, 32, 32)).nbytes
     every_output = sum(r.output.numel() * 4 for r in cap.records) + cap.logits.numel() * 4
     assert stored < every_output
+
 
 def test_resnet18_capture_matches_direct_recomputation():
     torch.manual_seed(0)

@@ -48,7 +48,6 @@ def test_one_model_over_budget_is_still_kept_so_its_student_does_not_rebuild_it(
     assert cache.keys() == ["small"]
 
 
-
 def test_room_is_made_before_a_build_of_a_kind_seen_before():
     """The peak is what the cache holds while building: a full cache plus the new value
     would be over budget, so a value of a known size gets its room first."""
@@ -68,6 +67,7 @@ def test_room_is_made_before_a_build_of_a_kind_seen_before():
     assert held_during_build[-1] == ["b", "c"] and cache.keys() == ["c", "d"]
     assert cache.get("c", build, kind="linear-100") is not None
     assert len(held_during_build) == 4  # a hit builds nothing and evicts nothing
+
 
 def test_idle_models_are_dropped():
     now = [0.0]
