@@ -1,7 +1,7 @@
 """The package's layers, as a table: who may import whom. A new upward import fails here.
 
-From the bottom up: `core` (i18n, devices, images, the package root), `models/`, the lessons
-(the plain modules beside them: kernels, conv_arithmetic, feature_maps, ...), `figures/`,
+From the bottom up: `core` (i18n, devices, images, memory, the package root), `models/`, the
+lessons (the plain modules beside them: kernels, conv_arithmetic, feature_maps, ...), `figures/`,
 `training/`, `experiments/`, `classroom/`, `serving/`, then `ui/` and the `pages/`, and the
 entrypoints. A layer imports only layers below it and itself, at run time; an import under
 `if TYPE_CHECKING:` is a type annotation and does not count. Only `ui/`, the pages and the app
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-CORE = {"i18n", "devices", "images", "__init__", "__main__"}
+CORE = {"i18n", "devices", "images", "memory", "__init__", "__main__"}
 ENTRYPOINTS = {"app", "train"}
 
 #: layer -> the layers it may import (besides itself)
