@@ -277,7 +277,8 @@ def student_photos(count: int, seed: int) -> Path:
     from PIL import Image
 
     rng = random.Random(seed)
-    sources = sorted((REPO_ROOT / "assets" / "images").glob("*.*"))
+    sources = sorted(p for p in (REPO_ROOT / "assets" / "images").iterdir()
+                     if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     folder = Path(tempfile.mkdtemp(prefix="classroom-photos-"))
     for i in range(count):
         with Image.open(rng.choice(sources)) as img:
