@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
 import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,6 +49,27 @@ def guard_never_fires(request, caplog) -> None:
         pytest.fail("a guarded section failed:\n" + "\n".join(
             f"{r.getMessage()}\n{logging.Formatter().formatException(r.exc_info)}"
             for r in fired if r.exc_info), pytrace=False)
+
+
+def until(predicate: Callable[[], object], timeout_s: float, what: str):
+    """Poll `predicate` every 50 ms until it is true (returned) or `timeout_s` runs out."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+    return value
+
+
+def flock_is_free(path: Path) -> bool:
+    """Whether nobody holds an exclusive flock on `path` (created if missing)."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
 
 
 @pytest.fixture

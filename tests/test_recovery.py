@@ -7,12 +7,12 @@ import logging
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
 from explorer.training import run_queue, runs, scheduler
 from explorer.training.config import TrainConfig
+from tests.conftest import until
 
 QUICK = TrainConfig(device="cpu", epochs=1, batch_size=512, train_limit=1024, test_limit=256)
 
@@ -25,14 +25,6 @@ def root(tmp_path, monkeypatch, own_queue):
     # what is stranded is settled at once here; the grace is for claimers of the old kind
     monkeypatch.setattr(run_queue, "CLAIM_GRACE_S", 0.0, raising=False)
     return runs.runs_dir()
-
-
-def _until(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
 
 
 def _claimed(root) -> list[str]:
@@ -70,11 +62,11 @@ def test_a_run_whose_server_died_between_claim_and_launch_runs_to_the_end(root):
     assert run_queue.waiting() == [] and len(_claimed(root)) == 1
 
     sched = scheduler.Scheduler()  # the next server starts
-    status = _until(lambda: (sched.tick() or True) and runs.read_status(run_dir).state
+    status = until(lambda: (sched.tick() or True) and runs.read_status(run_dir).state
                     not in runs.ACTIVE_STATES and runs.read_status(run_dir), 180,
                     "the stranded run to end")
     assert status.state == "finished", status
-    _until(lambda: (sched.tick() or True) and not sched.workers, 30, "the worker's end")
+    until(lambda: (sched.tick() or True) and not sched.workers, 30, "the worker's end")
     assert _claimed(root) == []  # an ended run leaves no claim behind
     run_queue.submit(QUICK, "alice")  # the student may train again
 
@@ -198,7 +190,7 @@ def test_a_tick_that_fails_is_logged_rate_limited_and_the_thread_survives(root, 
     sched.start()  # the thread: it goes on ticking through the failures
     try:
         count = len(calls)
-        _until(lambda: len(calls) >= count + 3, 10, "three more ticks")
+        until(lambda: len(calls) >= count + 3, 10, "three more ticks")
         assert sched._thread.is_alive()
     finally:
         sched.stop()

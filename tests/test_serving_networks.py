@@ -3,7 +3,6 @@ for a shared value, the turn for heavy work, training runs' networks, and the la
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from explorer.serving.shared_cache import SharedCache, model_bytes
 from explorer.serving.weight_store import WeightStore
 from explorer.training import checkpoints, runs
 from explorer.training.config import RunConfig, TrainConfig
+from tests.conftest import flock_is_free
 
 
 @pytest.fixture
@@ -30,14 +30,7 @@ def machine(tmp_path, monkeypatch) -> WeightStore:
 
 
 def machine_turn_is_free(store: WeightStore) -> bool:
-    fd = os.open(store.folder() / "build.lock", os.O_CREAT | os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
+    return flock_is_free(store.folder() / "build.lock")
 
 
 def process_lock_is_free() -> bool:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import multiprocessing
 import os
@@ -17,6 +16,7 @@ from explorer import feature_maps as fm
 from explorer.models import zoo
 from explorer.serving.shared_cache import model_bytes
 from explorer.serving.weight_store import WeightStore
+from tests.conftest import flock_is_free
 
 
 def store(tmp_path: Path, budget: int = 10**9) -> WeightStore:
@@ -122,14 +122,7 @@ def _build_in_a_process(folder: str) -> int:
 
 
 def _lock_is_free(weights: WeightStore) -> bool:
-    fd = os.open(weights.folder() / "build.lock", os.O_CREAT | os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
+    return flock_is_free(weights.folder() / "build.lock")
 
 
 def test_running_a_large_network_takes_the_machines_turn_and_a_small_one_does_not(tmp_path):

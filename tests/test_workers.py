@@ -16,6 +16,7 @@ from explorer import REPO_ROOT
 from explorer.models import zoo
 from explorer.training import access, checkpoints, cli, engine, run_queue, runs, scheduler
 from explorer.training.config import TrainConfig
+from tests.conftest import until
 
 LONG = TrainConfig(device="cpu", epochs=50, batch_size=64, readouts_per_s=20)
 
@@ -25,14 +26,6 @@ def root(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("EXPLORER_RUNS_PER_DEVICE", "1")
     return runs.runs_dir()
-
-
-def _until(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
 
 
 def _training(run_dir) -> bool:
@@ -46,7 +39,7 @@ def test_a_queued_run_trains_in_its_own_process_and_finishes(root):
     sched.tick()
     worker = sched.workers[run_dir.name]
     assert worker.process.pid != os.getpid()
-    _until(lambda: (sched.tick() or True) and runs.read_status(run_dir).state == "finished",
+    until(lambda: (sched.tick() or True) and runs.read_status(run_dir).state == "finished",
            120, "the run to finish")
     assert runs.read_status(run_dir).pid != os.getpid()  # written by the worker
     model, config = checkpoints.model_from_checkpoint(run_dir)
@@ -76,10 +69,10 @@ def test_stop_ends_a_running_worker_within_two_seconds_with_a_loadable_checkpoin
     sched = scheduler.Scheduler()
     run_dir = run_queue.submit(LONG, "alice")
     sched.tick()
-    _until(lambda: _training(run_dir), 120, "the first steps")
+    until(lambda: _training(run_dir), 120, "the first steps")
     asked = time.monotonic()
     assert run_queue.request_stop(run_dir, access.Actor.operator()) == "requested"
-    _until(lambda: runs.read_status(run_dir).state == "stopped", 2.0, "the stop (2 s)")
+    until(lambda: runs.read_status(run_dir).state == "stopped", 2.0, "the stop (2 s)")
     took = time.monotonic() - asked
     assert took < 2.0, took
     assert "checkpoint holds the weights" in runs.read_status(run_dir).reason
@@ -92,14 +85,14 @@ def test_sigkill_marks_the_run_failed_and_frees_the_slot(root):
     sched = scheduler.Scheduler()
     run_dir = run_queue.submit(LONG, "alice")
     sched.tick()
-    _until(lambda: _training(run_dir), 120, "the first steps")
+    until(lambda: _training(run_dir), 120, "the first steps")
     os.kill(sched.workers[run_dir.name].process.pid, signal.SIGKILL)
     # any reader sees it at once (same machine, process gone) ...
-    status = _until(lambda: (s := runs.read_status(run_dir)).state == "failed" and s, 5,
+    status = until(lambda: (s := runs.read_status(run_dir)).state == "failed" and s, 5,
                     "the death to be noticed")
     assert "ended unexpectedly" in status.reason
     # ... and the scheduler that launched it records the signal
-    _until(lambda: (sched.tick() or True) and "signal 9" in runs.read_status(
+    until(lambda: (sched.tick() or True) and "signal 9" in runs.read_status(
         run_dir).reason, 5, "the exit status")
     assert runs.read_status(run_dir).reason.startswith(
         "The training process ended unexpectedly (signal 9")
