@@ -77,11 +77,10 @@ def test_live_run_keeps_growing_across_page_switches_and_stops_with_a_checkpoint
     app.assert_healthy()
 
     app.page.get_by_role("button", name=f"Stop {run_id}").first.click()
-    asked = time.monotonic()
     run_dir = runs.runs_dir() / run_id
-    _wait_until(lambda: runs.read_status(run_dir).state == "stopped", timeout_s=5,
+    # how fast is bench/stop_bench.py's bar (2 s); here, that it stops, with its checkpoint
+    _wait_until(lambda: runs.read_status(run_dir).state == "stopped", timeout_s=30,
                 what="the run to stop")
-    assert time.monotonic() - asked < 2.5  # the click's round trip plus the 2 s promise
     ckpt = checkpoints.load(run_dir / "checkpoint.pt")
     assert ckpt["config"]["run_id"] == run_id and "state_dict" in ckpt
     model, _ = checkpoints.model_from_checkpoint(run_dir)
