@@ -100,16 +100,37 @@ def test_small_networks_are_only_built(tmp_path):
     assert weights.builds == 2 and not weights.path("lenet:1").exists()
 
 
+def _builds_of_two_processes(folder: Path, broken_lock: bool = False) -> list[int]:
+    """How many builds each of two processes made, asking for one network at the same moment
+    (a barrier just before `get`; each build takes 1 s, so without the lock both build)."""
+    context = multiprocessing.get_context("spawn")  # a fork would inherit torch's threads
+    barrier, out = context.Barrier(2), context.Queue()
+    procs = [context.Process(target=_build_in_a_process,
+                             args=(str(folder), barrier, out, broken_lock)) for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    builds = sorted(out.get(timeout=120) for _ in procs)
+    for proc in procs:
+        proc.join(timeout=30)
+    return builds
+
+
 def test_a_network_two_processes_ask_for_together_is_built_once(tmp_path):
     """The build lock is a flock on a file: it holds across processes, so a replica that
     waited for another's build maps the file instead of building a second copy."""
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(2) as pool:
-        builds = pool.map(_build_in_a_process, [str(tmp_path)] * 2)
-    assert sorted(builds) == [0, 1]
+    assert _builds_of_two_processes(tmp_path) == [0, 1]
 
 
-def _build_in_a_process(folder: str) -> int:
+def test_without_the_lock_both_processes_would_build(tmp_path):
+    """The test above can fail: with the flock made a no-op, both processes build."""
+    assert _builds_of_two_processes(tmp_path, broken_lock=True) == [1, 1]
+
+
+def _build_in_a_process(folder: str, barrier, out, broken_lock: bool) -> None:
+    if broken_lock:
+        import fcntl
+
+        fcntl.flock = lambda fd, operation: None
     weights = WeightStore(lambda: Path(folder) / "weights", 10**9)
     build, skeleton = lenet(7)
 
@@ -117,8 +138,9 @@ def _build_in_a_process(folder: str) -> int:
         time.sleep(1.0)  # long enough for the other process to be waiting on the lock
         return build()
 
+    barrier.wait(timeout=60)
     weights.get("lenet:7", slow_build, skeleton)
-    return weights.builds
+    out.put(weights.builds)
 
 
 def _lock_is_free(weights: WeightStore) -> bool:
