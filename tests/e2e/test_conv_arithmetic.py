@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 
 def _shown(app, label: str) -> str:
@@ -64,13 +65,13 @@ def test_grid_picture_shows_window_and_plays(app):
     app.open("conv-arithmetic", "ca_h=9&ca_w=11&ca_kh=3&ca_sh=2&ca_ph=1&ca_dh=2")
     chart = app.page.locator("[data-testid='stPlotlyChart']").first
     chart.scroll_into_view_if_needed()
-    app.page.wait_for_timeout(500)
-    assert chart.locator(".heatmaplayer, .hm").count() + chart.locator("image").count() >= 1
+    expect(chart.locator(".heatmaplayer, .hm, image").first).to_be_attached()
     chart.screenshot(path=str(app.screenshot("conv_arithmetic_grid_page").with_name(
         "conv_arithmetic_grid.png")))
     play = chart.locator(".updatemenu-button").first
     play.click()
-    app.page.wait_for_timeout(1200)
-    current = chart.locator("text").filter(has_text="output cell (").first.text_content()
-    assert current.startswith("output cell (") and current != "output cell (0, 0)", current
+    # the animation moves the window on: wait (retrying) for a cell other than the first
+    label = chart.locator("text").filter(has_text="output cell (").first
+    expect(label).not_to_have_text("output cell (0, 0)")
+    assert label.text_content().startswith("output cell (")
     app.assert_healthy()
