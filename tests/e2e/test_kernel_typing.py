@@ -72,7 +72,11 @@ def test_double_click_and_paste_keep_the_minus_too(app):
 
     app.page.evaluate("() => navigator.clipboard.writeText('-3')")
     x, y = _cell(app, 4, 4)
-    app.page.mouse.click(x, y)
-    app.page.keyboard.press("ControlOrMeta+V")
-    app.wait()
+    for attempt in range(3):  # on a loaded machine the click may not have selected it yet
+        app.page.mouse.click(x, y)
+        app.page.keyboard.press("ControlOrMeta+V")
+        app.page.screenshot(path=f"/tmp/shots/sweep/paste_{attempt}.png")  # draws a frame
+        app.wait()
+        if _kernel(app)[4][4] == -3:
+            break
     assert _kernel(app)[4][4] == -3
