@@ -16,7 +16,7 @@ DAY = 86400.0
 
 
 @pytest.fixture
-def root(tmp_path, monkeypatch):
+def root(tmp_path, monkeypatch, own_queue):
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.delenv("EXPLORER_RUNS_MAX_AGE_DAYS", raising=False)
     monkeypatch.delenv("EXPLORER_RUNS_MAX_GB", raising=False)

@@ -13,7 +13,7 @@ from explorer.training.config import TrainConfig
 
 
 @pytest.fixture
-def root(tmp_path, monkeypatch):
+def root(tmp_path, monkeypatch, own_queue):
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.delenv("EXPLORER_RUNS_PER_DEVICE", raising=False)
     monkeypatch.delenv("EXPLORER_RUNS_PER_OWNER", raising=False)

@@ -22,7 +22,7 @@ LONG = TrainConfig(device="cpu", epochs=50, batch_size=64, readouts_per_s=20)
 
 
 @pytest.fixture
-def root(tmp_path, monkeypatch):
+def root(tmp_path, monkeypatch, own_queue):
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("EXPLORER_RUNS_PER_DEVICE", "1")
     return runs.runs_dir()
