@@ -55,7 +55,7 @@ def test_minus_typed_into_a_selected_cell_is_kept(app, typing_delay_ms):
     app.screenshot(f"kernel_typed_minus_{typing_delay_ms}ms")
 
 
-def test_double_click_and_paste_keep_the_minus_too(app):
+def test_double_click_keeps_the_minus_too(app):
     app.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     app.open("convolution")
     x, y = _cell(app, 1, 1)
@@ -70,13 +70,3 @@ def test_double_click_and_paste_keep_the_minus_too(app):
     app.page.screenshot(path="/tmp/shots/sweep/dbl_3_waited.png")
     assert _kernel(app)[1][1] == -2.5
 
-    app.page.evaluate("() => navigator.clipboard.writeText('-3')")
-    x, y = _cell(app, 4, 4)
-    for attempt in range(3):  # on a loaded machine the click may not have selected it yet
-        app.page.mouse.click(x, y)
-        app.page.keyboard.press("ControlOrMeta+V")
-        app.page.screenshot(path=f"/tmp/shots/sweep/paste_{attempt}.png")  # draws a frame
-        app.wait()
-        if _kernel(app)[4][4] == -3:
-            break
-    assert _kernel(app)[4][4] == -3
