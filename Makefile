@@ -25,7 +25,7 @@ CLIENT_CONNS    ?=
 CLIENT_RATE     ?=
 CLIENT_ALL_RATE ?=
 
-.PHONY: run serve serve-tools test lint bench sweep browser fonts messages clean gpu-check
+.PHONY: run serve serve-tools db-tools test lint bench sweep browser fonts messages clean gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,17 @@ serve-tools: | $(PY)
 			|| echo "no openssl: install it for make serve's HTTPS, or make serve TLS=0"; \
 	fi
 
+# PostgreSQL from the Debian archive as root, for the class store's tests against a real server
+# (tests/postgres.py starts one with pg_ctl in a temporary folder); elsewhere a note.
+db-tools:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; \
+	then echo "postgresql: $$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n 1)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	else \
+		echo "no postgresql: install it (apt-get install postgresql) for the class store's tests"; \
+	fi
+
 # A Chromium for the browser tests: Debian's package as root, else Playwright's own download.
 browser: $(VENV)/.test-installed fonts  # Chromium draws Chinese with the same CJK font
 	@if [ -n "$$CHROMIUM_PATH" ] || command -v chromium >/dev/null 2>&1; then \
@@ -116,7 +127,7 @@ lint: $(VENV)/.test-installed
 # Two pytest workers (pytest-xdist), a test file each at a time: the browser tests spend most
 # of their time waiting on a server or a page, so two run in about 7 minutes what one ran in 11.
 TEST_WORKERS ?= 2
-test: $(VENV)/.test-installed browser fonts serve-tools lint
+test: $(VENV)/.test-installed browser fonts serve-tools db-tools lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Every benchmark exits non-zero when its bar is not met: all run, then the failures are named.
