@@ -20,6 +20,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image, ImageOps
 from torch import nn
 
+from explorer import handwriting
 from explorer.i18n import _
 from explorer.memory import tensor_bytes
 from explorer.models import zoo
@@ -54,33 +55,40 @@ class Preprocessing:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     invert: bool = False
+    digit_photo: bool = False  # a photo of a handwritten digit, prepared as MNIST was
 
     @property
     def grayscale(self) -> bool:
         return self.in_channels == 1
 
     def steps(self) -> list[str]:
-        """The pipeline in words, in the order it runs."""
+        """The pipeline in words, in the order it runs (a digit photo's steps, with its own
+        numbers, are `Prepared.digit`'s)."""
+        if self.digit_photo:
+            return [_("scale pixels to [0, 1]"), self._normalise_step()]
         out = [_("resize the shorter side to {n} px").format(n=self.resize),
                _("centre-crop to {h}×{w}").format(h=self.height, w=self.width)]
         if self.grayscale:
             out.insert(0, _("convert to grayscale"))
             if self.invert:
                 out.append(_("invert (MNIST digits are light on dark)"))
+        return [*out, _("scale pixels to [0, 1]"), self._normalise_step()]
+
+    def _normalise_step(self) -> str:
         mean = ", ".join(f"{m:.4f}" for m in self.mean)
         std = ", ".join(f"{s:.4f}" for s in self.std)
-        out += [_("scale pixels to [0, 1]"),
-                _("normalise: (x − mean) / std, mean ({mean}), std ({std})").format(mean=mean,
-                                                                                   std=std)]
-        return out
+        return _("normalise: (x − mean) / std, mean ({mean}), std ({std})").format(mean=mean,
+                                                                                   std=std)
 
 
-def preprocessing_for(variant: str, *, invert: bool = False,
+def preprocessing_for(variant: str, *, invert: bool = False, digit_photo: bool = False,
                       config: RunConfig | None = None) -> Preprocessing:
     """The preprocessing of a zoo variant ("mnist", "cifar", "imagenet") or of a training run.
 
     A run's config (runs contract) fixes channels, size, mean and std; otherwise the variant's
-    dataset statistics are used.
+    dataset statistics are used. `digit_photo` (grayscale networks only) prepares a photo of
+    a handwritten digit as MNIST was made (`handwriting.prepare_photo`) instead of resizing
+    and cropping it; `invert` then does not apply (the pipeline decides).
     """
     if config is not None:
         variant = config.variant
@@ -101,10 +109,18 @@ def preprocessing_for(variant: str, *, invert: bool = False,
         if len(mean) != c or len(std) != c:
             mean, std = (mean[0],) * c, (std[0],) * c
         pre = Preprocessing(c, h, w, resize, mean, std)
-    if invert and pre.grayscale:
+    if pre.grayscale and (invert or digit_photo):
         pre = Preprocessing(pre.in_channels, pre.height, pre.width, pre.resize, pre.mean,
-                            pre.std, invert=True)
+                            pre.std, invert=invert and not digit_photo, digit_photo=digit_photo)
     return pre
+
+
+def reads_digits(variant: str, config: RunConfig | None = None) -> bool:
+    """Whether the network reads handwritten digits: a run trained on MNIST, or a zoo network
+    built for MNIST's 1×28×28 (random weights, but the input a digit network takes)."""
+    if config is not None:
+        return config.settings.dataset in handwriting.DIGIT_DATASETS
+    return variant == "mnist"
 
 
 #: Longest side of the resized picture kept: a thin strip resized to 256 px across would be
@@ -120,6 +136,7 @@ class Prepared:
     pixels: Image.Image  # cropped (and grayscale/inverted): exactly the model's view, 0..255
     tensor: torch.Tensor  # [1, C, H, W], normalised
     resized_size: tuple[int, int] | None = None  # (width, height) of the whole resized photo
+    digit: handwriting.PhotoSteps | None = None  # a digit photo's steps (`digit_photo`)
 
     @property
     def window_only(self) -> bool:
@@ -153,8 +170,16 @@ def resize_shorter_side(image: Image.Image, size: int,
 
 
 def prepare(image: Image.Image, pre: Preprocessing) -> Prepared:
-    """Run `pre` on a PIL image."""
+    """Run `pre` on a PIL image. A digit photo in which no ink stands out of the paper takes
+    the plain path (`digit` says so: its `steps` are None)."""
     image = image.convert("L" if pre.grayscale else "RGB")
+    digit = handwriting.prepare_photo(np.asarray(image)) if pre.digit_photo else None
+    if digit is not None and digit.steps is not None:
+        pixels = Image.fromarray(digit.steps.centred)
+        if pixels.size != (pre.width, pre.height):
+            pixels = pixels.resize((pre.width, pre.height), Image.Resampling.BILINEAR)
+        tensor = TF.normalize(TF.to_tensor(pixels), list(pre.mean), list(pre.std)).unsqueeze(0)
+        return Prepared(Image.fromarray(digit.soft), pixels, tensor, None, digit)
     resized, resized_size = resize_shorter_side(image, pre.resize)
     if min(resized.size) < min(pre.height, pre.width):  # very thin images: stretch instead
         resized = resized.resize((max(resized.width, pre.width),
@@ -164,7 +189,7 @@ def prepare(image: Image.Image, pre: Preprocessing) -> Prepared:
     if pre.invert:
         pixels = ImageOps.invert(pixels)
     tensor = TF.normalize(TF.to_tensor(pixels), list(pre.mean), list(pre.std)).unsqueeze(0)
-    return Prepared(resized, pixels, tensor, resized_size)
+    return Prepared(resized, pixels, tensor, resized_size, digit)
 
 
 def looks_dark_on_light(image: Image.Image) -> bool:

@@ -8,6 +8,10 @@ bundled digits: the ink's bounding box has a longer side of exactly 20 pixels, a
 of mass lies within half a pixel of (14, 14) in row/column index coordinates (whole-pixel
 shifts). A drawing that skips these steps (a small digit in a corner of a big canvas) is
 something the network never saw, so a trained LeNet misreads it.
+
+A photo of a digit on paper (`prepare_photo`) first becomes such a drawing: dark ink on light
+paper is inverted, the contrast stretched from the paper's level to the ink's, and a soft
+threshold clears the paper's grain; then the canvas's own steps run on it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from explorer.i18n import _
 
@@ -28,6 +32,9 @@ FIELD = 28  # the MNIST image
 BOX = 20  # the box the ink is scaled into
 CENTRE = 14.0  # where the centre of mass goes, in row/column index coordinates
 INK_THRESHOLD = 8  # 0..255: fainter pixels (anti-aliasing dust) do not count as ink
+PHOTO_SIDE = 280  # a photo is shrunk to the canvas's size first: the box is 20 px anyway
+INK_PERCENTILE = 99.5  # the ink's level: strokes cover a few percent of a digit's photo
+SOFT_THRESHOLD = (0.25, 0.6)  # of the stretched range: below is paper, above is ink
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,82 @@ def prepare(picture: np.ndarray) -> Steps | None:
     fitted = fit_into_box(cropped)
     centred, offset = centre_by_mass(fitted)
     return Steps(light, box, cropped, fitted, centred, centre_of_mass(centred), offset)
+
+
+@dataclass(frozen=True)
+class PhotoSteps:
+    """A photo of a handwritten digit made into a canvas drawing, then the canvas's steps."""
+
+    grey: np.ndarray  # [H, W] uint8: the photo in grey, at most PHOTO_SIDE px
+    dark_ink: bool  # the ink is darker than the paper, so the photo was inverted
+    light: np.ndarray  # light ink on dark paper
+    paper: float  # the paper's level once its local level is off (the median), 0..255
+    ink_level: float  # the ink's level then (its INK_PERCENTILE)
+    stretched: np.ndarray  # paper at 0, ink at 255
+    soft: np.ndarray  # after the soft threshold: the drawing the canvas steps start from
+    steps: Steps | None  # the canvas's steps on `soft`; None: no ink stood out of the paper
+
+    def describe(self) -> list[str]:
+        """The photo's own steps in words, with its numbers (the canvas's follow)."""
+        low, high = SOFT_THRESHOLD
+        return [
+            _("in grey, shrunk to at most {side} px, a 3×3 median against the paper's grain"
+              ).format(side=PHOTO_SIDE),
+            (_("the ink is darker than the paper (most pixels are paper, and the darkest "
+               "stand further from them than the brightest): inverted, as MNIST's digits "
+               "are light on black") if self.dark_ink else
+             _("the ink is lighter than the paper already: not inverted")),
+            _("contrast stretched: the paper's own level around each place (uneven light, "
+              "shadows) taken off, then the paper's median {paper:.0f} to 0 and the ink's "
+              "{ink:.0f} (the {pct}th percentile) to 255").format(
+                paper=self.paper, ink=self.ink_level, pct=INK_PERCENTILE),
+            _("soft threshold: under {low:.0%} of that range is paper (0), over {high:.0%} is "
+              "ink (255), smoothly in between; specks narrower than 3 px (noise) removed"
+              ).format(low=low, high=high),
+        ]
+
+
+def paper_level(light: np.ndarray) -> np.ndarray:
+    """The paper's brightness around every pixel of light ink on dark paper: a grey-level
+    opening (minimum, then maximum) wider than a pen stroke, on a 1:4 copy, smoothed back to
+    full size. Subtracted, it takes uneven light and shadows off the paper."""
+    small = Image.fromarray(np.clip(light, 0, 255).astype(np.uint8))
+    quarter = small.resize((max(1, small.width // 4), max(1, small.height // 4)),
+                           Image.Resampling.BOX)
+    side = 2 * max(2, max(quarter.size) // 12) + 1  # a tenth of the photo: wider than a pen
+    opened = quarter.filter(ImageFilter.MinFilter(side)).filter(ImageFilter.MaxFilter(side))
+    smooth = opened.filter(ImageFilter.BoxBlur(side // 2)).resize(small.size,
+                                                                  Image.Resampling.BILINEAR)
+    return np.asarray(smooth, dtype=np.float32)
+
+
+def prepare_photo(grey: np.ndarray) -> PhotoSteps:
+    """Make a photo of a handwritten digit (uint8 [H, W] grey) into light ink on black the
+    way the canvas draws, and run the canvas's steps (`prepare`) on it."""
+    picture = Image.fromarray(np.asarray(grey, dtype=np.uint8))
+    if max(picture.size) > PHOTO_SIDE:
+        factor = PHOTO_SIDE / max(picture.size)
+        picture = picture.resize((max(1, round(picture.width * factor)),
+                                  max(1, round(picture.height * factor))),
+                                 Image.Resampling.BOX)
+    values = np.asarray(picture.filter(ImageFilter.MedianFilter(3)), dtype=np.float32)
+    middle = float(np.median(values))
+    darkest, brightest = np.percentile(values, [100 - INK_PERCENTILE, INK_PERCENTILE])
+    dark_ink = bool(middle - darkest > brightest - middle)
+    light = 255 - values if dark_ink else values
+    flat = light - paper_level(light)
+    paper = float(np.median(flat))
+    ink_level = float(np.percentile(flat, INK_PERCENTILE))
+    unit = np.clip((flat - paper) / max(ink_level - paper, 1e-6), 0, 1)
+    low, high = SOFT_THRESHOLD
+    t = np.clip((unit - low) / (high - low), 0, 1)
+    soft = Image.fromarray(np.rint(255 * t * t * (3 - 2 * t)).astype(np.uint8))  # smoothstep
+    # an opening: specks of noise narrower than 3 px go, strokes (wider) stay as they were
+    soft = np.asarray(soft.filter(ImageFilter.MinFilter(3)).filter(ImageFilter.MaxFilter(3)))
+    if ink_level - paper < 16:  # nothing stands out of the paper: a blank page
+        soft = np.zeros_like(soft)
+    return PhotoSteps(np.asarray(picture), dark_ink, np.rint(light).astype(np.uint8), paper,
+                      ink_level, np.rint(255 * unit).astype(np.uint8), soft, prepare(soft))
 
 
 def to_input(centred: np.ndarray, config: RunConfig) -> torch.Tensor:

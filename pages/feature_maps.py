@@ -18,7 +18,7 @@ from explorer.i18n import N_, _
 from explorer.models import zoo
 from explorer.models.modules import shape_text
 from explorer.serving.networks import Analysed, Network, first_layer
-from explorer.ui import drawing, network_choice, widgets
+from explorer.ui import drawing, network_choice, preprocessing_panel, widgets
 from explorer.ui import feature_map_pictures as pictures
 from explorer.ui.network_choice import keep_valid
 
@@ -52,42 +52,15 @@ def photo_for_a_digit_model(net: Network) -> None:
 
 @widgets.guarded("preprocessing")
 def preprocessing(net: Network, photo) -> Analysed:
-    pre = fm.preprocessing_for(net.variant, config=net.config)
-    if pre.grayscale:
-        widgets.url_state("fm_invert", fm.looks_dark_on_light(photo.image))
-        st.toggle(_("Invert (for a dark digit on light paper: MNIST digits are light on dark)"),
-                  key="fm_invert")
-        widgets.sync_url("fm_invert")
-        pre = fm.preprocessing_for(net.variant, config=net.config,
-                                   invert=st.session_state["fm_invert"])
+    pre = preprocessing_panel.choose(net, photo.image)
     done = network_choice.analysed(net, photo.image, pre)
     try:
-        analysis = done.load()
+        done.load()
     except zoo.BuildError as err:  # this network cannot take this input size: say why, stop
         st.error(str(err))
         st.stop()
-    prepared, capture = analysis.prepared, analysis.capture
-    x = prepared.tensor
-    with st.expander(_("Preprocessing: the tensor that goes in is {shape}").format(
-            shape=shape_text(x.shape)), expanded=pre.grayscale):
-        stages = pictures.preprocessing_pictures(done.image_id, done.pre_id, photo.image,
-                                                 prepared, pre)
-        rw, rh = prepared.resized_size or prepared.resized.size
-        captions = [_("your image {w}×{h}").format(w=photo.image.width, h=photo.image.height),
-                    (_("resized {w:,}×{h:,}, its centre shown") if prepared.window_only
-                     else _("resized {w:,}×{h:,}")).format(w=rw, h=rh),
-                    _("centre crop {h}×{w}: what the network sees").format(h=pre.height,
-                                                                          w=pre.width),
-                    _("normalised tensor, per channel (blue < 0 < red)")]
-        for column, picture, caption in zip(st.columns(4), stages, captions, strict=True):
-            widgets.picture(picture, caption=caption, output_format="PNG", where=column)
-        st.markdown("  \n".join(f"{i}. {s}" for i, s in enumerate(pre.steps(), 1)))
-        stats = fm.input_statistics(x)
-        st.dataframe(pd.DataFrame({_("channel"): range(pre.in_channels),
-                                   _("mean"): stats["mean"], _("std"): stats["std"],
-                                   _("min"): stats["min"], _("max"): stats["max"]}),
-                     hide_index=True)
-    if not any(r.is_spatial for r in capture.records):
+    preprocessing_panel.show(done, photo.image, pre)
+    if not any(r.is_spatial for r in done.capture.records):
         st.info(_("This network has no convolutional layers, so there are no feature maps to "
                   "show; its first-layer weights and prediction are below."))
     return done

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
-from explorer.handwriting import BOX, FIELD, Steps
+from explorer.handwriting import BOX, FIELD, PhotoSteps, Steps
 
 RIGHT, WRONG = (0, 160, 90), (220, 50, 50)
 
@@ -56,6 +56,29 @@ def steps_pictures(steps: Steps, size: int = 168) -> list[Image.Image]:
     draw.line([x, y - 6, x, y + 6], fill=(255, 80, 80), width=2)
     return [canvas, _gray(steps.cropped, size), _gray(steps.fitted, BOX * (size // BOX)),
             final]
+
+
+def square(picture: Image.Image, fill: int = 240) -> Image.Image:
+    """`picture` in the middle of a square of `fill` (the page's light grey, so the picture's
+    own edges show): an upright photo drawn at its column's width would be taller than the
+    pictures beside it, or overflow them."""
+    side = max(picture.size)
+    if picture.width == picture.height:
+        return picture
+    out = Image.new(picture.mode, (side, side), fill if picture.mode == "L" else (fill,) * 3)
+    out.paste(picture, ((side - picture.width) // 2, (side - picture.height) // 2))
+    return out
+
+
+def photo_pictures(photo: PhotoSteps, size: int = 168) -> list[Image.Image]:
+    """A digit photo's stages, each about `size` px square: grey, light ink on dark, the
+    contrast stretched, then the canvas's four (`steps_pictures`, from the soft threshold)."""
+    stages = [Image.fromarray(a) for a in (photo.grey, photo.light, photo.stretched)]
+    stages = [square(p.resize((size, round(size * p.height / p.width)) if p.width >= p.height
+                              else (round(size * p.width / p.height), size),
+                              Image.Resampling.BILINEAR)) for p in stages]
+    first, *rest = steps_pictures(photo.steps, size)
+    return [*stages, square(first), *rest]
 
 
 def probabilities_figure(probabilities: Sequence[float], names: Sequence[str]) -> go.Figure:

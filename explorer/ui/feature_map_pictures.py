@@ -18,6 +18,7 @@ from PIL import Image
 from explorer import feature_maps as fm
 from explorer import i18n
 from explorer.figures import feature_maps as figs
+from explorer.figures import handwriting as digit_figs
 from explorer.figures.encoding import jpeg, png
 from explorer.i18n import _
 from explorer.receptive_field import ReceptiveField
@@ -29,8 +30,16 @@ TTL = 3600  # seconds: a lesson; every cache below is also bounded by max_entrie
 @st.cache_data(max_entries=32, ttl=TTL, show_spinner=False)
 def preprocessing_pictures(image_id: str, pre_id: str, _photo: Image.Image,
                            _prepared: fm.Prepared, _pre: fm.Preprocessing) -> list[bytes]:
-    """The four stages of the preprocessing, PNG-encoded once per (image, preprocessing)."""
-    return [png(p) for p in figs.preprocessing_stages(_photo, _prepared, _pre)]
+    """The stages of the preprocessing, PNG-encoded once per (image, preprocessing): four, or
+    a digit photo's eight. Upright ones are set in a square, so none is taller than wide."""
+    photo, resized, crop, channels = figs.preprocessing_stages(_photo, _prepared, _pre)
+    if _prepared.digit is not None and _prepared.digit.steps is not None:
+        return [png(p) for p in (*digit_figs.photo_pictures(_prepared.digit), channels)]
+    photo, resized = (p.copy() for p in (photo, resized))
+    for p in (photo, resized):
+        p.thumbnail((448, 448))
+    return [png(p) for p in (digit_figs.square(photo), digit_figs.square(resized),
+                             digit_figs.square(crop), channels)]
 
 
 @st.cache_data(max_entries=32, ttl=TTL, show_spinner=False)
