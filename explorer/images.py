@@ -23,7 +23,6 @@ SAMPLES_DIR = ASSETS_DIR / "images"
 
 #: Formats we let Pillow parse; anything else is refused before a decoder runs.
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 
 #: Longest side after decoding; larger images are downscaled before any tensor work.
 DEFAULT_MAX_SIDE = 1024

@@ -208,7 +208,7 @@ def apply_edits(cells: Sequence[Sequence[str]], edited_rows: dict) -> list[list[
     out = [list(map(str, row)) for row in cells]
     for row, changes in edited_rows.items():
         for col, value in changes.items():
-            r, c = int(row), int(col)
+            r, c = (int(x) if str(x).isdigit() else -1 for x in (row, col))
             if 0 <= r < len(out) and 0 <= c < len(out[r]):
                 out[r][c] = "" if value is None else str(value)
     return out

@@ -18,7 +18,9 @@ MOVE_DEMO_MB = 5.0  # real weights for the to(device) demo only where they are i
 
 
 def reset_size() -> None:
-    st.session_state["zoo_size"] = zoo.VARIANTS[st.session_state["zoo_variant"]].height
+    if (variant := zoo.VARIANTS.get(st.session_state["zoo_variant"])) is None:
+        return  # a forged value: url_state puts the default back before the radio is drawn
+    st.session_state["zoo_size"] = variant.height
     st.session_state["zoo_layer"] = ""
 
 
@@ -204,8 +206,9 @@ def module_tab(net: networks.Network, table: layer_table.LayerTable) -> None:
 @widgets.guarded("load an upload")
 def load_an_upload(net: networks.Network) -> None:
     """The upload half of the save & load lesson (reruns alone when a file arrives)."""
-    upload = st.file_uploader(_("Upload a state_dict (.pt) to load into this model"),
-                              type=["pt", "pth"], key="zoo_state_upload")
+    upload = widgets.uploader(_("Upload a state_dict (.pt) to load into this model"),
+                              _("a state_dict saved by torch.save (.pt, .pth)"),
+                              key="zoo_state_upload")
     if upload is None:
         return
     try:

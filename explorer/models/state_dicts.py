@@ -11,6 +11,8 @@ import zipfile
 import torch
 from torch import nn
 
+from explorer.i18n import _
+
 
 class StateDictError(ValueError):
     """A state_dict file that cannot be loaded; `str(err)` is one clear message."""
@@ -29,30 +31,30 @@ def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
     A file that holds other pickled objects is refused before anything in it runs.
     """
     if not data:
-        raise StateDictError("The file is empty (0 bytes).")
+        raise StateDictError(_("The file is empty (0 bytes)."))
     if not zipfile.is_zipfile(io.BytesIO(data)):  # torch.save writes a zip archive
-        raise StateDictError("This is not a PyTorch .pt file (torch.save writes a zip "
-                             "archive); save one with torch.save(model.state_dict(), path).")
+        raise StateDictError(_("This is not a PyTorch .pt file (torch.save writes a zip "
+                               "archive); save one with torch.save(model.state_dict(), path)."))
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise StateDictError(
+        raise StateDictError(_(
             "Refused: the file contains pickled Python objects, not just tensors, and "
             "torch.load(weights_only=True) will not run them (nothing in the file was executed). "
-            f"Save with torch.save(model.state_dict(), path). Detail: {str(err).splitlines()[0]}"
-        ) from None
+            "Save with torch.save(model.state_dict(), path). Detail: {detail}"
+        ).format(detail=str(err).splitlines()[0])) from None
     except Exception as err:  # torch raises many types for files that are not .pt at all
-        raise StateDictError(
-            f"This is not a PyTorch .pt file ({type(err).__name__}); save one with "
+        raise StateDictError(_(
+            "This is not a PyTorch .pt file ({error}); save one with "
             "torch.save(model.state_dict(), path)."
-        ) from None
+        ).format(error=type(err).__name__)) from None
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
-        raise StateDictError(
-            f"The file holds a {type(state).__name__}, not a state_dict (a dict of name → "
+        raise StateDictError(_(
+            "The file holds a {kind}, not a state_dict (a dict of name → "
             "tensor); save one with torch.save(model.state_dict(), path)."
-        )
+        ).format(kind=type(state).__name__))
     return state
 
 

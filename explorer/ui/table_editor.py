@@ -61,17 +61,27 @@ class SquareGrid:
                              on_change=self._resized, args=(on_change,), help=size_help)
         cells = self.cells
         fix_grid_typing()
-        st.data_editor(
-            pd.DataFrame(cells, columns=[str(i) for i in range(len(cells[0]))],
-                         dtype="string"),
-            key=self._editor_key, on_change=self._edited, args=(on_change,),
-            hide_index=True, width="content",
-            column_config={str(i): st.column_config.TextColumn(str(i), width=column_px)
-                           for i in range(len(cells))} if column_px else None,
-        )
+        table = pd.DataFrame(cells, columns=[str(i) for i in range(len(cells[0]))],
+                             dtype="string")
+        config = {str(i): st.column_config.TextColumn(str(i), width=column_px)
+                  for i in range(len(cells))} if column_px else None
+        for attempt in range(2):
+            try:
+                st.data_editor(table, key=self._editor_key, on_change=self._edited,
+                               args=(self._editor_key, on_change), hide_index=True,
+                               width="content",
+                               column_config=config)
+                return
+            except (IndexError, KeyError, ValueError, TypeError):
+                # Streamlit replays edits outside the table (only a client that forges
+                # widget state sends them) and raises: a new key draws the stored cells.
+                if attempt:
+                    raise
+                st.session_state[self._version] += 1
 
-    def _edited(self, then: Callable[[], None] | None) -> None:
-        edits = st.session_state[self._editor_key].get("edited_rows", {})
+    def _edited(self, editor_key: str, then: Callable[[], None] | None) -> None:
+        # its own key: a resize in the same rerun has already moved self._editor_key on
+        edits = st.session_state.get(editor_key, {}).get("edited_rows", {})
         self.set(kernels.apply_edits(self.cells, edits))
         if then is not None:
             then()

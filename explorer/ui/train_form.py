@@ -138,11 +138,13 @@ def config(model_key: str, dataset_key: str | None, batchnorm: bool, device: str
 
 
 def _on_optimiser_change() -> None:
-    st.session_state["training_lr"] = OPTIMISER_LR[st.session_state["training_optimizer"]]
+    if (lr := OPTIMISER_LR.get(st.session_state["training_optimizer"])) is not None:
+        st.session_state["training_lr"] = lr  # (not for a forged value; offered() drops it)
 
 
 def optimiser() -> dict:
     """Optimiser, learning rate, schedule and regularisation, as TrainConfig fields."""
+    widgets.offered("training_optimizer", OPTIMIZERS)
     st.session_state.setdefault("training_optimizer", TrainConfig.default("optimizer"))
     st.session_state.setdefault("training_lr", OPTIMISER_LR[TrainConfig.default("optimizer")])
     o1, o2, o3, o4 = st.columns([1, 1.5, 1, 1])  # room for a long rate and "Press Enter"

@@ -52,4 +52,6 @@ def format_param(value: Any) -> str:
     """The string form `parse_param` reads back into `value`."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():  # a whole-number input's float
+        return str(int(value))
     return str(value)

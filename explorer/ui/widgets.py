@@ -186,27 +186,39 @@ def number_input(
     integer = isinstance(min_value, int) and isinstance(max_value, int)
     current = st.session_state.get(key)
     if current is None:
-        st.session_state[key] = min_value if value is None else value
+        current = min_value if value is None else value
     elif not min_value <= current <= max_value:
-        st.session_state[key] = min(max(current, min_value), max_value)
+        current = min(max(current, min_value), max_value)
+    # Streamlit turns an integer input's reported value into an int before any code of ours
+    # runs, and a NaN sent over the websocket raises there on every later rerun; a float
+    # input drops a non-finite value instead, so whole numbers travel as floats shown as such.
+    st.session_state[key] = float(current) if integer else current
+    number_format = kwargs.pop("format", None)
     allowed = range_help(min_value, max_value)
     result = where.number_input(
-        label, key=key, step=step if step is not None or not integer else 1,
+        label, key=key, step=float(step or 1) if integer else step,
+        format="%.0f" if integer else number_format,
         help=f"{help} {allowed}" if help else allowed,
-        on_change=_keep_in_range, args=(key, label, min_value, max_value, on_change, args),
+        on_change=_keep_in_range,
+        args=(key, label, min_value, max_value, integer, on_change, args),
         **kwargs,
     )
     if note := st.session_state.pop(f"_range_note_{key}", None):
         where.warning(note, icon=":material/straighten:")
-    return result
+    if result is None:
+        return None
+    result = min(max(result, min_value), max_value)  # a forged value is not our bounds' peer
+    return round(result) if integer else result
 
 
-def _keep_in_range(key: str, label: str, low: float, high: float,
+def _keep_in_range(key: str, label: str, low: float, high: float, integer: bool,
                    then: Callable[..., None] | None, args: tuple) -> None:
     typed = st.session_state.get(key)
+    if typed is not None and integer:  # the callbacks after this one read a whole number
+        st.session_state[key] = round(typed)
     if typed is not None and not low <= typed <= high:
         kept = min(max(typed, low), high)
-        st.session_state[key] = kept
+        st.session_state[key] = round(kept) if integer else kept
         st.session_state[f"_range_note_{key}"] = _(
             "{label} goes from {low} to {high}; {typed} is outside that, so it is now {kept}."
         ).format(label=label, low=_number(low), high=_number(high), typed=_number(typed),
@@ -298,10 +310,28 @@ def url_state(
     """Seed widget `key` from the address bar once per session, else with `default`.
 
     Create the widget with `key=key` and no `value`/`index` argument, then call
-    `sync_url(key, ...)` so the address bar follows the widget.
+    `sync_url(key, ...)` so the address bar follows the widget. A value outside `choices` or
+    `bounds` (only a client that forges widget state sends one) is replaced the same way.
     """
-    if key not in st.session_state:
+    if key not in st.session_state or not _allowed(st.session_state[key], choices, bounds):
         st.session_state[key] = parse_param(st.query_params.get(key), default, choices, bounds)
+
+
+def offered(key: str, options: Sequence[Any]) -> None:
+    """Before a selectbox or radio keyed `key`: a value that is none of `options` (only a
+    client that forges widget state sends one) is dropped, so the widget shows its default."""
+    if key in st.session_state and st.session_state[key] not in options:
+        del st.session_state[key]
+
+
+def _allowed(value: Any, choices: Sequence[Any] | None, bounds: tuple[float, float] | None
+             ) -> bool:
+    if choices is not None and value not in choices:
+        return False
+    try:
+        return bounds is None or bounds[0] <= value <= bounds[1]
+    except TypeError:
+        return False
 
 
 def sync_url(*keys: str) -> None:
@@ -309,6 +339,27 @@ def sync_url(*keys: str) -> None:
     for key in keys:
         if key in st.session_state:
             st.query_params[key] = format_param(st.session_state[key])
+
+
+# --- uploads ---------------------------------------------------------------------------------
+
+
+def uploader(label: str, accepted: str, *, key: str, where: Any = None,
+             help: str | None = None) -> Any:
+    """`st.file_uploader` that takes any file and leaves the verdict to the caller's reader.
+
+    A client that skips the browser's file filter can send any name, and Streamlit's own
+    `type=` check then raises while it reads the widget state, on every rerun until the
+    student reloads: so no `type=` here, and the reader answers a wrong file in a sentence.
+    Streamlit's "Drag and drop file here" and "Browse files" are not translatable
+    (streamlit/streamlit#1353), so a line in the session's language above says what to do and
+    which files (`accepted`) are read.
+    """
+    where = st if where is None else where
+    where.caption(_("Drag a file onto the box below, or press its button to choose one. "
+                    "Accepted: {accepted}, up to {mb} MB.").format(
+                        accepted=accepted, mb=images.MAX_FILE_BYTES // 2**20))
+    return where.file_uploader(label, key=key, help=help)
 
 
 # --- the shared image ---------------------------------------------------------------------
@@ -343,8 +394,9 @@ def image_input(mode: images.Mode = "RGB") -> images.LoadedImage:
     with st.sidebar:
         st.subheader(_("Image"))
         choice_slot = st.container()
-        uploaded = st.file_uploader(
-            _("…or upload your own"), type=images.UPLOAD_TYPES, key="shared_image_uploader",
+        uploaded = uploader(
+            _("…or upload your own"), _("PNG, JPEG, WebP, BMP, TIFF, GIF"),
+            key="shared_image_uploader",
             help=_("Images larger than {side} px on the longest side are downscaled before "
                    "any computation.").format(side=images.DEFAULT_MAX_SIDE),
         )
