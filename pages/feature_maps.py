@@ -42,6 +42,14 @@ def photo_for_a_digit_model(net: Network) -> None:
     """A network trained on small grayscale images, shown a photo: say what its answer is worth."""
     if net.config is None or not handwriting.takes_drawings(net.config):
         return
+    if fm.reads_digits(net.variant, net.config):
+        st.warning(_("This network was trained on {data}. A photo of a handwritten digit is "
+                     "prepared below the way MNIST was made, so it can be read; any other "
+                     "photo still gets one of its {n} classes, often very sure, and that "
+                     "confidence means nothing here. Or draw on the canvas at the bottom of "
+                     "the page.").format(data=handwriting.trained_on(net.config),
+                                         n=net.config.num_classes), icon=":material/warning:")
+        return
     st.warning(_("This network was trained on {data}. A photo is not one of them: it still "
                  "answers with one of its {n} classes, often very sure, and that confidence "
                  "means nothing here. Draw on the canvas at the bottom of the page to give it "
@@ -166,6 +174,33 @@ def first_layer_filters(done: Analysed, net: Network) -> None:
         moved=change.moved))
 
 
+def _follow_prediction() -> None:
+    st.session_state.pop("fm_cam_picked", None)
+
+
+def _picked(key: tuple[str, str, str]) -> None:
+    st.session_state["fm_cam_picked"] = (key, st.session_state["fm_cam_class"])
+
+
+def explained_class(done: Analysed, classes: list[int], names: list[str], where) -> int:
+    """The class Grad-CAM explains: the top prediction, unless the student picked another for
+    this very input (network, photo, preprocessing), which it then says."""
+    picked = st.session_state.get("fm_cam_picked")
+    if picked is None or tuple(picked[0]) != done.key or picked[1] not in classes:
+        _follow_prediction()
+        st.session_state["fm_cam_class"] = classes[0]
+    cls = where.selectbox(_("Explain class"), classes, key="fm_cam_class",
+                          format_func=lambda i: f"{names[i]} (#{i})",
+                          on_change=_picked, args=(done.key,))
+    if cls != classes[0]:
+        where.caption(_("You picked “{name}”; the network's top prediction is “{top}”. A new "
+                        "photo or network goes back to explaining the prediction.").format(
+            name=names[cls], top=names[classes[0]]))
+        where.button(_("Explain the prediction"), key="fm_cam_follow",
+                     on_click=_follow_prediction, icon=":material/undo:")
+    return cls
+
+
 @st.fragment
 @widgets.guarded("prediction and Grad-CAM")
 def prediction_and_grad_cam(done: Analysed, net: Network) -> None:
@@ -186,10 +221,7 @@ def prediction_and_grad_cam(done: Analysed, net: Network) -> None:
     keep_valid("fm_cam_layer", cam_layers, cam_layers[-1])
     cam_layer = t2.selectbox(_("Grad-CAM layer"), cam_layers, key="fm_cam_layer",
                              help=_("The last conv layers give the most class-specific maps."))
-    classes = [t[0] for t in top]
-    keep_valid("fm_cam_class", classes, classes[0])
-    cls = t2.selectbox(_("Explain class"), classes, key="fm_cam_class",
-                       format_func=lambda i: f"{names[i]} (#{i})")
+    cls = explained_class(done, [t[0] for t in top], names, t2)
     with st.spinner(_("Back-propagating for Grad-CAM…")):
         base, heat, layer_shape = pictures.cam_pictures(done.key, cam_layer, cls, done)
     a1, a2 = t2.columns(2)

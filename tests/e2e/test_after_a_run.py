@@ -110,3 +110,80 @@ def test_feature_maps_warns_about_photos_and_takes_a_drawing(app, run_id):
     assert _reads(app) == "7"
     app.screenshot("feature_maps_drawing")
     app.assert_healthy()
+
+
+def _boxes_overlap(a: dict, b: dict) -> bool:
+    return (a["x"] < b["x"] + b["width"] - 1 and b["x"] < a["x"] + a["width"] - 1
+            and a["y"] < b["y"] + b["height"] - 1 and b["y"] < a["y"] + a["height"] - 1)
+
+
+def _assert_panel_does_not_overlap(app) -> int:
+    """The preprocessing panel's pictures and captions: none overlaps another, each inside
+    its column. Returns how many pictures it has."""
+    panel = app.page.locator("[data-testid='stExpander']").filter(has_text="Preprocessing:")
+    pictures = panel.locator("[data-testid='stImage'] img")
+    captions = panel.locator("[data-testid='stImageCaption']")
+    expect(pictures.first).to_be_visible()
+    boxes = [pictures.nth(i).bounding_box() for i in range(pictures.count())]
+    boxes += [captions.nth(i).bounding_box() for i in range(captions.count())]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not _boxes_overlap(a, b), (a, b)
+    columns = panel.locator("[data-testid='stColumn']")
+    for i in range(columns.count()):
+        column = columns.nth(i).bounding_box()
+        for picture in columns.nth(i).locator("img").all():
+            box = picture.bounding_box()
+            assert box["x"] >= column["x"] - 1
+            assert box["x"] + box["width"] <= column["x"] + column["width"] + 1
+    return pictures.count()
+
+
+def test_photos_of_digits_and_grad_cam_that_follows_the_prediction(app, run_id, lenet_run,
+                                                                   tmp_path):
+    """Photos of a handwritten 3 and an upright 7 are read right, prepared as MNIST was; the
+    panel's pictures never overlap; Grad-CAM explains each new top prediction, and a class the
+    student picks stays picked (and says so) until the input changes."""
+    import torch
+
+    from explorer import feature_maps as fm
+    from explorer.training import checkpoints
+    from tests.digit_photos import STYLES, photo
+
+    three, seven = tmp_path / "three.png", tmp_path / "seven.png"
+    photo(3, STYLES[0]).save(three)
+    photo(7, STYLES[2]).save(seven)  # the pencil's photo is upright: 160×220
+    app.open("feature-maps", query="fm_view=Prediction+%26+Grad-CAM")
+    app.radio("Weights", "Training run")
+    app.select("Training run", f"{run_id} (finished)")
+    app.upload_image(three)
+    expect(app.page.get_by_text(re.compile("Grad-CAM for “3”"))).to_be_visible()
+    app.upload_image(seven)
+    expect(app.page.get_by_text(re.compile("Grad-CAM for “7”"))).to_be_visible()
+    assert _assert_panel_does_not_overlap(app) == 8
+    assert "the ink is darker than the paper" in app.text()
+    app.screenshot("feature_maps_digit_photo")
+
+    app.select("Explain class", app.widget("Explain class", "stSelectbox").locator(
+        "[role='combobox']").first.input_value())  # the same: still following
+    combo = app.widget("Explain class", "stSelectbox").locator("[role='combobox']").first
+    combo.click()
+    app.page.keyboard.press("ArrowDown")
+    app.page.keyboard.press("Enter")
+    app.wait()
+    expect(app.page.get_by_text(re.compile("You picked “"))).to_be_visible()
+    picked = combo.input_value().split(" (#")[0]
+    expect(app.page.get_by_text(re.compile(f"Grad-CAM for “{re.escape(picked)}”"))).to_be_visible()
+
+    model, config = checkpoints.model_from_checkpoint(lenet_run)
+    upright = photo(7, STYLES[2])
+    plain_path = fm.preprocessing_for("mnist", config=config,  # the Invert toggle's default
+                                      invert=fm.looks_dark_on_light(upright))
+    with torch.no_grad():
+        plain = int(model.eval()(fm.prepare(upright, plain_path).tensor).argmax())
+    app.toggle("Prepare the photo as MNIST was made (a photo of a handwritten digit)")
+    expect(app.page.get_by_text(re.compile(f"Grad-CAM for “{plain}”"))).to_be_visible()
+    assert "You picked" not in app.text()
+    assert _assert_panel_does_not_overlap(app) == 4
+    app.screenshot("feature_maps_digit_photo_plain")
+    app.assert_healthy()
