@@ -66,6 +66,92 @@ def test_background_snapshots_from_a_shadow_match_snapshots_of_the_model(tmp_pat
     assert model.training, "the live model is left as it was"
 
 
+def _train_a_little(model: torch.nn.Module, x: torch.Tensor) -> None:
+    """Move the weights (and BatchNorm's statistics) as a training step would."""
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(x.repeat(4, 1, 1, 1)).square().mean().backward()
+    optimizer.step()
+
+
+def _same_snapshots(a: timeline.Timeline, b: timeline.Timeline) -> None:
+    assert a.steps == b.steps
+    for step in a.steps:
+        one, other = a.snapshot(step), b.snapshot(step)
+        assert one["epoch"] == other["epoch"] and one["filter_layer"] == other["filter_layer"]
+        assert torch.allclose(one["filters"].float(), other["filters"].float(), atol=1e-3)
+        assert one["maps"].keys() == other["maps"].keys()
+        for name in one["maps"]:  # float16 pictures, from a grouped and from a plain conv
+            assert one["maps"][name].shape == other["maps"][name].shape
+            assert torch.allclose(one["maps"][name].float(), other["maps"][name].float(),
+                                  atol=2e-3, rtol=1e-2), (step, name)
+
+
+@pytest.mark.parametrize("vmap_works", [True, False])
+@pytest.mark.parametrize(("name", "kwargs"), [("lenet5", {"batchnorm": True}), ("mlp", {})])
+def test_batched_snapshots_are_the_snapshots_one_at_a_time(tmp_path, monkeypatch, name, kwargs,
+                                                           vmap_works):
+    """Held weights taken in one vmapped pass (or, where vmap fails, one pass each) make the
+    same pictures as a snapshot taken at its step; a stop's snapshot off the plan comes after."""
+    model = zoo.build_seeded(name, seed=0, **kwargs)
+    x = torch.randn(1, 1, 28, 28)
+    pixels = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    if not vmap_works:
+        monkeypatch.setattr(timeline, "vmap", lambda *a, **k: (_ for _ in ()).throw(
+            RuntimeError("no batching rule")))
+    recorders = (timeline.Recorder(tmp_path / "a", model, x, pixels, 0, 0, 12, 4, count=4),
+                 timeline.Recorder(tmp_path / "b", model, x, pixels, 0, 0, 12, 4, count=4,
+                                   background=True, shadows=False))
+    assert recorders[1].batched and not recorders[0].batched
+    assert recorders[1].steps == {0, 4, 8, 12}
+    for step in [0, 4, "flush", 8, 10]:  # 10 is off the plan: a stop's snapshot
+        for recorder in recorders:
+            recorder.flush() if step == "flush" else recorder.record(step)
+        _train_a_little(model, x)
+    assert len(recorders[1].held) == 0, "an off-plan snapshot takes the held ones first"
+    recorders[1].close()
+    a, b = timeline.read(tmp_path / "a"), timeline.read(tmp_path / "b")
+    assert sorted(p.name for p in b.folder.glob("*.pt")) == [
+        "frames-0000000-0000004.pt", "frames-0000008-0000008.pt", "probe.pt",
+        "step-0000010.pt"]
+    assert a.steps == [0, 4, 8, 10]
+    _same_snapshots(a, b)
+    assert model.training, "the live model is left as it was"
+
+
+def test_a_batched_recorder_writes_what_it_holds_within_a_second(tmp_path, monkeypatch):
+    model = zoo.build_seeded("lenet5", seed=0)
+    clock = [100.0]
+    monkeypatch.setattr(timeline.time, "monotonic", lambda: clock[0])
+    recorder = timeline.Recorder(tmp_path, model, torch.randn(1, 1, 28, 28),
+                                 torch.zeros(1, 28, 28, dtype=torch.uint8), 0, 0, 100, 100,
+                                 background=True)
+    recorder.record(0)
+    recorder.tick()
+    clock[0] += timeline.FLUSH_S / 2
+    recorder.record(2)
+    recorder.tick()
+    assert [s for s, _ in recorder.held] == [0, 2], "held: the oldest is half a second old"
+    clock[0] += timeline.FLUSH_S / 2
+    recorder.tick()
+    assert recorder.held == []
+    recorder.close()
+    assert timeline.read(tmp_path).steps == [0, 2]
+
+
+def test_a_network_too_large_to_hold_twice_is_snapshotted_step_by_step(tmp_path, monkeypatch):
+    model = zoo.build_seeded("lenet5", seed=0)
+    monkeypatch.setattr(timeline, "BATCH_MAX_BYTES", sum(
+        p.numel() * p.element_size() for p in model.parameters()))
+    recorder = timeline.Recorder(tmp_path, model, torch.randn(1, 1, 28, 28),
+                                 torch.zeros(1, 28, 28, dtype=torch.uint8), 0, 0, 10, 10,
+                                 background=True, shadows=False)
+    assert not recorder.batched
+    recorder.record(0)
+    recorder.close()
+    assert [p.name for p in tmp_path.joinpath("timeline").glob("step-*")] == ["step-0000000.pt"]
+
+
 def test_every_step_is_logged_once_and_the_train_loss_is_their_weighted_mean():
     run_dir = engine.prepare_run(TrainConfig(epochs=2, readouts_per_s=1000, **SHORT))
     status = engine.train(run_dir)

@@ -12,8 +12,9 @@ The folder `<run>/timeline/`:
 - `meta.json`: the layers, the probe's test-set index and label, the planned steps;
 - `probe.pt`: the probe image as uint8 [C, H, W];
 - `step-0000123.pt`: one snapshot, written durably (temp file, fsync, rename: see `durable`),
-  so a page can read a running run's timeline at any moment. Everything is read with
-  `weights_only=True`.
+  so a page can read a running run's timeline at any moment;
+- `frames-0000001-0000049.pt`: the planned snapshots from step 1 to step 49, stacked (a
+  batched recorder's; see `Recorder`). Everything is read with `weights_only=True`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import contextlib
 import copy
 import json
 import queue
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.func import functional_call, vmap
 
 from explorer.feature_maps import first_layer_weights
 from explorer.training import durable
@@ -45,6 +48,10 @@ MIN_SIDE = 4  # maps smaller than 4×4 say little as pictures
 #: networks of up to SHADOW_MAX_BYTES of weights; larger ones are snapshotted in the loop.
 SHADOWS = 2
 SHADOW_MAX_BYTES = 128 * 2**20
+#: A batched recorder holds the weights of at most this many bytes of snapshots before taking
+#: them all in one pass, and holds none longer than FLUSH_S (so a live page sees them soon).
+BATCH_MAX_BYTES = 64 * 2**20
+FLUSH_S = 1.0
 
 
 def schedule(total_steps: int, count: int = COUNT) -> list[int]:
@@ -82,21 +89,27 @@ def choose_layers(model: nn.Module, x: torch.Tensor, limit: int = MAX_LAYERS) ->
 
 
 def _shrink(maps: torch.Tensor) -> torch.Tensor:
-    """[C, H, W] → at most MAX_SIDE × MAX_SIDE, and as many of the first MAX_CHANNELS channels
-    as fit in LAYER_NUMBERS values (16 at 28×28, 12 at 32×32), float16 on the CPU."""
+    """[C, H, W] (or [K, C, H, W]: K snapshots') → at most MAX_SIDE × MAX_SIDE, and as many
+    of the first MAX_CHANNELS channels as fit in LAYER_NUMBERS values (16 at 28×28, 12 at
+    32×32), float16 on the CPU."""
     maps = maps.float()
     if max(maps.shape[-2:]) > MAX_SIDE:
         maps = nn.functional.adaptive_avg_pool2d(maps, (min(maps.shape[-2], MAX_SIDE),
                                                         min(maps.shape[-1], MAX_SIDE)))
     keep = max(1, min(MAX_CHANNELS, LAYER_NUMBERS // (maps.shape[-2] * maps.shape[-1])))
-    return maps[:keep].to("cpu", torch.float16).clone()
+    return maps[..., :keep, :, :].to("cpu", torch.float16).clone()
 
 
-def _few_filters(weight: torch.Tensor, budget: int = FILTER_NUMBERS) -> torch.Tensor:
+def _few_filters(weight: torch.Tensor, budget: int = FILTER_NUMBERS, stacked: bool = False
+                 ) -> torch.Tensor:
     """As many filters as fit in `budget` numbers (all of a small conv's; a few of an MLP's
-    first layer, whose "filters" are whole images), float16."""
-    per_filter = max(1, weight[0].numel())
-    return weight[:max(1, min(64, budget // per_filter))].to(torch.float16).contiguous()
+    first layer, whose "filters" are whole images), float16; `stacked`: of each snapshot in
+    a [K, out, ...] stack."""
+    one = weight[0] if stacked else weight
+    per_filter = max(1, one[0].numel())
+    keep = max(1, min(64, budget // per_filter))
+    picked = weight[:, :keep] if stacked else weight[:keep]
+    return picked.to("cpu", torch.float16).contiguous()
 
 
 def _save_atomic(obj: Any, path: Path) -> None:
@@ -130,6 +143,15 @@ class Recorder:
     to the host (a sync) happen beside it. Not on the CPU: there the thread's forward pass
     would take a core from the training's OpenMP threads, which then all wait for it (LeNet-5
     on 2 cores trained at 0.57 of the bare loop's speed so, at 0.9 with the pass in the loop).
+
+    Instead, in the background without shadows, snapshots are *batched*: at a planned step the
+    loop only keeps a copy of the weights (microseconds for a small network), and every
+    `FLUSH_S` (`tick`), at an epoch's end (`flush`) or when BATCH_MAX_BYTES are held, one
+    pass of the probe through all the held weights at once (`torch.func.vmap` over the stacked
+    weights: a grouped convolution instead of dozens of batch-1 passes, each mostly overhead)
+    makes their pictures, written as one file. The pictures are the same as one snapshot at a
+    time would make (to float rounding). A network too large to hold twice is snapshotted
+    one step at a time, as is a snapshot off the plan (a stop's).
     """
 
     def __init__(self, run_dir: Path, model: nn.Module, probe_input: torch.Tensor,
@@ -147,6 +169,13 @@ class Recorder:
         self.error = ""
         self.shadows: queue.Queue | None = None
         self.live = _state_tensors(model)
+        self.state_names = [name for name, _ in model.named_parameters()] + [
+            name for name, _ in model.named_buffers()]
+        self.state_bytes = sum(t.numel() * t.element_size() for t in self.live)
+        self.held: list[tuple[int, list[torch.Tensor]]] = []  # a batched recorder's
+        self.held_since = 0.0
+        self.scratch: nn.Module | None = None  # for one-at-a-time captures of held weights
+        self.batched = False
         try:
             was_training = model.training
             model.eval()
@@ -156,6 +185,7 @@ class Recorder:
                 shadows = any(t.device.type == "cuda" for t in self.live)
             if background and shadows:
                 self.shadows = _shadows(model, SHADOWS)
+            self.batched = background and not shadows and 2 * self.state_bytes <= BATCH_MAX_BYTES
             self.folder.mkdir(parents=True, exist_ok=True)
             # clone: a row of the test set is a view that would save the whole set
             _save_atomic(probe_pixels.detach().to("cpu", torch.uint8).clone(),
@@ -181,6 +211,11 @@ class Recorder:
         if self.error or step == self.last_step:
             return
         self.last_step = step
+        if self.batched:
+            if step in self.steps:
+                self._hold(step)
+                return
+            self.flush()  # off the plan (a stop): the held ones go first
         if self.shadows is not None and self.writer is not None:
             shadow = self.shadows.get()  # waits only while every shadow is being captured
             try:
@@ -204,6 +239,85 @@ class Recorder:
             self.writer.submit(self._write, snapshot, step)
         else:
             self._write(snapshot, step)
+
+    def _hold(self, step: int) -> None:
+        try:
+            state = [t.detach().clone() for t in self.live]
+        except Exception as err:  # out of memory, say
+            self._give_up(err)
+            return
+        if not self.held:
+            self.held_since = time.monotonic()
+        self.held.append((step, state))
+        if (len(self.held) + 1) * self.state_bytes > BATCH_MAX_BYTES:
+            self.flush()
+
+    def tick(self) -> None:
+        """Take the held snapshots if the oldest has waited FLUSH_S (call it now and then)."""
+        if self.held and time.monotonic() - self.held_since >= FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Take every held snapshot now, in one pass, and hand them to the writer."""
+        if not self.held:
+            return
+        held, self.held = self.held, []
+        if self.error:
+            return
+        try:
+            frames = self._capture_held(held)
+        except Exception as err:
+            self._give_up(err)
+            return
+        self.writer.submit(self._write_frames, frames)
+
+    def _capture_held(self, held: list[tuple[int, list[torch.Tensor]]]) -> dict[str, Any]:
+        """The snapshots of held weights, stacked: one vmapped pass, or one pass each where
+        vmap cannot take the network."""
+        steps = [step for step, _ in held]
+        stacked = {name: torch.stack([state[i] for _, state in held])
+                   for i, name in enumerate(self.state_names)}
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            maps = self._vmapped_maps(stacked)
+        except Exception:  # an operation without a batching rule, say: one at a time
+            maps = None
+        finally:
+            self.model.train(was_training)
+        if maps is None:
+            return _stack_snapshots([self._capture_state(state, step) for step, state in held])
+        first = first_layer_weights(self.model, tuple(self.x.shape[1:]))
+        filters = torch.empty(len(held), 0)
+        if first:
+            weights = stacked[f"{first[0]}.weight"].float().reshape(len(held), *first[1].shape)
+            filters = _few_filters(weights, stacked=True)
+        return {"steps": steps, "epochs": [s / self.steps_per_epoch for s in steps],
+                "filter_layer": first[0] if first else "", "filters": filters, "maps": maps}
+
+    def _vmapped_maps(self, stacked: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        modules = dict(self.model.named_modules())
+
+        def probe_maps(state: dict[str, torch.Tensor], x: torch.Tensor) -> tuple:
+            outs: dict[str, torch.Tensor] = {}
+            handles = [modules[name].register_forward_hook(
+                lambda _m, _i, out, n=name: outs.__setitem__(n, out)) for name in self.layers]
+            try:
+                functional_call(self.model, state, (x,))
+            finally:
+                for handle in handles:
+                    handle.remove()
+            return tuple(outs[name][0] for name in self.layers)
+
+        with torch.no_grad():
+            outs = vmap(probe_maps, in_dims=(0, None))(stacked, self.x)
+        return {name: _shrink(out) for name, out in zip(self.layers, outs, strict=True)}
+
+    def _capture_state(self, state: list[torch.Tensor], step: int) -> dict[str, Any]:
+        if self.scratch is None:
+            self.scratch = copy.deepcopy(self.model).eval().requires_grad_(False)
+        torch._foreach_copy_(_state_tensors(self.scratch), state)
+        return self._capture(self.scratch, step)
 
     def _capture(self, model: nn.Module, step: int) -> dict[str, Any]:
         """The snapshot of `model` (in eval mode): its first filters and the probe's maps."""
@@ -240,10 +354,28 @@ class Recorder:
         except Exception as err:
             self._give_up(err)
 
+    def _write_frames(self, frames: dict[str, Any]) -> None:
+        steps = frames["steps"]
+        try:
+            _save_atomic(frames, self.folder / f"frames-{steps[0]:07d}-{steps[-1]:07d}.pt")
+        except Exception as err:
+            self._give_up(err)
+
     def close(self) -> None:
-        """Wait until every snapshot taken is written."""
+        """Take the held snapshots, and wait until every snapshot taken is written."""
+        if self.batched:
+            self.flush()
         if self.writer is not None:
             self.writer.shutdown(wait=True)
+
+
+def _stack_snapshots(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
+    """Single snapshots in the stacked form of a frames file."""
+    return {"steps": [s["step"] for s in snapshots], "epochs": [s["epoch"] for s in snapshots],
+            "filter_layer": snapshots[0]["filter_layer"],
+            "filters": torch.stack([s["filters"] for s in snapshots]),
+            "maps": {name: torch.stack([s["maps"][name] for s in snapshots])
+                     for name in snapshots[0]["maps"]}}
 
 
 # --- reading (any process) --------------------------------------------------------------------
@@ -256,13 +388,15 @@ class Timeline:
     folder: Path
     meta: dict[str, Any]
     steps: list[int]  # of the snapshots on disk, ascending
+    frames: dict[int, Path]  # the frames file of each step that is in one
 
     @property
     def layers(self) -> list[str]:
         return list(self.meta.get("layers", []))
 
     def path(self, step: int) -> Path:
-        return self.folder / f"step-{step:07d}.pt"
+        """The file that holds `step`'s snapshot."""
+        return self.frames.get(step) or self.folder / f"step-{step:07d}.pt"
 
     def probe(self) -> torch.Tensor | None:
         """The probe image, uint8 [C, H, W]."""
@@ -272,7 +406,13 @@ class Timeline:
 
     def snapshot(self, step: int) -> dict[str, Any]:
         """One snapshot: step, epoch, filter_layer, filters [N, C, k, k], maps {layer: CHW}."""
-        return torch.load(self.path(step), map_location="cpu", weights_only=True)
+        if step not in self.frames:
+            return torch.load(self.path(step), map_location="cpu", weights_only=True)
+        frames = torch.load(self.frames[step], map_location="cpu", weights_only=True, mmap=True)
+        i = frames["steps"].index(step)
+        return {"step": step, "epoch": frames["epochs"][i],
+                "filter_layer": frames["filter_layer"], "filters": frames["filters"][i].clone(),
+                "maps": {name: maps[i].clone() for name, maps in frames["maps"].items()}}
 
     def error(self) -> str:
         """Why snapshots stopped early, if they did."""
@@ -291,5 +431,9 @@ def read(run_dir: Path) -> Timeline | None:
         meta = json.loads((folder / "meta.json").read_text())
     except (OSError, ValueError):
         return None
-    steps = sorted(int(p.stem.split("-")[1]) for p in folder.glob("step-*.pt"))
-    return Timeline(folder, meta, steps)
+    steps = {int(p.stem.split("-")[1]) for p in folder.glob("step-*.pt")}
+    planned, frames = meta.get("planned", []), {}
+    for path in folder.glob("frames-*.pt"):  # the planned steps from its first to its last
+        first, last = (int(part) for part in path.stem.split("-")[1:3])
+        frames.update({step: path for step in planned if first <= step <= last})
+    return Timeline(folder, meta, sorted(steps | frames.keys()), frames)
