@@ -67,6 +67,7 @@ HEARTBEAT_S = 1.0  # status.json is rewritten this often while a run is live
 #: a durable write of even LeNet-5's weights costs milliseconds, a fast epoch not many more.
 FAST_EPOCH_S = 0.1
 CHECKPOINT_EVERY_S = 1.0
+AGREE_LAG = 4  # under DDP, steps between an agreement's launch and the reading of its answer
 
 
 class _Diverged(reasons.ReasonError):
@@ -346,6 +347,69 @@ class _Heartbeat:
         self.thread.join()
 
 
+class _Agreement:
+    """Under DDP, whether every rank goes on: all stop together, on a stop request or a bad
+    loss anywhere, so no rank is left waiting in a collective the others have abandoned.
+
+    Every step launches one small asynchronous all-reduce (MAX of two flags: stop asked here,
+    a bad loss here) and takes the answer of the one launched AGREE_LAG steps before, which
+    has long arrived: the loop never waits for it, and on CUDA the host stays free to run
+    ahead of the device (a blocking all-reduce per step drained the queue at every step).
+    Every rank takes the same answers at the same steps, and all of them at an epoch's end.
+    """
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.local: torch.Tensor | None = None  # [stop asked here, bad loss seen here]
+        self.in_flight: list[tuple[Any, torch.Tensor, torch.Tensor, int, int]] = []
+        self.bad: tuple[float, int, int] | None = None  # the first bad loss a readout saw
+        self.stop = False  # agreed: every rank stops at the top of its next step
+        self.stop_sent = False
+
+    def note_bad(self, loss: float, step: int, epoch: int) -> None:
+        """A readout's bad loss: it ends the run on every rank at the next answer."""
+        if self.bad is None:
+            self.bad = (loss, step, epoch)
+            if self.local is not None:
+                self.local[1] = 1.0
+
+    def step(self, loss: torch.Tensor, step: int, epoch: int, last: bool) -> None:
+        """Launch this step's agreement; take the answers that are due (all of them if `last`)."""
+        if self.local is None:
+            self.local = torch.zeros(2, device=loss.device)
+            self.local[1] = float(self.bad is not None)
+        if self.run.stop.is_set() and not self.stop_sent:
+            self.local[0], self.stop_sent = 1.0, True
+        limit = DIVERGENCE_FACTOR * max(2.0, math.log(self.run.run_config.num_classes))
+        bad = (~torch.isfinite(loss) | (loss > limit)).float()
+        flags = torch.maximum(self.local, torch.stack([torch.zeros_like(bad), bad]))
+        work = dist.all_reduce(flags, op=dist.ReduceOp.MAX, async_op=True)
+        self.in_flight.append((work, flags, loss, step, epoch))
+        while len(self.in_flight) > (0 if last else AGREE_LAG):
+            self._take(*self.in_flight.pop(0))
+
+    def _take(self, work: Any, flags: torch.Tensor, loss: torch.Tensor, step: int,
+              epoch: int) -> None:
+        work.wait()
+        stop, diverged = flags.tolist()
+        if diverged:
+            self.drain()
+            self.run.flush_quietly()
+            value = float(loss)
+            at = self.bad or (value if math.isfinite(value) else float("nan"), step, epoch)
+            raise self.run.divergence(*at)
+        if stop:
+            self.stop = True
+            self.run.stop.set()
+
+    def drain(self) -> None:
+        """Wait for every agreement still in flight, their answers unread (leaving the loop)."""
+        for work, *_ in self.in_flight:
+            with contextlib.suppress(Exception):
+                work.wait()
+        self.in_flight.clear()
+
+
 class _Run:
     """The state of one training run while it goes (one per process; rank 0 writes)."""
 
@@ -381,6 +445,7 @@ class _Run:
         self.t0 = time.monotonic()
         self._status_lock = threading.Lock()
         self.write_error: OSError | None = None  # a heartbeat that found the disk full
+        self.agreement = _Agreement(self) if self.world > 1 else None
 
     def write_live_status(self) -> None:
         with self._status_lock:
@@ -416,7 +481,9 @@ class _Run:
             self.epoch_loss += sum(loss * min(bs, n - (readout.first_index + i) * bs)
                                    for i, loss in enumerate(losses))
             bad = next((i for i, loss in enumerate(losses) if self.diverged(loss)), None)
-            if bad is not None:
+            if bad is not None and self.agreement is not None:  # all ranks end at an answer
+                self.agreement.note_bad(losses[bad], readout.first_step + bad, readout.epoch)
+            elif bad is not None:
                 raise self.divergence(losses[bad], readout.first_step + bad, readout.epoch)
             last = losses[-1]
         now = time.monotonic()
@@ -441,24 +508,6 @@ class _Run:
                        "(÷10)."))
         return _Diverged(template, loss=f"{loss:.3g}" if math.isfinite(loss) else str(loss),
                          step=step, epoch=epoch, lr=f"{self.cfg.lr:g}")
-
-    def agree_to_go_on(self, loss: torch.Tensor, step: int, epoch: int) -> None:
-        """With several processes, all stop together: on a stop request or a bad loss anywhere.
-
-        One small all-reduce per step (MAX of the two flags), so no rank is left waiting in a
-        collective that the others have abandoned.
-        """
-        limit = DIVERGENCE_FACTOR * max(2.0, math.log(self.run_config.num_classes))
-        bad = (~torch.isfinite(loss) | (loss > limit)).float()
-        flags = torch.stack([torch.tensor(float(self.stop.is_set()), device=loss.device), bad])
-        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-        stop, diverged = flags.tolist()
-        if diverged:
-            self.flush_quietly()
-            raise self.divergence(float("nan") if not math.isfinite(
-                float(loss)) else float(loss), step, epoch)
-        if stop:
-            self.stop.set()
 
     def flush_quietly(self) -> None:
         with contextlib.suppress(_Diverged):
@@ -538,7 +587,9 @@ class _Run:
             t_epoch = time.monotonic()
             self.images_done, self.train_time = 0, 0.0
             for i in range(steps):
-                if self.stop.is_set():
+                if self.agreement.stop if self.agreement is not None else self.stop.is_set():
+                    if self.agreement is not None:
+                        self.agreement.drain()
                     self.flush_quietly()
                     if self.write_error is not None:
                         raise self.write_error
@@ -580,21 +631,29 @@ class _Run:
                 self.progress.step = step
                 if step in due:
                     self.timeline.record(step)
-                if self.world > 1:
-                    self.agree_to_go_on(loss, step, epoch)
+                if self.agreement is not None:
+                    self.agreement.step(loss, step, epoch, last=i == steps - 1)
                 if time.monotonic() >= next_readout:
                     next_readout = time.monotonic() + interval
                     self.flush(t_epoch, wait=False)
                     self.pending_from, self.pending_index = step + 1, i + 1
+                    if self.timeline is not None:
+                        self.timeline.tick()
             self.flush(t_epoch)
+            if self.timeline is not None:  # the epoch's held snapshots, in its training time
+                self.timeline.flush()
             self.train_time = time.monotonic() - t_epoch
             seen = min(n, steps * bs)
+            bad_seen = float(self.agreement is not None and self.agreement.bad is not None)
             totals = torch.stack([torch.tensor(self.epoch_loss, device=dev), correct.float(),
-                                  torch.tensor(float(seen), device=dev)])
-            if self.world > 1:
+                                  torch.tensor(float(seen), device=dev),
+                                  torch.tensor(bad_seen, device=dev)])
+            if self.world > 1:  # (a bad loss in the epoch's last readout: every rank ends here)
                 dist.all_reduce(totals)
-            loss_total, correct_total, seen_total = totals.tolist()
+            loss_total, correct_total, seen_total, bad_total = totals.tolist()
             train_loss = loss_total / seen_total
+            if bad_total:
+                raise self.divergence(*(self.agreement.bad or (float("nan"), step, epoch)))
             if not math.isfinite(train_loss):
                 raise _Diverged(N_("Diverged. The training loss of epoch {epoch} is {loss}."),
                                 epoch=epoch, loss=str(train_loss))
