@@ -9,7 +9,7 @@ import streamlit as st
 from explorer import devices, handwriting
 from explorer.i18n import N_, _
 from explorer.models import zoo
-from explorer.training import access, datasets, run_queue, runs
+from explorer.training import access, datasets, presets, run_queue, runs
 from explorer.training.config import TrainConfig
 from explorer.ui import (
     drawing,
@@ -38,7 +38,7 @@ def _show_run(run_id: str | None) -> None:
 def network_and_data() -> tuple[str, zoo.ModelSpec, bool, str | None, str]:
     """Network, dataset and device choices: (model key, spec, batchnorm, dataset key, device)."""
     layers = train_form.custom_layers()
-    models = [*zoo.list_models(), *([zoo.CUSTOM] if layers else [])]
+    models = [*zoo.list_models(), *presets.unlisted_models(), *([zoo.CUSTOM] if layers else [])]
     widgets.url_state("training_model", TrainConfig.default("model"), choices=models)
     widgets.url_state("training_dataset", TrainConfig.default("dataset"),
                       choices=[*datasets.choices(), FOLDER])
@@ -256,6 +256,7 @@ if "training_run" not in st.session_state:
         mine[-1].run_id if mine else None)
 
 st.subheader(_("1 · Set up a run"))
+widgets.guarded("presets")(train_form.preset)(actor.teacher)
 chosen = network_and_data()
 if chosen is None:  # its section said so; the form below needs the network and data
     st.stop()

@@ -25,3 +25,24 @@ def test_missing_download_dataset_says_where_files_go(open_page, tmp_path, monke
     assert not at.exception
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and errors[0].startswith("Could not download Fashion-MNIST")
+
+
+def test_the_speed_demo_preset_fills_the_form_where_cifar10_is_here(open_page, monkeypatch):
+    from explorer.training import datasets, presets
+    from explorer.ui import train_form
+
+    at = open_page("pages/training.py")
+    assert not any(b.key == "training_preset_airbench" for b in at.button), \
+        "no CIFAR-10 on this machine: no preset"
+    real = datasets.is_available
+    monkeypatch.setattr(datasets, "is_available", lambda key: key == "cifar10" or real(key))
+    at.run()
+    assert any(o.startswith("airbench94") for o in at.selectbox(key="training_model").options)
+    at.button(key="training_preset_airbench").click().run()
+    assert not at.exception
+    expected = train_form.preset_state(presets.PRESETS["airbench"])
+    held = {key: at.session_state[key] for key in expected}
+    assert held == {**expected, "training_scale": held["training_scale"]}
+    assert tuple(held["training_scale"]) == expected["training_scale"]
+    assert at.selectbox(key="training_model").value == "airbench"
+    assert at.selectbox(key="training_dataset").value == "cifar10"

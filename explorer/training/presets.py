@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from explorer.i18n import N_
+from explorer.models import zoo
 from explorer.training import datasets
 from explorer.training.augment import AugmentConfig
 from explorer.training.config import TrainConfig
@@ -39,12 +41,20 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "airbench": Preset("airbench", "Speed demo: airbench94 on CIFAR-10",
-                       "Keller Jordan's record-setting recipe (94% in seconds on one GPU); "
-                       "10 epochs of 1024-image batches", AIRBENCH),
+    "airbench": Preset("airbench", N_("Speed demo: airbench94 on CIFAR-10"),
+                       N_("Keller Jordan's record-setting recipe (94% in seconds on one GPU; "
+                          "github.com/KellerJordan/airbench): 10 epochs of 1024-image "
+                          "batches, SGD with Nesterov momentum, one-cycle, flips and 2-pixel "
+                          "shifts."), AIRBENCH),
 }
 
 
 def available() -> list[Preset]:
     """The presets whose dataset needs no download here (the page offers only these)."""
     return [p for p in PRESETS.values() if datasets.is_available(p.config.dataset)]
+
+
+def unlisted_models() -> list[str]:
+    """Networks the zoo does not list that an available preset trains (the form offers them)."""
+    listed = set(zoo.list_models())
+    return [p.config.model for p in available() if p.config.model not in listed]

@@ -10,7 +10,7 @@ import streamlit as st
 from explorer import devices
 from explorer.i18n import N_, _
 from explorer.models import layer_stack, zoo
-from explorer.training import augment, datasets
+from explorer.training import augment, datasets, presets
 from explorer.training.config import OPTIMISER_LR, OPTIMIZERS, SCHEDULES, TrainConfig
 from explorer.ui import widgets
 
@@ -24,6 +24,44 @@ FORM_KEYS = ("training_model", "training_dataset", "training_folder", "training_
              "training_nesterov", "training_smoothing", "training_batchnorm", "training_hflip",
              "training_vflip", "training_rot90", "training_rotation", "training_scale",
              "training_crop", "training_noise", "training_nproc", "training_compile")
+
+
+def preset_state(preset: presets.Preset) -> dict[str, object]:
+    """The form's widget values that set up `preset`'s run."""
+    c, a = preset.config, preset.config.augment
+    return {"training_model": c.model, "training_dataset": c.dataset,
+            "training_batchnorm": c.batchnorm, "training_epochs": c.epochs,
+            "training_batch": c.batch_size, "training_seed": c.seed,
+            "training_optimizer": c.optimizer, "training_lr": c.lr,
+            "training_schedule": c.schedule, "training_wd": c.weight_decay,
+            "training_momentum": c.momentum, "training_nesterov": c.nesterov,
+            "training_smoothing": c.label_smoothing, "training_compile": c.compile,
+            "training_hflip": a.hflip, "training_vflip": a.vflip, "training_rot90": a.rot90,
+            "training_rotation": int(a.rotation), "training_scale": (a.scale_min, a.scale_max),
+            "training_crop": a.crop_padding, "training_noise": a.noise}
+
+
+def _apply_preset(key: str) -> None:
+    st.session_state.update(preset_state(presets.PRESETS[key]))
+
+
+def preset(teacher: bool) -> None:
+    """The ready-made runs this machine can train (a teacher's speed demo): one click fills
+    the form below, which stays editable. The teacher learns what it takes when none is."""
+    offered = presets.available()
+    if not offered and teacher:
+        st.caption(_("Speed demo: the airbench94 preset (CIFAR-10 to 94% in seconds on a GPU) "
+                     "is offered here once CIFAR-10 is on this machine: choose CIFAR-10 as the "
+                     "dataset below and download it."))
+    for choice in offered:
+        b1, b2 = st.columns([2, 5])
+        b1.button(_(choice.title), key=f"training_preset_{choice.key}",
+                  icon=":material/bolt:", on_click=_apply_preset, args=(choice.key,),
+                  width="stretch")
+        note = _(choice.description)
+        if not devices.cuda_count():
+            note += " " + _("There is no GPU here: on this CPU each of its epochs takes minutes.")
+        b2.caption(note)
 
 
 def custom_layers() -> str:
