@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import devices, i18n
+from explorer import i18n
 from explorer.i18n import _
-from explorer.models import course_facts, layer_table, module_lesson, state_dicts, zoo
-from explorer.ui import layer_builder, predict_panel, pretrained, widgets
+from explorer.models import course_facts, layer_table, state_dicts, zoo
+from explorer.ui import layer_builder, module_lesson_view, predict_panel, pretrained, widgets
 from explorer.ui import zoo_networks as networks
 
 REAL_WEIGHTS_MB = 60.0  # above this, the save/load lesson would ship hundreds of MB
-MOVE_DEMO_MB = 5.0  # real weights for the to(device) demo only where they are instant to build
 
 
 def reset_size() -> None:
@@ -146,60 +145,17 @@ def layer_table_tab(table: layer_table.LayerTable, records: list[dict[str, objec
     )
 
 
-def block_diagram_tab(dot: str) -> None:
+def block_diagram_tab(dot: str, table: layer_table.LayerTable) -> None:
     st.caption(_("One box per stage; the edges carry the output shape (channels × height × "
                  "width) of the stage they leave. A red box is where the image ran out."))
-    st.graphviz_chart(dot, width="stretch")
-
-
-@st.fragment
-@widgets.guarded("train and eval")
-def train_and_eval(lesson: module_lesson.Lesson) -> None:
-    st.markdown("**`train()` / `eval()`**")
-    mode = st.radio(_("Mode"), ["model.train()", "model.eval()"], key="zoo_mode",
-                    horizontal=True)
-    training, n_training, n_all = lesson.flags[mode == "model.train()"]
-    sensitive = lesson.sensitive
-    names = ", ".join(f"`{n}`" for n in sensitive[:8]) + ("…" if len(sensitive) > 8 else "")
-    st.markdown(
-        _("`model.training = {training}`; {n} of {total} modules are in training mode.").format(
-            training=training, n=n_training, total=n_all) + " "
-        + (_("The {n} layers that behave differently: {names} (Dropout zeroes activations only "
-             "in training; BatchNorm uses batch statistics in training and its running "
-             "averages in eval).").format(n=len(sensitive), names=names)
-           if sensitive else _("No Dropout or BatchNorm here, so both modes compute the same."))
-    )
-
-
-def module_tab(net: networks.Network, table: layer_table.LayerTable) -> None:
-    """children(), modules(), named_parameters(), train()/eval(), to(device), print(model)."""
-    lesson = networks.lesson(net)
-    st.markdown(_("`list(model.children())` has **{children}** modules, the direct "
-                  "sub-modules; `list(model.modules())` has **{modules}**: the model itself and "
-                  "every descendant. Open a child to see its own tree.").format(
-        children=lesson.children, modules=lesson.modules))
-    for child in lesson.tree.children:
-        with st.expander(_("{name} · {type} · {n:,} parameters").format(
-                name=child.name, type=child.type, n=child.params)):
-            st.code("\n".join(module_lesson.tree_lines(child)), language=None)
-    st.markdown(_("**`named_parameters()`**: every learnable tensor with its name."))
-    st.dataframe(lesson.parameters, hide_index=True, width="stretch", height=260)
-    train_and_eval(lesson)
-    st.markdown("**`to(device)`**")
-    device = devices.pick_device()
-    if table.weight_mb <= MOVE_DEMO_MB and not net.layer:
-        before, after = networks.moved_devices(net.key, net.variant, net.batchnorm, str(device))
-        st.markdown(_("Before: tensors per device {before}. After `model.to({device})`: "
-                      "{after}. Every parameter and buffer moves; the input batch must follow "
-                      "with `x.to(device)`.").format(before=before, device=repr(str(device)),
-                                                     after=after))
-    else:
-        st.markdown(_("This table's copy lives on PyTorch's **meta** device ({devices}): "
-                      "shapes without memory, which is how the page tabulates big networks "
-                      "instantly. A real `model.to({device})` would move {mb:,.0f} MB.").format(
-            devices=lesson.devices, device=repr(str(device)), mb=table.weight_mb))
-    with st.expander("`print(model)`"):
-        st.code(lesson.printed, language=None)
+    if table.blocks:
+        st.markdown(_("**{n} residual blocks.** In each, the main path (solid) and the shortcut "
+                      "(dashed) take the same tensor x and meet at **+**, where F(x) + x is "
+                      "added: the shortcut is the identity mapping where shapes match, and a "
+                      "projection ({k} here) where the block changes the channels or halves the "
+                      "size.").format(n=len(table.blocks),
+                                      k=sum(not b.identity for b in table.blocks)))
+    st.graphviz_chart(dot, width="content")
 
 
 @st.fragment
@@ -269,9 +225,9 @@ def tabs(net: networks.Network, size: int, table: layer_table.LayerTable) -> Non
     with tab_table, widgets.section("layer table"):
         layer_table_tab(table, records)
     with tab_graph, widgets.section("block diagram"):
-        block_diagram_tab(dot)
+        block_diagram_tab(dot, table)
     with tab_module, widgets.section("nn.Module"):
-        module_tab(net, table)
+        module_lesson_view.module_tab(net, table)
     with tab_save, widgets.section("save and load"):
         save_and_load_tab(net, table)
     with tab_facts, widgets.section("the course's numbers"):

@@ -152,3 +152,41 @@ def test_one_parameter_count_for_every_module():
     assert parameter_count(model, recurse=False) == 0
     model[3].weight.requires_grad_(False)
     assert parameter_count(model, trainable_only=True) == 24
+
+
+@pytest.mark.parametrize("key", ["resnet18", "resnet50"])
+def test_residual_blocks_and_their_diagram_against_torchvision(key):
+    """Every residual block of torchvision's network is found, with its shortcut (identity, or
+    the projection where the block changes shape) and an add node in the diagram."""
+    import torchvision
+
+    with torch.device("meta"):
+        reference = getattr(torchvision.models, key)(weights=None)
+        model = zoo.build_model(key, variant="imagenet")
+    blocks = [m for m in reference.modules()
+              if isinstance(m, torchvision.models.resnet.BasicBlock
+                            | torchvision.models.resnet.Bottleneck)]
+    table = layer_table.inspect_model(model, (3, 224, 224))
+    assert len(table.blocks) == len(blocks)
+    assert sum(not b.identity for b in table.blocks) == sum(
+        b.downsample is not None for b in blocks)
+    dot = diagram.graph_dot(table, key)
+    assert len(re.findall(r"^  b\d+_add \[", dot, re.MULTILINE)) == len(blocks)
+    assert len(re.findall(r"^  b\d+_shortcut \[", dot, re.MULTILINE)) == len(blocks)
+    assert "1×1 conv, stride 2 + BatchNorm" in dot and "shortcut: identity mapping" in dot
+    rows = {r.name: r for r in table.rows}
+    assert "1×1 conv with stride 2" in rows["layer2.0.downsample.0"].note
+    assert "identity mapping" in rows["layer1.0.bn2" if key == "resnet18" else "layer2.1.bn3"].note
+    first = table.blocks[0]
+    assert first.input_shape == (1, 64, 56, 56)
+
+
+def test_the_course_resnet_names_its_extra_shortcut():
+    table = layer_table.inspect_model(zoo.build_model("resnet18", variant="mnist"), (1, 28, 28))
+    projections = [b for b in table.blocks if not b.identity]
+    assert [b.name for b in projections] == ["layer2.0", "layer3.0", "layer4.0"]
+    assert projections[0].shortcut == ("layer2.0.extra.0", "layer2.0.extra.1")
+    assert projections[0].projection == (1, 2)
+    assert projections[0].output_shape == (1, 64, 14, 14)
+    note = {r.name: r.note for r in table.rows}["layer2.0.extra.0"]
+    assert note.startswith("shortcut (projection): a 1×1 conv with stride 2")

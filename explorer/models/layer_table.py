@@ -38,6 +38,40 @@ class LayerRow:
     note: str = ""
 
 
+#: The attribute that holds a residual block's shortcut: torchvision's `downsample` (None for
+#: an identity shortcut), the course's `extra` (nn.Identity for one).
+SHORTCUT_ATTRIBUTES = ("downsample", "extra")
+
+
+@dataclass(frozen=True)
+class ResidualBlock:
+    """One residual block (残差块) as the forward pass met it: its main path, its shortcut
+    (捷径连接: an identity mapping, or a projection where shapes change) and the add."""
+
+    name: str
+    main: tuple[str, ...]  # the main path's leaf layers, in forward order
+    shortcut: tuple[str, ...]  # the projection's leaf layers; () is the identity mapping
+    input_shape: tuple[int, ...] | None  # what the block, and so both paths, receive
+    output_shape: tuple[int, ...] | None  # after the add (and the ReLU after it)
+    projection: tuple[int, int] | None = None  # the projection conv's (kernel, stride)
+
+    @property
+    def identity(self) -> bool:
+        return not self.shortcut
+
+
+def shortcut_of(module: nn.Module) -> tuple[str, nn.Module | None] | None:
+    """(attribute, projection or None for the identity) when `module` is a residual block."""
+    for attribute in SHORTCUT_ATTRIBUTES:
+        if hasattr(module, attribute) and not is_leaf(module):
+            shortcut = getattr(module, attribute)
+            if shortcut is None or isinstance(shortcut, nn.Identity):
+                return attribute, None
+            if isinstance(shortcut, nn.Module):
+                return attribute, shortcut
+    return None
+
+
 @dataclass(frozen=True)
 class LayerTable:
     """The layer table of one forward pass, its totals, and what went wrong, if anything."""
@@ -50,6 +84,7 @@ class LayerTable:
     total_macs: int
     problems: tuple[str, ...] = ()
     patched: tuple[str, ...] = field(default=())  # Linear layers re-sized to make it run
+    blocks: tuple[ResidualBlock, ...] = field(default=())  # a ResNet's residual blocks
 
     @property
     def ok(self) -> bool:
@@ -194,6 +229,19 @@ def _tabulate(model: nn.Module, input_shape: tuple[int, ...], batch: int,
         handles.append(module.register_forward_pre_hook(
             lambda m, a, n=name: pre_hook(n, m, a)))
         handles.append(module.register_forward_hook(lambda m, a, o, n=name: hook(n, m, a, o)))
+    residual = {name: found for name, module in model.named_modules()
+                if name and (found := shortcut_of(module)) is not None}
+    block_shapes: dict[str, list[tuple[int, ...] | None]] = {}
+
+    def block_hook(name: str, args, out) -> None:
+        x = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        block_shapes.setdefault(name, [tuple(x.shape) if x is not None else None,
+                                       tuple(out.shape) if isinstance(out, torch.Tensor)
+                                       else None])
+
+    for name in residual:
+        handles.append(model.get_submodule(name).register_forward_hook(
+            lambda m, a, o, n=name: block_hook(n, a, o)))
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     was_training = model.training
     counter = FlopCounterMode(display=False, depth=None)
@@ -219,17 +267,30 @@ def _tabulate(model: nn.Module, input_shape: tuple[int, ...], batch: int,
     flops = counter.get_flop_counts()
     root = type(model).__name__
     stage = _stage_names(model)
+    blocks = tuple(_residual_block(name, attribute, shortcut, order,
+                                   block_shapes.get(name, [None, None]))
+                   for name, (attribute, shortcut) in residual.items())
+    on_shortcut = {leaf: block for block in blocks for leaf in block.shortcut}
+    ends_main = {block.main[-1]: block for block in blocks if block.main}
     rows = []
     for name in order:
         module = leaves[name]
         params = list(module.parameters(recurse=False))
         macs = sum(flops.get(f"{root}.{name}", {}).values()) // 2
+        note = _("re-sized to in_features={n}").format(n=module.in_features) \
+            if name in patched else ""
+        if name in on_shortcut:
+            note = _shortcut_note(module, on_shortcut[name])
+        elif name in ends_main:
+            note = (_("end of the main path: the block adds its shortcut, an identity mapping "
+                      "(x itself: same shape), then a ReLU") if ends_main[name].identity else
+                    _("end of the main path: the block adds its shortcut, the projection "
+                      "below, then a ReLU"))
         rows.append(LayerRow(
             name=name, type=type(module).__name__, stage=stage.get(name, name),
             output_shape=shapes.get(name), params=parameter_count(module, recurse=False),
             trainable=any(p.requires_grad for p in params) if params else False, macs=macs,
-            note=_("re-sized to in_features={n}").format(n=module.in_features)
-            if name in patched else "",
+            note=note,
         ))
     return LayerTable(
         input_shape=tuple(input_shape), rows=tuple(rows),
@@ -237,7 +298,28 @@ def _tabulate(model: nn.Module, input_shape: tuple[int, ...], batch: int,
         total_params=parameter_count(model),
         trainable_params=parameter_count(model, trainable_only=True),
         total_macs=sum(r.macs for r in rows), problems=tuple(problems), patched=tuple(patched),
+        blocks=blocks,
     )
+
+
+def _residual_block(name: str, attribute: str, projection: nn.Module | None, order: list[str],
+                    shapes: list[tuple[int, ...] | None]) -> ResidualBlock:
+    inside = [leaf for leaf in order if leaf.startswith(f"{name}.")]
+    shortcut = tuple(leaf for leaf in inside if leaf.startswith(f"{name}.{attribute}."))
+    main = tuple(leaf for leaf in inside if leaf not in shortcut)
+    conv = next((m for m in projection.modules() if isinstance(m, nn.Conv2d)), None) \
+        if projection is not None else None
+    return ResidualBlock(name, main, shortcut, shapes[0], shapes[1],
+                         kernel_and_stride(conv) if conv is not None else None)
+
+
+def _shortcut_note(module: nn.Module, block: ResidualBlock) -> str:
+    """Why a projection layer is on the block's shortcut (捷径连接)."""
+    if isinstance(module, nn.Conv2d):
+        return _("shortcut (projection): a {k}×{k} conv with stride {s} gives x the main path's "
+                 "{c} channels and size, so the two can be added").format(
+            k=module.kernel_size[0], s=module.stride[0], c=module.out_channels)
+    return _("shortcut (projection): its BatchNorm, like the main path's last")
 
 
 #: The columns of `table_records`, marked for translation (the page shows them translated).

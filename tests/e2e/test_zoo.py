@@ -90,3 +90,25 @@ def test_download_and_upload_a_state_dict(app, tmp_path):
     app.wait()
     app.assert_healthy()
     app.screenshot("zoo_state_dict_mismatch")
+
+
+def test_resnet_diagram_draws_every_residual_block(app):
+    """ResNet-18's diagram: a shortcut and an add node for each of torchvision's BasicBlocks,
+    the three projections named as such, and the layer table names the shortcut."""
+    import torchvision
+
+    with torch.device("meta"):
+        reference = torchvision.models.resnet18(weights=None)
+    blocks = [m for m in reference.modules() if isinstance(m, torchvision.models.resnet.BasicBlock)]
+    app.open("zoo", query="zoo_model=resnet18&zoo_variant=imagenet")
+    app.page.get_by_role("tab", name="Block diagram").click()
+    svg = app.page.locator("[data-testid='stGraphVizChart'] svg").first
+    expect(svg).to_be_visible()
+    titles = svg.locator("g.node title").evaluate_all("ts => ts.map(t => t.textContent)")
+    assert sum(t.endswith("_add") for t in titles) == len(blocks) == 8
+    assert sum(t.endswith("_shortcut") for t in titles) == len(blocks)
+    text = svg.evaluate("s => s.textContent")
+    assert text.count("shortcut: projection") == sum(b.downsample is not None for b in blocks)
+    assert "8 residual blocks." in app.text()
+    app.screenshot("zoo_resnet18_blocks")
+    app.assert_healthy()
