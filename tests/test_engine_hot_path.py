@@ -222,3 +222,41 @@ def test_the_airbench_network_trains_in_the_engine():
                                              batch_size=64, train_limit=128, test_limit=64,
                                              optimizer="sgd", lr=0.1))
     assert engine.train(run_dir)["state"] == "finished"
+
+
+def test_airbench_s_first_layer_whitens_the_training_patches():
+    from explorer.models.architectures import airbench
+
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(400, 3, 1, 1, generator=g)  # correlated channels, smooth images
+    images = (base + 0.3 * torch.randn(400, 3, 12, 12, generator=g)).cumsum(-1) / 4
+
+    def covariance(weights: torch.Tensor) -> torch.Tensor:
+        out = torch.nn.functional.conv2d(images, weights[:12])  # +v half; −v is its mirror
+        flat = out.permute(0, 2, 3, 1).reshape(-1, 12).double()
+        return flat.T @ flat / len(flat)
+
+    exact = covariance(airbench.whitening_weights(images, eps=0.0))
+    assert torch.allclose(exact, torch.eye(12, dtype=torch.double), atol=1e-4), exact.diagonal()
+    weights = airbench.whitening_weights(images)
+    assert weights.shape == (24, 3, 2, 2)
+    damped = covariance(weights)  # decorrelated; ε damps only the faintest directions
+    assert torch.allclose(damped, damped.diagonal().diag(), atol=1e-4)
+    assert (damped.diagonal()[:3] > 0.999).all() and (damped.diagonal() <= 1).all()
+    assert torch.equal(weights[12:], -weights[:12])
+
+
+def test_the_engine_sets_airbench_s_whitening_from_the_data_and_keeps_it_frozen():
+    from explorer.models.architectures import airbench
+
+    run_dir = engine.prepare_run(TrainConfig(model="airbench", dataset="mnist-mini", epochs=1,
+                                             optimizer="sgd", lr=0.2, **SHORT))
+    status = engine.train(run_dir)
+    assert status["state"] == "finished", status
+    data = datasets.load("mnist-mini")
+    pipe = augment.BatchPipeline(data.mean, data.std, augment.AugmentConfig(),
+                                 torch.device("cpu"))
+    train_x = data.train_x[engine.subset(len(data.train_y), SHORT["train_limit"], 0)]
+    expected = airbench.whitening_weights(pipe(train_x[:engine.INIT_IMAGES], train=False))
+    weights = checkpoints.load(run_dir)["state_dict"]["0.weight"]
+    assert torch.allclose(weights, expected, atol=1e-5), "set from the data, then not trained"

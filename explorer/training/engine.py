@@ -67,6 +67,7 @@ HEARTBEAT_S = 1.0  # status.json is rewritten this often while a run is live
 #: a durable write of even LeNet-5's weights costs milliseconds, a fast epoch not many more.
 FAST_EPOCH_S = 0.1
 CHECKPOINT_EVERY_S = 1.0
+INIT_IMAGES = 5000  # the training images a data-dependent first layer is set from
 AGREE_LAG = 4  # under DDP, steps between an agreement's launch and the reading of its answer
 
 
@@ -543,6 +544,11 @@ class _Run:
         if rc.initial_weights:  # an experiment's arm: the start its partner shares
             model.load_state_dict(checkpoints.load(self.run_dir / rc.initial_weights))
         model = model.to(dev)
+        pipeline = augment.BatchPipeline(rc.mean, rc.std, cfg.augment, dev, cfg.image_size,
+                                         seed=cfg.seed + 7919 * self.rank)
+        if callable(getattr(model, "init_from_data", None)) and not rc.initial_weights:
+            # (airbench's whitening layer; before DDP, which then hands rank 0's to every rank)
+            model.init_from_data(pipeline(train_x[:INIT_IMAGES], train=False))
         cl = dev.type == "cuda" and cfg.channels_last
         if cl:
             model = model.to(memory_format=torch.channels_last)
@@ -556,8 +562,6 @@ class _Run:
         graphs = compiling and compile_mode(dev, self.world) == "reduce-overhead"
         if compiling:
             step_model = torch.compile(step_model, mode=compile_mode(dev, self.world))
-        pipeline = augment.BatchPipeline(rc.mean, rc.std, cfg.augment, dev, cfg.image_size,
-                                         seed=cfg.seed + 7919 * self.rank)
         n, bs = len(train_y), max(1, cfg.batch_size // self.world)
         self.batch_size, self.train_size = bs, n
         steps = self._steps_per_epoch(n_all, bs)

@@ -8,12 +8,17 @@ pixel patches (airbench's whitening layer: 2·3·2² = 24 channels), GELU, then 
 as identities on their first channels (`dirac_`), and BatchNorm keeps its scale fixed at 1
 (only the shift learns), as in the recipe. No residual connections: it is a short, wide VGG.
 
-What differs from airbench94: the first layer learns from a random start here (airbench sets
-it once from the eigenvectors of the training set's patches and freezes it), and the global
-pool adapts to any input side (airbench's MaxPool2d(3) sees a 3×3 map at 32×32: the same).
-The training tricks outside the network (lookahead EMA, test-time flips, biases at 64× the
-learning rate) are not part of the engine; `explorer.training.presets.AIRBENCH` holds the
-settings that the engine can follow.
+Its first layer is set from the data, as in the recipe (`Airbench.init_from_data`, called by
+the engine before the first step): the eigenvectors of the training images' 2×2 patch
+covariance, each scaled by 1/sqrt(its eigenvalue + ε) and used twice (+v and −v, so that the
+GELU after it passes both signs), frozen from then on; only its bias learns. Then the layer's
+outputs over the training patches are decorrelated with unit variance (ZCA-like whitening,
+as in Krizhevsky's and Coates & Ng's early CIFAR work that airbench revives).
+
+What differs from airbench94: the global pool adapts to any input side (airbench's
+MaxPool2d(3) sees a 3×3 map at 32×32: the same). The training tricks outside the network
+(lookahead EMA, test-time flips, biases at 64× the learning rate) are not part of the
+engine; `explorer.training.presets.AIRBENCH` holds the settings that the engine can follow.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from torch import nn
 WIDTHS = (64, 256, 256)
 WHITEN_KERNEL = 2
 SCALE = 1 / 9  # airbench's logit scaling factor
+WHITEN_EPS = 5e-4  # added to each eigenvalue: directions of almost no variance are not blown up
+WHITEN_IMAGES = 5000  # the training images whose patches set the first layer
 BN_MOMENTUM = 0.4  # torch's convention; airbench writes 0.6 for the running stats' keep
 
 
@@ -60,8 +67,41 @@ class Scale(nn.Module):
         return x * self.factor
 
 
+def patches(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Every size×size patch of every image, flattened: [N · positions, C · size²]."""
+    c = images.shape[1]
+    windows = images.float().unfold(2, size, 1).unfold(3, size, 1)  # N, C, H', W', k, k
+    return windows.permute(0, 2, 3, 1, 4, 5).reshape(-1, c * size * size)
+
+
+def whitening_weights(images: torch.Tensor, size: int = WHITEN_KERNEL,
+                      eps: float = WHITEN_EPS) -> torch.Tensor:
+    """Conv weights [2·C·size², C, size, size] that whiten the images' patches: eigenvectors
+    of their (uncentred) covariance, largest first, over sqrt(eigenvalue + eps), then negated."""
+    flat = patches(images, size).double()
+    covariance = flat.T @ flat / len(flat)
+    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)  # ascending
+    order = eigenvalues.argsort(descending=True)
+    scaled = eigenvectors[:, order].T / (eigenvalues[order, None] + eps).sqrt()
+    kernels = scaled.reshape(-1, images.shape[1], size, size).float()
+    return torch.cat([kernels, -kernels])
+
+
+class Airbench(nn.Sequential):
+    """The network; `init_from_data` sets and freezes its whitening layer."""
+
+    def init_from_data(self, images: torch.Tensor) -> None:
+        """Set the first layer from normalised training images [N, C, H, W] (a few thousand
+        are plenty: 2×2 patches of 32×32 images give 961 each), and freeze its weights."""
+        first = self[0]
+        with torch.no_grad():
+            first.weight.copy_(whitening_weights(images[:WHITEN_IMAGES].to(first.weight.device),
+                                                 first.kernel_size[0]))
+        first.weight.requires_grad_(False)
+
+
 def airbench(in_channels: int, height: int, width: int, num_classes: int,
-             batchnorm: bool = True) -> nn.Sequential:
+             batchnorm: bool = True) -> Airbench:
     """The network for any input of at least 16×16 (BatchNorm is always on)."""
     whiten = 2 * in_channels * WHITEN_KERNEL ** 2
     layers: list[nn.Module] = [nn.Conv2d(in_channels, whiten, WHITEN_KERNEL), nn.GELU()]
@@ -71,4 +111,4 @@ def airbench(in_channels: int, height: int, width: int, num_classes: int,
         channels = w
     layers += [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes,
                                                                   bias=False), Scale(SCALE)]
-    return nn.Sequential(*layers)
+    return Airbench(*layers)
