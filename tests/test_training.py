@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from explorer.models import zoo
-from explorer.training import checkpoints, cli, datasets, engine, runs
+from explorer.training import augment, checkpoints, cli, datasets, engine, runs
 from explorer.training.config import TrainConfig
 
 
@@ -177,3 +177,31 @@ def test_cli_says_one_sentence_for_a_missing_dataset(monkeypatch, tmp_path, caps
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "nodata"))
     assert cli.main(["--dataset", "kmnist"]) == 2
     assert "KMNIST is not on this machine yet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "onecycle"])
+def test_biases_at_a_scaled_rate_keep_the_same_decay_per_step(schedule):
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4))
+    cfg = TrainConfig(optimizer="sgd", lr=0.5, weight_decay=1e-3, schedule=schedule,
+                      bias_lr_scale=64.0, epochs=2)
+    opt = engine.make_optimizer(model, cfg)
+    weights, biases = opt.param_groups
+    assert [p.ndim for p in weights["params"]] == [4]
+    assert len(biases["params"]) == 3, "the conv's bias, BatchNorm's scale and shift"
+    sched = engine.make_schedule(opt, cfg, steps_per_epoch=10)
+    for _ in range(7):
+        opt.step()
+        sched.step()
+        assert biases["lr"] == pytest.approx(64 * weights["lr"])
+        assert biases["lr"] * biases["weight_decay"] == pytest.approx(
+            weights["lr"] * weights["weight_decay"])
+
+
+def test_test_flips_score_the_mean_of_an_image_and_its_mirror():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    x = torch.randint(0, 256, (5, 1, 4, 4), dtype=torch.uint8)
+    pipe = augment.BatchPipeline((0.5,), (0.25,), augment.AugmentConfig(), torch.device("cpu"))
+    both = engine.predict(model, x, pipe, 2, flips=True)
+    plain = engine.predict(model, x, pipe, 2)
+    mirrored = engine.predict(model, x.flip(-1), pipe, 2)
+    assert torch.allclose(both, (plain + mirrored) / 2, atol=1e-6)

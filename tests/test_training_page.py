@@ -28,7 +28,7 @@ def test_missing_download_dataset_says_where_files_go(open_page, tmp_path, monke
 
 
 def test_the_speed_demo_preset_fills_the_form_where_cifar10_is_here(open_page, monkeypatch):
-    from explorer.training import datasets, presets
+    from explorer.training import datasets, presets, run_queue
     from explorer.ui import train_form
 
     at = open_page("pages/training.py")
@@ -46,3 +46,17 @@ def test_the_speed_demo_preset_fills_the_form_where_cifar10_is_here(open_page, m
     assert tuple(held["training_scale"]) == expected["training_scale"]
     assert at.selectbox(key="training_model").value == "airbench"
     assert at.selectbox(key="training_dataset").value == "cifar10"
+    submitted = []
+
+    def submit(config, owner):
+        submitted.append(config)
+        raise ValueError("(not queued in this test)")
+
+    monkeypatch.setattr(run_queue, "submit", submit)
+    at.button(key="training_train").click().run()
+    (config,) = submitted  # what Train sends: the preset's settings, also those off the form
+    airbench = presets.AIRBENCH
+    for name in ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "momentum",
+                 "nesterov", "weight_decay", "schedule", "label_smoothing", "augment",
+                 "bias_lr_scale", "test_flips"):
+        assert getattr(config, name) == getattr(airbench, name), name

@@ -76,6 +76,10 @@ class TrainConfig:
     train_limit: int = 0  # train on a seeded subset of this many images; 0 keeps them all
     test_limit: int = 0  # evaluate on a seeded subset of this many test images; 0: all
     eval_train: bool = False  # also score the un-augmented training images every epoch
+    # airbench's tricks: biases (and BatchNorm's shifts) at this many times the learning rate,
+    # with weight decay ÷ as much (the same decay per step); test images scored with their mirror
+    bias_lr_scale: float = 1.0
+    test_flips: bool = False
     layers: str = ""  # model "custom": the layer stack, as `explorer.models.layer_stack` writes it
 
     def validate(self) -> None:
@@ -99,6 +103,8 @@ class TrainConfig:
                                                                    nproc=self.nproc))
         if not self.lr > 0:
             raise ValueError(_("The learning rate must be positive."))
+        if not self.bias_lr_scale > 0:
+            raise ValueError(_("The biases' learning-rate factor must be positive."))
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(_("Label smoothing must be in [0, 1)."))
         if self.train_limit < 0 or self.test_limit < 0:

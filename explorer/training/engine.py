@@ -123,16 +123,30 @@ def order_fingerprint(perm: torch.Tensor) -> str:
     return hashlib.sha1(perm.to("cpu", torch.int64).numpy().tobytes()).hexdigest()[:12]
 
 
+def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """The trainable parameters: one group, or with `bias_lr_scale` ≠ 1 the weights first and
+    the one-dimensional ones (biases, BatchNorm's scales and shifts) at lr × scale and weight
+    decay ÷ scale, as airbench trains its biases."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.bias_lr_scale == 1:
+        return [{"params": params, "lr": cfg.lr, "weight_decay": cfg.weight_decay}]
+    weights, biases = [p for p in params if p.ndim > 1], [p for p in params if p.ndim <= 1]
+    groups = [{"params": weights, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
+              {"params": biases, "lr": cfg.lr * cfg.bias_lr_scale,
+               "weight_decay": cfg.weight_decay / cfg.bias_lr_scale}]
+    return [g for g in groups if g["params"]]
+
+
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """SGD (momentum, Nesterov), Adam or AdamW; one fused kernel per step on CUDA and CPU."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    fused = {"fused": True} if params and params[0].device.type in ("cuda", "cpu") else {}
+    groups = param_groups(model, cfg)
+    first = groups[0]["params"]
+    fused = {"fused": True} if first and first[0].device.type in ("cuda", "cpu") else {}
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                               nesterov=cfg.nesterov and cfg.momentum > 0,
-                               weight_decay=cfg.weight_decay, **fused)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum,
+                               nesterov=cfg.nesterov and cfg.momentum > 0, **fused)
     cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
+    return cls(groups, lr=cfg.lr, **fused)
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig,
@@ -146,7 +160,8 @@ def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig,
     if cfg.schedule == "cosine":
         return sched.CosineAnnealingLR(optimizer, T_max=total)
     if cfg.schedule == "onecycle":
-        return sched.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total + 1,
+        return sched.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                                total_steps=total + 1,
                                 pct_start=0.25, cycle_momentum=cfg.optimizer == "sgd")
     return sched.LambdaLR(optimizer, lambda _: 1.0)
 
@@ -172,9 +187,10 @@ def _autocast(device: torch.device, enabled: bool):
 
 @torch.no_grad()
 def predict(model: nn.Module, x_uint8: torch.Tensor, pipeline: augment.BatchPipeline,
-            batch_size: int, amp: bool = True,
-            channels_last: bool = False) -> torch.Tensor:
-    """Logits (float32, on the device) for a whole uint8 tensor, batch by batch."""
+            batch_size: int, amp: bool = True, channels_last: bool = False,
+            flips: bool = False) -> torch.Tensor:
+    """Logits (float32, on the device) for a whole uint8 tensor, batch by batch; with `flips`,
+    the mean of each image's and its mirror image's (test-time augmentation)."""
     model.eval()
     out = []
     for i in range(0, len(x_uint8), batch_size):
@@ -182,7 +198,10 @@ def predict(model: nn.Module, x_uint8: torch.Tensor, pipeline: augment.BatchPipe
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with _autocast(x.device, amp):
-            out.append(model(x).float())
+            logits = model(x).float()
+            if flips:
+                logits = (logits + model(x.flip(-1)).float()) / 2
+        out.append(logits)
     return torch.cat(out) if out else torch.empty(0)
 
 
@@ -670,7 +689,7 @@ class _Run:
         self.metrics.check()
         if not self.main:
             return {"state": "finished"}
-        logits = predict(model, test_x, pipeline, max(bs, 256), cfg.amp, cl)
+        logits = predict(model, test_x, pipeline, max(bs, 256), cfg.amp, cl, cfg.test_flips)
         result = evaluation(logits, test_y, list(rc.class_names), cfg.misclassified)
         runs.write_evaluation(self.run_dir, result)
         predictions.write(self.run_dir, logits, test_y)
@@ -692,7 +711,8 @@ class _Run:
                    seen: float, optimizer: torch.optim.Optimizer, test: tuple) -> None:
         test_x, test_y, pipeline, bs, cl = test
         model = self.model
-        logits = predict(model, test_x, pipeline, max(bs, 256), self.cfg.amp, cl)
+        logits = predict(model, test_x, pipeline, max(bs, 256), self.cfg.amp, cl,
+                         self.cfg.test_flips)
         test_loss = float(nn.functional.cross_entropy(logits, test_y))
         test_acc = float((logits.argmax(1) == test_y).float().mean())
         record = {

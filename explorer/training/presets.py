@@ -7,9 +7,11 @@ loss over a batch of 1024 and passes SGD lr = 11.5 / 7.67 / 1024 and weight deca
 0.0153 · 1024 / 7.67 / 1024 (7.67 = 1 + 1 / (1 − momentum)); on the engine's mean loss the
 same steps are lr ≈ 1.5 and weight decay ≈ 2e-6. Its warm-up to 23% of the steps and
 linear decay is near the engine's one-cycle (warm-up 25%, cosine decay). Flips and 2-pixel
-shifts are its augmentation (zero-filled here, reflected there). Not here: airbench's
-data-set whitening of the first layer, its lookahead EMA, its test-time flips and its 64×
-learning rate for biases, so expect the time, not necessarily the 94%.
+shifts are its augmentation (zero-filled here, reflected there); its biases learn at 64× the
+rate (`bias_lr_scale`), its test images are scored with their mirror images (`test_flips`),
+and its first layer whitens the data (`Airbench.init_from_data`). Not here: airbench's
+lookahead EMA of the weights and the translated test-time views, so expect the time, and an
+accuracy near, not necessarily at, 94%.
 
 Offer a preset only where its dataset is on the machine: `available()`.
 """
@@ -27,7 +29,8 @@ from explorer.training.config import TrainConfig
 AIRBENCH = TrainConfig(
     model="airbench", dataset="cifar10", epochs=10, batch_size=1024, optimizer="sgd", lr=1.5,
     momentum=0.85, nesterov=True, weight_decay=2e-6, schedule="onecycle", label_smoothing=0.2,
-    augment=AugmentConfig(hflip=True, crop_padding=2), amp=True, compile="auto")
+    augment=AugmentConfig(hflip=True, crop_padding=2), amp=True, compile="auto",
+    bias_lr_scale=64.0, test_flips=True)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ FORM_KEYS = ("training_model", "training_dataset", "training_folder", "training_
              "training_lr", "training_schedule", "training_wd", "training_momentum",
              "training_nesterov", "training_smoothing", "training_batchnorm", "training_hflip",
              "training_vflip", "training_rot90", "training_rotation", "training_scale",
-             "training_crop", "training_noise", "training_nproc", "training_compile")
+             "training_crop", "training_noise", "training_nproc", "training_compile",
+             "training_preset")
 
 
 def preset_state(preset: presets.Preset) -> dict[str, object]:
@@ -41,8 +42,20 @@ def preset_state(preset: presets.Preset) -> dict[str, object]:
             "training_crop": a.crop_padding, "training_noise": a.noise}
 
 
+#: A preset's settings the form has no widget for: they hold while its network is chosen.
+PRESET_ONLY = ("bias_lr_scale", "test_flips")
+
+
 def _apply_preset(key: str) -> None:
-    st.session_state.update(preset_state(presets.PRESETS[key]))
+    st.session_state.update(preset_state(presets.PRESETS[key]), training_preset=key)
+
+
+def preset_extras(model_key: str) -> dict[str, object]:
+    """The chosen preset's settings beyond the form's, while its network is still chosen."""
+    chosen = presets.PRESETS.get(st.session_state.get("training_preset", ""))
+    if chosen is None or chosen.config.model != model_key:
+        return {}
+    return {name: getattr(chosen.config, name) for name in PRESET_ONLY}
 
 
 def preset(teacher: bool) -> None:
@@ -172,7 +185,8 @@ def config(model_key: str, dataset_key: str | None, batchnorm: bool, device: str
         epochs=int(state["training_epochs"]), batch_size=int(state["training_batch"]),
         seed=int(state["training_seed"]), device=device, augment=aug,
         nproc=int(state["training_nproc"]),
-        layers=state["training_layers"] if model_key == zoo.CUSTOM else "", **knobs)
+        layers=state["training_layers"] if model_key == zoo.CUSTOM else "", **knobs,
+        **preset_extras(model_key))
 
 
 def _on_optimiser_change() -> None:
@@ -239,8 +253,8 @@ def augmentation(dataset_key: str | None) -> augment.AugmentConfig:
                 return aug
             grid = augment.preview(data.train_x[:6], aug, copies=8,
                                    seed=int(st.session_state.get("training_seed", 0)))
-            st.image(augment.grid_image(grid, nrow=8).numpy(), width="stretch",
-                     caption=_("Each row: an original training image, then 7 random "
-                               "augmentations ({what}). Every sample draws its own.").format(
-                         what=aug.describe()))
+            widgets.image(st, augment.grid_image(grid, nrow=8).numpy(), width="stretch",
+                          caption=_("Each row: an original training image, then 7 random "
+                                    "augmentations ({what}). Every sample draws its "
+                                    "own.").format(what=aug.describe()))
     return aug

@@ -16,9 +16,10 @@ outputs over the training patches are decorrelated with unit variance (ZCA-like 
 as in Krizhevsky's and Coates & Ng's early CIFAR work that airbench revives).
 
 What differs from airbench94: the global pool adapts to any input side (airbench's
-MaxPool2d(3) sees a 3×3 map at 32×32: the same). The training tricks outside the network
-(lookahead EMA, test-time flips, biases at 64× the learning rate) are not part of the
-engine; `explorer.training.presets.AIRBENCH` holds the settings that the engine can follow.
+MaxPool2d(3) sees a 3×3 map at 32×32: the same). Of the training tricks outside the
+network, the engine follows biases at 64× the learning rate and test-time flips
+(`TrainConfig.bias_lr_scale`, `test_flips`), not the lookahead EMA;
+`explorer.training.presets.AIRBENCH` holds the settings that the engine can follow.
 """
 
 from __future__ import annotations
