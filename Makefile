@@ -25,7 +25,7 @@ CLIENT_CONNS    ?=
 CLIENT_RATE     ?=
 CLIENT_ALL_RATE ?=
 
-.PHONY: run serve serve-tools db-tools test lint bench sweep browser fonts messages clean gpu-check
+.PHONY: run serve serve-tools db-tools test lint bench sweep browser fonts axe messages clean gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -112,6 +112,19 @@ fonts:
 		echo "no CJK font: install fonts-noto-cjk (or fonts-wqy-microhei) for Chinese labels"; \
 	fi
 
+# axe-core for the accessibility test (tests/e2e/test_accessibility.py), from the npm
+# registry into build/axe/; without npm a note, and that test skips.
+AXE_VERSION := 4.14.1
+AXE_DIR     := build/axe/node_modules/axe-core
+axe:
+	@if grep -qs '"version": "$(AXE_VERSION)"' $(AXE_DIR)/package.json; then \
+		echo "axe-core $(AXE_VERSION): $(AXE_DIR)/axe.min.js"; \
+	elif command -v npm >/dev/null 2>&1; then \
+		npm install --no-save --no-audit --no-fund --prefix build/axe axe-core@$(AXE_VERSION); \
+	else \
+		echo "no npm: install Node.js (apt-get install npm) for the accessibility test"; \
+	fi
+
 # The Chinese catalog after code changes: extract every _() / N_() / ngettext() (babel.cfg),
 # merge into explorer/locale/zh/LC_MESSAGES/messages.po; then translate the new entries.
 messages: $(VENV)/.runtime-installed
@@ -127,7 +140,7 @@ lint: $(VENV)/.test-installed
 # Two pytest workers (pytest-xdist), a test file each at a time: the browser tests spend most
 # of their time waiting on a server or a page, so two run in about 7 minutes what one ran in 11.
 TEST_WORKERS ?= 2
-test: $(VENV)/.test-installed browser fonts serve-tools db-tools lint
+test: $(VENV)/.test-installed browser fonts serve-tools db-tools axe lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Every benchmark exits non-zero when its bar is not met: all run, then the failures are named.
