@@ -5,7 +5,7 @@ import gc
 import streamlit as st
 
 from explorer.i18n import _
-from explorer.ui import language, navigation, widgets
+from explorer.ui import class_banner, identity, language, navigation, widgets
 
 st.set_page_config(
     page_title="CNN Explorer", page_icon=":material/grid_view:", layout="wide",
@@ -34,10 +34,13 @@ pages: dict[str, list[st.Page]] = {"": [_page(navigation.HOME, default=True)]}
 for section, specs in navigation.sections().items():
     pages[_(section)] = [_page(spec) for spec in specs]
 
+if identity.is_teacher():
+    pages[_("Teacher")] = [_page(spec) for spec in navigation.TEACHER_PAGES]
 current = st.navigation(pages)
 widgets.sidebar()
 spec = navigation.by_url_path(current.url_path)
 if language.init() != "en" and spec is not None and not spec.translated:
     st.info(_("This page is not translated into Chinese yet: it is shown in English."),
             icon=":material/translate:")
+class_banner.show(current.url_path)  # the class's banner and question; the teacher's Send
 current.run()

@@ -13,7 +13,8 @@ def test_every_listed_page_exists_and_is_available_in_order():
 
 def test_no_stray_page_scripts():
     """Every script in pages/ is either home or listed, so nothing is unreachable."""
-    listed = {navigation.HOME.path} | {p.path for p in navigation.LESSONS}
+    listed = {navigation.HOME.path} | {p.path for p in (*navigation.LESSONS,
+                                                        *navigation.TEACHER_PAGES)}
     scripts = set((navigation.REPO_ROOT / "pages").glob("*.py"))
     assert scripts <= listed, f"pages/ scripts missing from navigation: {scripts - listed}"
 

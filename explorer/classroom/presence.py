@@ -91,9 +91,11 @@ class Room:
 
 def room(store: ClassStore, now: float | None = None) -> Room:
     """Who is here now: each student once (their latest report), the teacher not counted."""
+    reports = store.present(now)
+    teachers = {r.tag for r in reports if r.teacher}  # a browser that signed in, in any tab
     latest: dict[str, Presence] = {}
-    for report in store.present(now):
-        if not report.teacher and report.tag not in latest:  # present() is newest first
+    for report in reports:
+        if report.tag not in teachers and report.tag not in latest:  # newest first
             latest[report.tag] = report
     return Room(frozenset(latest), dict(Counter(r.page for r in latest.values())))
 

@@ -79,6 +79,16 @@ LESSONS: tuple[PageSpec, ...] = (
 )
 
 
+#: Pages the navigation lists for the signed-in teacher only (each checks again itself).
+TEACHER_PAGES: tuple[PageSpec, ...] = (
+    PageSpec(
+        "pages/room.py", N_("The class"), ":material/groups:", N_("Teacher"),
+        N_("Who is here and on which page, the class's runs, and the answers to your "
+           "questions."),
+    ),
+)
+
+
 def available_pages() -> list[PageSpec]:
     """Lesson pages in course order (home excluded)."""
     return list(LESSONS)
@@ -94,5 +104,5 @@ def sections() -> dict[str, list[PageSpec]]:
 
 def by_url_path(url_path: str) -> PageSpec | None:
     """The page served at `url_path` ("" is Home)."""
-    return next((p for p in (HOME, *LESSONS) if (p.url_path if p is not HOME else "")
-                 == url_path), None)
+    return next((p for p in (HOME, *LESSONS, *TEACHER_PAGES)
+                 if (p.url_path if p is not HOME else "") == url_path), None)

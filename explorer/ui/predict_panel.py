@@ -15,7 +15,7 @@ import streamlit as st
 
 from explorer import i18n, predict_first
 from explorer.i18n import _
-from explorer.ui import widgets
+from explorer.ui import class_results, widgets
 
 _SCORES = "predict_first_scores"  # topic -> [right, answered], for the whole session
 
@@ -28,6 +28,11 @@ def _generated(topic: str, seed: int, lang: str) -> predict_first.Question:
         return predict_first.GENERATORS[topic](seed)
 
 
+def question(topic: str, seed: int) -> predict_first.Question:
+    """`topic`'s question of `seed` in this session's language (a class poll's, too)."""
+    return _generated(topic, seed, i18n.language())
+
+
 def _score_line(topic: str) -> str:
     scores: dict[str, list[int]] = st.session_state.get(_SCORES, {})
     right, asked = scores.get(topic, [0, 0])
@@ -38,7 +43,7 @@ def _score_line(topic: str) -> str:
         right=total_right, total=total) if total != asked else "")
 
 
-def _inputs(question: predict_first.Question, key: str) -> tuple:
+def inputs(question: predict_first.Question, key: str) -> tuple:
     """One input per field, empty until the student types; returns the values."""
     if question.kind == "choice":
         index = st.radio(_("Your answer"), range(len(question.fields)), index=None,
@@ -56,7 +61,7 @@ def _inputs(question: predict_first.Question, key: str) -> tuple:
     return tuple(values)
 
 
-def _reveal(question: predict_first.Question, given: tuple, right: bool) -> None:
+def reveal(question: predict_first.Question, given: tuple, right: bool) -> None:
     if right:
         st.success(_("Right: {answer}.").format(answer=question.answer_text()),
                    icon=":material/check_circle:")
@@ -109,7 +114,7 @@ def panel(topic: str, make: Callable[[int], predict_first.Question] | None = Non
             st.code(question.code, language="python")
         key = f"pf_{topic}_{seed}"
         with st.form(f"{key}_form", border=False):
-            given = _inputs(question, key)
+            given = inputs(question, key)
             submitted = st.form_submit_button(_("Check my answer"), type="primary",
                                               disabled=answered is not None)
         if submitted and answered is None:
@@ -122,7 +127,9 @@ def panel(topic: str, make: Callable[[int], predict_first.Question] | None = Non
                 score[1] += 1
                 answered = st.session_state[f"pf_{topic}_answered"] = (given, right)
         if answered is not None:
-            _reveal(question, *answered)
+            reveal(question, *answered)
             st.button(_("Next question"), key=f"{key}_next", icon=":material/arrow_forward:",
                       on_click=_next_question, args=(topic,))
         st.caption(_score_line(topic))
+    if make is None:  # a question the whole class can be given from its seed alone
+        class_results.ask_controls(topic, seed, question)

@@ -1,0 +1,27 @@
+"""The class's answers to one question as bars, big enough to project: one bar per distinct
+answer, most given first, the right ones green once the answer is revealed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from explorer.i18n import _
+
+RIGHT, OTHER, HIDDEN = "#2e9e4f", "#c45a5a", "#636efa"
+
+
+def answer_bars(labels: Sequence[str], counts: Sequence[int], right: Sequence[bool],
+                revealed: bool) -> go.Figure:
+    """Horizontal bars of `counts` per answer `labels`; coloured by `right` once `revealed`."""
+    colours = [(RIGHT if ok else OTHER) if revealed else HIDDEN for ok in right]
+    fig = go.Figure(go.Bar(x=list(counts), y=list(labels), orientation="h", text=list(counts),
+                           textposition="auto", marker_color=colours,
+                           hovertemplate="%{y}: %{x}<extra></extra>"))
+    fig.update_layout(
+        height=max(180, 70 + 46 * len(labels)), margin={"t": 10, "b": 40, "l": 10, "r": 10},
+        xaxis={"title": _("students"), "dtick": 1, "rangemode": "tozero"},
+        yaxis={"autorange": "reversed", "type": "category", "automargin": True},
+        font={"size": 16}, bargap=0.25)
+    return fig

@@ -1,0 +1,82 @@
+"""The students' side of "Ask the class": the teacher's question on whatever page a student is
+on, answered once, then torch's answer and whether they were right when the teacher reveals it.
+
+One small fragment that reruns itself every `POLL_EVERY_S`; it reads the class's current poll
+from the store's per-process summary (`ClassStore.live`), and the student's own answer once per
+poll (kept in the session after that), so an idle class costs the database almost nothing.
+The question is rebuilt from the poll's topic and seed in the student's language, and the
+answer checked on the server (`polls.answer`).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.classroom import class_store, polls
+from explorer.i18n import _
+from explorer.ui import class_session, identity, predict_panel
+
+POLL_EVERY_S = 4.0
+_MINE = "_class_poll_answers"  # poll id -> the student's Answer, or None: not answered yet
+
+
+def _my_answer(poll: class_store.Poll, tag: str) -> class_store.Answer | None:
+    """The student's answer to `poll`: read from the store once per session (a session that
+    began after a server restart finds the answer given before it), then from the session."""
+    known: dict[int, class_store.Answer | None] = st.session_state.setdefault(_MINE, {})
+    if poll.id not in known:
+        known[poll.id] = class_session.store().answer_of(poll.id, tag)
+    return known[poll.id]
+
+
+@st.fragment(run_every=POLL_EVERY_S)
+def student_poll() -> None:
+    """The class's current question, if the teacher asked one (nothing for the teacher)."""
+    poll = class_session.store().live().poll
+    if poll is None:
+        return
+    actor = identity.actor()
+    if actor.teacher:
+        return
+    try:
+        question = predict_panel.question(poll.topic, poll.seed)
+    except ValueError:
+        return
+    mine = _my_answer(poll, actor.owner)
+    with st.container(border=True, key="class_poll"):
+        st.markdown(_("**Your teacher asks the class:** {question}").format(
+            question=question.prompt))
+        if mine is None and poll.open:
+            st.code(question.code, language="python")
+            key = f"class_poll_{poll.id}"
+            with st.form(f"{key}_form", border=False):
+                given = predict_panel.inputs(question, key)
+                sent = st.form_submit_button(_("Send my answer"), type="primary")
+            if sent:
+                _send(poll, actor, given)
+            return
+        if mine is None:
+            st.info(_("You did not answer this one. PyTorch says {answer}.").format(
+                answer=question.answer_text()), icon=":material/info:")
+            st.markdown(question.working)
+        elif poll.revealed is None:
+            st.info(_("Your answer is in: {answer}. Your teacher reveals the right one to "
+                      "everybody.").format(answer=polls.answer_label(question, mine.given)),
+                    icon=":material/hourglass_top:")
+        else:
+            predict_panel.reveal(question, mine.given, mine.right)
+
+
+def _send(poll: class_store.Poll, actor, given: tuple) -> None:
+    if any(v is None for v in given):
+        st.warning(_("Fill in every box first; nothing was counted."))
+        return
+    try:
+        polls.answer(class_session.store(), actor, poll, given)
+    except ValueError:
+        st.warning(_("Fill in every box first; nothing was counted."))
+        return
+    # counted now, or an earlier answer of this browser (another tab): either way, the stored one
+    st.session_state.setdefault(_MINE, {})[poll.id] = class_session.store().answer_of(
+        poll.id, actor.owner)
+    st.rerun(scope="fragment")

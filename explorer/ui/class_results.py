@@ -1,0 +1,89 @@
+"""The teacher's side of "Ask the class": the button on a predict-first question, then the count
+of answers and their bars, live, with Reveal and Close; also drawn on the room page.
+
+`explorer.classroom.polls` decides and checks (the teacher only asks, reveals, closes); this
+module draws. The results are a small fragment that reruns itself every `RESULTS_EVERY_S`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import predict_first
+from explorer.classroom import class_store, polls, presence
+from explorer.figures import class_poll as figures
+from explorer.i18n import _
+from explorer.training import access
+from explorer.ui import class_session, identity
+
+RESULTS_EVERY_S = 2.0
+
+
+def ask_controls(topic: str, seed: int, question: predict_first.Question) -> None:
+    """Under a predict-first question, for the signed-in teacher: "Ask the class" (optionally
+    as part of the before/after check) and, while it is the class's question, its results."""
+    actor = identity.actor()
+    if not actor.teacher or topic not in polls.topics():
+        return
+    current = class_session.store().live(max_age_s=0).poll
+    if current is not None and (current.topic, current.seed) == (topic, seed):
+        results(current.id, question)
+        return
+    c1, c2 = st.columns([1, 2], vertical_alignment="center")
+    before = c2.checkbox(_("Part of the before/after check"), key=f"class_check_{topic}",
+                         help=_("Ask it again after the lesson from the class page: it shows "
+                                "the class's share of right answers before and after."))
+    if c1.button(_("Ask the class"), key=f"class_ask_{topic}_{seed}", icon=":material/groups:",
+                 type="primary"):
+        try:
+            polls.ask(class_session.store(), actor, topic, seed, class_session.page(),
+                      "before" if before else "")
+        except access.AccessDenied as err:
+            st.error(str(err), icon=":material/lock:")
+            return
+        st.rerun(scope="fragment")  # the question's results replace the button
+
+
+def bars(poll: class_store.Poll, question: predict_first.Question,
+         answers: list[class_store.Answer]) -> None:
+    """The bars of `poll`'s answers (green where right, once revealed)."""
+    tally = polls.tally(answers, lambda given: polls.answer_label(question, given))
+    if not tally:
+        return
+    st.plotly_chart(figures.answer_bars([b.label for b in tally], [b.count for b in tally],
+                                        [b.right for b in tally], poll.revealed is not None),
+                    key=f"class_bars_{poll.id}_{len(answers)}_{poll.revealed is not None}",
+                    config={"displayModeBar": False})
+
+
+@st.fragment(run_every=RESULTS_EVERY_S)
+def results(poll_id: int, question: predict_first.Question) -> None:
+    """The live count and bars of a poll, and the teacher's Reveal and Close."""
+    poll = class_session.store().poll(poll_id)
+    if poll is None:
+        return
+    answers = class_session.store().answers(poll_id)
+    present = presence.room(class_session.store()).count
+    with st.container(border=True, key=f"class_results_{poll_id}"):
+        state = (_("revealed") if poll.revealed is not None else
+                 _("closed") if poll.closed is not None else _("taking answers"))
+        st.markdown(_("**The class's answers:** {n} of {present} students present · {state}")
+                    .format(n=len(answers), present=present, state=state))
+        bars(poll, question, answers)
+        if poll.revealed is not None:
+            right = polls.share(answers)
+            st.success(_("PyTorch says {answer}: {right} of {n} right.").format(
+                answer=question.answer_text(), right=right.right, n=right.answered),
+                icon=":material/check_circle:")
+        c1, c2, _c3 = st.columns([1, 1, 2])
+        actor = identity.actor()
+        if poll.revealed is None and poll.closed is None and c1.button(
+                _("Reveal"), key=f"class_reveal_{poll_id}", icon=":material/visibility:",
+                type="primary"):
+            polls.reveal(class_session.store(), actor, poll)
+            st.rerun(scope="fragment")
+        if poll.closed is None and c2.button(_("Close"),
+                                             key=f"class_close_{poll_id}",
+                                             icon=":material/close:"):
+            polls.close(class_session.store(), actor, poll)
+            st.rerun(scope="fragment")
