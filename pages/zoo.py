@@ -9,8 +9,15 @@ import streamlit as st
 
 from explorer import i18n
 from explorer.i18n import _
-from explorer.models import course_facts, layer_table, state_dicts, zoo
-from explorer.ui import layer_builder, module_lesson_view, predict_panel, pretrained, widgets
+from explorer.models import comparison, course_facts, layer_table, state_dicts, zoo
+from explorer.ui import (
+    layer_builder,
+    module_lesson_view,
+    predict_panel,
+    pretrained,
+    widgets,
+    zoo_compare,
+)
 from explorer.ui import zoo_networks as networks
 
 REAL_WEIGHTS_MB = 60.0  # above this, the save/load lesson would ship hundreds of MB
@@ -34,8 +41,9 @@ def choose_network() -> networks.Network:
     key = c1.selectbox(_("Network"), zoo.list_models(), key="zoo_model", on_change=reset_size,
                        format_func=lambda k: _(zoo.get_spec(k).title))
     variant = c2.radio(_("Configuration"), list(zoo.VARIANTS), key="zoo_variant",
-                       horizontal=True, format_func=lambda v: zoo.VARIANTS[v].label,
-                       on_change=reset_size)
+                       horizontal=True, on_change=reset_size,
+                       format_func=lambda v: zoo.VARIANTS[v].label
+                       + zoo_compare.course_mark(key, v))
     spec = zoo.get_spec(key)
     batchnorm = c3.toggle("BatchNorm", key="zoo_bn", disabled=not spec.supports_batchnorm,
                           help=_("Adds BatchNorm after every conv and hidden Linear. ResNet, "
@@ -68,8 +76,11 @@ def about(net: networks.Network) -> None:
     spec, config = zoo.get_spec(net.key), zoo.VARIANTS[net.variant]
     st.markdown(f"**{_(spec.title)}** · {_(spec.paper)}")
     if config.small:
+        course = zoo.VARIANTS[comparison.course_variant(net.key)]
         st.info(_("**What differs from the paper and why:** {note}.").format(
-            note=_(spec.small_note)), icon=":material/compare_arrows:")
+            note=_(spec.small_note)) + ("" if course.small else " " + _(
+                "The course's {name} is the {config} configuration.").format(
+                name=_(spec.title), config=course.label)), icon=":material/compare_arrows:")
     elif spec.imagenet_from_torchvision:
         st.caption(_("torchvision's own architecture (`weights=None`): the parameter count below "
                      "is torchvision's. Built for {config}.").format(
@@ -120,13 +131,16 @@ def inspect(net: networks.Network, size: int) -> layer_table.LayerTable:
         st.stop()
     for problem in table.problems:
         st.warning(problem, icon=":material/warning:")
-    m1, m2, m3, m4, m5 = st.columns(5)
+    m1, m2, m3 = st.columns(3)  # three to a row: 15,470,264,320 fits whole
     m1.metric(_("Parameters"), f"{table.total_params:,}")
-    m2.metric(_("Trainable"), f"{table.trainable_params:,}")
-    m3.metric(_("Multiply-adds / image"), f"{table.total_macs:,}" if table.ok else "—",
+    m2.metric(_("Multiply-adds / image"), f"{table.total_macs:,}" if table.ok else "—",
               help=_("Counted by torch.utils.flop_counter.FlopCounterMode (FLOPs ÷ 2)."))
-    m4.metric(_("Weights at fp32"), f"{table.weight_mb:,.1f} MB", help=_("parameters × 4 bytes"))
+    m3.metric(_("Weights at fp32"), f"{table.weight_mb:,.1f} MB", help=_("parameters × 4 bytes"))
+    m4, m5, m6 = st.columns(3)
+    m4.metric(_("Trainable"), f"{table.trainable_params:,}")
     m5.metric(_("Output"), "×".join(map(str, table.output_shape)) if table.ok else _("none"))
+    m6.metric(_("Depth (weighted layers)"), comparison.depth(table),
+              help=_("Convs and Linears on the main path, as papers count them."))
     return table
 
 
@@ -136,7 +150,7 @@ def layer_table_tab(table: layer_table.LayerTable, records: list[dict[str, objec
                                             shape="×".join(map(str, table.input_shape))))
     st.dataframe(
         [{_(layer_table.RECORD_COLUMNS.get(k, k)): v for k, v in r.items()} for r in records],
-        hide_index=True, width="stretch", height=420,
+        hide_index=True, width="stretch", height=min(38 + 35 * len(records), 600),
         column_config={
             _("parameters"): st.column_config.NumberColumn(format="localized"),
             _("multiply-adds"): st.column_config.NumberColumn(format="localized"),
@@ -214,9 +228,9 @@ def save_and_load_tab(net: networks.Network, table: layer_table.LayerTable) -> N
 
 
 def tabs(net: networks.Network, size: int, table: layer_table.LayerTable) -> None:
-    tab_table, tab_graph, tab_module, tab_save, tab_facts = st.tabs(
+    tab_table, tab_graph, tab_module, tab_save, tab_facts, tab_compare = st.tabs(
         [_("Layer table"), _("Block diagram"), "nn.Module", _("Save & load"),
-         _("All the course's numbers")],
+         _("All the course's numbers"), _("Compare networks")],
         # ?tab=module: the Home page's roadmap opens the nn.Module lesson directly
         default="nn.Module" if st.query_params.get("tab") == "module" else None,
     )
@@ -233,6 +247,8 @@ def tabs(net: networks.Network, size: int, table: layer_table.LayerTable) -> Non
     with tab_facts, widgets.section("the course's numbers"):
         for fact in course_facts.Fact:
             st.markdown(f"- {course_facts.sentence(fact)}")
+    with tab_compare:
+        zoo_compare.section()
 
 
 # --- the page ---------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
-from explorer.models import course_facts, layer_table
+from explorer.models import course_facts, layer_table, zoo
 
 
 def test_the_courses_facts_are_computed():
@@ -45,3 +46,21 @@ def test_every_fact_has_a_sentence_in_each_language_and_families_pick_theirs():
                                                  course_facts.Fact.DEEP)
     assert course_facts.for_family("alexnet") == () == course_facts.for_family("unknown")
     assert course_facts.computed() is course_facts.computed()
+
+
+def test_networks_compared_at_the_course_size():
+    """LeNet-5 on digits, VGG-16 and ResNet-18 at 224: the numbers the zoo's comparison shows."""
+    from explorer.models import comparison, layer_table
+
+    rows = {}
+    for key in comparison.DEFAULT:
+        variant = comparison.course_variant(key)
+        with torch.device("meta"):
+            model = zoo.build_model(key, variant=variant)
+        table = layer_table.inspect_model(model, zoo.VARIANTS[variant].input_shape)
+        rows[key] = comparison.row(key, table, model)
+    assert [rows[k].variant for k in comparison.DEFAULT] == ["mnist", "imagenet", "imagenet"]
+    assert rows["vgg16"].params == 138_357_544 and rows["resnet18"].params == 11_689_512
+    assert [rows[k].depth for k in comparison.DEFAULT] == [5, 16, 18]
+    assert rows["resnet18"].receptive_field == 435 and rows["vgg16"].receptive_field == 212
+    assert rows["vgg16"].published_params == "138M"

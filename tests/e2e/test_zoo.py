@@ -112,3 +112,23 @@ def test_resnet_diagram_draws_every_residual_block(app):
     assert "8 residual blocks." in app.text()
     app.screenshot("zoo_resnet18_blocks")
     app.assert_healthy()
+
+
+def test_compare_networks_at_the_course_size(app):
+    """LeNet-5, VGG-16 and ResNet-18 side by side at the course's configuration: VGG-16's
+    138,357,544 and ResNet-18's 11,689,512 parameters, each beside its paper's figure; the
+    course's configuration is marked, and the long multiply-adds metric is shown whole."""
+    app.open("zoo", query="zoo_model=vgg16&zoo_variant=imagenet")
+    assert "imagenet · 3×224×224 · 1000 classes · the course's" in app.text()
+    metric = app.page.locator("[data-testid='stMetric']").filter(has_text="Multiply-adds")
+    expect(metric.locator("[data-testid='stMetricValue']")).to_have_text("15,470,264,320")
+    value = metric.locator("[data-testid='stMetricValue'] div").first
+    assert value.evaluate("e => e.scrollWidth <= e.clientWidth"), "the number is cut off"
+    app.page.get_by_role("tab", name="Compare networks").click()
+    table = app.page.locator("[data-testid='stTable']")
+    expect(table).to_contain_text("138,357,544 · paper: 138M")
+    expect(table).to_contain_text("11,689,512 · paper: not given")
+    expect(table).to_contain_text("61,706 · paper: 60K")
+    expect(table).to_contain_text("435×435 px")
+    app.screenshot("zoo_compare")
+    app.assert_healthy()
