@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from explorer import images
+from explorer import images, kernels
 
 PAGE = "pages/convolution.py"
 
@@ -28,6 +28,14 @@ def test_defaults_render_and_the_inspector_agrees(open_page):
     assert not at.exception
     _agree(at)
     assert "Output so far" in at.text[0].value
+
+
+def test_every_preset_draws_and_the_inspector_agrees(open_page):
+    at = open_page(PAGE)
+    for name in kernels.PRESETS:
+        at.selectbox(key="convolution_preset").set_value(name).run()
+        assert not at.exception, name
+        _agree(at)
 
 
 def test_sobel_flip_shows_the_difference_and_the_code_twin(open_page):
