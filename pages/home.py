@@ -23,19 +23,29 @@ st.info(
 
 st.subheader(_("Lesson roadmap: the course, chapter by chapter"), anchor="roadmap")
 with widgets.section("lesson roadmap"):
+    keys = [p.key for p in lesson_plan.PATHS]
+    widgets.url_state("path", "full", choices=keys)
+    chosen = lesson_plan.lesson_path(st.radio(
+        _("Lesson path"), keys, key="path", horizontal=True,
+        format_func=lambda k: _(lesson_plan.lesson_path(k).title)))
+    widgets.sync_url("path")
     st.markdown(
         _("Follow the course's chapters in order. Each stop opens the page (or the section) "
           "that teaches the chapter and says what to do there; the minutes are a suggestion, "
-          "**{total} minutes** in all.").format(total=lesson_plan.total_minutes())
+          "**{total} minutes** in all.").format(total=chosen.minutes)
     )
-    for number, stop in enumerate(lesson_plan.ROADMAP, start=1):
+    for number, (stop, stop_minutes) in enumerate(chosen.stops, start=1):
         with st.container(border=True):
             link, task, minutes = st.columns([2, 6, 1], vertical_alignment="center")
             label = _("{number}. {chapter}").format(number=number, chapter=_(stop.chapter))
             link.page_link((REPO_ROOT / stop.script).as_posix(), label=label,
                            query_params=stop.query or None)
             task.markdown(_(stop.task))
-            minutes.markdown(_("≈ {minutes} min").format(minutes=stop.minutes))
+            minutes.markdown(_("≈ {minutes} min").format(minutes=stop_minutes))
+    kept = {stop.chapter for stop, _minutes in chosen.stops}
+    if left_out := [_(s.chapter) for s in lesson_plan.ROADMAP if s.chapter not in kept]:
+        st.caption(_("Left for homework in this lesson: {chapters}.").format(
+            chapters=", ".join(left_out)))
 
 st.subheader(_("Lessons"))
 with widgets.section("lesson cards"):
