@@ -2,7 +2,8 @@
 
 The Home page draws this list; each stop names a page script and, for a section inside a page,
 the query parameters that open it (`?tab=module` on Model zoo opens the nn.Module tab,
-`?open=augmentation` on Training opens the augmentation preview).
+`?open=augmentation` on Training opens the augmentation preview). `PATHS` offers it as a
+45-minute, a 90-minute and the full lesson: which stops each keeps, and for how long.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class Stop:
 ROADMAP: tuple[Stop, ...] = (
     Stop(N_("Convolution"), "pages/convolution.py",
          N_("Try the preset kernels on a photo, then open the pixel inspector and check one "
-            "output pixel's nine products and their sum by hand; finish with the moving window."),
+            "output pixel's products (one per kernel weight) and their sum by hand; finish "
+            "with the moving window."),
          15),
     Stop(N_("Convolutional layers"), "pages/conv_arithmetic.py",
          N_("Predict the output size for a stride, padding and dilation, then let "
@@ -62,3 +64,40 @@ ROADMAP: tuple[Stop, ...] = (
 def total_minutes(stops: tuple[Stop, ...] = ROADMAP) -> int:
     """The whole path's suggested length."""
     return sum(stop.minutes for stop in stops)
+
+
+@dataclass(frozen=True)
+class LessonPath:
+    """A lesson of a given length: some of the roadmap's stops, each with its minutes."""
+
+    key: str  # for the address bar
+    title: str  # translated where shown
+    stops: tuple[tuple[Stop, int], ...]
+
+    @property
+    def minutes(self) -> int:
+        return sum(minutes for _stop, minutes in self.stops)
+
+
+def _path(key: str, title: str, minutes: dict[str, int]) -> LessonPath:
+    """The roadmap's stops named in `minutes` (by chapter), in the roadmap's order."""
+    return LessonPath(key, title, tuple((stop, minutes[stop.chapter]) for stop in ROADMAP
+                                        if stop.chapter in minutes))
+
+
+#: The roadmap at three lengths; a stop left out of a shorter lesson is homework.
+PATHS: tuple[LessonPath, ...] = (
+    _path("45", N_("45 minutes: convolution to ResNet"),
+          {"Convolution": 10, "Convolutional layers": 10, "Pooling and upsampling": 5,
+           "Classic networks": 10, "ResNet": 10}),
+    _path("90", N_("90 minutes: the whole course, shorter"),
+          {"Convolution": 15, "Convolutional layers": 15, "Pooling and upsampling": 10,
+           "Batch normalisation": 10, "Classic networks": 15, "ResNet": 10, "nn.Module": 5,
+           "Data augmentation": 10}),
+    LessonPath("full", N_("The full path"), tuple((stop, stop.minutes) for stop in ROADMAP)),
+)
+
+
+def lesson_path(key: str) -> LessonPath:
+    """The path of `key` ("45", "90", "full"); the full path for any other key."""
+    return next((p for p in PATHS if p.key == key), PATHS[-1])
