@@ -32,7 +32,10 @@ SOBEL_X = kernels.PRESETS["Sobel x 3x3"].tensor()
 # --- tensors in and out ----------------------------------------------------------------------
 
 
-def grey_tensor(image: Image.Image, max_side: int = 256) -> torch.Tensor:
+MAX_SIDE = 256  # the page works on a copy of the photo at most this long
+
+
+def grey_tensor(image: Image.Image, max_side: int = MAX_SIDE) -> torch.Tensor:
     """The photo as a [1, 1, H, W] float tensor in 0..1, at most `max_side` on its long side."""
     img = image.convert("L")
     if max(img.size) > max_side:

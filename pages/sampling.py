@@ -224,8 +224,15 @@ widgets.page_header(
 photo = widgets.image_input("L")
 predict_panel.panel("pooling", what=_("the shape PyTorch returns"))
 photo_key, grey = grey_photo.grey(photo)
+if grey.shape[-1] < photo.image.width:  # every lesson below runs on the smaller copy
+    st.info(_("Your {w}×{h} photo is worked on at {gw}×{gh} (its longer side at most {side} px, "
+              "so every picture below stays quick): the shapes below are that copy's.").format(
+        w=photo.image.width, h=photo.image.height, gw=grey.shape[-1], gh=grey.shape[-2],
+        side=sampling.MAX_SIDE), icon=":material/photo_size_select_large:")
 url_state()
 st.header(_("Max and average pooling"))
+st.caption(_("Pooling and strided convolutions are **downsampling**: they make a feature map "
+             "smaller; upsampling makes it larger again."))
 pooling(grey)
 four_by_four()
 st.header(_("Strided convolution vs pooling"))
