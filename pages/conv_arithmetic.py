@@ -206,20 +206,23 @@ def grid_picture(layer: ca.Layer, shape: tuple[int, ...] | None) -> None:
     st.caption(legend.format(oi=oi, oj=oj, ii=ii, ij=ij))
     h_axis = layer.axes()[0]
     if kind != "transposed":
+        dropped = ca.dropped(kind, h_axis)  # indices ≥ the input's height are padding rows
         st.markdown(_(
             "Along the height the window reaches **{reach}** cells and the padded input has "
-            "**{padded}**; stepping by **{stride}** it fits **{fits}** times. Rows dropped by the "
-            "floor: **{dropped}**; rows never read: **{skipped}**.").format(
+            "**{padded}**; stepping by **{stride}** it fits **{fits}** times. Image rows dropped "
+            "by the floor: **{dropped}**; padding rows after the image left unread: "
+            "**{padding}**; rows never read: **{skipped}**.").format(
             reach=h_axis.reach, padded=h_axis.padded, stride=h_axis.stride, fits=out_h,
-            dropped=ca.dropped(kind, h_axis) or _("none"),
+            dropped=[r for r in dropped if r < h_in] or _("none"),
+            padding=sum(r >= h_in for r in dropped),
             skipped=ca.skipped(kind, h_axis) or _("none")))
 
 
 def shapes_with_many_kernels(layer: ca.Layer, check: ca.LiveCheck) -> None:
+    if not check.torch_shape:  # broken settings: the error above says why; no empty heading
+        return
     st.subheader(_("Shapes with many kernels"))
     with widgets.section("shapes with many kernels"):
-        if not check.torch_shape:
-            return
         rows = ca.shape_rows(layer, check)
         st.table({_("tensor"): [r[0] for r in rows], _("shape"): [r[1] for r in rows],
                   _("now"): [str(r[2]) for r in rows]})

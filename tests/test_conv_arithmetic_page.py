@@ -41,3 +41,17 @@ def test_transposed_matches_the_formula(open_page):
                    ca_kh=4, ca_sh=2, ca_ph=1)
     assert _metric(at, "H_out") == str((7 - 1) * 2 - 2 * 1 + (4 - 1) + 1)
     assert "nn.ConvTranspose2d(1, 1, kernel_size=4, stride=2, padding=1)" in at.code[-1].value
+
+
+def test_a_padding_row_left_over_is_not_called_an_image_row(open_page):
+    """28 rows, 3×3, stride 2, padding 1: the floor leaves the padding row after the image
+    unread, and no image row; the page says which is which."""
+    at = open_page("pages/conv_arithmetic.py", ca_sh=2, ca_ph=1)
+    text = " ".join(m.value for m in at.markdown)
+    assert "Image rows dropped by the floor: **none**; padding rows after the image left " \
+           "unread: **1**" in text
+
+
+def test_broken_settings_leave_no_empty_heading(open_page):
+    at = open_page("pages/conv_arithmetic.py", ca_h=2, ca_kh=7)
+    assert at.error and "Shapes with many kernels" not in [s.value for s in at.subheader]
