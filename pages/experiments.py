@@ -46,12 +46,17 @@ def _default_group(key: str, listed: list[pairing.Group]) -> int:
     return next((i for i, g in enumerate(listed) if _mine(g)), 0)
 
 
-def design(experiment: designs.Experiment, arms: tuple[designs.Arm, ...]) -> None:
-    """The claim, what differs, what is held equal, and when the claim counts as holding."""
+def design(experiment: designs.Experiment, arms: tuple[designs.Arm, ...],
+           quick: bool = False) -> None:
+    """The claim, what differs, what is held equal (and, at the quick check's size, what
+    changes of it), and when the claim counts as holding."""
     st.markdown(f"> {designs.text(experiment.claim)}\n>\n> "
                 + _("— the course, {source}").format(source=designs.text(experiment.source)))
     lines = [_("**What differs**: {text}.").format(text=designs.text(experiment.varied)),
-             _("**Held equal**: {text}.").format(text=designs.text(experiment.held)),
+             _("**Held equal**: {text}.").format(text=designs.text(experiment.held))
+             + (" " + _("At the quick check's size every run trains instead for 1 epoch on "
+                        "{n} images and is tested on {n}: the sizes above are the full "
+                        "experiment's.").format(n=designs.QUICK_IMAGES) if quick else ""),
              _("**The claim counts as holding when** {text}.").format(
                  text=designs.text(experiment.rule))]
     if arms:
@@ -140,7 +145,7 @@ def results(experiment: designs.Experiment, experiment_id: str) -> None:
 @widgets.guarded("experiment")
 def trained_card(experiment: designs.Experiment, size: designs.Size,
                  listed: list[pairing.Group]) -> None:
-    design(experiment, experiment.sized(size))
+    design(experiment, experiment.sized(size), quick=size == "quick")
     run_button(experiment, size)
     if not listed:
         st.caption(_("No runs of this experiment yet."))

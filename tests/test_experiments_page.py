@@ -44,3 +44,11 @@ def test_a_students_experiments_are_not_shown_to_another(open_page, tmp_path, mo
     assert not at.exception
     assert not [s for s in at.selectbox if s.key == "exp_pick_activation"]
     assert any("No runs of this experiment yet" in c.value for c in at.caption)
+
+
+def test_the_quick_check_says_what_it_changes_of_the_held_equal(open_page):
+    at = open_page("pages/experiments.py")
+    assert not any("At the quick check's size" in m.value for m in at.markdown)
+    at.radio(key="exp_size").set_value("quick").run()
+    assert any("every run trains instead for 1 epoch on 256 images" in m.value
+               for m in at.markdown)
