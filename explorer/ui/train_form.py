@@ -199,13 +199,15 @@ def optimiser() -> dict:
     widgets.offered("training_optimizer", OPTIMIZERS)
     st.session_state.setdefault("training_optimizer", TrainConfig.default("optimizer"))
     st.session_state.setdefault("training_lr", OPTIMISER_LR[TrainConfig.default("optimizer")])
+    # the default through the session, not index=: a preset also sets it through the session
+    # (Streamlit warned of a widget "created with a default value" and set in Session State)
+    st.session_state.setdefault("training_schedule", TrainConfig.default("schedule"))
     o1, o2, o3, o4 = st.columns([1, 1.5, 1, 1])  # room for a long rate and "Press Enter"
     optimizer = o1.selectbox(_("Optimiser"), OPTIMIZERS, key="training_optimizer",
                              format_func=OPTIMISER_NAMES.get, on_change=_on_optimiser_change)
     lr = _number(_("Learning rate"), "lr", "training_lr", value=None, format="%.4g",
                  help=_("Peak rate for one-cycle. Try 10 to watch a run diverge."), where=o2)
     schedule = o3.selectbox(_("Schedule"), SCHEDULES, key="training_schedule",
-                            index=SCHEDULES.index(TrainConfig.default("schedule")),
                             format_func=lambda s: _(SCHEDULE_NAMES[s]))
     weight_decay = _number(_("Weight decay"), "weight_decay", "training_wd", format="%.4g",
                            where=o4)
