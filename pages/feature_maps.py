@@ -213,7 +213,9 @@ def prediction_and_grad_cam(done: Analysed, net: Network) -> None:
                  hide_index=True, column_config={probability: st.column_config.ProgressColumn(
                      probability, min_value=0.0, max_value=1.0, format="percent")})
     if net.weights == network_choice.WEIGHTS[0]:
-        t1.caption(_("Random weights: the prediction is noise until the network is trained."))
+        t1.caption(_("Random weights: the prediction is noise until the network is trained.")
+                   + " " + _("A random network gives nearly the same top 5 to every image: "
+                             "try another photo and see."))
     if not capture.names(spatial_only=True):
         t2.info(_("Grad-CAM needs a layer with feature maps; this network has none."))
         return
