@@ -35,7 +35,7 @@ widgets.page_header(
       "arithmetic of any pixel and step through the course's moving-window animation."),
 )
 photo = widgets.image_input()
-PIXEL.seed(*photo.image.size)
+PIXEL.seed(*photo.image.size, photo=photo.name)
 predict_panel.panel("convolution", lambda seed: kernel_cache.question(seed, photo),
                     what=_("which kernel it was"))
 

@@ -119,3 +119,14 @@ def test_a_preset_fills_the_grid_and_a_resize_makes_it_custom(open_page):
     assert at.session_state["convolution_cells"] == [["16", "24", "16"], ["24", "36", "24"],
                                                      ["16", "24", "16"]]
     _agree(at)
+
+
+def test_a_new_photo_starts_the_inspector_at_its_centre(open_page):
+    """The inspected pixel near one photo's corner does not end up pressed into the next
+    photo's corner: a new photo starts at its own centre."""
+    at = open_page("pages/convolution.py", convolution_x=500, convolution_y=500)
+    assert at.number_input(key="convolution_x").value == 500
+    at.sidebar.selectbox(key="shared_image_select").set_value("Chelsea").run()  # 451×300
+    assert not at.exception
+    assert (at.number_input(key="convolution_x").value,
+            at.number_input(key="convolution_y").value) == (225, 150)

@@ -23,11 +23,15 @@ def test_outline_window_keeps_the_image_and_draws_red():
 def test_photo_jpeg_downscales_a_large_photo_and_keeps_a_small_one():
     big = Image.open(io.BytesIO(figures.photo_jpeg(np.zeros((900, 1200, 3), np.uint8),
                                                    (450, 600, 3))))
-    assert big.format == "JPEG" and big.size == (figures.SHOWN_MAX_SIDE, 540)
+    assert big.format == "JPEG" and big.size == (figures.SHOWN_MAX_SIDE + 2, 540 + 2)  # frame
     red = np.asarray(big)[..., 0]
     assert red.max() > 200  # the window's red square survives the downscale
     small = Image.open(io.BytesIO(figures.photo_jpeg(np.zeros((40, 60), np.uint8))))
-    assert small.size == (60, 40) and np.asarray(small).max() < 10  # no square asked for
+    # enlarged ×6 (to half the shown size), pixels as sharp blocks, in a 1-pixel grey frame
+    assert small.size == (6 * 60 + 2, 6 * 40 + 2)
+    inside = np.asarray(small)[1:-1, 1:-1]
+    assert inside.max() < 10, "no square asked for"
+    assert 150 < np.asarray(small)[0, 0].mean() < 190
 
 
 def test_output_histogram_figure_draws_the_counts_and_the_screen_range():

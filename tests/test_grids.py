@@ -61,3 +61,14 @@ def test_number_heatmap_writes_each_value_on_its_axes():
     trace = grids.number_heatmap(torch.tensor([[1.0, 2.5]]), "x2", "y2", "Oranges", ".1f")
     go.Figure({"data": [trace], "layout": {"xaxis2": {}, "yaxis2": {}}})
     assert trace["text"] == [["1.0", "2.5"]] and trace["xaxis"] == "x2"
+
+
+def test_a_crop_is_labelled_in_the_image_coordinates():
+    """The pixel inspector's neighbourhood: a crop whose (0, 0) is pixel (120, 37) of the
+    photo counts its axes and hover from there."""
+    from explorer.figures import grids as g
+
+    fig = g.number_grid_figure(np.zeros((5, 6)), origin=(120, 37), clickable=True).to_dict()
+    assert list(fig["layout"]["xaxis"]["ticktext"]) == ["38", "40", "42"]
+    assert list(fig["layout"]["yaxis"]["ticktext"]) == ["120", "122", "124"]
+    assert fig["data"][0]["customdata"][0][0] == "row 120, col 37"

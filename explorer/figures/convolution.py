@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from explorer.figures.grids import HIGHLIGHT
 from explorer.i18n import _
@@ -41,12 +41,18 @@ def outline_window(image: Image.Image, row: int, col: int, size: int) -> Image.I
 def photo_jpeg(pixels: np.ndarray, window: tuple[int, int, int] | None = None,
                max_side: int = SHOWN_MAX_SIDE) -> bytes:
     """`pixels` as JPEG bytes at most `max_side` px on a side, with the k x k window
-    (row, col, k) outlined when given."""
+    (row, col, k) outlined when given, in a thin grey frame (an all-white output on a white
+    page would look missing). A small image is enlarged by a whole factor, each pixel a sharp
+    block: the browser would blur it, and its pixel grid is the lesson."""
     marked = to_image(pixels).convert("RGB")
     if window is not None:
         marked = outline_window(marked, *window)
     if max(marked.size) > max_side:
         marked.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    elif (factor := (max_side // 2) // max(marked.size)) > 1:
+        marked = marked.resize((marked.width * factor, marked.height * factor),
+                               Image.Resampling.NEAREST)
+    marked = ImageOps.expand(marked, border=1, fill=(170, 170, 170))
     out = io.BytesIO()
     marked.save(out, format="JPEG", quality=90)
     return out.getvalue()

@@ -47,6 +47,7 @@ def number_grid_figure(
     font_size: int = 13,
     clickable: bool = False,
     show_indices: bool = True,
+    origin: tuple[int, int] = (0, 0),
 ) -> go.Figure:
     """A heatmap of `values` (2-D; NaN cells stay blank) with each cell's number written in it.
 
@@ -56,6 +57,8 @@ def number_grid_figure(
     colorscale: default grey for non-negative grids, red-blue centred on 0 for signed ones.
     clickable: add an invisible marker on every cell so a click selects it (heatmaps
     themselves do not report selections).
+    origin: the (row, col) that cell (0, 0) is in a larger image: the axes and the hover
+    count from there, so a crop of a photo is labelled in the photo's coordinates.
     """
     z = _array(values)
     rows, cols = z.shape
@@ -78,6 +81,11 @@ def number_grid_figure(
                                                                if finite.size else None)),
         "hovertemplate": "row %{y}, col %{x}: %{text}<extra></extra>",
     }
+    top, left = origin
+    if origin != (0, 0):
+        heat["customdata"] = [[f"row {top + r}, col {left + c}" for c in range(cols)]
+                              for r in range(rows)]
+        heat["hovertemplate"] = "%{customdata}: %{text}<extra></extra>"
     traces = [heat]
     if clickable:
         grid_r, grid_c = np.mgrid[0:rows, 0:cols]
@@ -87,6 +95,11 @@ def number_grid_figure(
             "marker": {"size": cell_px * 0.9, "symbol": "square", "color": "rgba(0,0,0,0)"},
             "hovertemplate": "row %{y}, col %{x}: click to inspect<extra></extra>",
         })
+        if origin != (0, 0):
+            traces[-1]["customdata"] = [f"row {top + r}, col {left + c}"
+                                        for r, c in zip(grid_r.ravel(), grid_c.ravel(),
+                                                        strict=True)]
+            traces[-1]["hovertemplate"] = "%{customdata}: click to inspect<extra></extra>"
     shapes = [
         {"type": "rect", "x0": c - 0.5, "x1": c + w - 0.5, "y0": r - 0.5, "y1": r + h - 0.5,
          "line": {"color": HIGHLIGHT, "width": 3}}
@@ -108,6 +121,11 @@ def number_grid_figure(
         "xaxis": {**axis, "side": "top", "range": [-0.5, cols - 0.5]},
         "yaxis": {**axis, "autorange": False, "range": [rows - 0.5, -0.5], "scaleanchor": "x"},
     }
+    if origin != (0, 0):  # every other index, so three-digit labels do not collide
+        for name, n, start in (("xaxis", cols, left), ("yaxis", rows, top)):
+            shown = [i for i in range(n) if (start + i) % 2 == 0]
+            layout[name] |= {"tickmode": "array", "tickvals": shown,
+                             "ticktext": [str(start + i) for i in shown]}
     if title:
         layout["title"] = {"text": title, "font": {"size": 14}}
     # One Figure(dict) call validates everything at once: several times faster than

@@ -23,8 +23,15 @@ class PixelChoice:
 
     prefix: str
 
-    def seed(self, width: int, height: int) -> None:
-        """The pixel a shared link names, else the centre of a `width` x `height` photo."""
+    def seed(self, width: int, height: int, photo: str = "") -> None:
+        """The pixel a shared link names, else the centre of a `width` x `height` photo; a
+        new photo (`photo` names it) starts at its centre, not at the old photo's pixel
+        pressed into a corner of it."""
+        shown = (photo, width, height)
+        if st.session_state.get(f"{self.prefix}_photo", shown) != shown:
+            st.session_state[f"{self.prefix}_x"], st.session_state[f"{self.prefix}_y"] = (
+                width // 2, height // 2)
+        st.session_state[f"{self.prefix}_photo"] = shown
         widgets.url_state(f"{self.prefix}_x", width // 2, bounds=(0, width - 1))
         widgets.url_state(f"{self.prefix}_y", height // 2, bounds=(0, height - 1))
         widgets.url_state(f"{self.prefix}_channel", kernels.CHANNELS[0],
@@ -57,7 +64,8 @@ class PixelChoice:
         outlined); a click on a cell chooses that pixel."""
         st.session_state[f"{self.prefix}_view"] = view
         number_grids.picker(view.pixels, f"{self.prefix}_picker", self._picked, cell_px,
-                            highlight=(view.centre,), boxes=(view.window,), **figure_args)
+                            highlight=(view.centre,), boxes=(view.window,),
+                            origin=(view.top, view.left), **figure_args)
 
     def _picked(self) -> None:
         if (cell := number_grids.clicked(f"{self.prefix}_picker")) is not None:
