@@ -46,11 +46,13 @@ def history_charts(lab: bn.BatchNormLab) -> None:
     shown = st.multiselect(_("Channels to plot"), list(range(channels)),
                            default=list(range(min(4, channels))), key="bn_plot_channels")
     series = {name: lab.series(name) for pair in figures.STATS for name in pair}
-    st.plotly_chart(figures.history_figure([r.step for r in lab.history], series, shown),
+    st.plotly_chart(figures.history_figure([r.step for r in lab.history], series, shown,
+                                           [r.training for r in lab.history]),
                     key="bn_history")
     st.caption(_("Solid: the layer's buffers after each step. Dashed: the data's true value: "
                  "the repeated batch's mean and unbiased variance, or, with a new batch each "
-                 "step, the distribution's shift and scale²."))
+                 "step, the distribution's shift and scale².") + " " + _(
+        "Grey: the steps taken in eval mode, where the buffers stay put."))
     last = lab.history[-1]
     st.plotly_chart(figures.channels_figure(
         {name: getattr(last, name).numpy() for name, _target in figures.STATS},

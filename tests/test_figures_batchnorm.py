@@ -70,3 +70,14 @@ def test_maps_figure_tiles_the_batch_before_and_after():
     z = spec["data"][0]["z"]
     assert len(z) == c * (h + 2) - 2 and len(z[0]) == n * (w + 2) - 2
     assert list(spec["layout"]["yaxis"]["ticktext"]) == list(result.names)
+
+
+def test_history_marks_the_eval_steps_and_draws_one_steps_true_value():
+    series = {name: np.ones((5, 2)) for pair in figures.STATS for name in pair}
+    fig = figures.history_figure([0, 1, 2, 3, 4], series, [0],
+                                 [True, True, False, False, True]).to_dict()
+    rects = [s for s in fig["layout"]["shapes"] if s["type"] == "rect"]
+    assert [(r["x0"], r["x1"]) for r in rects] == [(1.5, 3.5)] * 2  # both charts
+    assert sum(a["text"] == "eval()" for a in fig["layout"]["annotations"]) == 2
+    dashed = [t for t in fig["data"] if t.get("line", {}).get("dash") == "dash"]
+    assert all("markers" in t["mode"] for t in dashed), "a single step shows as a mark"

@@ -45,11 +45,25 @@ def _axes(i: int) -> dict[str, str]:
     return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
 
 
-def history_figure(steps: list[int], series: dict[str, np.ndarray], channels: list[int]
-                   ) -> go.Figure:
+def _eval_spans(steps: list[int], training: list[bool]) -> list[tuple[int, int]]:
+    """(first, last) step of each run of eval-mode steps."""
+    spans: list[tuple[int, int]] = []
+    for step, train in zip(steps, training, strict=True):
+        if train:
+            continue
+        if spans and spans[-1][1] == steps[steps.index(step) - 1]:
+            spans[-1] = (spans[-1][0], step)
+        else:
+            spans.append((step, step))
+    return spans
+
+
+def history_figure(steps: list[int], series: dict[str, np.ndarray], channels: list[int],
+                   training: list[bool] | None = None) -> go.Figure:
     """running_mean and running_var of `channels` per step (solid) against the data's (dashed).
 
-    `series` maps running_mean, running_var, target_mean and target_var to [steps, C] arrays.
+    `series` maps running_mean, running_var, target_mean and target_var to [steps, C] arrays;
+    `training`, each step's mode: the steps taken in eval mode are shaded and labelled.
     """
     layout = _layout(2, ("running_mean", "running_var"), horizontal_spacing=0.08)
     data = []
@@ -61,8 +75,21 @@ def history_figure(steps: list[int], series: dict[str, np.ndarray], channels: li
                          "showlegend": col == 1, "line": {"color": color}, **_axes(col)})
             data.append({"type": "scatter", "x": steps, "y": series[target][:, c].tolist(),
                          "name": _("data, channel {c}").format(c=c), "legendgroup": str(c),
-                         "showlegend": False, **_axes(col),
+                         "showlegend": False, **_axes(col), "connectgaps": True,
+                         "mode": "lines+markers",  # one step's value is a mark, not a dot
+                         "marker": {"size": 6, "symbol": "line-ew-open", "color": color},
                          "line": {"color": color, "dash": "dash", "width": 1.5}})
+    shapes, notes = [], []
+    for first, last in _eval_spans(steps, training or [True] * len(steps)):
+        for col in (1, 2):
+            x, y = _axes(col)["xaxis"], _axes(col)["yaxis"]
+            shapes.append({"type": "rect", "xref": x, "yref": f"{y} domain", "x0": first - 0.5,
+                           "x1": last + 0.5, "y0": 0, "y1": 1, "line": {"width": 0},
+                           "fillcolor": "rgba(120, 120, 120, 0.15)", "layer": "below"})
+            notes.append({"xref": x, "yref": f"{y} domain", "x": first - 0.5, "y": 1,
+                          "xanchor": "left", "yanchor": "top", "showarrow": False,
+                          "text": _("eval()"), "font": {"size": 11, "color": "#555555"}})
+    layout.update(shapes=shapes, annotations=[*layout.get("annotations", ()), *notes])
     for axis in ("xaxis", "xaxis2"):
         layout[axis]["title"] = {"text": _("step")}
     layout.update(height=380, margin={"t": 40, "b": 40, "l": 40, "r": 10},
