@@ -9,7 +9,7 @@ from explorer.ui import class_banner, identity, language, navigation, widgets
 
 st.set_page_config(
     page_title="CNN Explorer", page_icon=":material/grid_view:", layout="wide",
-    initial_sidebar_state="expanded",
+    initial_sidebar_state="auto",  # open on a laptop, closed over a phone's page
 )
 
 
