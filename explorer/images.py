@@ -87,7 +87,10 @@ def load_image(
             notes: list[str] = []
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)
-                notes.append(_("animated image: showing frame 1 of {n}").format(n=img.n_frames))
+                note = (  # a TIFF's frames are pages, not an animation
+                    _("a {n}-page TIFF: showing page 1 (every lesson takes one image)")
+                    if img.format == "TIFF" else _("animated image: showing frame 1 of {n}"))
+                notes.append(note.format(n=img.n_frames))
             if img.format == "JPEG":
                 # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: a 24 MP photo loads in a blink.
                 img.draft(img.mode, (max_side, max_side))

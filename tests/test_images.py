@@ -128,3 +128,11 @@ def test_samples_all_load_in_both_modes():
     for path in samples.values():
         assert images.load_path(path).image.mode == "RGB"
         assert images.load_path(path, mode="L").image.mode == "L"
+
+
+def test_a_two_page_tiff_is_called_pages_not_an_animation():
+    pages = [Image.new("RGB", (8, 8), c) for c in [(255, 0, 0), (0, 0, 255)]]
+    loaded = load_image(encode(pages[0], "TIFF", save_all=True, append_images=pages[1:]),
+                        "scan.tif")
+    assert np.asarray(loaded.image)[0, 0].tolist() == [255, 0, 0]
+    assert loaded.notes == ("a 2-page TIFF: showing page 1 (every lesson takes one image)",)
