@@ -420,6 +420,13 @@ def formula_latex(kind: Kind, axis: Axis, colors: dict[str, str] | None = None,
     return sym, num
 
 
+def on_two_lines(num: str) -> str:
+    """`formula_latex`'s worked numbers broken before the rounded value, as an aligned pair of
+    lines: on one, a phone's 390 px cut it off at the right."""
+    head, split, result = num.partition(r" + 1 = ")
+    return rf"\begin{{aligned}}&{head} + 1 \\ &= {result}\end{{aligned}}" if split else num
+
+
 # --- reverse solver and the slide's error case ---------------------------------------------
 
 

@@ -149,7 +149,7 @@ def gamma_and_beta(lab: bn.BatchNormLab, out: torch.Tensor | None, channel: int)
                      "train mode these follow β and |γ|.").format(c=channel, mean=mean, std=std))
 
     st.subheader(_("Inside the layer: `vars(layer)`"))
-    st.code(bn.layer_vars(lab.layer, preview=6), language="python")
+    st.code(bn.layer_vars(lab.layer, preview=6), language="python", wrap_lines=True)
 
 
 @widgets.guarded("train vs eval")

@@ -131,8 +131,8 @@ def formula(layer: ca.Layer) -> None:
     """The output-size formula per dimension, in symbols and with the numbers."""
     legend = _("Colours tie the terms to the picture: <span style='color:{pad_colour}'>■ "
                "padding</span>, <span style='color:{window_colour}'>■ the window's reach "
-               "d·(k−1)+1</span>.").format(pad_colour=figures.COLORS["padding"],
-                                           window_colour=figures.COLORS["window"])
+               "d·(k−1)+1</span>.").format(pad_colour=figures.TEXT_COLORS["padding"],
+                                           window_colour=figures.TEXT_COLORS["window"])
     if layer.kind == "transposed":
         st.subheader(_("The transposed formula"))
         intro = _("A transposed convolution runs a convolution's arithmetic backwards: every "
@@ -147,12 +147,12 @@ def formula(layer: ca.Layer) -> None:
                   "would hang off the padded input is simply not computed, and the cells only it "
                   "would have read are dropped (red in the grid).")
     st.markdown(intro + " " + legend, unsafe_allow_html=True)
-    colors = {"padding": "#8c8c8c", "window": figures.COLORS["window"]}
+    colors = figures.TEXT_COLORS  # the legend's hues, readable as text
     for symbol, axis in zip(("H", "W"), layer.axes(), strict=True):
         sym, num = ca.formula_latex(layer.kind, axis, colors, symbol)
         in_symbols, with_numbers = st.columns([1, 1])
         in_symbols.latex(sym)
-        with_numbers.latex(num)
+        with_numbers.latex(ca.on_two_lines(num))
 
 
 def live_check(layer: ca.Layer, check: ca.LiveCheck) -> None:

@@ -181,7 +181,7 @@ def photo_lesson() -> None:
     st.caption(_("These lines reproduce the output image above exactly; copy them with the "
                  "button in the corner."))
     st.code(kernels.code_twin(photo.name, kernel, on_photo.colour, on_photo.padding, normalise,
-                              flip, display), language="python")
+                              flip, display), language="python", wrap_lines=True)
 
 
 # --- the moving window --------------------------------------------------------------------
@@ -264,7 +264,7 @@ def several_kernels(inputs: torch.Tensor) -> None:
     except KernelError as err:
         st.error(str(err))
         return
-    st.code(moving_window.several_kernels_code(inputs, bank), language="python")
+    st.code(moving_window.several_kernels_code(inputs, bank), language="python", wrap_lines=True)
     for start in range(0, len(names), 3):
         for column, name, kern, fmap in zip(st.columns(3), names[start : start + 3],
                                             bank[start : start + 3], maps[start : start + 3],

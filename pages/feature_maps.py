@@ -116,10 +116,11 @@ def layer_maps(done: Analysed, strip_convs: tuple[str, ...], cmap: str) -> None:
                            format_func=_) == RANGES[0]
     grid, order = pictures.layer_grid(done.key, layer, sort, cmap, per_channel, done.capture)
     left, right = st.columns([3, 2])
-    left.image(grid, caption=_("{layer}: all {n} channels, {h}×{w} each, in the order "
-                               "“{order}”").format(layer=layer, n=maps.shape[0], h=maps.shape[1],
-                                                   w=maps.shape[2], order=_(sort_name)),
-               width="stretch", output_format="JPEG")
+    widgets.image(left, grid, caption=_("{layer}: all {n} channels, {h}×{w} each, in the order "
+                                        "“{order}”").format(
+                      layer=layer, n=maps.shape[0], h=maps.shape[1], w=maps.shape[2],
+                      order=_(sort_name)),
+                  width="stretch", output_format="JPEG")
     if "fm_channel" not in st.session_state:  # a shared link may name the channel
         widgets.url_state("fm_channel", order[0], choices=order)
     keep_valid("fm_channel", order, order[0])
@@ -130,9 +131,15 @@ def layer_maps(done: Analysed, strip_convs: tuple[str, ...], cmap: str) -> None:
     alpha = right.slider(_("Overlay opacity"), 0.0, 1.0, 0.55, key="fm_alpha")
     enlarged, over = pictures.channel_pictures(done.key, layer, channel, cmap, alpha,
                                                done.capture, done.prepared.pixels)
-    e1.image(enlarged, caption=_("channel {c}").format(c=channel), width="stretch",
-             output_format="PNG")
-    e2.image(over, caption=_("over the input"), width="stretch", output_format="PNG")
+    values = _("values from {low:.3g} to {high:.3g}").format(low=float(maps[channel].min()),
+                                                             high=float(maps[channel].max()))
+    widgets.image(e1, enlarged, caption=_("channel {c}").format(c=channel), width="stretch",
+                  output_format="PNG", alt=_("Feature map of channel {c} of {layer}, {h}×{w}, "
+                                             "{values}").format(
+                      c=channel, layer=layer, h=maps.shape[1], w=maps.shape[2], values=values))
+    widgets.image(e2, over, caption=_("over the input"), width="stretch", output_format="PNG",
+                  alt=_("Channel {c} of {layer} laid over the input photo").format(
+                      c=channel, layer=layer))
     stats = pictures.channel_statistics(done.key, layer, done.capture, order)
     right.dataframe(stats.loc[[channel]], width="stretch")
     st.caption(_("Per-channel statistics (after a ReLU, “fraction = 0” is the sparsity; "
@@ -152,19 +159,24 @@ def first_layer_filters(done: Analysed, net: Network) -> None:
                 if weight.shape[1] == 3 else
                 _("**{name}**: {n} filters of {shape} (blue < 0 < red; grey/white is 0)."))
     st.markdown(sentence.format(name=name, n=weight.shape[0], shape=shape_text(weight.shape[1:])))
+    filters_alt = N_("The {n} filters of {name}, {shape} each, weights from {low:.3g} to "
+                     "{high:.3g}")
+    filters = {"n": weight.shape[0], "name": name, "shape": shape_text(weight.shape[1:]),
+               "low": float(weight.min()), "high": float(weight.max())}
     if net.init_filters is None or net.config is None:
-        st.image(pictures.filter_picture(net.model_id, weight), width="stretch",
-                 output_format="PNG")
+        widgets.image(st, pictures.filter_picture(net.model_id, weight), width="stretch",
+                      output_format="PNG", alt=_(filters_alt).format(**filters))
         st.dataframe(pd.DataFrame({_("value"): fm.filter_summary(weight)}))
         return
     initial = net.init_filters[1]
     f1, f2 = st.columns(2)
-    f1.image(pictures.filter_picture(net.model_id, weight),
-             caption=_("after training (seed {seed})").format(seed=net.config.seed),
-             width="stretch", output_format="PNG")
-    f2.image(pictures.filter_picture(f"{net.model_id}:init", initial),
-             caption=_("the same filters at initialisation"), width="stretch",
-             output_format="PNG")
+    widgets.image(f1, pictures.filter_picture(net.model_id, weight),
+                  caption=_("after training (seed {seed})").format(seed=net.config.seed),
+                  width="stretch", output_format="PNG", alt=_(filters_alt).format(**filters))
+    widgets.image(f2, pictures.filter_picture(f"{net.model_id}:init", initial),
+                  caption=_("the same filters at initialisation"), width="stretch",
+                  output_format="PNG", alt=_(filters_alt).format(**dict(
+                      filters, low=float(initial.min()), high=float(initial.max()))))
     change = fm.filter_change(weight, initial)
     st.dataframe(pd.DataFrame({_("trained"): change.trained, _("initial"): change.initial,
                                _("change"): change.change}), width="stretch")
@@ -227,10 +239,14 @@ def prediction_and_grad_cam(done: Analysed, net: Network) -> None:
     with st.spinner(_("Back-propagating for Grad-CAM…")):
         base, heat, layer_shape = pictures.cam_pictures(done.key, cam_layer, cls, done)
     a1, a2 = t2.columns(2)
-    a1.image(base, caption=_("input"), width="stretch", output_format="PNG")
-    a2.image(heat, caption=_("Grad-CAM for “{name}” on {layer} ({shape})").format(
+    widgets.image(a1, base, caption=_("input"), width="stretch", output_format="PNG",
+                  alt=_("The input photo, as the network sees it"))
+    widgets.image(a2, heat, caption=_("Grad-CAM for “{name}” on {layer} ({shape})").format(
         name=names[cls], layer=cam_layer, shape=shape_text(layer_shape)), width="stretch",
-             output_format="PNG")
+                  output_format="PNG", alt=_(
+                      "Grad-CAM heatmap over the input photo: where {layer} ({shape}) raised "
+                      "the score of “{name}”, bright for most").format(
+                      name=names[cls], layer=cam_layer, shape=shape_text(layer_shape)))
     t2.caption(_("Bright regions raised this class's score: each channel of the layer is "
                  "weighted by the mean gradient of the score, the weighted sum is kept where "
                  "positive and upsampled to the input size."))
@@ -256,11 +272,11 @@ def receptive_field(done: Analysed, strip_convs: tuple[str, ...]) -> None:
                    "**{start:+.1f}** px")).format(jump=rf.jump[0], start=rf.start[0]))
     r1.caption(_("Worked out layer by layer: r ← r + (k − 1)·d·j, j ← j·s, start ← start + "
                  "((k − 1)·d/2 − p)·j, for every conv and pooling layer on the way."))
-    r2.image(pictures.box_picture(done.key, layer, row, col, rf, done.prepared.pixels),
-             caption=_("cell ({row}, {col}) of {layer} sees this region of the {h}×{w} input "
-                       "(clipped to the image)").format(row=row, col=col, layer=layer,
-                                                       h=pre.height, w=pre.width),
-             width="stretch", output_format="PNG")
+    widgets.image(r2, pictures.box_picture(done.key, layer, row, col, rf, done.prepared.pixels),
+                  caption=_("cell ({row}, {col}) of {layer} sees this region of the {h}×{w} "
+                            "input (clipped to the image)").format(
+                      row=row, col=col, layer=layer, h=pre.height, w=pre.width),
+                  width="stretch", output_format="PNG")
 
 
 # --- the page ---------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ with widgets.section("one convolution"):
         st.code(
             f"nn.Conv2d(1, 1, kernel_size={kernel}, stride={stride}, padding={padding})\n"
             f"input  {list((1, 1, size, size))}\noutput {list(out.shape)}",
-            language="python",
+            language="python", wrap_lines=True,  # a phone scrolls no box sideways
         )
 
 st.subheader(_("This machine"))

@@ -86,13 +86,15 @@ def pooling(x: torch.Tensor) -> None:
         st.error(check.reason)
         return
     sym, num = ca.formula_latex(kind, layer.axes()[0])
-    st.latex(sym + r"\quad" + num)
+    st.latex(sym)
+    st.latex(ca.on_two_lines(num))
     verdict = (_("`{code}` on the photo [1, 1, {h}, {w}]: formula {formula}, PyTorch "
                  "{torch}, they agree.") if check.agrees else
                _("`{code}` on the photo [1, 1, {h}, {w}]: formula {formula}, PyTorch "
                  "{torch}, they DISAGREE."))
-    st.caption(verdict.format(code=ca.code_twin(layer), h=size[0], w=size[1],
-                              formula=list(check.formula), torch=list(check.torch_shape)))
+    # markdown, not a caption: a caption's faded code would fall under AA contrast
+    st.markdown(verdict.format(code=ca.code_twin(layer), h=size[0], w=size[1],
+                               formula=list(check.formula), torch=list(check.torch_shape)))
     pooled = sampling.pool(x, layer)
     left, right = st.columns(2)
     widgets.picture(sampling.to_uint8(x), width=360, where=left,

@@ -263,3 +263,10 @@ def test_the_shape_table_rows_and_the_padded_size():
     rows = ca.shape_rows(layer, ca.live_check(layer))
     assert [r[2] for r in rows] == [[2, 4, 7, 9], [6, 4, 3, 3], [6], [2, 6, 9, 11]]
     assert layer.axes()[0].padded == 11
+
+
+def test_worked_formula_goes_on_two_lines():
+    axis = Layer("conv", (28, 28), (3, 3), (2, 2), (1, 1)).axes()[0]
+    two = ca.on_two_lines(ca.formula_latex("conv", axis)[1])
+    assert two.startswith(r"\begin{aligned}&= \left\lfloor \frac{28")
+    assert r"+ 1 \\ &= \left\lfloor 13.5 \right\rfloor + 1 = 14\end{aligned}" in two

@@ -14,7 +14,7 @@ def test_pool_controls_never_raise(open_page):
         at.slider(key="sp_s").set_value(stride).run()
         assert not at.exception, (pool, ceil, kernel, stride, at.exception[0].value)
         assert not at.error, at.error[0].value
-        assert any("they agree" in c.value for c in at.caption)
+        assert any("they agree" in c.value for c in at.markdown)
 
 
 def test_upsampling_and_activations(open_page):

@@ -19,6 +19,8 @@ COLORS = {
     "input": "#dce8f5", "padding": "#a9a9a9", "dropped": "#f08a8a", "skipped": "#fbd7b0",
     "output": "#d9f0d3", "window": "#ff7f0e", "selected": "#7b3fbf",
 }
+#: The same hues dark enough for text on white (WCAG AA 4.5:1): the legend's words.
+TEXT_COLORS = {"padding": "#6b6b6b", "window": "#b35900"}
 INPUT_CATEGORIES = ("input", "padding", "dropped", "skipped")
 MAX_FRAMES_ALL_CELLS = 144  # crawl every output cell up to this many, else the chosen row
 

@@ -84,7 +84,7 @@ def preprocessing(steps: handwriting.Steps) -> None:
                   ).format(n=handwriting.FIELD)]
     for column, picture, caption in zip(st.columns(4), figures.steps_pictures(steps), captions,
                                         strict=True):
-        column.image(picture, caption=caption, width="stretch")
+        widgets.image(column, picture, caption=caption, width="stretch")
     st.markdown("  \n".join(f"{i}. {s}" for i, s in enumerate(steps.describe(), 1)))
 
 
@@ -98,8 +98,9 @@ def layer_maps(capture: fm.Capture) -> None:
                   "colour scale, bright = strong)"))
     columns = st.columns(min(4, len(layers)))
     for i, record in enumerate(layers):
-        columns[i % len(columns)].image(
-            fm_figures.channel_grid(record.maps, tile=40), width="stretch",
+        widgets.image(
+            columns[i % len(columns)], fm_figures.channel_grid(record.maps, tile=40),
+            width="stretch",
             caption=f"{record.name} · {record.type_name} · {' × '.join(map(str, record.shape))}")
     stats = pd.DataFrame({_("layer"): [r.name for r in layers],
                           _("mean activation"): [float(r.maps.float().mean()) for r in layers],

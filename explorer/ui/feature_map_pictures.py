@@ -10,6 +10,7 @@ are PNG or JPEG bytes (`explorer.figures.encoding`): show them with that `output
 from __future__ import annotations
 
 import base64
+import html
 
 import pandas as pd
 import streamlit as st
@@ -47,10 +48,16 @@ def strip_html(key: tuple[str, str, str], every: bool, cmap: str, _capture: fm.C
                lang: str) -> str:
     """The overview strip, drawn and encoded once per (model, image, layers, colours, language
     of its labels)."""
+    records = _capture.overview(every_layer=every)
     with i18n.use_language(lang):
-        strip = figs.overview_strip(_capture.overview(every_layer=every), cmap)
+        strip = figs.overview_strip(records, cmap)
+        alt = _("The strongest channel of each layer, from the input on: {layers}.").format(
+            layers="; ".join(f"{r.name} {'×'.join(map(str, r.maps.shape))}" for r in records))
+        region = _("Overview strip, scrolls sideways")
     data = base64.b64encode(jpeg(strip)).decode()
-    return (f'<div style="overflow-x:auto;padding-bottom:6px"><img alt="overview strip" '
+    # scrolls sideways: focusable, so that a keyboard can scroll it too
+    return (f'<div style="overflow-x:auto;padding-bottom:6px" tabindex="0" role="region" '
+            f'aria-label="{html.escape(region)}"><img alt="{html.escape(alt)}" '
             f'src="data:image/jpeg;base64,{data}" style="max-width:none"></div>')
 
 

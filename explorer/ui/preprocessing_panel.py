@@ -90,7 +90,8 @@ def show(done: Analysed, image, pre: fm.Preprocessing) -> None:
         for row in range(0, len(stages), 4):
             for column, picture, caption in zip(st.columns(4), stages[row:row + 4],
                                                 captions[row:row + 4], strict=True):
-                column.image(picture, caption=caption, width="stretch", output_format="PNG")
+                widgets.image(column, picture, caption=caption, width="stretch",
+                              output_format="PNG")
         st.markdown("  \n".join(f"{i}. {s}" for i, s in enumerate(_steps(prepared, pre), 1)))
         stats = fm.input_statistics(x)
         st.dataframe(pd.DataFrame({_("channel"): range(pre.in_channels),

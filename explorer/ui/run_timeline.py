@@ -14,7 +14,7 @@ from explorer import i18n
 from explorer.figures import timeline as figures
 from explorer.i18n import _
 from explorer.training import runs, timeline
-from explorer.ui import player
+from explorer.ui import player, widgets
 
 PLAY_FRAME_S = 0.35  # a snapshot on screen while the timeline plays
 
@@ -74,15 +74,16 @@ def draw_snapshot(run_id: str, line: timeline.Timeline, step: int, spec: dict,
     probe, label = line.probe(), line.meta.get("probe_label")
     if probe is not None:
         names = runs.read_config(line.folder.parent).class_names
-        right.image(figures.probe_picture(probe),
-                    caption=_("the probe: test image #{i}, a {name}").format(
-                        i=line.meta.get("probe_index", 0),
-                        name=names[label] if label is not None and label < len(names) else "?"))
+        widgets.image(right, figures.probe_picture(probe),
+                      caption=_("the probe: test image #{i}, a {name}").format(
+                          i=line.meta.get("probe_index", 0),
+                          name=names[label] if label is not None and label < len(names)
+                          else "?"))
     if pictures:
-        right.image(pictures[0][1], caption=pictures[0][0], width="stretch")
+        widgets.image(right, pictures[0][1], caption=pictures[0][0], width="stretch")
     columns = st.columns(max(3, len(pictures) - 1))  # a third of the width at most
     for column, (caption, picture) in zip(columns, pictures[1:], strict=False):
-        column.image(picture, caption=caption, width="stretch")
+        widgets.image(column, picture, caption=caption, width="stretch")
 
 
 def section(run_id: str) -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 from explorer.figures import handwriting as handwriting_figures
 from explorer.i18n import N_, _
 from explorer.training import augment, datasets, predictions, runs
+from explorer.ui import widgets
 
 OUTCOME_NAMES = {"all": N_("all"), "right": N_("right"), "wrong": N_("wrong")}
 
@@ -31,10 +32,10 @@ def mistakes(info: runs.RunInfo, mistaken: list[runs.Mistake], names: list[str])
     cols = st.columns(12)
     for i, m in enumerate(mistaken[:24]):
         image = augment.grid_image(data.test_x[m.index].unsqueeze(0).float() / 255, nrow=1)
-        cols[i % 12].image(image.numpy(), width="stretch",
-                           caption=_("{pred} ({confidence:.0%}), true {true}").format(
-                               pred=names[m.pred], confidence=m.confidence,
-                               true=names[m.true]))
+        widgets.image(cols[i % 12], image.numpy(), width="stretch",
+                      caption=_("{pred} ({confidence:.0%}), true {true}").format(
+                          pred=names[m.pred], confidence=m.confidence,
+                          true=names[m.true]))
 
 
 def predicted(info: runs.RunInfo) -> None:
@@ -69,9 +70,9 @@ def predicted(info: runs.RunInfo) -> None:
     for i, (index, image) in enumerate(zip(chosen, images, strict=True)):
         right = bool(preds.right[index])
         verdict = "✓" if right else _("✗ true {name}").format(name=names[preds.true[index]])
-        cols[i % 12].image(handwriting_figures.gallery_tile(image, right), width="stretch",
-                           caption=f"{names[preds.pred[index]]} "
-                                   f"({preds.confidence[index]:.0%}) {verdict}")
+        widgets.image(cols[i % 12], handwriting_figures.gallery_tile(image, right),
+                      width="stretch", caption=f"{names[preds.pred[index]]} "
+                                               f"({preds.confidence[index]:.0%}) {verdict}")
     subset = preds.true == wanted if wanted is not None else slice(None)
     st.caption((_("{right:,} of {n:,} test images of this class are predicted right.")
                 if wanted is not None else

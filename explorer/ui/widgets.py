@@ -235,10 +235,13 @@ MAX_PICTURE_HEIGHT = 480
 
 
 def picture(image: Any, *, where: Any = None, width: int | str = "stretch",
-            max_height: int = MAX_PICTURE_HEIGHT, **kwargs: Any) -> None:
+            max_height: int = MAX_PICTURE_HEIGHT, alt: str | None = None,
+            **kwargs: Any) -> None:
     """`st.image` (in container `where`), narrowed so that it is never drawn taller than
-    `max_height` px; `image` is a PIL image, an array or encoded bytes."""
+    `max_height` px; `image` is a PIL image, an array or encoded bytes. Its text alternative
+    is `alt_text(alt or the caption, image)`."""
     where = st if where is None else where
+    kwargs["alt"] = alt_text(alt or kwargs.get("caption") or _("A picture"), image)
     columns, rows = _picture_size(image)
     if rows > columns:  # upright: its height decides how wide it may be
         fits = max(1, round(max_height * columns / rows))
@@ -249,6 +252,36 @@ def picture(image: Any, *, where: Any = None, width: int | str = "stretch",
             return
         width = narrowed
     where.image(image, width=width, **kwargs)
+
+
+def image(where: Any, picture: Any, *, caption: str | None = None, alt: str | None = None,
+          **kwargs: Any) -> None:
+    """`where.image(picture)` with a text alternative: `alt_text(alt or caption, picture)`."""
+    where.image(picture, caption=caption,
+                alt=alt_text(alt or caption or _("A picture"), picture), **kwargs)
+
+
+def alt_text(what: str, image: Any) -> str:
+    """A picture's text alternative, in the session's language: `what` it shows (layer,
+    channel, photo), then its size in pixels and, unless it is encoded, its range of values."""
+    columns, rows = _picture_size(image)
+    values = _value_range(image)
+    what = what.rstrip(" .。")
+    if values is None:
+        return _("{what}. Picture of {w}×{h} pixels.").format(what=what, w=columns, h=rows)
+    return _("{what}. Picture of {w}×{h} pixels, values from {low:g} to {high:g}.").format(
+        what=what, w=columns, h=rows, low=values[0], high=values[1])
+
+
+def _value_range(image: Any) -> tuple[float, float] | None:
+    """(smallest, largest) value of a PIL image or an array; None for encoded bytes."""
+    if isinstance(image, bytes | bytearray):
+        return None
+    if hasattr(image, "getextrema"):
+        bands = image.getextrema()
+        bands = bands if isinstance(bands[0], tuple) else (bands,)
+        return float(min(b[0] for b in bands)), float(max(b[1] for b in bands))
+    return float(image.min()), float(image.max())
 
 
 def _picture_size(image: Any) -> tuple[int, int]:
@@ -442,7 +475,8 @@ def image_input(mode: images.Mode = "RGB") -> images.LoadedImage:
         loaded = upload if upload and from_upload else _sample(
             str(samples[choice]), i18n.language()
         )
-        picture(loaded.image, max_height=320)
+        picture(loaded.image, max_height=320,
+                alt=_("The photo every page works on: {name}").format(name=loaded.name))
         caption = f"{loaded.name} · {loaded.image.width}×{loaded.image.height}"
         st.caption(" · ".join([caption, *loaded.notes]))
     if mode == loaded.image.mode:
