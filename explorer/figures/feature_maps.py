@@ -82,13 +82,14 @@ def channel_grid(maps: torch.Tensor, order: Sequence[int] | None = None, cmap: s
 
 
 def overview_strip(records: Sequence[LayerRecord], cmap: str = "Viridis",
-                   max_tile: int = 112, min_tile: int = 14) -> Image.Image:
+                   max_tile: int = 128, min_tile: int = 32) -> Image.Image:
     """One row through the network: the strongest channel of each layer, its shape under it.
 
     Tiles are drawn at a size proportional to the map's height, so the pyramid of shrinking
-    maps is visible; the label gives channels × height × width.
+    maps is visible, but never under `min_tile` (a 7×7 map of ResNet's last stage is still a
+    picture); the label gives channels × height × width.
     """
-    font, small = fonts.font(13), fonts.font(11)
+    font, small = fonts.font(14), fonts.font(12)
     biggest = max(r.maps.shape[-2] for r in records)
     tiles, labels = [], []
     for r in records:
@@ -100,7 +101,7 @@ def overview_strip(records: Sequence[LayerRecord], cmap: str = "Viridis",
         tiles.append(rgb.resize((max(1, round(side * aspect)), side), Image.Resampling.NEAREST))
         labels.append((r.name, " x ".join(map(str, r.shape)),
                        fonts.label(_("ch {n}").format(n=ch), f"ch {ch}")))
-    pad, label_h = 10, 50
+    pad, label_h = 10, 54
     widths = [max(t.width, 8 + max(int(font.getlength(a)), int(small.getlength(b)),
                                    int(small.getlength(c)))) for t, (a, b, c) in
               zip(tiles, labels, strict=True)]
@@ -113,8 +114,8 @@ def overview_strip(records: Sequence[LayerRecord], cmap: str = "Viridis",
         strip.paste(tile, (left, pad + max_tile - tile.height))
         y = pad + max_tile + 4
         draw.text((x + w / 2, y), name, fill=(20, 20, 20), font=font, anchor="ma")
-        draw.text((x + w / 2, y + 17), shape, fill=(60, 60, 60), font=small, anchor="ma")
-        draw.text((x + w / 2, y + 31), ch, fill=(120, 120, 120), font=small, anchor="ma")
+        draw.text((x + w / 2, y + 18), shape, fill=(60, 60, 60), font=small, anchor="ma")
+        draw.text((x + w / 2, y + 33), ch, fill=(100, 100, 100), font=small, anchor="ma")
         x += w + pad
     return strip
 
