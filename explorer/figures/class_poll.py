@@ -22,6 +22,7 @@ def answer_bars(labels: Sequence[str], counts: Sequence[int], right: Sequence[bo
     fig.update_layout(
         height=max(180, 70 + 46 * len(labels)), margin={"t": 10, "b": 40, "l": 10, "r": 10},
         xaxis={"title": _("students"), "dtick": 1, "rangemode": "tozero"},
-        yaxis={"autorange": "reversed", "type": "category", "automargin": True},
+        yaxis={"autorange": "reversed", "type": "category", "automargin": True,
+               "tickfont": {"size": 18}},
         font={"size": 16}, bargap=0.25)
     return fig

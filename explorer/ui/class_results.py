@@ -75,15 +75,14 @@ def results(poll_id: int, question: predict_first.Question) -> None:
             st.success(_("PyTorch says {answer}: {right} of {n} right.").format(
                 answer=question.answer_text(), right=right.right, n=right.answered),
                 icon=":material/check_circle:")
-        c1, c2, _c3 = st.columns([1, 1, 2])
         actor = identity.actor()
-        if poll.revealed is None and poll.closed is None and c1.button(
-                _("Reveal"), key=f"class_reveal_{poll_id}", icon=":material/visibility:",
-                type="primary"):
-            polls.reveal(class_session.store(), actor, poll)
-            st.rerun(scope="fragment")
-        if poll.closed is None and c2.button(_("Close"),
-                                             key=f"class_close_{poll_id}",
-                                             icon=":material/close:"):
-            polls.close(class_session.store(), actor, poll)
-            st.rerun(scope="fragment")
+        with st.container(horizontal=True):
+            if poll.revealed is None and poll.closed is None and st.button(
+                    _("Reveal"), key=f"class_reveal_{poll_id}", icon=":material/visibility:",
+                    type="primary"):
+                polls.reveal(class_session.store(), actor, poll)
+                st.rerun(scope="fragment")
+            if poll.closed is None and st.button(_("Close"), key=f"class_close_{poll_id}",
+                                                 icon=":material/close:"):
+                polls.close(class_session.store(), actor, poll)
+                st.rerun(scope="fragment")

@@ -159,7 +159,7 @@ def lesson_record(actor: access.Actor) -> None:
     st.dataframe([{
         _("question"): _question(row.before).prompt, _("before"): _percent(row.before_share),
         _("after"): _percent(row.after_share),
-        _("gain"): "–" if row.gain is None else _("{g:+.0%}").format(g=row.gain),
+        _("gain"): "–" if row.gain is None else f"{row.gain:+.0%}",
     } for row in check], hide_index=True, width="stretch")
     for i, row in enumerate(check, start=1):
         if row.after is None and st.button(
