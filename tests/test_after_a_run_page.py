@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer.training import runs, timeline
@@ -29,13 +30,22 @@ def _copy(run_dir: Path, suffix: str, state: str, keep_snapshots: int | None = N
     for name in ("predictions.json", "evaluation.json"):
         (copy / name).unlink()
     if keep_snapshots is not None:
-        for path in sorted((copy / timeline.FOLDER).glob("step-*.pt"))[keep_snapshots:]:
+        for path in (copy / timeline.FOLDER).glob("*-*.pt"):  # step- and frames- files
             path.unlink()
+        _add_snapshots(run_dir, copy, slice(0, keep_snapshots))
     status = json.loads((copy / "status.json").read_text())
     # a running run's heartbeat comes from a live process on this machine: this one
     status.update(state=state, pid=os.getpid(), updated=time.time(), host=runs.HOST)
     (copy / "status.json").write_text(json.dumps(status))
     return copy
+
+
+def _add_snapshots(source: Path, run_dir: Path, which: slice) -> None:
+    """Write `which` of the source run's snapshots into `run_dir`'s timeline, one file each,
+    as a worker taking them one by one would."""
+    line = timeline.read(source)
+    for step in line.steps[which]:
+        torch.save(line.snapshot(step), run_dir / timeline.FOLDER / f"step-{step:07d}.pt")
 
 
 def _open(run_id: str) -> AppTest:
@@ -94,15 +104,13 @@ def test_running_run_timeline_follows_the_newest_snapshot(finished):
     steps = timeline.read(running).steps
     assert len(steps) == 10 and _slider(at, running.name).value == steps[-1]
     # the worker writes more snapshots; the next refresh of the fragment shows the newest
-    for path in sorted((finished / timeline.FOLDER).glob("step-*.pt"))[10:20]:
-        shutil.copy(path, running / timeline.FOLDER / path.name)
+    _add_snapshots(finished, running, slice(10, 20))
     at.run()
     newest = timeline.read(running).steps[-1]
     assert _slider(at, running.name).value == newest and _marker_step(at) == newest
     # a student who scrubbed back stays where they are while new snapshots arrive
     _slider(at, running.name).set_value(steps[2]).run()
-    for path in sorted((finished / timeline.FOLDER).glob("step-*.pt"))[20:25]:
-        shutil.copy(path, running / timeline.FOLDER / path.name)
+    _add_snapshots(finished, running, slice(20, 25))
     at.run()
     assert _slider(at, running.name).value == steps[2]
     runs.write_status(running, "stopped", "test over")  # the live fragment stops polling
