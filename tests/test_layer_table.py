@@ -190,3 +190,26 @@ def test_the_course_resnet_names_its_extra_shortcut():
     assert projections[0].output_shape == (1, 64, 14, 14)
     note = {r.name: r.note for r in table.rows}["layer2.0.extra.0"]
     assert note.startswith("shortcut (projection): a 1×1 conv with stride 2")
+
+
+@pytest.mark.parametrize(("key", "variant"), [("resnet18", "imagenet"), ("resnet18", "mnist"),
+                                              ("resnet50", "cifar")])
+def test_a_blocks_two_paths_add_up_to_its_output(key, variant):
+    """Read on a real forward pass: F(x) + shortcut, through a ReLU, is the block's output,
+    for torchvision's blocks and the course's ResBlk (whose identity is an nn.Identity)."""
+    from explorer import residual_paths
+
+    model = zoo.build_seeded(key, seed=0, variant=variant).eval()
+    shape = (3, 64, 64) if variant == "imagenet" else zoo.VARIANTS[variant].input_shape
+    table = layer_table.inspect_model(model, shape)
+    x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
+    for block in table.blocks[:5]:  # identities and a projection; all take 20 s more
+        paths = residual_paths.block_paths(model, x, block)
+        assert paths.relu_matches, block.name
+        assert paths.main.shape == paths.shortcut.shape == paths.out.shape
+        assert paths.identity == block.identity
+        if block.identity:
+            assert torch.equal(paths.shortcut, paths.x)
+    if variant == "mnist":
+        notes = {r.name: r.note for r in table.rows}
+        assert notes["layer1.0.extra"].startswith("shortcut: the identity mapping")

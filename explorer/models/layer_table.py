@@ -281,6 +281,8 @@ def _tabulate(model: nn.Module, input_shape: tuple[int, ...], batch: int,
             if name in patched else ""
         if name in on_shortcut:
             note = _shortcut_note(module, on_shortcut[name])
+        elif isinstance(module, nn.Identity) and name.rpartition(".")[2] in SHORTCUT_ATTRIBUTES:
+            note = _("shortcut: the identity mapping (x passes unchanged, to be added)")
         elif name in ends_main:
             note = (_("end of the main path: the block adds its shortcut, an identity mapping "
                       "(x itself: same shape), then a ReLU") if ends_main[name].identity else
@@ -305,8 +307,10 @@ def _tabulate(model: nn.Module, input_shape: tuple[int, ...], batch: int,
 def _residual_block(name: str, attribute: str, projection: nn.Module | None, order: list[str],
                     shapes: list[tuple[int, ...] | None]) -> ResidualBlock:
     inside = [leaf for leaf in order if leaf.startswith(f"{name}.")]
-    shortcut = tuple(leaf for leaf in inside if leaf.startswith(f"{name}.{attribute}."))
-    main = tuple(leaf for leaf in inside if leaf not in shortcut)
+    on_shortcut = [leaf for leaf in inside if leaf == f"{name}.{attribute}"
+                   or leaf.startswith(f"{name}.{attribute}.")]
+    shortcut = tuple(on_shortcut) if projection is not None else ()  # nn.Identity: no layer
+    main = tuple(leaf for leaf in inside if leaf not in on_shortcut)
     conv = next((m for m in projection.modules() if isinstance(m, nn.Conv2d)), None) \
         if projection is not None else None
     return ResidualBlock(name, main, shortcut, shapes[0], shapes[1],
