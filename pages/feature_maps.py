@@ -157,7 +157,7 @@ def first_layer_filters(done: Analysed, net: Network) -> None:
     name, weight = first
     sentence = (_("**{name}**: {n} filters of {shape} (RGB kernels in colour; grey/white is 0).")
                 if weight.shape[1] == 3 else
-                _("**{name}**: {n} filters of {shape} (blue < 0 < red; grey/white is 0)."))
+                _("**{name}**: {n} filters of {shape} (blue < 0 < orange; white is 0)."))
     st.markdown(sentence.format(name=name, n=weight.shape[0], shape=shape_text(weight.shape[1:])))
     filters_alt = N_("The {n} filters of {name}, {shape} each, weights from {low:.3g} to "
                      "{high:.3g}")

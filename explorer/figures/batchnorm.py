@@ -18,7 +18,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from explorer import batchnorm as bn
-from explorer.figures import PrebuiltFigure
+from explorer.figures import PrebuiltFigure, palettes
 from explorer.i18n import _
 
 COLORS = qualitative.Plotly
@@ -199,7 +199,7 @@ def maps_figure(result: bn.FeatureMapsNorm) -> go.Figure:
         tiled = np.round(bn.tile(maps, gap=2), 3)  # as the hover shows them: half the JSON
         data.append({"type": "heatmap",
                      "z": [[None if v != v else v for v in row] for row in tiled.tolist()],
-                     "colorscale": "RdBu_r", "zmid": 0, "showscale": True,
+                     "colorscale": palettes.SIGNED, "zmid": 0, "showscale": True,
                      "colorbar": {"x": 0.43 if i == 1 else 1.0, "len": 0.9}, **_axes(i),
                      "hovertemplate": "%{z:.3f}<extra></extra>"})
         layout[f"xaxis{suffix}"].update(

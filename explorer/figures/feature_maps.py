@@ -17,10 +17,10 @@ from PIL import Image, ImageDraw
 from torchvision.utils import make_grid
 
 from explorer.feature_maps import LayerRecord, Prepared, Preprocessing, strongest_channel
-from explorer.figures import fonts
+from explorer.figures import fonts, palettes
 from explorer.i18n import _
 
-COLORMAPS = ("Viridis", "Gray", "Magma", "Inferno", "RdBu_r", "Cividis")
+COLORMAPS = ("Viridis", "Cividis", "Gray", "Magma", "Inferno", palettes.SIGNED_NAME)
 
 
 @lru_cache(maxsize=16)
@@ -31,7 +31,7 @@ def colormap_lut(name: str) -> np.ndarray:
         return np.stack([ramp] * 3, axis=1)
     import plotly.colors as pc
 
-    scale = pc.get_colorscale(name)
+    scale = palettes.SIGNED if name == palettes.SIGNED_NAME else pc.get_colorscale(name)
     colours = pc.sample_colorscale(scale, np.linspace(0, 1, 256).tolist(), colortype="tuple")
     return np.clip(np.rint(np.asarray(colours) * (255 if max(map(max, colours)) <= 1 else 1)),
                    0, 255).astype(np.uint8)
@@ -155,11 +155,11 @@ def draw_box(image: Image.Image, box: tuple[float, float, float, float],
 def preprocessing_stages(photo: Image.Image, prepared: Prepared, pre: Preprocessing
                          ) -> list[Image.Image | np.ndarray]:
     """The photo, resized, centre-cropped (224 px wide, pixels kept sharp) and as the
-    normalised tensor's channels (blue < 0 < red)."""
+    normalised tensor's channels (blue < 0 < orange)."""
     crop = prepared.pixels.resize((224, round(224 * pre.height / pre.width)),
                                   Image.Resampling.NEAREST)
-    channels = channel_grid(prepared.tensor[0], cmap="RdBu_r", per_channel=True, tile=112,
-                            columns=1 if pre.in_channels == 1 else 3)
+    channels = channel_grid(prepared.tensor[0], cmap=palettes.SIGNED_NAME, per_channel=True,
+                            tile=112, columns=1 if pre.in_channels == 1 else 3)
     return [photo, prepared.resized, crop, channels]
 
 
@@ -184,7 +184,7 @@ def receptive_field_box(pixels: Image.Image, box: tuple[float, float, float, flo
 
 
 def filter_grid(weight: torch.Tensor, tile: int = 40, gap: int = 3, limit: int = 96,
-                cmap: str = "RdBu_r") -> np.ndarray:
+                cmap: str = palettes.SIGNED_NAME) -> np.ndarray:
     """Filters as small images, 16 to a row: RGB kernels in colour, others through `cmap`.
 
     Each filter is scaled symmetrically around zero, so mid-grey (or white) means 0.

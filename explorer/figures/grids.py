@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.figures import PrebuiltFigure
+from explorer.figures import PrebuiltFigure, palettes
 from explorer.kernels import format_number
 
 HIGHLIGHT = "#d9480f"  # the app's primary colour
@@ -54,7 +54,7 @@ def number_grid_figure(
     text: per-cell labels (default: the value, shortly formatted; blank for NaN).
     highlight: cells outlined in the highlight colour. boxes: (row, col, height, width)
     rectangles outlined around blocks of cells (e.g. a kernel window).
-    colorscale: default grey for non-negative grids, red-blue centred on 0 for signed ones.
+    colorscale: default grey for non-negative grids, blue–orange centred on 0 for signed ones.
     clickable: add an invisible marker on every cell so a click selects it (heatmaps
     themselves do not report selections).
     origin: the (row, col) that cell (0, 0) is in a larger image: the axes and the hover
@@ -67,7 +67,7 @@ def number_grid_figure(
     if text is None:
         text = [["" if math.isnan(v) else format_number(v) for v in row] for row in z]
     if colorscale is None:
-        colorscale = "RdBu" if signed else "Greys"
+        colorscale = palettes.SIGNED if signed else "Greys"
     # Strings keep plotly from reformatting the labels; None marks the blank (NaN) cells.
     z_list = [[None if math.isnan(v) else v for v in row] for row in z]
     heat = {

@@ -48,7 +48,7 @@ def choose(net: Network, image) -> fm.Preprocessing:
 
 def _captions(done: Analysed, image, pre: fm.Preprocessing) -> list[str]:
     prepared = done.prepared
-    tensor = _("normalised tensor, per channel (blue < 0 < red)")
+    tensor = _("normalised tensor, per channel (blue < 0 < orange)")
     if prepared.digit is not None and prepared.digit.steps is not None:
         return [_("your photo in grey {w}×{h}").format(w=image.width, h=image.height),
                 _("light ink on dark (inverted)") if prepared.digit.dark_ink

@@ -106,7 +106,7 @@ def section(run_id: str) -> None:
     spec = curves(run_id, line)
     frame = st.empty()
     st.caption(_("{n} snapshots of {steps} steps ({mb:.2f} MB on disk). Filters: blue < 0 < "
-                 "red, each on its own scale. Maps: each channel on its own colour scale."
+                 "orange, each on its own scale. Maps: each channel on its own colour scale."
                  ).format(n=len(line.steps), steps=line.meta.get("total_steps", "?"),
                           mb=line.size_bytes() / 2**20) + f" {line.error()}")
     play.show(step, line.steps,
