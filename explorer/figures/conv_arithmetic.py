@@ -102,7 +102,7 @@ def arithmetic_grid_figure(layer: ca.Layer, out_cell: tuple[int, int], in_cell: 
     h, w = layer.axes()
     out_shape = (ca.axis_out(layer.kind, h), ca.axis_out(layer.kind, w))
     rows, cols, z = input_categories(layer)
-    margin = {"l": 10, "r": 10, "t": 50, "b": 70}
+    margin = {"l": 10, "r": 10, "t": 50, "b": 110}  # the buttons, then the slider under them
     split = 0.5 if layer.kind != "transposed" else 0.4
     plot_w, plot_h = width - margin["l"] - margin["r"], height - margin["t"] - margin["b"]
     in_px = _cell_px(plot_w * (split - 0.03), plot_h, len(rows), len(cols))
@@ -175,7 +175,8 @@ def arithmetic_grid_figure(layer: ca.Layer, out_cell: tuple[int, int], in_cell: 
         }],
         "sliders": [{
             "active": order.index(out_cell) if out_cell in order else 0,
-            "x": 0.18, "y": -0.02, "len": 0.82, "pad": {"t": 10},
+            # under the buttons, not beside them: on a phone's narrow figure they overlapped
+            "x": 0, "y": -0.02, "len": 1, "pad": {"t": 50},
             "currentvalue": {"prefix": _("output cell") + " ", "font": {"size": 12}},
             "steps": [{"label": f"({i}, {j})", "method": "animate",
                        "args": [[f"{i},{j}"], step_args]} for i, j in order],
