@@ -15,6 +15,7 @@ from explorer.ui import (
     module_lesson_view,
     predict_panel,
     pretrained,
+    residual_view,
     widgets,
     zoo_compare,
 )
@@ -159,7 +160,7 @@ def layer_table_tab(table: layer_table.LayerTable, records: list[dict[str, objec
     )
 
 
-def block_diagram_tab(dot: str, table: layer_table.LayerTable) -> None:
+def block_diagram_tab(dot: str, table: layer_table.LayerTable, net: networks.Network) -> None:
     st.caption(_("One box per stage; the edges carry the output shape (channels × height × "
                  "width) of the stage they leave. A red box is where the image ran out."))
     if table.blocks:
@@ -170,6 +171,8 @@ def block_diagram_tab(dot: str, table: layer_table.LayerTable) -> None:
                       "size.").format(n=len(table.blocks),
                                       k=sum(not b.identity for b in table.blocks)))
     st.graphviz_chart(dot, width="content")
+    if table.blocks:
+        residual_view.section(net, photo, table)
 
 
 @st.fragment
@@ -239,7 +242,7 @@ def tabs(net: networks.Network, size: int, table: layer_table.LayerTable) -> Non
     with tab_table, widgets.section("layer table"):
         layer_table_tab(table, records)
     with tab_graph, widgets.section("block diagram"):
-        block_diagram_tab(dot, table)
+        block_diagram_tab(dot, table, net)
     with tab_module, widgets.section("nn.Module"):
         module_lesson_view.module_tab(net, table)
     with tab_save, widgets.section("save and load"):
@@ -260,6 +263,7 @@ widgets.page_header(
       "multiply-add below comes from that forward pass. Change the input size or a key "
       "layer and watch the numbers follow, or break."),
 )
+photo = widgets.image_input()  # the residual block's tensors are shown on it
 predict_panel.panel("zoo", what=_("the layer table's count"))
 layer_builder.section()
 network = choose_network()

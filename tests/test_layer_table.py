@@ -213,3 +213,10 @@ def test_a_blocks_two_paths_add_up_to_its_output(key, variant):
     if variant == "mnist":
         notes = {r.name: r.note for r in table.rows}
         assert notes["layer1.0.extra"].startswith("shortcut: the identity mapping")
+
+
+def test_the_course_resnet_diagram_draws_every_block():
+    table = layer_table.inspect_model(zoo.build_model("resnet18", variant="mnist"), (1, 28, 28))
+    dot = diagram.graph_dot(table)
+    assert len(re.findall(r"^  b\d+_add \[", dot, re.MULTILINE)) == len(table.blocks) == 8
+    assert "Identity" not in dot, "nn.Identity is the identity mapping, not a layer"

@@ -70,7 +70,8 @@ def graph_dot(table: LayerTable, title: str = "") -> str:
              '  input [label="input", fillcolor="#fff4d6"];']
     previous, edge = "input", shape_text(table.input_shape)
     by_name = {r.name: r for r in table.rows}
-    block_of = {leaf: b for b in table.blocks for leaf in (*b.main, *b.shortcut)}
+    block_of = {r.name: b for b in table.blocks for r in table.rows  # an nn.Identity too
+                if r.name.startswith(f"{b.name}.")}
     drawn: set[str] = set()
     for i, (stage, rows) in enumerate(table.stages()):
         blocks = [block_of[r.name] for r in rows if r.name in block_of]

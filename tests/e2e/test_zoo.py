@@ -132,3 +132,18 @@ def test_compare_networks_at_the_course_size(app):
     expect(table).to_contain_text("435×435 px")
     app.screenshot("zoo_compare")
     app.assert_healthy()
+
+
+def test_following_a_residual_block_on_the_photo(app):
+    """The course's ResNet-18 (MNIST size): open layer2.0, the projection block, and see its
+    five tensors on the sidebar photo, the shortcut's projection as big as the main path's."""
+    app.open("zoo", query="zoo_model=resnet18&zoo_variant=mnist")
+    app.page.get_by_role("tab", name="Block diagram").click()
+    app.toggle("Follow one residual block's tensors on your photo")
+    app.select("Residual block", "layer2.0 · projection shortcut")
+    captions = app.page.locator("[data-testid='stImageCaption']").all_inner_texts()
+    assert any(c.startswith("x, into the block · 32×28×28") for c in captions), captions
+    assert any(c.startswith("F(x): the main path · 64×14×14") for c in captions)
+    assert any(c.startswith("the shortcut's projection of x · 64×14×14") for c in captions)
+    app.screenshot("zoo_residual_block_photo")
+    app.assert_healthy()
