@@ -49,7 +49,7 @@ ROADMAP: tuple[Stop, ...] = (
     Stop(N_("ResNet"), "pages/zoo.py",
          N_("Pick ResNet-18 and follow a residual block: where the shortcut joins, and why "
             "the 1×1 convolution appears when the shape changes."),
-         10, {"zoo_model": "resnet18"}),
+         10, {"zoo_model": "resnet18", "zoo_variant": "imagenet", "tab": "diagram"}),
     Stop(N_("nn.Module"), "pages/zoo.py",
          N_("Open a network's nn.Module tab: its children, `named_parameters()`, "
             "`state_dict()` and `print(model)`, the way the course builds its own models."),

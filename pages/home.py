@@ -45,7 +45,7 @@ with widgets.section("lesson roadmap"):
     kept = {stop.chapter for stop, _minutes in chosen.stops}
     if left_out := [_(s.chapter) for s in lesson_plan.ROADMAP if s.chapter not in kept]:
         st.caption(_("Left for homework in this lesson: {chapters}.").format(
-            chapters=", ".join(left_out)))
+            chapters=_(", ").join(left_out)))
 
 st.subheader(_("Lessons"))
 with widgets.section("lesson cards"):

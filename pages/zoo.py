@@ -234,8 +234,9 @@ def tabs(net: networks.Network, size: int, table: layer_table.LayerTable) -> Non
     tab_table, tab_graph, tab_module, tab_save, tab_facts, tab_compare = st.tabs(
         [_("Layer table"), _("Block diagram"), "nn.Module", _("Save & load"),
          _("All the course's numbers"), _("Compare networks")],
-        # ?tab=module: the Home page's roadmap opens the nn.Module lesson directly
-        default="nn.Module" if st.query_params.get("tab") == "module" else None,
+        # ?tab=module, ?tab=diagram: the Home page's roadmap opens that lesson directly
+        default={"module": "nn.Module", "diagram": _("Block diagram")}.get(
+            st.query_params.get("tab", "")),
     )
     records, dot = networks.table_view(net, size, i18n.language(),
                                        _(zoo.get_spec(net.key).title))
