@@ -49,16 +49,18 @@ class Steps:
     centre_of_mass: tuple[float, float]  # of `centred`, (row, column)
     offset: tuple[int, int]  # where `fitted`'s top-left corner went in the 28×28 field
 
-    def describe(self) -> list[str]:
-        """The steps in words, with this drawing's numbers."""
+    def describe(self, photo: bool = False) -> list[str]:
+        """The steps in words, with this drawing's (or this `photo`'s) numbers."""
         top, left, bottom, right = self.box
         h, w = self.fitted.shape
         cy, cx = self.centre_of_mass
+        found = (_("ink found in rows {top}–{bottom} and columns {left}–{right} of the {ch}×{cw} "
+                   "photo: crop to that bounding box") if photo else
+                 _("ink found in rows {top}–{bottom} and columns {left}–{right} of the {ch}×{cw} "
+                   "canvas: crop to that bounding box"))
         return [
-            _("ink found in rows {top}–{bottom} and columns {left}–{right} of the {ch}×{cw} "
-              "canvas: crop to that bounding box").format(
-                top=top, bottom=bottom, left=left, right=right, ch=self.ink.shape[0],
-                cw=self.ink.shape[1]),
+            found.format(top=top, bottom=bottom, left=left, right=right, ch=self.ink.shape[0],
+                         cw=self.ink.shape[1]),
             _("scale it so its longer side is {box} px, keeping its aspect ratio: {h}×{w} "
               "(anti-aliased, hence the grey edges)").format(box=BOX, h=h, w=w),
             _("place it in a {n}×{n} field so its centre of mass falls on the centre: top-left "

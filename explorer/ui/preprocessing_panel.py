@@ -70,8 +70,8 @@ def _steps(prepared: fm.Prepared, pre: fm.Preprocessing) -> list[str]:
     if pre.digit_photo and prepared.digit is not None:
         if prepared.digit.steps is None:
             return pre.steps()
-        return [_("convert to grayscale"), *prepared.digit.describe(),
-                *prepared.digit.steps.describe(), *pre.steps()]
+        return [*prepared.digit.describe(), *prepared.digit.steps.describe(photo=True),
+                *pre.steps()]
     return pre.steps()
 
 
