@@ -95,17 +95,19 @@ def _start() -> None:
 def _layer_row(index: int, uid: int, layer: layer_stack.Layer, row: layer_stack.Row | None,
                count: int) -> None:
     """One layer: its arguments (editable), what torch made of it, and move/remove buttons."""
-    cols = st.columns([1.1, 5.5, 2.4, 0.4, 0.4, 0.4], vertical_alignment="center")
+    cols = st.columns([1.0, 5.0, 2.1, 2.1], vertical_alignment="center")
+    moves = cols[3].container(horizontal=True, gap="small")  # one row, on a phone too
     cols[0].markdown(f"**{index + 1}. {layer.kind}**")
     args = layer.spec.args
     if args:
-        boxes = cols[1].columns(len(args))
-        for box, arg, value in zip(boxes, args, layer.values, strict=True):
+        # a row that wraps, not columns: a phone's narrow columns broke "in_channels" mid-word
+        boxes = cols[1].container(horizontal=True)
+        for arg, value in zip(args, layer.values, strict=True):
             key = f"zoo_stack_{uid}_{arg.name}"
             low, high = (int(arg.low), int(arg.high)) if arg.integer else (arg.low, arg.high)
             widgets.number_input(arg.name, low, high,
                                  value=int(value) if arg.integer else float(value), key=key,
-                                 where=box, step=None if arg.integer else 0.1,
+                                 where=boxes, step=None if arg.integer else 0.1, width=118,
                                  on_change=_set_arg, args=(index, arg.name, key))
     else:
         cols[1].caption(_("no arguments"))
@@ -116,13 +118,13 @@ def _layer_row(index: int, uid: int, layer: layer_stack.Layer, row: layer_stack.
     else:
         cols[2].markdown(_("→ `{shape}` · {params:,} params · {macs:,} MACs").format(
             shape=shape_text(row.output_shape), params=row.params, macs=row.macs))
-    cols[3].button("", icon=":material/arrow_upward:", key=f"zoo_stack_up_{uid}",
-                   on_click=_move, args=(index, -1), disabled=index == 0, help=_("Move up"))
-    cols[4].button("", icon=":material/arrow_downward:", key=f"zoo_stack_down_{uid}",
-                   on_click=_move, args=(index, 1), disabled=index == count - 1,
-                   help=_("Move down"))
-    cols[5].button("", icon=":material/close:", key=f"zoo_stack_del_{uid}", on_click=_remove,
-                   args=(index,), help=_("Remove this layer"))
+    moves.button("", icon=":material/arrow_upward:", key=f"zoo_stack_up_{uid}",
+                 on_click=_move, args=(index, -1), disabled=index == 0, help=_("Move up"))
+    moves.button("", icon=":material/arrow_downward:", key=f"zoo_stack_down_{uid}",
+                 on_click=_move, args=(index, 1), disabled=index == count - 1,
+                 help=_("Move down"))
+    moves.button("", icon=":material/close:", key=f"zoo_stack_del_{uid}", on_click=_remove,
+                 args=(index,), help=_("Remove this layer"))
     if row is not None and row.error:
         st.error(_("`{code}` gets a {shape} input and PyTorch refuses it:\n\n`{error}`\n\n"
                    "**What to change:** {advice}").format(
@@ -176,7 +178,8 @@ def _code(stack: layer_stack.Stack) -> None:
     """The stack as code (the address bar holds it too), and code to load a stack from."""
     c1, c2 = st.columns(2)
     with c1:
-        st.code("import torch.nn as nn\n\n" + layer_stack.to_code(stack), language="python")
+        st.code("import torch.nn as nn\n\n" + layer_stack.to_code(stack), language="python",
+                wrap_lines=True)
         st.caption(_("The address bar holds this stack: copy the link to share it."))
     with c2:
         st.text_area(_("Paste nn.Sequential code to load it"), key="zoo_stack_code", height=150,

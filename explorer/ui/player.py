@@ -79,16 +79,19 @@ class Player:
         Play are keyed `{prefix}_start`, `_back`, `_next` and `_end`."""
         step = st.session_state[self.key] = min(max(int(st.session_state.get(self.key, 0)),
                                                     0), total)
-        start, back, forward, play, end = st.columns(5)
-        for column, label, name, icon, delta, extra in (
-                (start, _("Start"), "start", "first_page", -total, {}),
-                (back, _("Back"), "back", "chevron_left", -1, {"disabled": step == 0}),
-                (forward, _("Step"), "next", "chevron_right", 1,
-                 {"disabled": step >= total, "type": "primary"}),
-                (end, _("End"), "end", "last_page", total, {})):
-            column.button(label, key=f"{prefix}_{name}", icon=f":material/{icon}:",
-                          on_click=self._move, args=(delta, total), width="stretch", **extra)
-        self.button(where=play, width="stretch", disabled=step >= total)
+        # A row that wraps, not five columns: on a phone columns stack, and five full-width
+        # buttons pushed the frame they step a screen and a half below them.
+        row = st.container(horizontal=True)
+
+        def move(label: str, name: str, icon: str, delta: int, **extra: Any) -> None:
+            row.button(label, key=f"{prefix}_{name}", icon=f":material/{icon}:",
+                       on_click=self._move, args=(delta, total), width="stretch", **extra)
+
+        move(_("Start"), "start", "first_page", -total)
+        move(_("Back"), "back", "chevron_left", -1, disabled=step == 0)
+        move(_("Step"), "next", "chevron_right", 1, disabled=step >= total, type="primary")
+        self.button(where=row, width="stretch", disabled=step >= total)
+        move(_("End"), "end", "last_page", total)
         return step
 
     def _move(self, delta: int, total: int) -> None:
