@@ -67,19 +67,23 @@ def cost_figure(labels: Sequence[str], weights: Sequence[int], macs: Sequence[in
                 footprints: Sequence[Sequence[Sequence[int]]]) -> go.Figure:
     """Weights and multiply-adds per design, then each design's receptive field as the number
     of paths from every input pixel to one output pixel."""
-    titles = [_("weights"), _("multiply-adds"),
+    # two rows of two (the costs, then the footprints), not one row of four: on a 390 px
+    # phone four panels left their titles running into each other
+    cols = max(2, len(footprints))
+    titles = [_("weights"), _("multiply-adds"), *[""] * (cols - 2),
               *(_("{design}: paths to one output").format(design=label) for label in labels)]
-    fig = make_subplots(rows=1, cols=2 + len(footprints), subplot_titles=titles,
-                        horizontal_spacing=0.07)
+    fig = make_subplots(rows=2, cols=cols, subplot_titles=titles, horizontal_spacing=0.12,
+                        vertical_spacing=0.16)
     for col, values in ((1, weights), (2, macs)):
         fig.add_bar(x=list(labels), y=list(values), text=[f"{v:,}" for v in values],
                     marker_color=PALETTE[:len(labels)], showlegend=False, row=1, col=col)
     for i, paths in enumerate(footprints):
         fig.add_heatmap(z=[list(r) for r in paths], text=[list(r) for r in paths],
                         texttemplate="%{text}", colorscale="Blues", showscale=False,
-                        hovertemplate=_("%{z} path(s)") + "<extra></extra>", row=1, col=3 + i)
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{3 + i}", showticklabels=False,
-                         row=1, col=3 + i)
-        fig.update_xaxes(showticklabels=False, row=1, col=3 + i)
-    fig.update_layout(height=320, margin={"t": 50, "b": 30, "l": 40, "r": 10})
+                        hovertemplate=_("%{z} path(s)") + "<extra></extra>", row=2, col=1 + i)
+        axis = cols + 1 + i
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{axis}", showticklabels=False,
+                         row=2, col=1 + i)
+        fig.update_xaxes(showticklabels=False, row=2, col=1 + i)
+    fig.update_layout(height=560, margin={"t": 50, "b": 30, "l": 40, "r": 10})
     return fig
