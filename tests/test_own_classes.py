@@ -1,0 +1,148 @@
+"""A student's own classes (explorer/training/own_classes.py): kept per student, on disk,
+within a quota; bad files and hostile zips get one sentence each and write nothing elsewhere."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+import torch
+from PIL import Image
+
+from explorer.training import own_classes as own
+from explorer.training.access import AccessDenied, Actor
+
+ALICE, BOB, TEACHER = Actor("a" * 32), Actor("b" * 32), Actor("t" * 32, teacher=True)
+
+
+@pytest.fixture(autouse=True)
+def runs_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+def _png(colour: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _files(root) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_dataset_is_its_owner_s_and_the_teacher_s_alone(runs_root):
+    ref = own.create(ALICE, "Fruit", ["apple", "banana", "cherry"])
+    report = own.add_files(ALICE, ref, 0, [("red.png", _png((200, 0, 0))),
+                                           ("red again.png", _png((200, 0, 0))),
+                                           ("pink.png", _png((250, 120, 120)))])
+    assert report.added == 3 and report.refused == []
+    assert [len(ids) for ids in own.images_of(ALICE, ref)] == [2, 0, 0], "the same shot once"
+    for nosy in (BOB, Actor("")):
+        assert own.listing(nosy) == []
+        for act, *args in ((own.meta,), (own.images_of,), (own.delete,),
+                           (own.add_files, 0, [("x.png", _png((0, 0, 0)))])):
+            with pytest.raises(AccessDenied, match="no such dataset"):
+                act(nosy, ref, *args)
+    assert own.listing(TEACHER) == [ref]
+    first = own.images_of(ALICE, ref)[0][0]
+    own.move(TEACHER, ref, 0, first, 2)
+    own.remove(TEACHER, ref, 2, first)
+    assert [len(ids) for ids in own.images_of(ALICE, ref)] == [1, 0, 0]
+    with pytest.raises(own.OwnDatasetError, match="no longer in this class"):
+        own.remove(ALICE, ref, 0, "../../meta")
+    own.delete(ALICE, ref)
+    assert own.listing(ALICE) == []
+
+
+@pytest.mark.parametrize("classes", [["only one"], [f"c{i}" for i in range(11)],
+                                     ["cat", "Cat"], ["cat", "  "]])
+def test_class_names_are_checked(classes):
+    with pytest.raises(own.OwnDatasetError):
+        own.create(ALICE, "x", classes)
+
+
+def test_bad_files_get_a_sentence_each_and_the_rest_go_in(runs_root):
+    ref = own.create(ALICE, "Shapes", ["round", "square"])
+    report = own.add_files(ALICE, ref, 1, [("empty.png", b""), ("notes.txt", b"hello"),
+                                           ("cut.png", _png((1, 2, 3))[:60]),
+                                           ("fine.jpg", _png((9, 9, 9)))])
+    assert report.added == 1 and len(report.refused) == 3
+    assert "empty" in report.refused[0] and "not an image" in report.refused[1]
+    assert "truncated" in report.refused[2] or "damaged" in report.refused[2]
+    (stored,) = own.images_of(ALICE, ref)[1]
+    with Image.open(own.image_path(ALICE, ref, 1, stored)) as image:
+        assert image.format == "PNG" and max(image.size) <= own.STORE_SIDE
+
+
+def test_a_zip_s_folders_name_the_classes_and_hostile_members_are_left_out(runs_root):
+    ref = own.create(ALICE, "Pets", ["cat", "dog"])
+    data = _zip({"pets/cat/1.png": _png((1, 1, 1)), "pets/Dog/2.png": _png((2, 2, 2)),
+                 "pets/dog/readme.txt": b"not an image", "../escape.png": _png((3, 3, 3)),
+                 "/etc/abs.png": _png((4, 4, 4)), "pets/bird/3.png": _png((5, 5, 5)),
+                 "loose.png": _png((6, 6, 6))})
+    report = own.add_zip(ALICE, ref, data)
+    assert report.added == 2, report
+    refused = "\n".join(report.refused)
+    assert "readme.txt" in refused and "not an image" in refused
+    assert "escape.png” points outside the zip" in refused
+    assert "abs.png” points outside the zip" in refused
+    assert "3.png” is not in a folder named after one of your classes" in refused
+    assert [len(ids) for ids in own.images_of(ALICE, ref)] == [1, 1]
+    assert all(path.startswith(".own/") for path in _files(runs_root)), _files(runs_root)
+    into = own.add_zip(ALICE, ref, _zip({"a.png": _png((7, 7, 7))}), class_index=1)
+    assert into.added == 1
+
+
+def test_zip_bombs_many_files_and_junk_are_refused_whole(runs_root):
+    ref = own.create(ALICE, "x", ["a", "b"])
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a/zeros.png", b"\0" * (own.MAX_ZIP_BYTES + 1))
+    assert len(bomb.getvalue()) < 2**20, "a small file that unpacks to 200 MB"
+    with pytest.raises(own.OwnDatasetError, match="unpacks to more than 200 MB"):
+        own.add_zip(ALICE, ref, bomb.getvalue())
+    many = _zip({f"a/{i}.png": b"x" for i in range(10_000)})
+    with pytest.raises(own.OwnDatasetError, match="10,000 files"):
+        own.add_zip(ALICE, ref, many)
+    with pytest.raises(own.OwnDatasetError, match="not a zip file"):
+        own.add_zip(ALICE, ref, b"PK\x03\x04 but no more")
+    assert own.images_of(ALICE, ref) == [[], []]
+
+
+def test_the_quota_stops_an_upload_with_one_sentence(runs_root, monkeypatch):
+    monkeypatch.setenv("EXPLORER_OWN_IMAGES", "3")
+    ref = own.create(ALICE, "x", ["a", "b"])
+    report = own.add_files(ALICE, ref, 0, [(f"{i}.png", _png((i, 0, 0))) for i in range(5)])
+    assert report.added == 3 and len(report.refused) == 1
+    assert "quota is full (3 images" in report.refused[0]
+    other = own.create(ALICE, "y", ["a", "b"])  # the quota is the student's, over datasets
+    assert own.add_files(ALICE, other, 0, [("9.png", _png((9, 9, 9)))]).added == 0
+    assert own.add_files(BOB, own.create(BOB, "z", ["a", "b"]), 0,
+                         [("9.png", _png((9, 9, 9)))]).added == 1
+
+
+def test_warnings_split_and_tensors(runs_root):
+    assert own.warnings([0, 12], ["a", "b"])[0].startswith("Training needs images in at least")
+    said = own.warnings([4, 40], ["a", "b"])
+    assert any("Fewer than 10 images in a" in s for s in said)
+    assert any("unbalanced (4 to 40" in s for s in said)
+    assert own.warnings([20, 25], ["a", "b"]) == []
+    labels = torch.tensor([0] * 20 + [1] * 10 + [2] * 2)
+    train, test = own.stratified_split(labels, 0.2, seed=0)
+    assert sorted(torch.cat([train, test]).tolist()) == list(range(32))
+    assert [int((labels[test] == k).sum()) for k in range(3)] == [4, 2, 1]
+    ref = own.create(ALICE, "x", ["a", "b"])
+    own.add_files(ALICE, ref, 1, [("wide.png", _png((10, 200, 30), (90, 30)))])
+    x, y, names = own.tensors(ALICE, ref, 16)
+    assert x.shape == (1, 3, 16, 16) and x.dtype == torch.uint8 and y.tolist() == [1]
+    assert names == ["a", "b"] and x[0, 1].float().mean() == pytest.approx(200, abs=2)
