@@ -162,16 +162,6 @@ class ClassStore:
 
     # --- connection, transactions, schema ---------------------------------------------------
 
-    def describe(self) -> str:
-        """Where the rows live, without a password."""
-        if self.path is not None:
-            return f"SQLite {self.path}"
-        import psycopg
-
-        info = psycopg.conninfo.conninfo_to_dict(self.url)
-        return f"PostgreSQL {info.get('host', 'localhost')}:{info.get('port', 5432)}/" \
-               f"{info.get('dbname', '')}"
-
     def _connect(self) -> Any:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

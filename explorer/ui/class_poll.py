@@ -47,14 +47,16 @@ def student_poll() -> None:
         st.markdown(_("**Your teacher asks the class:** {question}").format(
             question=question.prompt))
         if mine is None and poll.open:
-            st.code(question.code, language="python")
-            key = f"class_poll_{poll.id}"
-            with st.form(f"{key}_form", border=False):
-                given = predict_panel.inputs(question, key)
-                sent = st.form_submit_button(_("Send my answer"), type="primary")
-            if sent:
-                _send(poll, actor, given)
-            return
+            slot = st.empty()
+            with slot.container():
+                st.code(question.code, language="python")
+                key = f"class_poll_{poll.id}"
+                with st.form(f"{key}_form", border=False):
+                    given = predict_panel.inputs(question, key)
+                    sent = st.form_submit_button(_("Send my answer"), type="primary")
+            if not sent or (mine := _send(poll, actor, given)) is None:
+                return
+            slot.empty()  # the form gives way to the answer given
         if mine is None:
             st.info(_("You did not answer this one. PyTorch says {answer}.").format(
                 answer=question.answer_text()), icon=":material/info:")
@@ -67,16 +69,16 @@ def student_poll() -> None:
             predict_panel.reveal(question, mine.given, mine.right)
 
 
-def _send(poll: class_store.Poll, actor, given: tuple) -> None:
-    if any(v is None for v in given):
-        st.warning(_("Fill in every box first; nothing was counted."))
-        return
+def _send(poll: class_store.Poll, actor, given: tuple) -> class_store.Answer | None:
+    """Count the answer; the stored one (this one, or an earlier one of this browser in another
+    tab), or None with a sentence when the boxes are not all filled."""
     try:
+        if any(v is None for v in given):
+            raise ValueError("an empty box")
         polls.answer(class_session.store(), actor, poll, given)
     except ValueError:
         st.warning(_("Fill in every box first; nothing was counted."))
-        return
-    # counted now, or an earlier answer of this browser (another tab): either way, the stored one
-    st.session_state.setdefault(_MINE, {})[poll.id] = class_session.store().answer_of(
+        return None
+    mine = st.session_state.setdefault(_MINE, {})[poll.id] = class_session.store().answer_of(
         poll.id, actor.owner)
-    st.rerun(scope="fragment")
+    return mine

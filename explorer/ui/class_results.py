@@ -17,6 +17,29 @@ from explorer.training import access
 from explorer.ui import class_session, identity
 
 RESULTS_EVERY_S = 2.0
+_REFUSED = "_class_refused"  # a refused action's sentence, shown on the next draw
+
+
+def _act(act, poll_id: int) -> None:
+    """A button's callback (it runs before the rerun draws, so the page shows the result):
+    `act` is checked by `polls` itself, whoever clicked."""
+    try:
+        act(class_session.store(), identity.actor(), class_session.store().poll(poll_id))
+    except access.AccessDenied as err:
+        st.session_state[_REFUSED] = str(err)
+
+
+def _ask(topic: str, seed: int, check_key: str) -> None:
+    try:
+        polls.ask(class_session.store(), identity.actor(), topic, seed, class_session.page(),
+                  "before" if st.session_state.get(check_key) else "")
+    except access.AccessDenied as err:
+        st.session_state[_REFUSED] = str(err)
+
+
+def _refusal() -> None:
+    if refused := st.session_state.pop(_REFUSED, None):
+        st.error(refused, icon=":material/lock:")
 
 
 def ask_controls(topic: str, seed: int, question: predict_first.Question) -> None:
@@ -25,23 +48,18 @@ def ask_controls(topic: str, seed: int, question: predict_first.Question) -> Non
     actor = identity.actor()
     if not actor.teacher or topic not in polls.topics():
         return
+    _refusal()
     current = class_session.store().live(max_age_s=0).poll
     if current is not None and (current.topic, current.seed) == (topic, seed):
         results(current.id, question)
         return
     c1, c2 = st.columns([1, 2], vertical_alignment="center")
-    before = c2.checkbox(_("Part of the before/after check"), key=f"class_check_{topic}",
-                         help=_("Ask it again after the lesson from the class page: it shows "
-                                "the class's share of right answers before and after."))
-    if c1.button(_("Ask the class"), key=f"class_ask_{topic}_{seed}", icon=":material/groups:",
-                 type="primary"):
-        try:
-            polls.ask(class_session.store(), actor, topic, seed, class_session.page(),
-                      "before" if before else "")
-        except access.AccessDenied as err:
-            st.error(str(err), icon=":material/lock:")
-            return
-        st.rerun(scope="fragment")  # the question's results replace the button
+    check_key = f"class_check_{topic}"
+    c2.checkbox(_("Part of the before/after check"), key=check_key,
+                help=_("Ask it again after the lesson from the class page: it shows the "
+                       "class's share of right answers before and after."))
+    c1.button(_("Ask the class"), key=f"class_ask_{topic}_{seed}", icon=":material/groups:",
+              type="primary", on_click=_ask, args=(topic, seed, check_key))
 
 
 def bars(poll: class_store.Poll, question: predict_first.Question,
@@ -75,14 +93,11 @@ def results(poll_id: int, question: predict_first.Question) -> None:
             st.success(_("PyTorch says {answer}: {right} of {n} right.").format(
                 answer=question.answer_text(), right=right.right, n=right.answered),
                 icon=":material/check_circle:")
-        actor = identity.actor()
         with st.container(horizontal=True):
-            if poll.revealed is None and poll.closed is None and st.button(
-                    _("Reveal"), key=f"class_reveal_{poll_id}", icon=":material/visibility:",
-                    type="primary"):
-                polls.reveal(class_session.store(), actor, poll)
-                st.rerun(scope="fragment")
-            if poll.closed is None and st.button(_("Close"), key=f"class_close_{poll_id}",
-                                                 icon=":material/close:"):
-                polls.close(class_session.store(), actor, poll)
-                st.rerun(scope="fragment")
+            if poll.revealed is None and poll.closed is None:
+                st.button(_("Reveal"), key=f"class_reveal_{poll_id}", type="primary",
+                          icon=":material/visibility:", on_click=_act,
+                          args=(polls.reveal, poll_id))
+            if poll.closed is None:
+                st.button(_("Close"), key=f"class_close_{poll_id}", icon=":material/close:",
+                          on_click=_act, args=(polls.close, poll_id))

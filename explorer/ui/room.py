@@ -59,6 +59,16 @@ def who_is_here() -> None:
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
+def _stop(paths: tuple) -> None:
+    """Stop's callback: `request_stop` checks again who asks, for each run."""
+    actor = identity.actor()
+    for path in paths:
+        try:
+            run_queue.request_stop(path, actor)
+        except (access.AccessDenied, ValueError):  # not the teacher's, or gone meanwhile
+            continue
+
+
 @st.fragment(run_every=RUNS_EVERY_S)
 def class_runs(actor: access.Actor) -> None:
     """The class's queued and running runs, each with its progress and a Stop; Stop all."""
@@ -67,11 +77,9 @@ def class_runs(actor: access.Actor) -> None:
         st.caption(_("No run is queued or training."))
         return
     names = _names([r.config.owner for r in live])
-    if st.button(_("Stop all {n} runs").format(n=len(live)), key="room_stop_all",
-                 icon=":material/stop_circle:"):
-        for info in live:
-            run_queue.request_stop(info.path, actor)
-        st.rerun(scope="fragment")
+    st.button(_("Stop all {n} runs").format(n=len(live)), key="room_stop_all",
+              icon=":material/stop_circle:", on_click=_stop,
+              args=(tuple(info.path for info in live),))
     for info in live:
         with st.container(border=True):
             who, bar, stop = st.columns([2, 5, 1], vertical_alignment="center")
@@ -80,10 +88,8 @@ def class_runs(actor: access.Actor) -> None:
             bar.progress(p.fraction, text=_("{state} · epoch {epoch} of {epochs}").format(
                 state=runs.state_label(info.state), epoch=min(p.epoch + 1, max(p.epochs, 1)),
                 epochs=p.epochs or info.config.settings.epochs))
-            if stop.button(_("Stop"), key=f"room_stop_{info.run_id}",
-                           disabled=run_queue.stop_requested(info.path)):
-                run_queue.request_stop(info.path, actor)
-                st.rerun(scope="fragment")
+            stop.button(_("Stop"), key=f"room_stop_{info.run_id}", on_click=_stop,
+                        args=((info.path,),), disabled=run_queue.stop_requested(info.path))
 
 
 def leaderboard(actor: access.Actor) -> None:
