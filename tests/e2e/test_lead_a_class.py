@@ -154,7 +154,6 @@ def test_a_teacher_leads_three_students_on_two_processes(browser: Browser, stack
                                                                    timeout=45_000)
     ben.wait()
     _answer(ben, wrong)
-    _restarted(cfg, ONE, pid)
     results = teacher.page.get_by_text(re.compile(r"The class's answers: 3 of"))
     expect(results).to_be_visible(timeout=REACH_MS)
     chart = teacher.page.locator(f".st-key-class_results_{poll.id} [data-testid='stPlotlyChart']")
@@ -175,6 +174,7 @@ def test_a_teacher_leads_three_students_on_two_processes(browser: Browser, stack
     expect(teacher.page.get_by_text(re.compile(r"PyTorch says .*: 1 of 3 right"))
            ).to_be_visible(timeout=REACH_MS)
     teacher.screenshot("lead_teacher_question_en_1440")
+    _restarted(cfg, ONE, pid)  # supervisord brought the killed process back meanwhile
 
     # the room, and a student's banner, at 1440 px and on a phone, in English and Chinese
     for lang in ("en", "zh"):
