@@ -73,6 +73,9 @@ def pixel_inspector(on_photo: kernel_cache.OnPhoto, weights: torch.Tensor) -> No
         st.caption(_("Input around ({x}, {y}); click a pixel to inspect it").format(x=col, y=row))
         PIXEL.picker(kernels.neighbourhood(x, row, col, channel, size), 30, font_size=9,
                      zmin=0, zmax=255, colorscale="gray")
+        # plotly.js turns a touch's first tap into a hover, its second into the click
+        st.caption(_("On a touch screen: a first tap shows the pixel's value, a second tap on "
+                     "it picks it."))
     cell_px = 46 if size <= 5 else 38
     grids.show(info.patch, "convolution_inspector_patch", cell_px, False, where=patch,
                caption=_("Input patch (padding included)"), font_size=11, colorscale="gray",
