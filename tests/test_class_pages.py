@@ -75,3 +75,26 @@ def test_the_class_page_is_the_teacher_s_only(open_page, class_runs):
     teacher.switch_page("../pages/room.py").run()
     assert not teacher.exception
     assert any(m.label == "Students here now" for m in teacher.metric)
+
+
+def test_the_before_after_check_from_the_class_page(open_page, class_runs):
+    teacher = _sign_in(open_page("pages/zoo.py"))
+    teacher.toggle(key="pf_zoo_on").set_value(True).run()
+    teacher.checkbox(key="class_check_zoo").check().run()
+    next(b for b in teacher.button if b.key.startswith("class_ask_zoo_")).click()
+    teacher.run()
+    store = class_store.default(class_runs)
+    before = store.current_poll()
+    assert before.phase == "before" and before.topic == "zoo"
+    right = predict_first.layer_parameters(before.seed).answer
+    store.answer(before.id, "a student", right, True)  # as polls.answer records it
+    teacher.switch_page("../pages/room.py").run()
+    check = teacher.dataframe[-1].value  # the before/after table
+    assert list(check.iloc[0][["before", "after", "gain"]]) == ["100% of 1", "–", "–"]
+    ask_again = next(b for b in teacher.button if b.key == f"room_after_{before.id}")
+    ask_again.click()
+    teacher.run()
+    assert not teacher.exception
+    after = store.current_poll()
+    assert (after.phase, after.pair_of, after.seed) == ("after", before.id, before.seed)
+    assert not any(b.key == f"room_after_{before.id}" for b in teacher.button)

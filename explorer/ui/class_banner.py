@@ -2,8 +2,9 @@
 banner every student's page shows, in the student's language, with "Go there".
 
 `show` is called by the app before each page runs. A student's page holds one small fragment
-that reruns itself every `BANNER_EVERY_S`: it reports the session's presence (batched by the
-process) and reads the class's current view from the store's per-process summary. "Go there"
+that reruns itself every `LIVE_EVERY_S`: it reports the session's presence (batched by the
+process), reads the class's current view and question from the store's per-process summary,
+and draws the banner and the question (`class_poll`). "Go there"
 switches page inside the student's own session, so the work on the page they leave is kept as
 any page switch keeps it; the settings of the teacher's view replace the student's own on
 that page only.
@@ -14,12 +15,12 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import i18n
-from explorer.classroom import broadcast
+from explorer.classroom import broadcast, class_store
 from explorer.i18n import _
 from explorer.training import access
 from explorer.ui import class_poll, class_session, identity, language, navigation
 
-BANNER_EVERY_S = 4.0
+LIVE_EVERY_S = 4.0
 MAX_NICKNAME = 24
 #: Session keys behind a setting that is not a widget's own key (the shared photo).
 _SETTING_KEYS = {"photo": ("shared_image_choice", "shared_image_select")}
@@ -49,10 +50,16 @@ def _open(page: str, params: dict[str, str]) -> None:
     st.switch_page(spec.path, query_params={**params, language.KEY: i18n.language()})
 
 
-@st.fragment(run_every=BANNER_EVERY_S)
-def _banner(page: str) -> None:
+@st.fragment(run_every=LIVE_EVERY_S)
+def _live(page: str) -> None:
+    """The class's one timed fragment on a student's page: presence, banner, question."""
     class_session.note()
-    view = class_session.store().live().broadcast
+    live = class_session.store().live()
+    _banner(page, live.broadcast)
+    class_poll.draw(live.poll)
+
+
+def _banner(page: str, view: class_store.Broadcast | None) -> None:
     here = broadcast.clean_params(st.query_params.to_dict())
     back = st.session_state.get(_RETURN)
     if view is not None and not broadcast.is_on(view, page, here):
@@ -112,9 +119,8 @@ def show(page: str) -> None:
     """The class's part of every page: for the teacher the sidebar's Send button; for a
     student the banner, the teacher's question and the nickname."""
     class_session.note(page)
-    if identity.actor().teacher:
+    if class_session.actor().teacher:
         _teacher_sidebar(page)
         return
     _nickname()
-    _banner(page)
-    class_poll.student_poll()
+    _live(page)

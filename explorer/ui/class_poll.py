@@ -1,9 +1,9 @@
 """The students' side of "Ask the class": the teacher's question on whatever page a student is
 on, answered once, then torch's answer and whether they were right when the teacher reveals it.
 
-One small fragment that reruns itself every `POLL_EVERY_S`; it reads the class's current poll
-from the store's per-process summary (`ClassStore.live`), and the student's own answer once per
-poll (kept in the session after that), so an idle class costs the database almost nothing.
+Drawn by the class's one timed fragment (`class_banner`) from the store's per-process summary
+(`ClassStore.live`); the student's own answer is read once per poll (kept in the session after
+that), so an idle class costs the database almost nothing.
 The question is rebuilt from the poll's topic and seed in the student's language, and the
 answer checked on the server (`polls.answer`).
 """
@@ -14,9 +14,8 @@ import streamlit as st
 
 from explorer.classroom import class_store, polls
 from explorer.i18n import _
-from explorer.ui import class_session, identity, predict_panel
+from explorer.ui import class_session, predict_panel
 
-POLL_EVERY_S = 4.0
 _MINE = "_class_poll_answers"  # poll id -> the student's Answer, or None: not answered yet
 
 
@@ -29,13 +28,11 @@ def _my_answer(poll: class_store.Poll, tag: str) -> class_store.Answer | None:
     return known[poll.id]
 
 
-@st.fragment(run_every=POLL_EVERY_S)
-def student_poll() -> None:
+def draw(poll: class_store.Poll | None) -> None:
     """The class's current question, if the teacher asked one (nothing for the teacher)."""
-    poll = class_session.store().live().poll
     if poll is None:
         return
-    actor = identity.actor()
+    actor = class_session.actor()
     if actor.teacher:
         return
     try:
