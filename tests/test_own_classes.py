@@ -146,3 +146,55 @@ def test_warnings_split_and_tensors(runs_root):
     x, y, names = own.tensors(ALICE, ref, 16)
     assert x.shape == (1, 3, 16, 16) and x.dtype == torch.uint8 and y.tolist() == [1]
     assert names == ["a", "b"] and x[0, 1].float().mean() == pytest.approx(200, abs=2)
+
+
+def _shape(kind: str, rng) -> bytes:
+    """A circle, square or triangle at a random place, size and colour on pale paper."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (64, 64), tuple(int(v) for v in rng.integers(220, 256, 3)))
+    colour = tuple(int(v) for v in rng.integers(0, 170, 3))
+    r = int(rng.integers(10, 22))
+    cx, cy = (int(v) for v in rng.integers(r, 64 - r, 2))
+    draw = ImageDraw.Draw(image)
+    if kind == "circle":
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
+    elif kind == "square":
+        draw.rectangle((cx - r, cy - r, cx + r, cy + r), fill=colour)
+    else:
+        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_lenet5_learns_three_generated_shapes_from_scratch(runs_root):
+    import time
+
+    import numpy as np
+
+    from explorer.training import augment, engine, runs
+    from explorer.training.config import TrainConfig
+
+    rng = np.random.default_rng(0)
+    kinds = ["circle", "square", "triangle"]
+    ref = own.create(ALICE, "Shapes", kinds)
+    for index, kind in enumerate(kinds):
+        report = own.add_files(ALICE, ref, index,
+                               [(f"{kind}{i}.png", _shape(kind, rng)) for i in range(60)])
+        assert report.added == 60, report.refused
+    config = TrainConfig(model="lenet5", dataset=ref.key, epochs=20, batch_size=32, lr=1e-2,
+                         device="cpu", folder_size=32, seed=0,
+                         augment=augment.AugmentConfig(hflip=True, crop_padding=2))
+    with pytest.raises(ValueError, match="no such dataset"):
+        engine.prepare_run(config, owner=BOB.owner)  # nobody else's runs train on it
+    start = time.monotonic()
+    run_dir = engine.prepare_run(config, owner=ALICE.owner)
+    status = engine.train(run_dir)
+    took = time.monotonic() - start
+    assert status["state"] == "finished", status
+    evaluation = runs.read_evaluation(run_dir)
+    print(f"held-out accuracy {evaluation.accuracy:.1%} on {sum(map(sum, evaluation.confusion))}"
+          f" images in {took:.0f} s; per class {evaluation.per_class_accuracy}")
+    assert sum(map(sum, evaluation.confusion)) == 36, "a fifth of each class held out"
+    assert evaluation.accuracy >= 0.9 and took < 60

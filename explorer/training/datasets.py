@@ -27,6 +27,7 @@ from explorer.i18n import N_, _
 
 MNIST_MINI_DIR = REPO_ROOT / "assets" / "datasets" / "mnist-mini"
 FOLDER_PREFIX = "folder:"
+OWN_PREFIX = "own:"  # a student's own classes (explorer/training/own_classes.py)
 DOWNLOAD_TIMEOUT_S = 15.0
 MAX_FOLDER_IMAGES = 20_000
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
@@ -203,6 +204,11 @@ def is_available(key: str) -> bool:
     """True when loading `key` needs no download."""
     if key.startswith(FOLDER_PREFIX):
         return key[len(FOLDER_PREFIX):] in server_folders()
+    if key.startswith(OWN_PREFIX):
+        try:
+            return load(key).num_classes >= 2
+        except DatasetUnavailable:
+            return False
     spec = REGISTRY[key]
     if spec.source == "bundled":
         return True
@@ -217,7 +223,7 @@ def is_available(key: str) -> bool:
         return False
 
 
-def _stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     flat = x.transpose(0, 1).reshape(x.shape[1], -1).float() / 255.0
     return tuple(flat.mean(1).tolist()), tuple(flat.std(1).clamp_min(1e-3).tolist())
 
@@ -264,7 +270,7 @@ def _load_torchvision(key: str, download: bool) -> ArrayDataset:
                                         error=str(err).replace(str(root), "…"))
         ) from None
     train_x, test_x = _as_nchw(train.data), _as_nchw(test.data)
-    mean, std = _stats(train_x)
+    mean, std = stats(train_x)
     return ArrayDataset(
         key, spec.title, train_x, torch.as_tensor(train.targets, dtype=torch.int64),
         test_x, torch.as_tensor(test.targets, dtype=torch.int64), spec.class_names, mean, std,
@@ -331,12 +337,28 @@ def _load_folder(key: str, size: int) -> ArrayDataset:
             folder=root.name, error=str(err).replace(str(root), root.name))) from None
     y = torch.tensor(labels, dtype=torch.int64)
     mask = torch.tensor(test_mask)
-    mean, std = _stats(x[~mask])
+    mean, std = stats(x[~mask])
     return ArrayDataset(
         key, f"Image folder {root.name}", x[~mask], y[~mask], x[mask],
         y[mask], tuple(names), mean, std, f"{len(files):,} images from {root.name}, resized to "
         f"{size}×{size}.",
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _load_own(key: str, size: int, stamp: tuple[int, float]) -> ArrayDataset:
+    """A student's own dataset, decoded again whenever it changed (`stamp`)."""
+    from explorer.training import own_classes
+
+    try:
+        title, x, y, names, train, test = own_classes.training_split(key, size)
+    except ValueError as err:  # no images, one class only, or gone
+        raise DatasetUnavailable(str(err)) from None
+    mean, std = stats(x[train])
+    return ArrayDataset(
+        key, title, x[train], y[train], x[test], y[test], tuple(names), mean, std,
+        f"{len(y):,} images of your own in {len(names)} classes, at {size}×{size}; "
+        f"{len(test):,} held out for testing, the same share of each class.")
 
 
 @functools.lru_cache(maxsize=6)
@@ -352,6 +374,14 @@ def load(key: str, *, download: bool = False, folder_size: int = 32) -> ArrayDat
     `download=True` fetches a missing torchvision dataset into `data_dir()` (with a short
     socket timeout); otherwise a missing one raises `DatasetUnavailable` naming the folder.
     """
+    if key.startswith(OWN_PREFIX):
+        from explorer.training import own_classes
+
+        try:
+            stamp = own_classes.version(key)
+        except ValueError:  # (access.AccessDenied: a malformed or vanished key)
+            raise DatasetUnavailable(_("There is no such dataset of yours.")) from None
+        return _load_own(key, folder_size, stamp)
     if not key.startswith(FOLDER_PREFIX) and key not in REGISTRY:
         raise DatasetUnavailable(f"Unknown dataset {key!r}: choose one of {', '.join(REGISTRY)}.")
     if download and not key.startswith(FOLDER_PREFIX) and not is_available(key):

@@ -50,6 +50,7 @@ from explorer.training import (
     checkpoints,
     datasets,
     durable,
+    own_classes,
     predictions,
     reasons,
     runs,
@@ -88,6 +89,11 @@ def prepare_run(config: TrainConfig, root: Path | None = None, owner: str = "",
     sentence when the run cannot start; nothing is written then.
     """
     config.validate()
+    if config.dataset.startswith(datasets.OWN_PREFIX):  # a student's own: theirs alone
+        try:
+            own_classes.check_use(config.dataset, owner)
+        except ValueError as err:
+            raise datasets.DatasetUnavailable(str(err)) from None
     data = datasets.load(config.dataset, folder_size=config.folder_size)
     c, h, w = data.shape
     size = config.image_size

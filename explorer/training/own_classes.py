@@ -45,6 +45,8 @@ from explorer.training import durable, runs
 from explorer.training.access import AccessDenied, Actor
 
 FOLDER = ".own"
+PREFIX = "own:"  # a dataset key: own:<owner tag>/<dataset id>
+TEST_FRACTION = 0.2
 STORE_SIDE = 128  # pixels: the largest side an image is kept at (training sizes are smaller)
 MIN_CLASSES, MAX_CLASSES = 2, 10
 MIN_PER_CLASS = 10  # fewer images than this in a class: a warning
@@ -74,11 +76,11 @@ class Ref:
     @property
     def key(self) -> str:
         """The dataset key a run's settings name it by."""
-        return f"own:{self.owner}/{self.dataset_id}"
+        return f"{PREFIX}{self.owner}/{self.dataset_id}"
 
     @classmethod
     def from_key(cls, key: str) -> Ref:
-        owner, _sep, dataset_id = key.removeprefix("own:").partition("/")
+        owner, _sep, dataset_id = key.removeprefix(PREFIX).partition("/")
         return cls(owner, dataset_id)
 
 
@@ -394,3 +396,34 @@ def _square(image: Image.Image, size: int) -> Image.Image:
     left, top = (image.width - side) // 2, (image.height - side) // 2
     return image.crop((left, top, left + side, top + side)).resize(
         (size, size), Image.Resampling.BILINEAR)
+
+
+def check_use(key: str, owner: str) -> None:
+    """Refuse a run of `owner`'s on a dataset that is not theirs (one sentence, as for a
+    dataset that does not exist: a student learns nothing of another's)."""
+    ref = Ref.from_key(key)
+    meta(Actor(owner), ref)
+
+
+def version(key: str) -> tuple[int, float]:
+    """(images, newest change) of a dataset: a cache of its tensors is stale when it moves."""
+    folder = _folder(Ref.from_key(key))
+    stamps = [p.stat().st_mtime for p in folder.glob("*/*.png")]
+    return len(stamps), max(stamps, default=0.0)
+
+
+def training_split(key: str, size: int
+                   ) -> tuple[str, torch.Tensor, torch.Tensor, list[str], torch.Tensor,
+                              torch.Tensor]:
+    """The dataset as the engine trains on it: (title, uint8 images at size×size, labels,
+    class names, train indices, test indices: a stratified fifth held out with seed 0).
+    Server-side: whoever submits a run is checked by `check_use` first."""
+    ref = Ref.from_key(key)
+    owner = Actor(ref.owner)
+    title = meta(owner, ref)["title"]
+    x, y, names = tensors(owner, ref, size)
+    counts = torch.bincount(y, minlength=len(names)).tolist()
+    if sum(1 for c in counts if c >= 2) < MIN_CLASSES:
+        raise OwnDatasetError(_("Training needs at least two images in each of two classes."))
+    train, test = stratified_split(y, TEST_FRACTION, seed=0)
+    return title, x, y, names, train, test
