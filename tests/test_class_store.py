@@ -200,6 +200,7 @@ def test_the_before_after_check_and_the_export(store):
     for student, given in zip(STUDENTS[:2], (right, right), strict=True):
         polls.answer(store, student, after, given)
     store.set_nickname(STUDENTS[0].owner, "Ada")
+    store.set_nickname(STUDENTS[1].owner, "=HYPERLINK(\"http://x\")")
     [row] = polls.check_rows(store, before.lesson)
     assert (row.before_share.right, row.before_share.answered) == (1, 3)
     assert (row.after_share.right, row.after_share.answered) == (2, 2)
@@ -208,6 +209,7 @@ def test_the_before_after_check_and_the_export(store):
     assert len(rows) == 5 and {r["phase"] for r in rows} == {"before", "after"}
     names = {r["student"] for r in rows}
     assert "Ada" in names and any(n.startswith("student ") for n in names)
+    assert "'=HYPERLINK(\"http://x\")" in names  # a spreadsheet shows it, never runs it
     assert not any(s.owner in polls.csv_export(store) for s in STUDENTS)  # never an owner id
     assert rows[0]["torch answer"] == predict_first.conv_output(5).answer_text()
 

@@ -181,6 +181,11 @@ def student_name(number: int, nickname: str) -> str:
     return nickname or _("student {n}").format(n=number)
 
 
+def _cell(text: str) -> str:
+    """A cell a spreadsheet will not run: a nickname such as '=HYPERLINK(…)' is kept as text."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def csv_export(store: ClassStore, lesson: str | None = None) -> str:
     """Every answer of `lesson` (of every lesson when None), one row each: the lesson, the
     question, its phase, the student (by name, never by id), the answer, whether right."""
@@ -197,6 +202,7 @@ def csv_export(store: ClassStore, lesson: str | None = None) -> str:
         for a in answers[poll.id]:
             writer.writerow([poll.lesson, poll.id, asked, poll.topic, poll.seed, poll.phase,
                              question.prompt, question.answer_text(),
-                             student_name(*names[a.tag]), answer_label(question, a.given),
+                             _cell(student_name(*names[a.tag])),
+                             answer_label(question, a.given),
                              int(a.right)])
     return out.getvalue()
