@@ -357,6 +357,15 @@ def offered(key: str, options: Sequence[Any]) -> None:
         del st.session_state[key]
 
 
+def offered_many(key: str, options: Sequence[Any], most: int | None = None) -> None:
+    """Before a multiselect keyed `key`: only its `options` are kept, at most `most` of them
+    (Streamlit raises on more than `max_selections`, which only a forged client sends)."""
+    if isinstance(chosen := st.session_state.get(key), list | tuple):
+        kept = [value for value in chosen if value in options][:most]
+        if kept != list(chosen):
+            st.session_state[key] = kept
+
+
 def _allowed(value: Any, choices: Sequence[Any] | None, bounds: tuple[float, float] | None
              ) -> bool:
     if choices is not None and value not in choices:

@@ -51,6 +51,7 @@ def section() -> None:
     st.markdown(_("**Compare networks side by side** at the course's configuration (LeNet-5 "
                   "on 28×28 digits, the ImageNet networks at 224×224): every number is PyTorch's "
                   "own, beside what the paper prints."))
+    widgets.offered_many("zoo_compare", zoo.list_models(), most=3)
     keys = st.multiselect(_("Networks"), zoo.list_models(), default=list(comparison.DEFAULT),
                           max_selections=3, key="zoo_compare",
                           format_func=lambda k: _(zoo.get_spec(k).title))

@@ -3,11 +3,11 @@ range, or a file of the wrong type in every uploader, and answers with its defau
 sentence, never an exception box, and the session lives on (the same values sent again, as a
 browser keeps sending them, draw the page again).
 
-Out of range means what no browser sends: a selectbox or radio value that is not an option, a
-slider far beyond its end, a number input NaN, a text box of 200,000 characters with a NUL in
-it, a table edit or cell selection outside the table. Uploads go in as a browser's uploader
-sends them (file URLs, a multipart PUT, the widget's state), but named `notes.txt`, which no
-uploader's browser filter offers.
+Out of range means what no browser sends: a selectbox or radio value that is not an option,
+every option of a multiselect and one more, a slider far beyond its end, a number input NaN, a
+text box of 200,000 characters with a NUL in it, a table edit or cell selection outside the
+table. Uploads go in as a browser's uploader sends them (file URLs, a multipart PUT, the
+widget's state), but named `notes.txt`, which no uploader's browser filter offers.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def forged(widget: Widget) -> WidgetState | None:
     state, proto = WidgetState(id=widget.id), widget.proto
     if widget.kind in ("selectbox", "radio"):
         state.string_value = NOT_AN_OPTION
-    elif widget.kind == "multiselect":
-        state.string_array_value.data.append(NOT_AN_OPTION)
+    elif widget.kind == "multiselect":  # no option, and more than max_selections allows
+        state.string_array_value.data.extend([NOT_AN_OPTION, *proto.options])
     elif widget.kind == "slider" and proto.options:  # a select_slider
         state.string_array_value.data.extend([NOT_AN_OPTION] * len(proto.default))
     elif widget.kind == "slider":
