@@ -12,10 +12,12 @@ widget's state), but named `notes.txt`, which no uploader's browser filter offer
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
 import pytest
+from PIL import Image
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from explorer import i18n
@@ -97,3 +99,32 @@ def test_a_wrong_file_is_answered_in_chinese(app_url: str, page: str, sentence: 
     assert not _problems(again), _problems(again)
     chinese = i18n.translations("zh").gettext(sentence).format(name="notes.txt")
     assert again.texts.count(chinese) == 1, (chinese, again.texts)
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("page", "uploader", "name", "data", "sentence"), [
+    ("", "…or upload your own", "empty.png", b"", "“{name}” is empty (0 bytes)."),
+    ("", "…or upload your own", "weights.jpg", b"PK\x05\x06" + bytes(18),
+     IMAGE_SENTENCE),
+    ("zoo", "Upload a state_dict (.pt) to load into this model", "photo.pt", None,
+     STATE_DICT_SENTENCE),
+], ids=["empty", "renamed-to-jpg", "photo-renamed-to-pt"])
+def test_an_empty_or_renamed_file_gets_one_sentence(app_url: str, page: str, uploader: str,
+                                                    name: str, data: bytes | None,
+                                                    sentence: str) -> None:
+    async def steps(client: WireClient) -> Render:
+        first = await client.run()
+        widget = next(w for w in first.widgets if w.kind == "file_uploader"
+                      and w.proto.label == uploader)
+        state = await client.upload(widget.id, name, _png() if data is None else data)
+        await client.run([state])
+        return await client.run([state])
+
+    again = forged_session(app_url, page, "lang=en", "", steps)
+    assert not _problems(again), _problems(again)
+    assert again.texts.count(sentence.format(name=name)) == 1, again.texts
