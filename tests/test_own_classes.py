@@ -198,3 +198,48 @@ def test_lenet5_learns_three_generated_shapes_from_scratch(runs_root):
           f" images in {took:.0f} s; per class {evaluation.per_class_accuracy}")
     assert sum(map(sum, evaluation.confusion)) == 36, "a fifth of each class held out"
     assert evaluation.accuracy >= 0.9 and took < 60
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_fine_tuning_a_resnet18_moves_only_its_new_head_when_the_backbone_is_frozen(
+        runs_root, tmp_path, monkeypatch, frozen):
+    """d2l's fine-tuning on a student's classes, from a local stand-in for the ImageNet file
+    (a seeded torchvision ResNet-18, checked by its SHA-256 like the published one)."""
+    import dataclasses
+    import hashlib
+
+    import numpy as np
+    import torchvision
+
+    from explorer.models import weights, zoo
+    from explorer.training import checkpoints, engine
+    from explorer.training.config import TrainConfig
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    torch.manual_seed(0)
+    published = torchvision.models.resnet18(weights=None).state_dict()
+    file = zoo.pretrained_file("resnet18")
+    file.path.parent.mkdir(parents=True)
+    torch.save(published, file.path)
+    monkeypatch.setitem(weights.REGISTRY, file.enum_name, dataclasses.replace(
+        file, sha256=hashlib.sha256(file.path.read_bytes()).hexdigest()))
+    rng = np.random.default_rng(1)
+    kinds = ["circle", "square", "triangle"]
+    ref = own.create(ALICE, "Shapes", kinds)
+    for index, kind in enumerate(kinds):
+        own.add_files(ALICE, ref, index, [(f"{i}.png", _shape(kind, rng)) for i in range(8)])
+    config = TrainConfig(model="resnet18", dataset=ref.key, epochs=1, batch_size=8,
+                         optimizer="sgd", lr=0.05, device="cpu", folder_size=64,
+                         pretrained=True, freeze_backbone=frozen)
+    run_dir = engine.prepare_run(config, owner=ALICE.owner)
+    status = engine.train(run_dir)
+    assert status["state"] == "finished", status
+    tuned = checkpoints.load(run_dir)["state_dict"]
+    assert tuned["fc.weight"].shape == (3, 512), "a new head for the three classes"
+    start = zoo.build_seeded("resnet18", seed=0, variant="imagenet", num_classes=3)
+    assert not torch.equal(tuned["fc.weight"], start.state_dict()["fc.weight"])
+    backbone = [k for k, v in published.items() if k in tuned and tuned[k].shape == v.shape
+                and v.dtype.is_floating_point and "running" not in k]
+    assert len(backbone) == 60, "every conv and BatchNorm parameter came from the file"
+    moved = [k for k in backbone if not torch.equal(tuned[k], published[k])]
+    assert (moved == []) == frozen, moved[:5]

@@ -205,3 +205,15 @@ def test_test_flips_score_the_mean_of_an_image_and_its_mirror():
     plain = engine.predict(model, x, pipe, 2)
     mirrored = engine.predict(model, x.flip(-1), pipe, 2)
     assert torch.allclose(both, (plain + mirrored) / 2, atol=1e-6)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 7])
+def test_a_one_cycle_of_a_few_steps_still_steps(steps):
+    model = torch.nn.Linear(2, 2)
+    cfg = TrainConfig(optimizer="sgd", lr=0.1, epochs=1, schedule="onecycle")
+    opt = engine.make_optimizer(model, cfg)
+    sched = engine.make_schedule(opt, cfg, steps_per_epoch=steps)
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+    assert 0 < opt.param_groups[0]["lr"] <= 0.1

@@ -80,6 +80,11 @@ class TrainConfig:
     # with weight decay ÷ as much (the same decay per step); test images scored with their mirror
     bias_lr_scale: float = 1.0
     test_flips: bool = False
+    # fine-tuning (d2l's chapter): start from the network's ImageNet weights with a new head
+    # for this dataset's classes; the backbone frozen, or learning at lr × backbone_lr_scale
+    pretrained: bool = False
+    freeze_backbone: bool = False
+    backbone_lr_scale: float = 0.1
     layers: str = ""  # model "custom": the layer stack, as `explorer.models.layer_stack` writes it
 
     def validate(self) -> None:
@@ -103,6 +108,8 @@ class TrainConfig:
                                                                    nproc=self.nproc))
         if not self.lr > 0:
             raise ValueError(_("The learning rate must be positive."))
+        if not 0 < self.backbone_lr_scale <= 1:
+            raise ValueError(_("The backbone's learning-rate factor must be in (0, 1]."))
         if not self.bias_lr_scale > 0:
             raise ValueError(_("The biases' learning-rate factor must be positive."))
         if not 0 <= self.label_smoothing < 1:

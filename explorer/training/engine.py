@@ -43,7 +43,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from explorer import devices
-from explorer.i18n import N_
+from explorer.i18n import N_, _
 from explorer.models import zoo
 from explorer.training import (
     augment,
@@ -68,6 +68,7 @@ HEARTBEAT_S = 1.0  # status.json is rewritten this often while a run is live
 #: a durable write of even LeNet-5's weights costs milliseconds, a fast epoch not many more.
 FAST_EPOCH_S = 0.1
 CHECKPOINT_EVERY_S = 1.0
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # torchvision's
 INIT_IMAGES = 5000  # the training images a data-dependent first layer is set from
 AGREE_LAG = 4  # under DDP, steps between an agreement's launch and the reading of its answer
 
@@ -97,11 +98,22 @@ def prepare_run(config: TrainConfig, root: Path | None = None, owner: str = "",
     data = datasets.load(config.dataset, folder_size=config.folder_size)
     c, h, w = data.shape
     size = config.image_size
+    variant, mean, std = ("mnist" if c == 1 else "cifar"), tuple(data.mean), tuple(data.std)
+    if config.pretrained:  # the published architecture, fed as its weights were trained
+        variant, mean, std = "imagenet", IMAGENET_MEAN[:c], IMAGENET_STD[:c]
+        file = zoo.pretrained_file(config.model, config.batchnorm)
+        if c != 3 or file is None:
+            raise ValueError(_("Fine-tuning starts from ImageNet weights: it needs a network "
+                               "that has them and colour images."))
+        if not file.is_cached():
+            raise ValueError(file.refusal() or _(
+                "No pretrained {name} weights on this machine: {by_hand}.").format(
+                    name=_(zoo.get_spec(config.model).title), by_hand=file.by_hand()))
     run_config = RunConfig(
         run_id=runs.new_run_id(config.model, config.dataset.rsplit("/", 1)[-1]),
-        settings=config, variant="mnist" if c == 1 else "cifar", in_channels=c,
+        settings=config, variant=variant, in_channels=c,
         height=size or h, width=size or w, num_classes=data.num_classes,
-        class_names=tuple(data.class_names), mean=tuple(data.mean), std=tuple(data.std),
+        class_names=tuple(data.class_names), mean=mean, std=std,
         dataset_title=data.title,
         train_size=len(subset(len(data.train_y), config.train_limit, config.seed)),
         test_size=len(subset(len(data.test_y), config.test_limit, config.seed)),
@@ -129,11 +141,34 @@ def order_fingerprint(perm: torch.Tensor) -> str:
     return hashlib.sha1(perm.to("cpu", torch.int64).numpy().tobytes()).hexdigest()[:12]
 
 
-def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """The trainable parameters: one group, or with `bias_lr_scale` ≠ 1 the weights first and
-    the one-dimensional ones (biases, BatchNorm's scales and shifts) at lr × scale and weight
-    decay ÷ scale, as airbench trains its biases."""
+def start_from_imagenet(model: nn.Module, cfg: TrainConfig) -> list[nn.Parameter]:
+    """Copy the network's ImageNet weights into `model` (same architecture, its own head for
+    this dataset's classes, which keeps its fresh weights); returns the parameters copied
+    (the backbone), frozen when `cfg.freeze_backbone`. Raises zoo.PretrainedMissing."""
+    published = zoo.build_pretrained(cfg.model, cfg.batchnorm).state_dict()
+    own = model.state_dict()
+    fitting = {k: v for k, v in published.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(fitting, strict=False)
+    backbone = [p for name, p in model.named_parameters() if name in fitting]
+    for p in backbone:
+        p.requires_grad_(not cfg.freeze_backbone)
+    return backbone
+
+
+def param_groups(model: nn.Module, cfg: TrainConfig,
+                 backbone: list[nn.Parameter] | None = None) -> list[dict[str, Any]]:
+    """The trainable parameters: one group; or with a fine-tuned `backbone` learning, the
+    head at lr and the backbone at lr × backbone_lr_scale (d2l's fine-tuning); or with
+    `bias_lr_scale` ≠ 1 the weights first and the one-dimensional ones (biases, BatchNorm's
+    scales and shifts) at lr × scale and weight decay ÷ scale, as airbench trains its biases."""
     params = [p for p in model.parameters() if p.requires_grad]
+    slow = {id(p) for p in backbone or () if p.requires_grad}
+    if slow:
+        groups = [{"params": [p for p in params if id(p) not in slow], "lr": cfg.lr,
+                   "weight_decay": cfg.weight_decay},
+                  {"params": [p for p in params if id(p) in slow],
+                   "lr": cfg.lr * cfg.backbone_lr_scale, "weight_decay": cfg.weight_decay}]
+        return [g for g in groups if g["params"]]
     if cfg.bias_lr_scale == 1:
         return [{"params": params, "lr": cfg.lr, "weight_decay": cfg.weight_decay}]
     weights, biases = [p for p in params if p.ndim > 1], [p for p in params if p.ndim <= 1]
@@ -143,9 +178,10 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
     return [g for g in groups if g["params"]]
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, cfg: TrainConfig,
+                   backbone: list[nn.Parameter] | None = None) -> torch.optim.Optimizer:
     """SGD (momentum, Nesterov), Adam or AdamW; one fused kernel per step on CUDA and CPU."""
-    groups = param_groups(model, cfg)
+    groups = param_groups(model, cfg, backbone)
     first = groups[0]["params"]
     fused = {"fused": True} if first and first[0].device.type in ("cuda", "cpu") else {}
     if cfg.optimizer == "sgd":
@@ -166,8 +202,9 @@ def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig,
     if cfg.schedule == "cosine":
         return sched.CosineAnnealingLR(optimizer, T_max=total)
     if cfg.schedule == "onecycle":
+        # (at least 8 steps: below that its warm-up phase has no step, and it divides by 0)
         return sched.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
-                                total_steps=total + 1,
+                                total_steps=max(total + 1, 8),
                                 pct_start=0.25, cycle_momentum=cfg.optimizer == "sgd")
     return sched.LambdaLR(optimizer, lambda _: 1.0)
 
@@ -430,7 +467,7 @@ class _Agreement:
 
     def drain(self) -> None:
         """Wait for every agreement still in flight, their answers unread (leaving the loop)."""
-        for work, *_ in self.in_flight:
+        for work, *_rest in self.in_flight:
             with contextlib.suppress(Exception):
                 work.wait()
         self.in_flight.clear()
@@ -566,8 +603,11 @@ class _Run:
         train_x, train_y, test_x, test_y, n_all = self._data(dev)
         self.train_data = (train_x, train_y)
         model = zoo.build_seeded(rc.model, seed=rc.seed, **rc.build_kwargs())
+        backbone = None
         if rc.initial_weights:  # an experiment's arm: the start its partner shares
             model.load_state_dict(checkpoints.load(self.run_dir / rc.initial_weights))
+        elif cfg.pretrained:
+            backbone = start_from_imagenet(model, cfg)
         model = model.to(dev)
         pipeline = augment.BatchPipeline(rc.mean, rc.std, cfg.augment, dev, cfg.image_size,
                                          seed=cfg.seed + 7919 * self.rank)
@@ -590,7 +630,7 @@ class _Run:
         n, bs = len(train_y), max(1, cfg.batch_size // self.world)
         self.batch_size, self.train_size = bs, n
         steps = self._steps_per_epoch(n_all, bs)
-        optimizer = make_optimizer(model, cfg)
+        optimizer = make_optimizer(model, cfg, backbone)
         # A constant schedule changes nothing: not stepping it saves a Python call per step.
         schedule = make_schedule(optimizer, cfg, steps) if cfg.schedule != "constant" else None
         criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
