@@ -23,11 +23,10 @@ st.info(
 
 st.subheader(_("Lesson roadmap: the course, chapter by chapter"), anchor="roadmap")
 with widgets.section("lesson roadmap"):
-    keys = [p.key for p in lesson_plan.PATHS]
-    widgets.url_state("path", "full", choices=keys)
-    chosen = lesson_plan.lesson_path(st.radio(
-        _("Lesson path"), keys, key="path", horizontal=True,
-        format_func=lambda k: _(lesson_plan.lesson_path(k).title)))
+    titles = {p.key: _(p.title) for p in lesson_plan.PATHS}  # translated now, in this thread
+    widgets.url_state("path", "full", choices=list(titles))
+    chosen = lesson_plan.lesson_path(st.radio(_("Lesson path"), list(titles), key="path",
+                                              horizontal=True, format_func=titles.get))
     widgets.sync_url("path")
     st.markdown(
         _("Follow the course's chapters in order. Each stop opens the page (or the section) "

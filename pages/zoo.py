@@ -41,10 +41,9 @@ def choose_network() -> networks.Network:
     c1, c2, c3 = st.columns([2, 3, 1])
     key = c1.selectbox(_("Network"), zoo.list_models(), key="zoo_model", on_change=reset_size,
                        format_func=lambda k: _(zoo.get_spec(k).title))
+    labels = {v: zoo.VARIANTS[v].label + zoo_compare.course_mark(key, v) for v in zoo.VARIANTS}
     variant = c2.radio(_("Configuration"), list(zoo.VARIANTS), key="zoo_variant",
-                       horizontal=True, on_change=reset_size,
-                       format_func=lambda v: zoo.VARIANTS[v].label
-                       + zoo_compare.course_mark(key, v))
+                       horizontal=True, on_change=reset_size, format_func=labels.get)
     spec = zoo.get_spec(key)
     batchnorm = c3.toggle("BatchNorm", key="zoo_bn", disabled=not spec.supports_batchnorm,
                           help=_("Adds BatchNorm after every conv and hidden Linear. ResNet, "

@@ -54,10 +54,9 @@ def section(net: networks.Network, photo: images.LoadedImage,
     names = [b.name for b in table.blocks]
     if st.session_state.get("zoo_block") not in names:
         st.session_state["zoo_block"] = names[0]
-    name = st.selectbox(_("Residual block"), names, key="zoo_block",
-                        format_func=lambda n: n + ("" if next(
-                            b for b in table.blocks if b.name == n).identity
-                            else _(" · projection shortcut")))
+    labels = {b.name: b.name + ("" if b.identity else _(" · projection shortcut"))
+              for b in table.blocks}
+    name = st.selectbox(_("Residual block"), names, key="zoo_block", format_func=labels.get)
     size = zoo.VARIANTS[net.variant].height
     built = networks.table(net.as_built, size, "en")
     with st.spinner(_("Initialising real weights…")):

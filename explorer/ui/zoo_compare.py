@@ -52,9 +52,9 @@ def section() -> None:
                   "on 28×28 digits, the ImageNet networks at 224×224): every number is PyTorch's "
                   "own, beside what the paper prints."))
     widgets.offered_many("zoo_compare", zoo.list_models(), most=3)
-    keys = st.multiselect(_("Networks"), zoo.list_models(), default=list(comparison.DEFAULT),
-                          max_selections=3, key="zoo_compare",
-                          format_func=lambda k: _(zoo.get_spec(k).title))
+    titles = {k: _(zoo.get_spec(k).title) for k in zoo.list_models()}
+    keys = st.multiselect(_("Networks"), list(titles), default=list(comparison.DEFAULT),
+                          max_selections=3, key="zoo_compare", format_func=titles.get)
     if len(keys) < 2:
         st.info(_("Pick two or three networks."), icon=":material/compare_arrows:")
         return
