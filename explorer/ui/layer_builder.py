@@ -95,7 +95,7 @@ def _start() -> None:
 def _layer_row(index: int, uid: int, layer: layer_stack.Layer, row: layer_stack.Row | None,
                count: int) -> None:
     """One layer: its arguments (editable), what torch made of it, and move/remove buttons."""
-    cols = st.columns([1.0, 5.0, 2.1, 2.1], vertical_alignment="center")
+    cols = st.columns([1.0, 4.6, 2.0, 2.6], vertical_alignment="center")
     moves = cols[3].container(horizontal=True, gap="small")  # one row, on a phone too
     cols[0].markdown(f"**{index + 1}. {layer.kind}**")
     args = layer.spec.args
@@ -118,12 +118,13 @@ def _layer_row(index: int, uid: int, layer: layer_stack.Layer, row: layer_stack.
     else:
         cols[2].markdown(_("→ `{shape}` · {params:,} params · {macs:,} MACs").format(
             shape=shape_text(row.output_shape), params=row.params, macs=row.macs))
-    moves.button("", icon=":material/arrow_upward:", key=f"zoo_stack_up_{uid}",
+    # words, not icons alone: a screen reader read those as "arrow_upward icon", in English
+    moves.button(_("Up"), key=f"zoo_stack_up_{uid}",
                  on_click=_move, args=(index, -1), disabled=index == 0, help=_("Move up"))
-    moves.button("", icon=":material/arrow_downward:", key=f"zoo_stack_down_{uid}",
+    moves.button(_("Down"), key=f"zoo_stack_down_{uid}",
                  on_click=_move, args=(index, 1), disabled=index == count - 1,
                  help=_("Move down"))
-    moves.button("", icon=":material/close:", key=f"zoo_stack_del_{uid}", on_click=_remove,
+    moves.button(_("Remove"), key=f"zoo_stack_del_{uid}", on_click=_remove,
                  args=(index,), help=_("Remove this layer"))
     if row is not None and row.error:
         st.error(_("`{code}` gets a {shape} input and PyTorch refuses it:\n\n`{error}`\n\n"
