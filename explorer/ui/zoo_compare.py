@@ -53,8 +53,11 @@ def section() -> None:
                   "own, beside what the paper prints."))
     widgets.offered_many("zoo_compare", zoo.list_models(), most=3)
     titles = {k: _(zoo.get_spec(k).title) for k in zoo.list_models()}
+    # the label is never None: a forged value gets formatted too, and Streamlit cannot
+    # serialise a None label
     keys = st.multiselect(_("Networks"), list(titles), default=list(comparison.DEFAULT),
-                          max_selections=3, key="zoo_compare", format_func=titles.get)
+                          max_selections=3, key="zoo_compare",
+                          format_func=lambda k: titles.get(k, str(k)))
     if len(keys) < 2:
         st.info(_("Pick two or three networks."), icon=":material/compare_arrows:")
         return
