@@ -75,6 +75,10 @@ def test_the_class_page_is_the_teacher_s_only(open_page, class_runs):
     teacher.switch_page("../pages/room.py").run()
     assert not teacher.exception
     assert any(m.label == "Students here now" for m in teacher.metric)
+    # the class page is not a view to send: students have no such page
+    assert not [b for b in teacher.sidebar.button if b.key == "class_send_view"]
+    class_store.default(class_runs).send_view("room", {})  # as if it had been sent anyway
+    assert "Your teacher is on" not in _texts(open_page("pages/home.py"))
 
 
 def test_the_before_after_check_from_the_class_page(open_page, class_runs):

@@ -28,6 +28,12 @@ _SETTING_KEYS = {"photo": ("shared_image_choice", "shared_image_select")}
 _RETURN = "_class_return"
 
 
+def _students_page(page: str) -> navigation.PageSpec | None:
+    """The page at `page` if every student has it (Home or a lesson; not the class page)."""
+    spec = navigation.by_url_path(page)
+    return spec if spec is navigation.HOME or spec in navigation.LESSONS else None
+
+
 def _title(page: str) -> str:
     spec = navigation.by_url_path(page)
     return _(spec.title) if spec is not None else page
@@ -36,7 +42,7 @@ def _title(page: str) -> str:
 def _open(page: str, params: dict[str, str]) -> None:
     """Switch this session to `page` showing `params`: they replace the session's own values
     of those settings (widget values, values kept for the page's next visit)."""
-    spec = navigation.by_url_path(page)
+    spec = _students_page(page)
     if spec is None:
         st.warning(_("That page is not on this server."), icon=":material/link_off:")
         return
@@ -62,7 +68,7 @@ def _live(page: str) -> None:
 def _banner(page: str, view: class_store.Broadcast | None) -> None:
     here = broadcast.clean_params(st.query_params.to_dict())
     back = st.session_state.get(_RETURN)
-    if view is not None and not broadcast.is_on(view, page, here):
+    if view is not None and _students_page(view.page) and not broadcast.is_on(view, page, here):
         with st.container(border=True, horizontal=True, vertical_alignment="center",
                           key="class_banner"):
             st.markdown(_(":material/campaign: Your teacher is on **{view}**").format(
@@ -88,8 +94,9 @@ def _teacher_sidebar(page: str) -> None:
     actor = identity.actor()
     with st.sidebar.container(border=True, key="class_send"):
         view = store.live(max_age_s=0).broadcast
-        if st.button(_("Send this view to the class"), icon=":material/cast_for_education:",
-                     key="class_send_view", width="stretch"):
+        if _students_page(page) and st.button(  # not the class page: students have none
+                _("Send this view to the class"), icon=":material/cast_for_education:",
+                key="class_send_view", width="stretch"):
             try:
                 broadcast.send(store, actor, page, st.query_params.to_dict())
             except access.AccessDenied as err:
