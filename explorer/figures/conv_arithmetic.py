@@ -121,11 +121,18 @@ def arithmetic_grid_figure(layer: ca.Layer, out_cell: tuple[int, int], in_cell: 
         return {"type": "scatter", "mode": "markers", "marker": marker, "xaxis": f"x{axes}",
                 "yaxis": f"y{axes}", **no_hover}
 
+    # Not by colour alone: the hover names each cell's kind, and a dropped cell (red, beside
+    # the orange of a skipped one) is marked × where the cells are big enough to hold it.
+    kinds = {0: _("read"), 1: _("padding"), 2: _("dropped by the floor"), 3: _("never read")}
+    marks = [["×" if v == 2 else "" for v in line] for line in z]
     data = [
         {"type": "heatmap", "x": cols, "y": rows, "z": z, "zmin": 0, "zmax": 3, "xgap": gap,
          "ygap": gap, "colorscale": _stepped_scale(INPUT_CATEGORIES), "showscale": False,
-         "hovertemplate": _("input row %{y}, column %{x}") + "<extra></extra>", "xaxis": "x",
-         "yaxis": "y"},
+         "customdata": [[kinds[v] for v in line] for line in z],
+         "text": marks, "texttemplate": "%{text}" if in_px >= 9 else "",
+         "textfont": {"color": "#5a1010", "size": max(8, min(16, in_px * 0.7))},
+         "hovertemplate": _("input row %{y}, column %{x}") + ": %{customdata}<extra></extra>",
+         "xaxis": "x", "yaxis": "y"},
         {"type": "heatmap", "x": list(range(out_shape[1])), "y": list(range(out_shape[0])),
          "z": [[0] * out_shape[1] for _row in range(out_shape[0])], "zmin": 0, "zmax": 1,
          "xgap": gap, "ygap": gap, "showscale": False,
