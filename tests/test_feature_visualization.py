@@ -14,6 +14,16 @@ from explorer.training import augment, checkpoints, datasets
 SETTINGS = fv.Settings(steps=96, frames=4, lr=0.08)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Batch-1 steps of a small network: OpenMP threads only wait for each other (on a busy
+    2-core machine a step took 30× longer with two)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def digits():
     data = datasets.load("mnist-mini")

@@ -19,7 +19,10 @@ ALICE, BOB, TEACHER = Actor("a" * 32), Actor("b" * 32), Actor("t" * 32, teacher=
 @pytest.fixture(autouse=True)
 def runs_root(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path / "runs"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small batches: two OpenMP threads on 2 busy cores wait
+    yield tmp_path / "runs"
+    torch.set_num_threads(threads)
 
 
 def _png(colour: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> bytes:
