@@ -54,8 +54,8 @@ class Steps:
         top, left, bottom, right = self.box
         h, w = self.fitted.shape
         cy, cx = self.centre_of_mass
-        found = (_("ink found in rows {top}–{bottom} and columns {left}–{right} of the {ch}×{cw} "
-                   "photo: crop to that bounding box") if photo else
+        found = (_("ink found in rows {top}–{bottom} and columns {left}–{right} of the photo "
+                   "({ch} rows × {cw} columns): crop to that bounding box") if photo else
                  _("ink found in rows {top}–{bottom} and columns {left}–{right} of the {ch}×{cw} "
                    "canvas: crop to that bounding box"))
         return [
