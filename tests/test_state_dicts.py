@@ -66,3 +66,14 @@ def test_strict_key_check_lists_every_kind_of_mismatch():
     with pytest.raises(state_dicts.StateDictError, match="strict check"):
         state_dicts.load_checked(zoo.build_model("mlp"), state)
     assert state_dicts.key_mismatches(zoo.build_model("lenet5"), state) is None
+
+
+def test_a_wrong_file_is_refused_in_the_students_language():
+    from explorer import i18n
+
+    state = zoo.build_model("lenet5").state_dict()
+    with i18n.use_language("zh"):
+        message = state_dicts.key_mismatches(zoo.build_model("mlp"), state)
+        with pytest.raises(state_dicts.StateDictError, match=r"不是 PyTorch 的 \.pt 文件"):
+            state_dicts.read_state_dict(b"not a zip")
+    assert message.startswith("这个 state_dict 与模型不匹配") and "多出" in message

@@ -59,9 +59,11 @@ def read_state_dict(data: bytes) -> dict[str, torch.Tensor]:
 
 
 def _listing(label: str, items: list[str], limit: int = 6) -> str:
-    shown = ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit
-                                        else "")
-    return f"{len(items)} {label} ({shown})"
+    """`label` (a sentence part with {n} and {shown}) for `items`, the first `limit` named."""
+    shown = ", ".join(items[:limit])
+    if len(items) > limit:
+        shown = _("{shown} and {n} more").format(shown=shown, n=len(items) - limit)
+    return label.format(n=len(items), shown=shown)
 
 
 def key_mismatches(model: nn.Module, state: dict[str, torch.Tensor]) -> str | None:
@@ -73,15 +75,15 @@ def key_mismatches(model: nn.Module, state: dict[str, torch.Tensor]) -> str | No
               for k, v in expected.items() if k in state and state[k].shape != v.shape]
     parts = []
     if missing:
-        parts.append(_listing("missing keys", missing))
+        parts.append(_listing(_("{n} missing keys ({shown})"), missing))
     if unexpected:
-        parts.append(_listing("unexpected keys", unexpected))
+        parts.append(_listing(_("{n} unexpected keys ({shown})"), unexpected))
     if shapes:
-        parts.append(_listing("shape mismatches", shapes, limit=3))
+        parts.append(_listing(_("{n} shape mismatches ({shown})"), shapes, limit=3))
     if not parts:
         return None
-    return ("This state_dict does not fit the model (strict check): " + "; ".join(parts)
-            + ". Was it saved from the same network and configuration?")
+    return _("This state_dict does not fit the model (strict check): {problems}. Was it saved "
+             "from the same network and configuration?").format(problems="; ".join(parts))
 
 
 def load_checked(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
