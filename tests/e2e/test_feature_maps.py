@@ -40,7 +40,7 @@ def test_upload_switch_networks_layers_and_grad_cam(app, tmp_path):
     assert "my_cat.jpg" in app.page.locator("[data-testid='stSidebar']").inner_text()
     text = app.text()
     assert "the tensor that goes in is 1×3×224×224" in text
-    assert app.page.locator("img[alt='overview strip']").count() == 1
+    assert app.page.locator("img[alt^='The strongest channel of each layer']").count() == 1
     app.screenshot("feature_maps_resnet18")
 
     for index in (3, 7):  # a few layers of ResNet-18
@@ -61,7 +61,8 @@ def test_upload_switch_networks_layers_and_grad_cam(app, tmp_path):
     app.select("Network", zoo.get_spec("lenet5").title)
     assert pick_option(app, "Input size", -1) == "MNIST-size 1×28×28"
     app.assert_healthy()
-    assert "1×1×28×28" in app.text() and "convert to grayscale" in app.text()
+    # a digit network: the photo is prepared as MNIST was, in grey, unless switched off
+    assert "1×1×28×28" in app.text() and "in grey, shrunk to at most 280 px" in app.text()
     app.screenshot("feature_maps_lenet_mnist")
 
     app.radio("View", "Prediction & Grad-CAM")
