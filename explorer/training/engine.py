@@ -709,9 +709,9 @@ class _Run:
                     if self.timeline is not None:
                         self.timeline.tick()
             self.flush(t_epoch)
-            if self.timeline is not None:  # the epoch's held snapshots, in its training time
-                self.timeline.flush()
             self.train_time = time.monotonic() - t_epoch
+            if self.timeline is not None:  # the epoch's held snapshots: a fixed cost per epoch
+                self.timeline.flush()
             seen = min(n, steps * bs)
             bad_seen = float(self.agreement is not None and self.agreement.bad is not None)
             totals = torch.stack([torch.tensor(self.epoch_loss, device=dev), correct.float(),
