@@ -24,6 +24,16 @@ _TEST_RUNS = tempfile.mkdtemp(prefix="explorer-test-runs-")
 atexit.register(shutil.rmtree, _TEST_RUNS, ignore_errors=True)
 os.environ.setdefault("EXPLORER_RUNS_DIR", _TEST_RUNS)
 
+# Under pytest-xdist (make test: two workers on two cores) every process of the suite, and
+# the servers and workers it starts, computes with one torch thread: two per process on two
+# cores made each small op's OpenMP threads wait for a preempted peer (a feature visualisation
+# test took 110 s instead of 8).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 # Every server and AppTest of the suite has a teacher, signed in with this passphrase; its hash
 # (cheap scrypt parameters, for speed) lives outside the runs folder, as an operator's would.
 TEACHER_PASSPHRASE = "the suite's teacher passphrase"
