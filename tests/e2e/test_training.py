@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 
 from playwright.sync_api import expect
 
@@ -16,10 +17,11 @@ def _steps_logged(app) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _wait_until(predicate, timeout_s: float = 60, what: str = "") -> None:
+def _wait_until(predicate, timeout_s: float = 60, what: str | Callable[[], str] = "") -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, \
+            f"timed out waiting for {what() if callable(what) else what}"
         time.sleep(0.2)
 
 
@@ -36,7 +38,10 @@ def test_live_run_keeps_growing_across_page_switches_and_stops_with_a_checkpoint
     train = app.page.get_by_role("button", name="Train", exact=True).first
     for _ in range(3):  # a student clicking three times quickly starts one run
         train.click(force=True, no_wait_after=True)
-    _wait_until(lambda: _steps_logged(app) > 0, what="the first logged steps")
+    # (a loaded machine: the worker process starts and imports torch before its first step)
+    _wait_until(lambda: _steps_logged(app) > 0, timeout_s=120,
+                what=lambda: "the first logged steps; the page said: "
+                     + app.text()[app.text().find("2 · Watch it train"):][:300])
     run_id = re.search(r"Run (\d{8}-\d{6}-[\w-]+)", app.text()).group(1)
     live = [r for r in runs.list_runs() if r.state in runs.ACTIVE_STATES]
     assert [r.run_id for r in live] == [run_id], "three clicks must start exactly one run"
