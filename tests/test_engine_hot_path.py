@@ -249,14 +249,15 @@ def test_airbench_s_first_layer_whitens_the_training_patches():
 def test_the_engine_sets_airbench_s_whitening_from_the_data_and_keeps_it_frozen():
     from explorer.models.architectures import airbench
 
+    small = {**SHORT, "train_limit": 512, "test_limit": 64}  # one step of a wide network
     run_dir = engine.prepare_run(TrainConfig(model="airbench", dataset="mnist-mini", epochs=1,
-                                             optimizer="sgd", lr=0.2, **SHORT))
+                                             optimizer="sgd", lr=0.2, **small))
     status = engine.train(run_dir)
     assert status["state"] == "finished", status
     data = datasets.load("mnist-mini")
     pipe = augment.BatchPipeline(data.mean, data.std, augment.AugmentConfig(),
                                  torch.device("cpu"))
-    train_x = data.train_x[engine.subset(len(data.train_y), SHORT["train_limit"], 0)]
+    train_x = data.train_x[engine.subset(len(data.train_y), small["train_limit"], 0)]
     expected = airbench.whitening_weights(pipe(train_x[:engine.INIT_IMAGES], train=False))
     weights = checkpoints.load(run_dir)["state_dict"]["0.weight"]
     assert torch.allclose(weights, expected, atol=1e-5), "set from the data, then not trained"
