@@ -18,6 +18,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 
@@ -110,8 +111,18 @@ def visible_runs(actor: Actor, root: Path | None = None) -> list[runs.RunInfo]:
     return listed if actor.teacher else [r for r in listed if may_view(actor, r)]
 
 
-def authorise_manage(info: runs.RunInfo, actor: Actor, what: str) -> None:
-    """AccessDenied unless `actor` may stop or delete the run (`what` names the action)."""
+class Owned(Protocol):
+    """Any job of the queue as the rules see it: its id and a config naming its owner."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def config(self) -> Any: ...
+
+
+def authorise_manage(info: Owned, actor: Actor, what: str) -> None:
+    """AccessDenied unless `actor` may stop or delete the job (`what` names the action)."""
     if not actor.may_manage(info.config):
         raise AccessDenied(_("Only the student who started run {run} or the signed-in teacher "
                              "may {what} it.").format(run=info.run_id, what=what))

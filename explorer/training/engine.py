@@ -382,32 +382,51 @@ class _Readout:
         return self.host.tolist()
 
 
-class _Heartbeat:
-    """Writes the run's progress into status.json every `period_s` until stopped (rank 0)."""
+class Heartbeat:
+    """Calls `write()` (a job's live status) at once and then every `period_s` until the
+    `with` ends. A disk too full for it ends the job: the error is kept in `self.error` and
+    `stop` is set."""
 
-    def __init__(self, run: _Run, period_s: float = HEARTBEAT_S) -> None:
-        self.run, self.period_s = run, period_s
+    def __init__(self, write: Callable[[], None], stop: threading.Event,
+                 period_s: float = HEARTBEAT_S) -> None:
+        self.write, self.stop, self.period_s = write, stop, period_s
+        self.error: OSError | None = None
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
 
     def _beat(self) -> None:
         while not self.done.wait(self.period_s):
             try:
-                self.run.write_live_status()
+                self.write()
             except OSError as err:
-                if durable.disk_full(err):  # the run cannot keep its results: end it now
-                    self.run.write_error = err
-                    self.run.stop.set()
+                if durable.disk_full(err):  # the job cannot keep its results: end it now
+                    self.failed(err)
                     return
 
-    def __enter__(self) -> _Heartbeat:
-        self.run.write_live_status()
+    def failed(self, err: OSError) -> None:
+        self.error = err
+        self.stop.set()
+
+    def __enter__(self) -> Heartbeat:
+        self.write()
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.done.set()
         self.thread.join()
+
+
+class _Heartbeat(Heartbeat):
+    """The training run's heartbeat (rank 0): its error is the run's `write_error`."""
+
+    def __init__(self, run: _Run, period_s: float = HEARTBEAT_S) -> None:
+        super().__init__(run.write_live_status, run.stop, period_s)
+        self.run = run
+
+    def failed(self, err: OSError) -> None:
+        self.run.write_error = err  # before the stop that the loop reads it after
+        super().failed(err)
 
 
 class _Agreement:

@@ -228,13 +228,14 @@ def submit_group(configs: Sequence[TrainConfig], owner: str, root: Path | None =
     return run_dirs
 
 
-def request_stop(run_dir: Path, actor: access.Actor) -> str:
-    """Ask a run to stop, if `actor` owns it or is the teacher (else `access.AccessDenied`).
+def request_stop(run_dir: Path, actor: access.Actor, info: access.Owned | None = None) -> str:
+    """Ask a job to stop, if `actor` owns it or is the teacher (else `access.AccessDenied`).
 
-    A queued run leaves the queue at once; returns what happened.
+    A queued job leaves the queue at once; returns what happened. `info` names another kind
+    of job and its owner (default: the training run in `run_dir`).
     """
     run_dir = Path(run_dir)
-    access.authorise_manage(runs.run_info(run_dir), actor, _("stop"))
+    access.authorise_manage(info or runs.run_info(run_dir), actor, _("stop"))
     if not runs.read_status(run_dir).live:
         return "not live"
     (run_dir / STOP_FILE).touch()

@@ -70,6 +70,21 @@ def exit_reason(returncode: int, disk_full: bool = False) -> dict:
                              "last finished epoch is kept."), code=returncode)
 
 
+@dataclass(frozen=True)
+class JobKind:
+    """What the jobs of one queue are: how many processes one takes and the command that
+    starts its worker. Every kind shares the queue's claim, slot, heartbeat and stop rules."""
+
+    name: str
+    processes: Callable[[Path], int]
+    command: Callable[[Path, int], list[str]]
+
+
+#: Training runs (`runs`): `explorer.train`, under torchrun for several processes.
+TRAINING = JobKind("training", lambda run_dir: runs.read_config(run_dir).settings.nproc,
+                   worker_command)
+
+
 @dataclass
 class Worker:
     """A launched run: its folder and the child process."""
@@ -79,24 +94,25 @@ class Worker:
     disk_full: bool = False  # recording its end failed for lack of space (retried next tick)
 
 
-def launch(run_dir: Path, slot: run_queue.Slot, claim: run_queue.Claim | None = None) -> Worker:
-    """Start the run's worker with the slot's lock (and the claim's) passed on; the child
+def launch(run_dir: Path, slot: run_queue.Slot, claim: run_queue.Claim | None = None,
+           kind: JobKind = TRAINING) -> Worker:
+    """Start the job's worker with the slot's lock (and the claim's) passed on; the child
     holds them till it ends."""
-    config = runs.read_config(run_dir)
+    nproc = kind.processes(run_dir)
     env = dict(os.environ, EXPLORER_CLAIMED="1", EXPLORER_RUNS_DIR=str(run_dir.parent),
                PYTHONUNBUFFERED="1")
     env.pop("EXPLORER_PROGRESS", None)
     fds = (slot.fd,) if claim is None else (slot.fd, claim.fd)
     with open(run_dir / "worker.log", "ab") as out:
         process = subprocess.Popen(
-            worker_command(run_dir, config.settings.nproc), cwd=REPO_ROOT, env=env,
+            kind.command(run_dir, nproc), cwd=REPO_ROOT, env=env,
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             pass_fds=fds, start_new_session=True,
         )
     slot.release()  # the child's copy of the descriptor keeps the lock
     try:
         runs.write_status(run_dir, "running", pid=process.pid, phase="starting",
-                          processes=config.settings.nproc)
+                          processes=nproc)
     except OSError:  # it runs all the same: the worker writes its status from its first beat
         log.warning("could not record the start of run %s", run_dir.name, exc_info=True)
     return Worker(run_dir, process)
@@ -137,10 +153,11 @@ class Throttled:
 
 
 class Scheduler:
-    """Claims queued runs when their device has a free slot, launches and reaps workers."""
+    """Claims queued jobs (of one `kind`, in the queue under `root`) when their device has a
+    free slot, launches and reaps workers."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = root
+    def __init__(self, root: Path | None = None, kind: JobKind = TRAINING) -> None:
+        self.root, self.kind = root, kind
         self.workers: dict[str, Worker] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -214,7 +231,7 @@ class Scheduler:
             claim.drop()
             return False
         try:
-            self.workers[run_id] = launch(run_dir, slot, claim)
+            self.workers[run_id] = launch(run_dir, slot, claim, self.kind)
         except (OSError, ValueError) as err:
             runs.write_status(run_dir, "failed", **reasons.fields(
                 N_("The run could not start: {error}"), error=str(err)))

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -60,12 +60,10 @@ def cpu_threads(processes: int = 1, cores: int | None = None) -> int:
     return max(1, (cores - 1) // max(1, processes))
 
 
-def train_here(run_dir: Path, on_progress: Callable[[engine.Progress], None] | None = None
-               ) -> dict:
-    """Train `run_dir` in this process, stopping on its stop file, SIGTERM or Ctrl-C."""
-    if "EXPLORER_CLAIMED" in os.environ:  # started by a server: share the CPU politely
-        nproc = int(os.environ.get("WORLD_SIZE", "1"))
-        torch.set_num_threads(cpu_threads(nproc * run_queue.runs_per_device()))
+@contextlib.contextmanager
+def stop_watch(run_dir: Path) -> Iterator[threading.Event]:
+    """An event set by the job's stop file, SIGTERM or Ctrl-C while the `with` lasts (any
+    kind of job: a training run, a channel's visualisation)."""
     stop, done = threading.Event(), threading.Event()
     watcher = threading.Thread(target=_watch_stop, args=(run_dir, stop, done), daemon=True)
     watcher.start()
@@ -74,14 +72,28 @@ def train_here(run_dir: Path, on_progress: Callable[[engine.Progress], None] | N
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
-        return engine.train(run_dir, stop=stop, on_progress=on_progress)
+        yield stop
     finally:
         done.set()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _claim_by_hand(run_dir: Path) -> run_queue.Claim:
+def share_cpu(processes: int = 1) -> None:
+    """A job started by a server shares the CPU politely (one core left to the web server)."""
+    if "EXPLORER_CLAIMED" in os.environ:
+        torch.set_num_threads(cpu_threads(processes * run_queue.runs_per_device()))
+
+
+def train_here(run_dir: Path, on_progress: Callable[[engine.Progress], None] | None = None
+               ) -> dict:
+    """Train `run_dir` in this process, stopping on its stop file, SIGTERM or Ctrl-C."""
+    share_cpu(int(os.environ.get("WORLD_SIZE", "1")))
+    with stop_watch(run_dir) as stop:
+        return engine.train(run_dir, stop=stop, on_progress=on_progress)
+
+
+def claim_by_hand(run_dir: Path) -> run_queue.Claim:
     """Claim a queued run for a worker started by hand (held till the worker ends);
     ValueError when it is not waiting."""
     claim = run_queue.claim_by_id(run_dir)
@@ -117,7 +129,7 @@ def main(run_dir: Path | None, make_config: Callable[[], TrainConfig], root: Pat
         run_dir = _run_dir_for_ranks(run_dir, make_config, root, rank)
         if rank == 0 and os.environ.get("EXPLORER_CLAIMED") != "1":
             if given:
-                claim = _claim_by_hand(run_dir)
+                claim = claim_by_hand(run_dir)
             device = runs.read_config(run_dir).settings.device
             slot = run_queue.wait_for_slot(devices.pick_device(device).type, run_dir.parent)
         status = train_here(run_dir, on_progress if rank == 0 else None)

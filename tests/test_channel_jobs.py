@@ -1,0 +1,103 @@
+"""Channel pictures as jobs of the queue (explorer/training/channel_jobs.py): made in a worker
+process, frames written as they come, computed once per class, and the training runs' claim,
+stop and owner rules."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from explorer.training import access, channel_jobs, engine, run_queue, runs, scheduler
+from explorer.training.channel_jobs import ChannelRequest
+from explorer.training.config import TrainConfig
+from tests.conftest import until
+
+ALICE, BOB = access.Actor("alice"), access.Actor("bob")
+TEACHER = access.Actor("teacher-browser", teacher=True)
+LENET = ChannelRequest("lenet5", channel_jobs.RANDOM, "mnist", "features.0", 2, seed=3)
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch, own_queue):
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("EXPLORER_CHANNEL_STEPS", "24")
+    monkeypatch.setenv("EXPLORER_CHANNEL_FRAMES", "3")
+    return runs.runs_dir()
+
+
+def _until_ended(sched: scheduler.Scheduler, info: channel_jobs.JobInfo) -> runs.RunStatus:
+    until(lambda: (sched.tick() or True) and not runs.read_status(info.path).live, 120,
+          "the channel job to end")
+    until(lambda: (sched.tick() or True) and not sched.workers, 30, "the worker to exit")
+    return runs.read_status(info.path)
+
+
+def test_a_channel_job_runs_in_a_worker_and_a_class_shares_it(root):
+    sched = scheduler.Scheduler(channel_jobs.root(), channel_jobs.KIND)
+    info = channel_jobs.request(LENET, ALICE)
+    assert info.state == "queued" and channel_jobs.position(info) == 1
+    assert channel_jobs.request(LENET, BOB).path == info.path, "one job for the whole class"
+    sched.tick()
+    assert sched.workers[info.run_id].process.pid != os.getpid()
+    status = _until_ended(sched, info)
+    assert status.state == "finished", status
+    assert status.pid != os.getpid()  # written by the worker
+    frames = channel_jobs.read_frames(info.path)
+    assert [f.step for f in frames] == [0, 12, 24]
+    assert all(f.path.is_file() and f.path.read_bytes()[:4] == b"\x89PNG" for f in frames)
+    result = channel_jobs.read_result(info.path)
+    assert len(result["most"]) == len(result["least"]) == 6
+    assert result["most"][0]["response"] >= result["least"][0]["response"]
+    assert (info.path / result["filter"]).is_file() and result["mean_image_response"] >= 0
+    again = channel_jobs.request(LENET, BOB)
+    assert again.path == info.path and again.state == "finished", "computed once"
+    assert not run_queue.waiting(channel_jobs.root()) and not sched.workers
+
+
+def test_only_its_owner_or_the_teacher_stops_a_job_and_a_stopped_one_is_made_again(root):
+    info = channel_jobs.request(LENET, ALICE)
+    with pytest.raises(access.AccessDenied, match="Only the student"):
+        channel_jobs.stop(info.run_id, BOB)
+    assert channel_jobs.stop(info.run_id, TEACHER) == "dropped"
+    assert runs.read_status(info.path).state == "stopped"
+    with pytest.raises(ValueError, match="already have"):  # alice's limit holds meanwhile
+        channel_jobs.request(LENET, ALICE)
+        channel_jobs.request(ChannelRequest("lenet5", "random", "mnist", "features.3", 0), ALICE)
+    again = channel_jobs.find(LENET, BOB)
+    assert again is not None and again.config.owner == "alice"
+
+
+def test_a_stop_ends_a_running_job_at_its_next_step(root, monkeypatch):
+    monkeypatch.setenv("EXPLORER_CHANNEL_STEPS", "100000")
+    sched = scheduler.Scheduler(channel_jobs.root(), channel_jobs.KIND)
+    info = channel_jobs.request(LENET, ALICE)
+    sched.tick()
+    until(lambda: len(channel_jobs.read_frames(info.path)) >= 1, 60, "the first frame")
+    assert channel_jobs.stop(info.run_id, ALICE) == "requested"
+    status = _until_ended(sched, info)
+    assert status.state == "stopped" and "Stopped at step" in status.reason, status
+    assert channel_jobs.read_frames(info.path)[-1].step == status.progress.step > 0
+
+
+def test_a_trained_run_s_channels_follow_its_owner_rules_and_forged_requests_are_refused(root):
+    run_dir = engine.prepare_run(TrainConfig(device="cpu", epochs=1), owner="alice")
+    theirs = ChannelRequest("lenet5", f"run:{run_dir.name}", "mnist", "features.0", 0)
+    with pytest.raises(access.AccessDenied, match="no run"):
+        channel_jobs.request(theirs, BOB)
+    with pytest.raises(access.AccessDenied, match="no checkpoint"):
+        channel_jobs.request(theirs, ALICE)
+    for forged in (ChannelRequest("lenet5", "random", "mnist", "features.0", 6),
+                   ChannelRequest("lenet5", "random", "mnist", "classifier.0", 0),
+                   ChannelRequest("lenet5", "random", "mnist", "nowhere", 0)):
+        with pytest.raises(ValueError, match="has no channel"):
+            channel_jobs.request(forged, ALICE)
+    for forged in (ChannelRequest("lenet5", "../../etc", "mnist", "features.0", 0),
+                   ChannelRequest("nonet", "random", "mnist", "features.0", 0),
+                   ChannelRequest("lenet5", "imagenet", "mnist", "features.0", 0)):
+        with pytest.raises(access.AccessDenied):
+            channel_jobs.request(forged, ALICE)
+    for name in ("../x", "ch-" + "0" * 20, 3, "ch-../../etc/passwd"):
+        with pytest.raises(access.AccessDenied):
+            channel_jobs.open_job(name, ALICE)
+    assert not list(channel_jobs.root().glob("ch-*")), "nothing was created"
