@@ -53,7 +53,7 @@ def test_the_state_dict_file_loads_with_weights_only_and_runs_its_code(run, tmp_
     scope: dict = {}
     exec(export.loading_code(info.config, "pt"), scope)
     assert torch.allclose(scope["probabilities"],
-                          model(scope["x"][None]).softmax(1)[0], atol=1e-6)
+                          model(scope["x"][None]).softmax(1)[0], atol=1e-3)
 
 
 def test_the_onnx_file_passes_the_checker_and_matches_the_network(run, tmp_path, monkeypatch):

@@ -73,11 +73,13 @@ def file_stem(config: RunConfig) -> str:
 def _preprocess_code(config: RunConfig) -> str:
     c, h, w = config.input_shape
     mode = "L" if c == 1 else "RGB"
-    return (f'image = Image.open("photo.jpg").convert("{mode}").resize(({w}, {h}))\n'
+    mean = [round(float(m), 4) for m in config.mean]
+    std = [round(float(v), 4) for v in config.std]
+    return (f'image = ImageOps.fit(Image.open("photo.jpg").convert("{mode}"), ({w}, {h}))\n'
             f"x = torch.tensor(numpy.asarray(image), dtype=torch.float32) / 255\n"
             f"x = x.reshape({h}, {w}, {c}).permute(2, 0, 1)\n"
-            f"x = (x - torch.tensor({list(config.mean)!r}).view(-1, 1, 1)) / "
-            f"torch.tensor({list(config.std)!r}).view(-1, 1, 1)\n")
+            f"mean, std = torch.tensor({mean!r}), torch.tensor({std!r})\n"
+            f"x = (x - mean.view(-1, 1, 1)) / std.view(-1, 1, 1)\n")
 
 
 def loading_code(config: RunConfig, kind: str) -> str:
@@ -85,7 +87,7 @@ def loading_code(config: RunConfig, kind: str) -> str:
     classify a photo with it (this run's input size, normalisation and class names)."""
     stem = file_stem(config)
     names = list(config.class_names)
-    head = ("import numpy, torch\nfrom PIL import Image\n")
+    head = "import numpy, torch\nfrom PIL import Image, ImageOps\n"
     if kind == "pt":
         kwargs = ", ".join(f"{k}={v!r}" for k, v in config.build_kwargs().items())
         return (head + "from explorer.models import zoo  # this app's package\n\n"

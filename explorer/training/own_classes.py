@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from explorer import images
 from explorer.i18n import _
@@ -196,6 +196,37 @@ def image_path(actor: Actor, ref: Ref, class_index: int, image_id: str) -> Path:
     return path
 
 
+def contact_sheet(actor: Actor, ref: Ref, class_index: int, most: int = 48, tile: int = 64,
+                  columns: int = 8) -> tuple[Image.Image | None, int]:
+    """The newest `most` images of one class as one picture, each tile numbered as the class
+    counts its images (1 = the oldest), and how many the class holds; (None, 0) when empty.
+    One picture, not one element per thumbnail: a session's page keeps a few KB, not MBs."""
+    ids = images_of(actor, ref)[int(class_index)]
+    shown = list(enumerate(ids, start=1))[-most:]
+    if not shown:
+        return None, 0
+    rows = -(-len(shown) // columns)
+    sheet = Image.new("RGB", (min(len(shown), columns) * (tile + 2), rows * (tile + 2)),
+                      (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    folder = _folder(ref) / str(int(class_index))
+    for place, (number, image_id) in enumerate(shown):
+        x, y = (place % columns) * (tile + 2), (place // columns) * (tile + 2)
+        with Image.open(folder / f"{image_id}.png") as img:
+            sheet.paste(_square(img.convert("RGB"), tile), (x, y))
+        label = str(number)
+        box = draw.textbbox((x + 2, y + 2), label)
+        draw.rectangle((box[0] - 2, box[1] - 1, box[2] + 2, box[3] + 1), fill=(0, 0, 0))
+        draw.text((x + 2, y + 2), label, fill=(255, 255, 255))
+    return sheet, len(ids)
+
+
+def usage(actor: Actor, ref: Ref) -> tuple[int, int]:
+    """(images, bytes) the dataset's owner keeps over all their datasets (their quota's use)."""
+    _may(actor, ref)
+    return _usage(ref.owner)
+
+
 def _usage(owner: str) -> tuple[int, int]:
     """(images, bytes) an owner keeps over all their datasets."""
     count = size = 0
@@ -257,18 +288,40 @@ def _shown_name(name: str) -> str:
 
 
 def _zip_class(member: str, names: list[str], into: int | None) -> int | None:
-    """The class a zip member goes to: `into`, or the class its top folder names."""
+    """The class a zip member (or a file of an uploaded folder) goes to: the class its folder
+    names, else `into` (None: none)."""
     parts = PurePosixPath(member.replace("\\", "/")).parts
-    if into is not None:
-        return into
-    if len(parts) < 2:
-        return None
-    folder = parts[-2].casefold()
-    return next((i for i, n in enumerate(names) if n.casefold() == folder), None)
+    folder = parts[-2].casefold() if len(parts) >= 2 else None
+    named = next((i for i, n in enumerate(names) if n.casefold() == folder), None)
+    return into if named is None else named
+
+
+def add_folder(actor: Actor, ref: Ref, files: list[tuple[str, bytes]],
+               class_index: int | None = None) -> Report:
+    """Add an uploaded folder's files (named by their paths inside it): each into the class
+    its folder names, else into `class_index`; at most MAX_ZIP_MEMBERS files at once."""
+    if len(files) > MAX_ZIP_MEMBERS:
+        raise OwnDatasetError(_("This folder holds {n:,} files; at most {limit:,} are read at "
+                                "once.").format(n=len(files), limit=MAX_ZIP_MEMBERS))
+    names = meta(actor, ref)["classes"]
+    report = Report()
+    by_class: dict[int, list[tuple[str, bytes]]] = {}
+    for name, data in files:
+        target = _zip_class(name, names, class_index)
+        if target is None:
+            report.refused.append(_("“{name}” is not in a folder named after one of your "
+                                    "classes: left out.").format(name=_shown_name(name)))
+        else:
+            by_class.setdefault(target, []).append((name, data))
+    for target, chosen in by_class.items():
+        added = add_files(actor, ref, target, chosen)
+        report.added += added.added
+        report.refused += added.refused
+    return report
 
 
 def add_zip(actor: Actor, ref: Ref, data: bytes, class_index: int | None = None) -> Report:
-    """Add a zip's images: all into `class_index`, or each into the class its folder names."""
+    """Add a zip's images: each into the class its folder names, else into `class_index`."""
     names = meta(actor, ref)["classes"]
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -372,6 +425,17 @@ def stratified_split(labels: torch.Tensor, test_fraction: float, seed: int
         test.append(members[:held])
         train.append(members[held:])
     return torch.cat(train).sort().values, torch.cat(test).sort().values
+
+
+def split_counts(counts: list[int]) -> list[tuple[int, int]]:
+    """(train, test) images of each class as a run on classes of these sizes splits them (the
+    split `training_split` draws)."""
+    labels = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
+    if not len(labels):
+        return [(0, 0)] * len(counts)
+    train, test = stratified_split(labels, TEST_FRACTION, seed=0)
+    return [(int((labels[train] == k).sum()), int((labels[test] == k).sum()))
+            for k in range(len(counts))]
 
 
 def tensors(actor: Actor, ref: Ref, size: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:

@@ -72,6 +72,12 @@ LESSONS: tuple[PageSpec, ...] = (
         N_("Train a classic CNN on the GPU or CPU and watch loss and accuracy live."),
     ),
     PageSpec(
+        "pages/own_classes.py", N_("Your own classes"), ":material/photo_camera:",
+        N_("Networks"),
+        N_("Collect your own images from the webcam or your files, train a CNN on them and "
+           "watch it recognise a new shot."),
+    ),
+    PageSpec(
         "pages/experiments.py", N_("Experiments"), ":material/science:", N_("Networks"),
         N_("The course's claims as paired runs: BatchNorm, ReLU, augmentation, depth, "
            "3×3 kernels."),

@@ -23,7 +23,7 @@ from explorer.i18n import N_, _
 from explorer.models import zoo
 from explorer.serving import networks
 from explorer.serving.networks import Analysed, Network
-from explorer.training import access, checkpoints
+from explorer.training import access, checkpoints, runs
 from explorer.training.config import RunConfig
 from explorer.ui import identity, pretrained, widgets
 
@@ -78,6 +78,12 @@ def training_run_network(column) -> Network | None:
     keep_valid("fm_run", list(by_id), trained[0].run_id)
     run = by_id[column.selectbox(_("Training run"), list(by_id), key="fm_run",
                                  format_func=lambda rid: f"{rid} ({by_id[rid].state})")]
+    return run_network(run)
+
+
+def run_network(run: runs.RunInfo) -> Network:
+    """The network of training run `run` (a `runs.RunInfo` with a checkpoint); a checkpoint
+    that cannot be loaded says so in one sentence and stops the page."""
     mtime = (run.path / "checkpoint.pt").stat().st_mtime
     try:
         with st.spinner(_("Loading the checkpoint…")):

@@ -387,7 +387,7 @@ def sync_url(*keys: str) -> None:
 
 
 def uploader(label: str, accepted: str, *, key: str, where: Any = None,
-             help: str | None = None) -> Any:
+             help: str | None = None, multiple: bool | str = False, **kwargs: Any) -> Any:
     """`st.file_uploader` that takes any file and leaves the verdict to the caller's reader.
 
     A client that skips the browser's file filter can send any name, and Streamlit's own
@@ -395,13 +395,17 @@ def uploader(label: str, accepted: str, *, key: str, where: Any = None,
     student reloads: so no `type=` here, and the reader answers a wrong file in a sentence.
     Streamlit's "Drag and drop file here" and "Browse files" are not translatable
     (streamlit/streamlit#1353), so a line in the session's language above says what to do and
-    which files (`accepted`) are read.
+    which files (`accepted`) are read. `multiple`: many files (True) or a folder
+    ("directory"); `kwargs` go to `st.file_uploader` (e.g. `on_change`).
     """
     where = st if where is None else where
-    where.caption(_("Drag a file onto the box below, or press its button to choose one. "
-                    "Accepted: {accepted}, up to {mb} MB.").format(
+    where.caption((_("Drag files or a folder onto the box below, or press its button to choose "
+                     "them. Accepted: {accepted}, up to {mb} MB each.") if multiple else
+                   _("Drag a file onto the box below, or press its button to choose one. "
+                     "Accepted: {accepted}, up to {mb} MB.")).format(
                         accepted=accepted, mb=images.MAX_FILE_BYTES // 2**20))
-    return where.file_uploader(label, key=key, help=help)
+    return where.file_uploader(label, key=key, help=help, accept_multiple_files=multiple,
+                               **kwargs)
 
 
 # --- the shared image ---------------------------------------------------------------------
