@@ -10,7 +10,6 @@ file, SIGTERM or Ctrl-C end it at the next step; a heartbeat keeps its status fr
 from __future__ import annotations
 
 import argparse
-import io
 import itertools
 import json
 import os
@@ -21,13 +20,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from explorer import devices
 from explorer import feature_maps as fm
 from explorer import feature_visualization as fv
 from explorer.figures import feature_maps as figs
+from explorer.figures.encoding import png
 from explorer.i18n import N_
 from explorer.models import zoo
 from explorer.training import (
@@ -51,17 +50,11 @@ MAX_TEST_IMAGES = 2000
 MAX_FILTER_WEIGHTS = 3 * 11 * 11  # a filter is drawn only when it is this small
 
 
-def _png(pixels: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG")
-    return out.getvalue()
-
-
 def _picture(image: torch.Tensor) -> bytes:
     """[C, H, W] in [0, 1] (or uint8) as a PNG."""
     array = image.float().div(255 if image.dtype == torch.uint8 else 1).clamp(0, 1)
     array = (array.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    return _png(array[..., 0] if array.shape[-1] == 1 else array)
+    return png(array[..., 0] if array.shape[-1] == 1 else array)
 
 
 def _network(job: ChannelJob, runs_root: Path) -> tuple[nn.Module, fm.Preprocessing, str | None]:
@@ -85,7 +78,7 @@ class _Job:
         self.dir = job_dir
         self.job = channel_jobs.read_job(job_dir)
         self.progress: dict[str, Any] = {"phase": "starting", "step": 0,
-                                         "steps": self.job.steps}
+                                         "total_steps": self.job.steps}
         self.lock = threading.Lock()
 
     def beat(self) -> None:
@@ -154,7 +147,7 @@ def compute(job_dir: Path, stop: threading.Event) -> dict:
         conv = dict(model.named_modules())[request.layer]
         if conv.weight[request.channel].numel() <= MAX_FILTER_WEIGHTS:
             weight = conv.weight[request.channel:request.channel + 1].detach().cpu()
-            durable.write_bytes(job_dir / "filter.png", _png(figs.filter_grid(weight, tile=96)),
+            durable.write_bytes(job_dir / "filter.png", png(figs.filter_grid(weight, tile=96)),
                                 sync_folder=False)
             result["filter"] = "filter.png"
         if data is not None and not stop.is_set():

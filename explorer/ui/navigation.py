@@ -68,6 +68,12 @@ LESSONS: tuple[PageSpec, ...] = (
         N_("What every layer of a classic CNN makes of your own image, with Grad-CAM."),
     ),
     PageSpec(
+        "pages/channel.py", N_("What a channel looks for"), ":material/center_focus_strong:",
+        N_("Networks"),
+        N_("One channel of any network: the image that excites it, the test images that do, "
+           "and its map on your photo."),
+    ),
+    PageSpec(
         "pages/training.py", N_("Training"), ":material/monitoring:", N_("Networks"),
         N_("Train a classic CNN on the GPU or CPU and watch loss and accuracy live."),
     ),
