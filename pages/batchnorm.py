@@ -9,7 +9,7 @@ from explorer import batchnorm as bn
 from explorer import i18n, images, kernels
 from explorer.figures import batchnorm as figures
 from explorer.i18n import _, ngettext
-from explorer.ui import batchnorm_lab, predict_panel, widgets
+from explorer.ui import batchnorm_lab, charts, predict_panel, widgets
 
 
 @widgets.guarded("running statistics")
@@ -46,15 +46,15 @@ def history_charts(lab: bn.BatchNormLab) -> None:
     shown = st.multiselect(_("Channels to plot"), list(range(channels)),
                            default=list(range(min(4, channels))), key="bn_plot_channels")
     series = {name: lab.series(name) for pair in figures.STATS for name in pair}
-    st.plotly_chart(figures.history_figure([r.step for r in lab.history], series, shown,
-                                           [r.training for r in lab.history]),
-                    key="bn_history")
+    charts.plotly(st, figures.history_figure([r.step for r in lab.history], series, shown,
+                                            [r.training for r in lab.history]),
+                  key="bn_history")
     st.caption(_("Solid: the layer's buffers after each step. Dashed: the data's true value: "
                  "the repeated batch's mean and unbiased variance, or, with a new batch each "
                  "step, the distribution's shift and scale².") + " " + _(
         "Grey: the steps taken in eval mode, where the buffers stay put."))
     last = lab.history[-1]
-    st.plotly_chart(figures.channels_figure(
+    charts.plotly(st, figures.channels_figure(
         {name: getattr(last, name).numpy() for name, _target in figures.STATS},
         {target: series[target][-1] for _name, target in figures.STATS}), key="bn_channels_now")
 
@@ -143,7 +143,7 @@ def gamma_and_beta(lab: bn.BatchNormLab, out: torch.Tensor | None, channel: int)
         x_c, y_c = bn.channel_values(lab.last_input, channel), bn.channel_values(out, channel)
         names = (_("input, channel {c}").format(c=channel),
                  _("output, channel {c}").format(c=channel))
-        st.plotly_chart(figures.overlay_figure(x_c, y_c, names), key="bn_affine_hist")
+        charts.plotly(st, figures.overlay_figure(x_c, y_c, names), key="bn_affine_hist")
         mean, std = bn.mean_std(y_c)
         st.caption(_("Output of channel {c}: mean {mean:.3f}, standard deviation {std:.3f}; in "
                      "train mode these follow β and |γ|.").format(c=channel, mean=mean, std=std))
@@ -163,7 +163,7 @@ def train_vs_eval(lab: bn.BatchNormLab, batch_now: torch.Tensor, channel: int) -
     if comparison is None:
         st.warning(_("Train mode refuses this batch: one value per channel has no variance."))
         return
-    st.plotly_chart(figures.histograms_figure(
+    charts.plotly(st, figures.histograms_figure(
         {_("input"): comparison.x, _("output, train mode"): comparison.y_train,
          _("output, eval mode"): comparison.y_eval}), key="bn_modes")
     st.caption(comparison.summary())
@@ -232,8 +232,8 @@ def averaged_axes() -> None:
         "little square is one feature map. Blue: the values that share one mean and variance "
         "with the top-left value of sample 0, channel 1, found by asking each real layer which "
         "inputs its output depends on (autograd)."))
-    st.plotly_chart(batchnorm_lab.axes_figure((3, 4, 3, 3), 0, 1, i18n.language()),
-                    key="bn_axes")
+    charts.plotly(st, batchnorm_lab.axes_figure((3, 4, 3, 3), 0, 1, i18n.language()),
+                  key="bn_axes")
 
 
 @widgets.guarded("feature maps of your photo")
@@ -256,7 +256,7 @@ def photo_feature_maps(photo: images.LoadedImage) -> None:
             "On this photo {names} are constant (std 0 over N, H and W): BatchNorm can only "
             "subtract the mean, so they come out as 0, not with variance 1.",
             len(flat)).format(names=_(", ").join(flat)), icon=":material/info:")
-    st.plotly_chart(figure, key="bn_maps")
+    charts.plotly(st, figure, key="bn_maps")
     st.caption(_("Rows: channels (one kernel each); columns: the crops of the batch. Each "
                  "panel uses one colour scale for all its maps, so a channel with a small range "
                  "looks pale."))

@@ -7,7 +7,7 @@ import streamlit as st
 from explorer import conv_arithmetic as ca
 from explorer.figures import conv_arithmetic as figures
 from explorer.i18n import N_, _, ngettext
-from explorer.ui import predict_panel, widgets
+from explorer.ui import charts, predict_panel, widgets
 
 LAYERS = {"Conv2d": "conv", "ConvTranspose2d": "transposed"}
 PAD_MODES = ["numbers", "same", "valid"]
@@ -194,7 +194,7 @@ def grid_picture(layer: ca.Layer, shape: tuple[int, ...] | None) -> None:
     ii = widgets.number_input(_("Input row"), 0, h_in - 1, key="ca_ii", where=pick[2])
     ij = widgets.number_input(_("Input column"), 0, w_in - 1, key="ca_ij", where=pick[3])
     figure = figures.cached_arithmetic_grid(layer, (oi, oj), (ii, ij))
-    st.plotly_chart(figure, width="content", key="ca_grid")
+    charts.plotly(st, figure, width="content", key="ca_grid")
     legend = (_("Orange: output cell ({oi}, {oj}) reads the orange input cells (the outline "
                 "is the window's reach; unlit cells inside it are dilation holes). Purple: input "
                 "cell ({ii}, {ij}) feeds the purple output cells. Grey: padding; red: dropped by "

@@ -9,6 +9,7 @@ from explorer import kernels, moving_window
 from explorer.i18n import _
 from explorer.kernels import KernelError
 from explorer.ui import (
+    charts,
     kernel_cache,
     kernel_choice,
     pixel_choice,
@@ -172,8 +173,8 @@ def photo_lesson() -> None:
             "or white, *absolute value* shows negative edges as bright too, *min-max* squeezes "
             "the whole range into 0..255.").format(
             low=hist.minimum, high=hist.maximum, below=hist.below_zero, above=hist.above_255))
-        st.plotly_chart(on_photo.histogram_figure(prepared.weights), width="stretch",
-                        key="convolution_histogram", config={"displayModeBar": False})
+        charts.plotly(st, on_photo.histogram_figure(prepared.weights), width="stretch",
+                      key="convolution_histogram", config={"displayModeBar": False})
 
     pixel_inspector(on_photo, prepared.weights)
     if flip or not kernels.is_point_symmetric(kernel):
@@ -207,7 +208,7 @@ def draw_window(state: moving_window.WindowState, inputs: torch.Tensor) -> None:
                caption=_("Input (products inside the window)"), text=state.input_text(inputs),
                boxes=[state.box] if state.box else [], colorscale="Greens", font_size=12)
     grids.show(state.kernel, f"convolution_mw_kernel_{state.step}", where=b,
-               caption=_("Kernel"), colorscale="Greens")
+               caption=_("Kernel"))  # the default scale: blue < 0 < orange for a signed kernel
     grids.show(state.shown_output(), f"convolution_mw_out_{state.step}", 56, where=c,
                caption=_("Output: {step} of {total} cells").format(step=state.step,
                                                                    total=state.total),
@@ -275,10 +276,8 @@ def several_kernels(inputs: torch.Tensor) -> None:
             with column.container(border=True):
                 st.markdown(_("**{kernel}** → output map {i}").format(
                     kernel=_(name), i=names.index(name)))
-                grids.show(kern, f"convolution_bank_k_{name}", 30, False,
-                           colorscale="Greens", font_size=11)
-                grids.show(fmap, f"convolution_bank_map_{name}", 40, False,
-                           colorscale="Oranges", font_size=14)
+                grids.show(kern, f"convolution_bank_k_{name}", 30, False, font_size=11)
+                grids.show(fmap, f"convolution_bank_map_{name}", 40, False, font_size=14)
 
 
 TABS = [_("Kernels on a photo"), _("The moving window")]

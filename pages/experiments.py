@@ -8,7 +8,7 @@ from explorer.experiments import designs, kernel_cost, pairing, verdicts
 from explorer.figures import experiments as figures
 from explorer.i18n import _
 from explorer.training import run_queue, runs
-from explorer.ui import identity, widgets
+from explorer.ui import charts, identity, widgets
 
 widgets.page_header(
     _("Experiments"),
@@ -116,18 +116,18 @@ def results(experiment: designs.Experiment, experiment_id: str) -> None:
     dashed = any(a.measures_training_accuracy for a in arms)
     planned = max(a.info.config.settings.epochs for a in arms)
     c1, c2, *c3 = st.columns(3 if dashed else 2)
-    c1.plotly_chart(figures.epoch_figure(
+    charts.plotly(c1, figures.epoch_figure(
         epochs, "test_acc", _("Accuracy: test, training dashed") if dashed else
         _("Test accuracy per epoch"), percent=True,
         dashed_key="train_eval_acc" if dashed else None, dashed_name=_("training images"),
         planned_epochs=planned, uirevision=experiment_id), key=f"exp_acc_{experiment.key}")
-    c2.plotly_chart(figures.step_loss_figure(
+    charts.plotly(c2, figures.step_loss_figure(
         [(designs.arm_title(a.label), a.steps, a.loss) for a in arms],
         uirevision=experiment_id),
         key=f"exp_loss_{experiment.key}")
     if dashed:  # the claim is about the gap: draw it on its own scale
         gaps = [(designs.arm_title(a.label), a.gaps) for a in arms]
-        c3[0].plotly_chart(figures.epoch_figure(
+        charts.plotly(c3[0], figures.epoch_figure(
             gaps, "gap", _("Training minus test accuracy (the gap)"), percent=True,
             full_range=False, planned_epochs=planned, uirevision=experiment_id),
             key=f"exp_gap_{experiment.key}")
@@ -170,11 +170,11 @@ def kernel_card(experiment: designs.Experiment) -> None:
     size = k2.select_slider(_("Map size (height = width)"), [8, 14, 28, 32, 56, 112, 224],
                             value=32, key="exp_map")
     cost = kernel_cost.compare(channels, size)
-    st.plotly_chart(figures.cost_figure([_("one 7×7"), _("three 3×3")],
-                                        [cost.single_weights, cost.stacked_weights],
-                                        [cost.single_macs, cost.stacked_macs],
-                                        [cost.single_paths, cost.stacked_paths]),
-                    key="exp_cost")
+    charts.plotly(st, figures.cost_figure([_("one 7×7"), _("three 3×3")],
+                                         [cost.single_weights, cost.stacked_weights],
+                                         [cost.single_macs, cost.stacked_macs],
+                                         [cost.single_paths, cost.stacked_paths]),
+                  key="exp_cost")
     (st.success if cost.holds else st.warning)(cost.sentence())
     st.caption(_("Computed, not trained: weights counted from the layers' parameters, "
                  "multiply-adds by torch's FlopCounterMode, receptive fields measured by the "

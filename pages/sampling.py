@@ -9,7 +9,7 @@ from explorer import conv_arithmetic as ca
 from explorer import i18n, sampling
 from explorer.figures import sampling as figures
 from explorer.i18n import _
-from explorer.ui import grey_photo, predict_panel, widgets
+from explorer.ui import charts, grey_photo, predict_panel, widgets
 
 KINDS = {"MaxPool2d": "maxpool", "AvgPool2d": "avgpool"}
 state = st.session_state
@@ -60,7 +60,7 @@ def pool_by_hand(grid_layer: ca.Layer, padding: int) -> None:
         state[key] = min(state.get(key, 0), top - 1)
     oi = widgets.number_input(_("Output row"), 0, out_h - 1, key="sp_oi", where=pick[0])
     oj = widgets.number_input(_("Output column"), 0, out_w - 1, key="sp_oj", where=pick[1])
-    st.plotly_chart(figures.pool_frame_figure(frame, (oi, oj)), width="stretch")
+    charts.plotly(st, figures.pool_frame_figure(frame, (oi, oj)), width="stretch")
     if grid_layer.kind == "maxpool":
         sentence = _("Output ({i}, {j}) = {how}. Circled: the value each max window keeps.")
     elif padding:
@@ -113,9 +113,9 @@ def four_by_four() -> None:
         for column, name in zip(st.columns(2), ("maxpool", "avgpool"), strict=True):
             layer = sampling.pool_layer(name, (4, 4), 2, 2, 0, False)
             column.markdown(f"**{ca.code_twin(layer)}**")
-            column.plotly_chart(figures.pool_frame_figure(sampling.pool_frame(four, layer),
-                                                          (0, 1), height=240),
-                                width="stretch", key=f"sp_four_{name}")
+            charts.plotly(column, figures.pool_frame_figure(sampling.pool_frame(four, layer),
+                                                           (0, 1), height=240),
+                          width="stretch", key=f"sp_four_{name}")
     st.caption(_("Max pooling keeps the largest value of each 2×2 window (circled) and drops "
                  "the other three; average pooling keeps a blend of all four."))
 
@@ -170,12 +170,12 @@ def upsampling(x: torch.Tensor) -> None:
     widgets.sync_url("sp_scale")
     patch = sampling.patch_for_upsampling(x)
     cols = st.columns(4)
-    cols[0].plotly_chart(figures.pixels_figure(patch, _("patch {shape}").format(
+    charts.plotly(cols[0], figures.pixels_figure(patch, _("patch {shape}").format(
         shape=list(patch.shape))), width="stretch", key="sp_patch")
     for column, mode in zip(cols[1:], sampling.UP_MODES, strict=True):
         up = sampling.upsample(patch, scale, mode)
-        column.plotly_chart(figures.pixels_figure(up, f"{mode} ×{scale} → {list(up.shape)}"),
-                            width="stretch", key=f"sp_up_{mode}")
+        charts.plotly(column, figures.pixels_figure(up, f"{mode} ×{scale} → {list(up.shape)}"),
+                      width="stretch", key=f"sp_up_{mode}")
     st.caption(_("nearest copies each pixel into a block; bilinear blends the 4 nearest "
                  "pixels; bicubic fits a curve through 16 and can overshoot a little past black "
                  "and white."))
@@ -194,8 +194,8 @@ def activations(photo_key: tuple, x: torch.Tensor) -> None:
                     caption=_("Sobel-x edges: grey 0, dark negative, light positive"))
     widgets.picture(sampling.to_uint8(after, signed=True), where=cols[1],
                     caption=_("after {name}").format(name=name))
-    cols[2].plotly_chart(figures.activation_histogram_figure(histograms), width="stretch",
-                         key="sp_hist")
+    charts.plotly(cols[2], figures.activation_histogram_figure(histograms), width="stretch",
+                  key="sp_hist")
     st.markdown(_(
         "{share:.0%} of the edge map is negative. ReLU sets all of it to exactly 0 (the tall bar "
         "at 0 after), LeakyReLU keeps a tenth of it, sigmoid squeezes everything into (0, 1) and "
@@ -211,7 +211,7 @@ def activations(photo_key: tuple, x: torch.Tensor) -> None:
         "(if autograd needed them, backward() raises).").format(
         h=h, w=w, kib=report.saved_bytes / 1024, inplace=report.inplace_shares_memory,
         out_of_place=report.out_of_place_shares_memory))
-    right.plotly_chart(figures.inplace_figure(report), width="stretch", key="sp_inplace")
+    charts.plotly(right, figures.inplace_figure(report), width="stretch", key="sp_inplace")
 
 
 # --- the page ---------------------------------------------------------------------------------

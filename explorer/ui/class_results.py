@@ -14,7 +14,7 @@ from explorer.classroom import class_store, polls, presence
 from explorer.figures import class_poll as figures
 from explorer.i18n import _
 from explorer.training import access
-from explorer.ui import class_session, identity
+from explorer.ui import charts, class_session, identity
 
 RESULTS_EVERY_S = 2.0
 _REFUSED = "_class_refused"  # a refused action's sentence, shown on the next draw
@@ -68,10 +68,10 @@ def bars(poll: class_store.Poll, question: predict_first.Question,
     tally = polls.tally(answers, lambda given: polls.answer_label(question, given))
     if not tally:
         return
-    st.plotly_chart(figures.answer_bars([b.label for b in tally], [b.count for b in tally],
-                                        [b.right for b in tally], poll.revealed is not None),
-                    key=f"class_bars_{poll.id}_{len(answers)}_{poll.revealed is not None}",
-                    config={"displayModeBar": False})
+    charts.plotly(st, figures.answer_bars([b.label for b in tally], [b.count for b in tally],
+                                         [b.right for b in tally], poll.revealed is not None),
+                  key=f"class_bars_{poll.id}_{len(answers)}_{poll.revealed is not None}",
+                  config={"displayModeBar": False})
 
 
 @st.fragment(run_every=RESULTS_EVERY_S)

@@ -20,7 +20,7 @@ from explorer.figures import handwriting as figures
 from explorer.i18n import _
 from explorer.serving import networks
 from explorer.training.config import RunConfig
-from explorer.ui import widgets
+from explorer.ui import charts, widgets
 
 CANVAS_PX = 280  # ten canvas pixels per MNIST pixel
 STROKE_PX = 20  # about two MNIST pixels once a tall digit is scaled into 20 px
@@ -70,8 +70,8 @@ def section(run_dir: str, mtime: float, key: str) -> None:
         st.metric(_("The network reads"), f"{names[best]}",
                   _("{p:.1%} sure").format(p=probabilities[best]),
                   delta_color="off", delta_arrow="off")
-        st.plotly_chart(figures.probabilities_figure(probabilities, names),
-                        key=f"{key}_probabilities", config={"displayModeBar": False})
+        charts.plotly(st, figures.probabilities_figure(probabilities, names),
+                      key=f"{key}_probabilities", config={"displayModeBar": False})
     preprocessing(steps)
     layer_maps(capture)
 

@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from explorer.figures import frozen, grids
+from explorer.ui import charts
 
 
 def show(values: object, key: str, cell_px: int = 44, show_indices: bool = True, *,
@@ -18,7 +19,8 @@ def show(values: object, key: str, cell_px: int = 44, show_indices: bool = True,
     where = st if where is None else where
     if caption is not None:
         where.caption(caption)
-    where.plotly_chart(
+    charts.plotly(
+        where,
         grids.cached_number_grid(frozen(values), cell_px=cell_px, show_indices=show_indices,
                                  **{k: frozen(v) for k, v in figure_args.items()}),
         key=key, width="content",
@@ -29,7 +31,8 @@ def picker(values: object, key: str, on_pick: Callable[[], None], cell_px: int =
            **figure_args: Any) -> None:
     """A grid figure whose cells can be clicked: `on_pick` runs on a click, and
     `clicked(key)` then says which cell it was."""
-    st.plotly_chart(
+    charts.plotly(
+        st,
         grids.cached_number_grid(frozen(values), cell_px=cell_px, clickable=True,
                                  **{k: frozen(v) for k, v in figure_args.items()}),
         key=key, on_select=on_pick, selection_mode="points", width="content",

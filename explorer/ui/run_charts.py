@@ -8,17 +8,18 @@ import streamlit as st
 from explorer.figures import training as figures
 from explorer.i18n import _
 from explorer.training import runs
+from explorer.ui import charts
 
 
 def curves(info: runs.RunInfo) -> None:
     """Loss per step and accuracy per epoch, with a line saying how far the run got."""
     c = runs.curves(runs.read_metrics(info.path))
     l1, l2 = st.columns(2)
-    l1.plotly_chart(figures.loss_figure(c.step, c.loss, c.loss_smooth, info.run_id,
-                                        info.status.total_steps),
-                    key=f"training_loss_{info.run_id}", config={"displaylogo": False})
-    l2.plotly_chart(figures.accuracy_figure(c.epochs, info.run_id, info.config.settings.epochs),
-                    key=f"training_acc_{info.run_id}", config={"displaylogo": False})
+    charts.plotly(l1, figures.loss_figure(c.step, c.loss, c.loss_smooth, info.run_id,
+                                         info.status.total_steps),
+                  key=f"training_loss_{info.run_id}", config={"displaylogo": False})
+    charts.plotly(l2, figures.accuracy_figure(c.epochs, info.run_id, info.config.settings.epochs),
+                  key=f"training_acc_{info.run_id}", config={"displaylogo": False})
     last = c.last_epoch
     st.caption(_("{steps} steps logged · {epochs} epochs finished").format(
         steps=len(c.step), epochs=len(c.epochs))
@@ -32,10 +33,10 @@ def evaluation(run_id: str, result: runs.Evaluation) -> None:
     st.markdown(_("**Test accuracy {acc:.2%}** on {n:,} test images.").format(
         acc=result.accuracy, n=result.test_images))
     e1, e2 = st.columns(2)
-    e1.plotly_chart(figures.confusion_figure(result.confusion, names),
-                    key=f"training_confusion_{run_id}")
-    e2.plotly_chart(figures.per_class_figure(result.per_class_accuracy, names),
-                    key=f"training_perclass_{run_id}")
+    charts.plotly(e1, figures.confusion_figure(result.confusion, names),
+                  key=f"training_confusion_{run_id}")
+    charts.plotly(e2, figures.per_class_figure(result.per_class_accuracy, names),
+                  key=f"training_perclass_{run_id}")
 
 
 def compare(listed: list[runs.RunInfo]) -> None:
@@ -56,5 +57,5 @@ def compare(listed: list[runs.RunInfo]) -> None:
         series.append((by_id[rid].label, epochs))
     acc, loss = figures.compare_figures(series)
     k1, k2 = st.columns(2)
-    k1.plotly_chart(acc, key="training_compare_acc")
-    k2.plotly_chart(loss, key="training_compare_loss")
+    charts.plotly(k1, acc, key="training_compare_acc")
+    charts.plotly(k2, loss, key="training_compare_loss")

@@ -14,7 +14,7 @@ from explorer import i18n
 from explorer.figures import timeline as figures
 from explorer.i18n import _
 from explorer.training import runs, timeline
-from explorer.ui import player, widgets
+from explorer.ui import charts, player, widgets
 
 PLAY_FRAME_S = 0.35  # a snapshot on screen while the timeline plays
 
@@ -68,9 +68,9 @@ def draw_snapshot(run_id: str, line: timeline.Timeline, step: int, spec: dict,
     epoch, pictures = _pictures(run_id, step, i18n.language())
     left, right = st.columns([3, 2])
     # a key keeps the chart mounted across scrubs; while playing, each frame is a new chart
-    left.plotly_chart(figures.with_marker(spec, step, epoch),
-                      key=None if playing else f"training_timeline_curves_{run_id}",
-                      config={"displaylogo": False})
+    charts.plotly(left, figures.with_marker(spec, step, epoch),
+                  key=None if playing else f"training_timeline_curves_{run_id}",
+                  config={"displaylogo": False})
     probe, label = line.probe(), line.meta.get("probe_label")
     if probe is not None:
         names = runs.read_config(line.folder.parent).class_names
