@@ -14,14 +14,13 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from explorer import batchnorm as bn
 from explorer.figures import PrebuiltFigure, palettes
 from explorer.i18n import _
 
-COLORS = qualitative.Plotly
+COLORS = palettes.CATEGORICAL  # colour-blind safe; the channels' lines also differ by marker
 STATS = (("running_mean", "target_mean"), ("running_var", "target_var"))
 
 
@@ -69,10 +68,12 @@ def history_figure(steps: list[int], series: dict[str, np.ndarray], channels: li
     data = []
     for col, (name, target) in enumerate(STATS, start=1):
         for k, c in enumerate(channels):
-            color = COLORS[k % len(COLORS)]
+            color, symbol, _dash = palettes.series_style(k)
             data.append({"type": "scatter", "x": steps, "y": series[name][:, c].tolist(),
                          "name": _("channel {c}").format(c=c), "legendgroup": str(c),
-                         "showlegend": col == 1, "line": {"color": color}, **_axes(col)})
+                         "showlegend": col == 1, "line": {"color": color}, **_axes(col),
+                         "mode": "lines+markers",
+                         "marker": {"symbol": symbol, "size": 7, "maxdisplayed": 12}})
             data.append({"type": "scatter", "x": steps, "y": series[target][:, c].tolist(),
                          "name": _("data, channel {c}").format(c=c), "legendgroup": str(c),
                          "showlegend": False, **_axes(col), "connectgaps": True,

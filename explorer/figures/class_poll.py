@@ -1,5 +1,6 @@
 """The class's answers to one question as bars, big enough to project: one bar per distinct
-answer, most given first, the right ones green once the answer is revealed."""
+answer, most given first; once the answer is revealed the right ones are green and marked ✓,
+the others vermillion and ✗ (not by colour alone)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from explorer.figures import palettes
 from explorer.i18n import _
 
-RIGHT, OTHER, HIDDEN = "#2e9e4f", "#c45a5a", "#636efa"
+RIGHT, OTHER, HIDDEN = palettes.RIGHT, palettes.WRONG, palettes.CATEGORICAL[0]
 
 
 def answer_bars(labels: Sequence[str], counts: Sequence[int], right: Sequence[bool],
                 revealed: bool) -> go.Figure:
     """Horizontal bars of `counts` per answer `labels`; coloured by `right` once `revealed`."""
     colours = [(RIGHT if ok else OTHER) if revealed else HIDDEN for ok in right]
-    fig = go.Figure(go.Bar(x=list(counts), y=list(labels), orientation="h", text=list(counts),
+    text = [f"{'✓' if ok else '✗'} {n}" if revealed else str(n)
+            for n, ok in zip(counts, right, strict=True)]
+    fig = go.Figure(go.Bar(x=list(counts), y=list(labels), orientation="h", text=text,
                            textposition="auto", marker_color=colours,
                            hovertemplate="%{y}: %{x}<extra></extra>"))
     fig.update_layout(

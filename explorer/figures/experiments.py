@@ -11,9 +11,10 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from explorer.figures import palettes
 from explorer.i18n import _
 
-PALETTE = ("#636efa", "#ef553b", "#00a67e", "#ab63fa", "#ffa15a", "#19d3f3")
+PALETTE = palettes.CATEGORICAL  # colour-blind safe; each arm also has its own marker or dash
 _LAYOUT = {"height": 330, "margin": {"t": 40, "b": 40, "l": 55, "r": 10},
            "legend": {"orientation": "h", "y": -0.28}}
 
@@ -28,14 +29,14 @@ def epoch_figure(series: Sequence[tuple[str, Sequence[dict]]], key: str, title: 
     """
     fig = go.Figure()
     for i, (label, epochs) in enumerate(series):
-        color = PALETTE[i % len(PALETTE)]
+        color, symbol, _dash = palettes.series_style(i)
         x = [e["epoch"] for e in epochs]
         fig.add_scatter(x=x, y=[e.get(key) for e in epochs], mode="lines+markers",
-                        name=label, line={"color": color})
+                        name=label, line={"color": color}, marker={"symbol": symbol})
         if dashed_key:
             fig.add_scatter(x=x, y=[e.get(dashed_key) for e in epochs], mode="lines+markers",
-                            name=f"{label} · {dashed_name}",
-                            line={"color": color, "dash": "dash"}, marker={"symbol": "circle-open"})
+                            name=f"{label} · {dashed_name}", line={"color": color, "dash": "dash"},
+                            marker={"symbol": f"{symbol}-open"})
     longest = max((len(e) for _label, e in series), default=0)
     fig.update_layout(title=title, xaxis_title=_("epoch"), xaxis_dtick=1,
                       xaxis_range=[0.5, max(longest, planned_epochs, 1) + 0.5],
@@ -54,8 +55,9 @@ def step_loss_figure(series: Sequence[tuple[str, Sequence[int], Sequence[float]]
     """The smoothed training loss per step of every arm, overlaid."""
     fig = go.Figure()
     for i, (label, steps, loss) in enumerate(series):
+        color, _symbol, dash = palettes.series_style(i)
         fig.add_scatter(x=list(steps), y=list(loss), mode="lines", name=label,
-                        line={"color": PALETTE[i % len(PALETTE)], "width": 2})
+                        line={"color": color, "width": 2, "dash": dash})
     fig.update_layout(title=_("Training loss per step (smoothed)"), xaxis_title=_("step"),
                       yaxis_title=_("loss"), uirevision=uirevision or "steps", **_LAYOUT)
     if not any(steps for _label, steps, _loss in series):

@@ -9,9 +9,12 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
+from explorer.figures import palettes
 from explorer.handwriting import BOX, FIELD, PhotoSteps, Steps
 
-RIGHT, WRONG = (0, 160, 90), (220, 50, 50)
+# the frames' colours as RGB (a caption says ✓ or ✗ too)
+RIGHT, WRONG = (tuple(int(c[i:i + 2], 16) for i in (1, 3, 5))
+                for c in (palettes.RIGHT, palettes.WRONG))
 
 
 def _gray(image: np.ndarray, size: int) -> Image.Image:

@@ -14,3 +14,21 @@ MAGNITUDE = "Viridis"
 SIGNED = [[0.0, "#08519c"], [0.25, "#6baed6"], [0.5, "#f7f7f7"], [0.75, "#fd8d3c"],
           [1.0, "#a63603"]]
 SIGNED_NAME = "BlueOrange"  # its name among the feature maps' colour scales (and in links)
+
+#: Lines and bars told apart by colour: Okabe and Ito's palette for colour-blind eyes (its
+#: yellow left out, too pale on white), in an order where neighbours differ in lightness too.
+CATEGORICAL = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#000000")
+#: ...and never by colour alone: each series also gets its own marker (a second series drawn
+#: with the same symbol open, e.g. training images beside test images).
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross")
+#: For lines with too many points for markers.
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "solid")
+#: A right answer and a wrong one: bluish green and vermillion, which colour-blind eyes keep
+#: apart by lightness; the bars also say ✓ or ✗.
+RIGHT, WRONG = "#009e73", "#d55e00"
+
+
+def series_style(i: int) -> tuple[str, str, str]:
+    """(colour, marker symbol, line dash) of the `i`-th series of a chart."""
+    return (CATEGORICAL[i % len(CATEGORICAL)], SYMBOLS[i % len(SYMBOLS)],
+            DASHES[i % len(DASHES)])

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from explorer.figures import palettes
 from explorer.i18n import _
 
 _MARGIN = {"t": 40, "b": 40, "l": 50, "r": 10}
@@ -57,11 +58,13 @@ def accuracy_figure(epochs: Sequence[dict], run_id: str, planned_epochs: int = 1
 def compare_figures(series: Sequence[tuple[str, Sequence[dict]]]) -> tuple[go.Figure, go.Figure]:
     """Test accuracy and training loss per epoch of several runs, overlaid: (accuracy, loss)."""
     acc, loss = go.Figure(), go.Figure()
-    for label, epochs in series:
+    for i, (label, epochs) in enumerate(series):
         x = [e["epoch"] for e in epochs]
-        acc.add_scatter(x=x, y=[e["test_acc"] for e in epochs], mode="lines+markers", name=label)
-        loss.add_scatter(x=x, y=[e["train_loss"] for e in epochs], mode="lines+markers",
-                         name=label)
+        color, symbol, _dash = palettes.series_style(i)  # not by colour alone
+        style = {"mode": "lines+markers", "name": label, "line": {"color": color},
+                 "marker": {"symbol": symbol}}
+        acc.add_scatter(x=x, y=[e["test_acc"] for e in epochs], **style)
+        loss.add_scatter(x=x, y=[e["train_loss"] for e in epochs], **style)
     longest = max((len(e) for _label, e in series), default=0)
     acc.update_layout(title=_("Test accuracy per epoch"), yaxis_tickformat=".0%", height=360,
                       yaxis_range=[0, 1.02], xaxis_title=_("epoch"), xaxis_dtick=1,
