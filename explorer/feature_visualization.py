@@ -20,6 +20,7 @@ training workers run it as a job (explorer.training), the page shows the frames.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -110,14 +111,20 @@ def _random_views(image: torch.Tensor, settings: Settings,
                                      align_corners=False)
 
 
+class _Reached(Exception):
+    """Raised by the hook once the layer's output is kept: the layers after it are not run."""
+
+
 class _Hooked:
-    """The output of one module of `model`, kept by a forward hook while in a `with`."""
+    """The output of one module of `model`, kept by a forward hook while in a `with`;
+    `run(x)` runs the network only up to that module (a first layer of VGG-16 need not pay
+    for the other twelve, nor for their backward pass)."""
 
     def __init__(self, model: nn.Module, layer: str) -> None:
         modules = dict(model.named_modules())
         if layer not in modules:
             raise ValueError(f"{layer!r} is not a layer of this network")
-        self.module, self.output = modules[layer], None
+        self.model, self.module, self.output = model, modules[layer], None
 
     def __enter__(self) -> _Hooked:
         self.handle = self.module.register_forward_hook(self._keep)
@@ -125,6 +132,13 @@ class _Hooked:
 
     def _keep(self, _module, _inputs, output) -> None:
         self.output = output
+        raise _Reached
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer's output for input `x`."""
+        with contextlib.suppress(_Reached):
+            self.model(x)
+        return self.output
 
     def __exit__(self, *exc: object) -> None:
         self.handle.remove()
@@ -143,8 +157,8 @@ def channel_response(model: nn.Module, layer: str, channel: int, x: torch.Tensor
                      objective: str = "channel") -> torch.Tensor:
     """[N]: how strongly each input `x` excites `channel` of `layer` (see `Settings.objective`)."""
     with _Hooked(model, layer) as hooked, torch.no_grad():
-        model(x)
-    return _excitation(hooked.output[:, channel], objective)
+        maps = hooked.run(x)
+    return _excitation(maps[:, channel], objective)
 
 
 def visualise(model: nn.Module, layer: str, channel: int, shape: tuple[int, int, int],
@@ -174,18 +188,18 @@ def visualise(model: nn.Module, layer: str, channel: int, shape: tuple[int, int,
         with _Hooked(model, layer) as hooked:
             for step in range(settings.steps + 1):
                 if step in shown or should_stop():
-                    with torch.no_grad():
+                    with torch.no_grad():  # as `channel_response` measures it
                         pixels = image()
-                    yield Frame(step, pixels.cpu(), float(channel_response(
-                        model, layer, channel, ((pixels - m) / s).unsqueeze(0),
-                        settings.objective)))
+                        seen = hooked.run(((pixels - m) / s).unsqueeze(0))
+                        response = float(_excitation(seen[:, channel], settings.objective)[0])
+                    yield Frame(step, pixels.cpu(), response)
                     if should_stop():
                         return
                 if step == settings.steps:
                     return
-                model((_random_views(image(), settings, generator) - m) / s)
+                maps = hooked.run((_random_views(image(), settings, generator) - m) / s)
                 # leaky: a channel that nothing excites yet still gets a gradient
-                loss = -_excitation(hooked.output[:, channel], settings.objective, 0.1).mean()
+                loss = -_excitation(maps[:, channel], settings.objective, 0.1).mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -220,8 +234,8 @@ def dataset_examples(model: nn.Module, layer: str, channel: int, images: torch.T
     best, where = [], []
     with _Hooked(model, layer) as hooked, torch.no_grad():
         for i in range(0, len(images), batch_size):
-            model(normalise(images[i:i + batch_size].to(device)))
-            maps = hooked.output[:, channel].flatten(1)
+            maps = hooked.run(normalise(images[i:i + batch_size].to(device)))[:, channel]
+            maps = maps.flatten(1)
             value, position = maps.max(1)
             best.append(value.cpu())
             where.append(position.cpu())
