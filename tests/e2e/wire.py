@@ -28,8 +28,8 @@ class Button:
 
 # the element kinds that are widgets with a state the client reports (buttons are triggers)
 WIDGET_KINDS = ("checkbox", "radio", "selectbox", "multiselect", "slider", "number_input",
-                "text_input", "text_area", "file_uploader", "button_group", "color_picker",
-                "date_input", "time_input", "dataframe")
+                "text_input", "text_area", "file_uploader", "camera_input", "button_group",
+                "color_picker", "date_input", "time_input", "dataframe")
 
 
 @dataclass
