@@ -132,18 +132,13 @@ def _added(actor: Actor, key: str, name: str, kind: str) -> None:
     _renew(name)
 
 
+@widgets.guarded("your classes")
 def fill(actor: Actor, ref: own.Ref) -> None:
     """The class being filled, its three ways in, what the last addition did, the thumbnails
-    of every class, and the warnings: a fragment, so that choosing a class or an image redraws
-    this section alone; a change of the class sizes redraws the page (its split and Train)."""
-    st.session_state["own_drawn"] = (ref.key, [len(i) for i in own.images_of(actor, ref)])
-    _fill(actor, ref.key)
-
-
-@st.fragment
-@widgets.guarded("your classes")
-def _fill(actor: Actor, key: str) -> None:
-    ref = own.Ref.from_key(key)
+    of every class, and the warnings. Not a fragment: every addition changes the split and
+    the Train button below, so it redraws the page once; picking an image to move or remove
+    redraws only that row (`manage`)."""
+    key = ref.key
     names = own.meta(actor, ref)["classes"]
     widgets.offered("own_class", list(range(len(names))))
     target = st.radio(_("Add images to"), list(range(len(names))), key="own_class",
@@ -170,8 +165,6 @@ def _fill(actor: Actor, key: str) -> None:
         if more:
             st.caption(_("…and {n} more left out.").format(n=more))
     counts = gallery(actor, ref, names)
-    if st.session_state.get("own_drawn") != (key, counts):
-        st.rerun(scope="app")  # the training section below splits these counts
     for sentence in own.warnings(counts, names):
         st.warning(sentence, icon=":material/warning:")
     used, size = own.usage(actor, ref)
@@ -206,12 +199,17 @@ def gallery(actor: Actor, ref: own.Ref, names: list[str]) -> list[int]:
                                                          shown=shown),
                       alt=_("Thumbnails of the class “{name}”").format(name=name))
     if any(counts):
-        manage(actor, ref, names, ids)
+        st.fragment(manage)(actor, ref.key)
     return counts
 
 
-def manage(actor: Actor, ref: own.Ref, names: list[str], ids: list[list[str]]) -> None:
-    """Pick an image by class and number; move it to another class or remove it."""
+@widgets.guarded("move or remove an image")
+def manage(actor: Actor, key: str) -> None:
+    """Pick an image by class and number; move it to another class or remove it (then the
+    page redraws: the counts and the split change)."""
+    ref = own.Ref.from_key(key)
+    names = own.meta(actor, ref)["classes"]
+    ids = own.images_of(actor, ref)
     filled = [i for i, c in enumerate(ids) if c]
     widgets.offered("own_manage_class", filled)
     m1, m2, m3, m4, m5 = st.columns([2, 1, 1, 2, 2], vertical_alignment="bottom")
@@ -231,9 +229,9 @@ def manage(actor: Actor, ref: own.Ref, names: list[str], ids: list[list[str]]) -
     try:
         if b1.button(_("Move"), key="own_move", icon=":material/drive_file_move:"):
             own.move(actor, ref, cls, image_id, to)
-            st.rerun(scope="fragment")
+            st.rerun(scope="app")
         if b2.button(_("Remove"), key="own_remove", icon=":material/delete:"):
             own.remove(actor, ref, cls, image_id)
-            st.rerun(scope="fragment")
+            st.rerun(scope="app")
     except (own.OwnDatasetError, AccessDenied) as err:
         st.error(str(err))
