@@ -246,3 +246,46 @@ def test_fine_tuning_a_resnet18_moves_only_its_new_head_when_the_backbone_is_fro
     assert len(backbone) == 60, "every conv and BatchNorm parameter came from the file"
     moved = [k for k in backbone if not torch.equal(tuned[k], published[k])]
     assert (moved == []) == frozen, moved[:5]
+
+
+@pytest.mark.parametrize("filled", [[0, 0], [5, 0], [5, 1]], ids=["empty", "one class only",
+                                                                   "one image in a class"])
+def test_a_run_on_empty_or_single_classes_is_refused_in_one_sentence(runs_root, filled):
+    from explorer.training import run_queue
+    from explorer.training.config import TrainConfig
+
+    ref = own.create(ALICE, "x", ["a", "b"])
+    for index, n in enumerate(filled):
+        own.add_files(ALICE, ref, index, [(f"{i}.png", _png((i, index, 9))) for i in range(n)])
+    before = _files(runs_root)
+    with pytest.raises(ValueError) as err:
+        run_queue.submit(TrainConfig(model="lenet5", dataset=ref.key, device="cpu"), ALICE.owner)
+    sentence = str(err.value)
+    assert sentence.startswith(("Training needs", "This dataset has no images")), sentence
+    assert sentence.count(".") == 1 and str(runs_root) not in sentence
+    assert not [p for p in _files(runs_root) - before if not p.endswith(".lock")], \
+        "no run folder is left behind (a lock file at most)"
+
+
+def test_an_uploaded_folder_goes_by_its_sub_folders_and_is_capped(runs_root):
+    ref = own.create(ALICE, "Pets", ["cat", "dog"])
+    report = own.add_folder(ALICE, ref, [("pets/cat/1.png", _png((1, 1, 1))),
+                                         ("pets/dog/2.png", _png((2, 2, 2))),
+                                         ("pets/3.png", _png((3, 3, 3))),
+                                         ("pets/x.txt", b"text")], class_index=1)
+    assert report.added == 3 and len(report.refused) == 1, report
+    assert [len(ids) for ids in own.images_of(ALICE, ref)] == [1, 2]
+    with pytest.raises(own.OwnDatasetError, match="at most 2,000 are read at once"):
+        own.add_folder(ALICE, ref, [(f"f/{i}.png", b"x") for i in range(own.MAX_ZIP_MEMBERS + 1)])
+
+
+def test_the_contact_sheet_and_the_split_counts(runs_root):
+    ref = own.create(ALICE, "x", ["a", "b"])
+    own.add_files(ALICE, ref, 0, [(f"{i}.png", _png((i * 20, 0, 0))) for i in range(10)])
+    sheet, count = own.contact_sheet(ALICE, ref, 0, most=6, tile=32, columns=4)
+    assert count == 10 and sheet.size == (4 * 34, 2 * 34), "6 tiles: two rows of four"
+    assert own.contact_sheet(ALICE, ref, 1) == (None, 0)
+    with pytest.raises(AccessDenied):
+        own.contact_sheet(BOB, ref, 0)
+    assert own.split_counts([10, 5, 1, 0]) == [(8, 2), (4, 1), (1, 0), (0, 0)]
+    assert own.usage(ALICE, ref)[0] == 10 and own.usage(TEACHER, ref)[0] == 10
