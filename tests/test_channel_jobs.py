@@ -5,10 +5,23 @@ stop and owner rules."""
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
+import torch
 
-from explorer.training import access, channel_jobs, engine, run_queue, runs, scheduler
+from explorer import feature_maps as fm
+from explorer.training import (
+    access,
+    channel_jobs,
+    channel_worker,
+    checkpoints,
+    datasets,
+    engine,
+    run_queue,
+    runs,
+    scheduler,
+)
 from explorer.training.channel_jobs import ChannelRequest
 from explorer.training.config import TrainConfig
 from tests.conftest import until
@@ -78,6 +91,36 @@ def test_a_stop_ends_a_running_job_at_its_next_step(root, monkeypatch):
     status = _until_ended(sched, info)
     assert status.state == "stopped" and "Stopped at step" in status.reason, status
     assert channel_jobs.read_frames(info.path)[-1].step == status.progress.step > 0
+
+
+def test_a_trained_run_s_channel_is_made_from_its_checkpoint_and_its_dataset(lenet_run,
+                                                                            monkeypatch):
+    """The worker's own function, in this process: the run's weights, mnist-mini's test images."""
+    monkeypatch.setenv("EXPLORER_CHANNEL_STEPS", "96")
+    monkeypatch.setenv("EXPLORER_CHANNEL_FRAMES", "2")
+    base = lenet_run.parent  # the session's runs folder, where the shared run is
+    request = ChannelRequest("lenet5", f"run:{lenet_run.name}", "mnist", "features.0", 0)
+    info = channel_jobs.request(request, BOB, base)  # the teacher shared the run
+    claim = run_queue.claim_by_id(info.path)  # as a worker started by hand: nobody else runs it
+    try:
+        status = channel_worker.compute(info.path, threading.Event())
+        assert status["state"] == "finished" and status["step"] == 96
+        result = channel_jobs.read_result(info.path)
+        assert result["dataset"].startswith("mnist-mini") and len(result["most"]) == 6
+        trained, config = checkpoints.model_from_checkpoint(lenet_run)
+        pre = fm.preprocessing_for(config.variant, config=config)
+        images = datasets.load("mnist-mini").test_x[:channel_worker.MAX_TEST_IMAGES].float()
+        with torch.no_grad():
+            maps = trained.features[0]((images / 255 - pre.mean[0]) / pre.std[0])
+        assert result["most"][0]["response"] == pytest.approx(float(maps[:, 0].amax()),
+                                                              rel=1e-3), "the run's weights"
+        print(f"picture {result['activation']:.3f} vs the mean test image "
+              f"{result['mean_image_response']:.3f}")
+        assert result["activation"] > result["mean_image_response"]
+    finally:
+        claim.release()
+        claim.drop()
+        runs.remove_run(info.path)
 
 
 def test_a_trained_run_s_channels_follow_its_owner_rules_and_forged_requests_are_refused(root):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -147,12 +148,21 @@ def job_info(job_dir: Path) -> JobInfo:
     return JobInfo(job_dir.name, job_dir, read_job(job_dir), runs.read_status(job_dir))
 
 
-def _structure(request: ChannelRequest, config: Any) -> nn.Module:
-    """The network's layers without weights (the meta device): names and channel counts."""
+@functools.lru_cache(maxsize=64)
+def _conv_channels(model: str, kwargs: tuple[tuple[str, Any], ...]) -> dict[str, int]:
+    """{conv layer: its channels} of a zoo network, built without weights (the meta device)."""
     with torch.device("meta"):
-        if config is not None:
-            return zoo.build_model(config.model, **config.build_kwargs())
-        return zoo.build_model(request.network, variant=request.variant)
+        net = zoo.build_model(model, **dict(kwargs))
+    return {name: m.out_channels for name, m in net.named_modules() if isinstance(m, nn.Conv2d)}
+
+
+def conv_channels(request: ChannelRequest, config: Any = None) -> dict[str, int]:
+    """The conv layers a request may name, and their channels (a run's network if given)."""
+    if config is not None:
+        kwargs = {k: tuple(v) if isinstance(v, list) else v
+                  for k, v in config.build_kwargs().items()}
+        return _conv_channels(config.model, tuple(sorted(kwargs.items())))
+    return _conv_channels(request.network, (("variant", request.variant),))
 
 
 def check(request: ChannelRequest, actor: access.Actor, runs_root: Path | None = None
@@ -175,8 +185,8 @@ def check(request: ChannelRequest, actor: access.Actor, runs_root: Path | None =
         raise _no_such_job()
     if not 0 <= request.seed <= 9999:
         raise _no_such_job()
-    module = dict(_structure(request, config).named_modules()).get(request.layer)
-    if not isinstance(module, nn.Conv2d) or not 0 <= request.channel < module.out_channels:
+    channels = conv_channels(request, config).get(request.layer, 0)
+    if not 0 <= request.channel < channels:
         raise ValueError(_("{layer} has no channel {c}: pick a conv layer and one of its "
                            "channels.").format(layer=str(request.layer)[:40], c=request.channel))
     return stamp

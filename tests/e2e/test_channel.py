@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import TIMEOUT_MS, AppDriver, running_app
 
 #: A job long enough to be stopped after its second frame (LeNet-5 steps take milliseconds).
-STEPS, FRAMES = 1200, 5
+STEPS, FRAMES = 800, 5
 VIEW = {"fm_model": "lenet5", "fm_weights": "Random (seeded)", "fm_variant": "mnist",
         "fm_seed": "0", "ch_layer": "features.0"}
 
