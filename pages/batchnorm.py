@@ -232,8 +232,9 @@ def averaged_axes() -> None:
         "little square is one feature map. Blue: the values that share one mean and variance "
         "with the top-left value of sample 0, channel 1, found by asking each real layer which "
         "inputs its output depends on (autograd)."))
-    charts.plotly(st, batchnorm_lab.axes_figure((3, 4, 3, 3), 0, 1, i18n.language()),
-                  key="bn_axes")
+    panels = batchnorm_lab.axes_figures((3, 4, 3, 3), 0, 1, i18n.language())
+    for i, (column, figure) in enumerate(zip(st.columns(len(panels)), panels, strict=True)):
+        charts.plotly(column, figure, key=f"bn_axes_{i}")
 
 
 @widgets.guarded("feature maps of your photo")

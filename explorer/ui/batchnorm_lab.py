@@ -193,12 +193,15 @@ def run_the_lab(config: bn.LabConfig, knobs: bn.Knobs, clicked: dict[int, bool],
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def axes_figure(shape: tuple[int, int, int, int], sample: int, channel: int, lang: str
-                ) -> PrebuiltFigure:
-    """Which values BatchNorm, LayerNorm and InstanceNorm average together, drawn in `lang`."""
+def axes_figures(shape: tuple[int, int, int, int], sample: int, channel: int, lang: str
+                 ) -> tuple[PrebuiltFigure, ...]:
+    """Which values BatchNorm, LayerNorm and InstanceNorm average together, drawn in `lang`:
+    one figure each, for columns that stack on a phone (three panels in one figure left their
+    titles running into each other at 390 px)."""
     groups = {kind: bn.norm_group(kind, shape, sample, channel) for kind in bn.NORM_AXES}
     with i18n.use_language(lang):
-        return PrebuiltFigure(figures.axes_figure(shape, groups).to_dict())
+        return tuple(PrebuiltFigure(figures.axes_figure(shape, {kind: group}).to_dict())
+                     for kind, group in groups.items())
 
 
 @st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
