@@ -260,10 +260,10 @@ def on_your_photo(done: Analysed, layer: str, channel: int) -> None:
     enlarged, over = pictures.channel_pictures(done.key, layer, channel, "Viridis", 0.55,
                                                done.capture, done.prepared.pixels)
     c1, c2 = st.columns(2)
-    widgets.image(c1, enlarged, caption=_("channel {c}").format(c=channel), width="stretch",
+    widgets.image(c1, enlarged, caption=_("channel {c}").format(c=channel), width=FRAME_SIDE,
                   output_format="PNG", alt=_("Feature map of channel {c} of {layer} on your "
                                              "photo").format(c=channel, layer=layer))
-    widgets.image(c2, over, caption=_("over the input"), width="stretch", output_format="PNG",
+    widgets.image(c2, over, caption=_("over the input"), width=FRAME_SIDE, output_format="PNG",
                   alt=_("Channel {c} of {layer} laid over the input photo").format(
                       c=channel, layer=layer))
 
