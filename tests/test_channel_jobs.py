@@ -81,6 +81,20 @@ def test_only_its_owner_or_the_teacher_stops_a_job_and_a_stopped_one_is_made_aga
     assert again is not None and again.config.owner == "alice"
 
 
+def test_a_new_job_removes_the_oldest_ended_ones_beyond_the_limit(root, monkeypatch):
+    monkeypatch.setenv("EXPLORER_CHANNEL_JOBS_KEPT", "2")
+    first = channel_jobs.request(LENET, ALICE)
+    channel_jobs.stop(first.run_id, ALICE)
+    live = channel_jobs.request(ChannelRequest("lenet5", "random", "mnist", "features.0", 0),
+                                BOB)
+    third = channel_jobs.request(ChannelRequest("lenet5", "random", "mnist", "features.0", 1),
+                                 ALICE)
+    assert not first.path.exists(), "the oldest ended job made room"
+    assert live.path.exists() and third.path.exists()
+    channel_jobs.request(ChannelRequest("lenet5", "random", "mnist", "features.0", 3), TEACHER)
+    assert live.path.exists() and third.path.exists(), "live jobs are never removed"
+
+
 def test_a_stop_ends_a_running_job_at_its_next_step(root, monkeypatch):
     monkeypatch.setenv("EXPLORER_CHANNEL_STEPS", "100000")
     sched = scheduler.Scheduler(channel_jobs.root(), channel_jobs.KIND)

@@ -14,6 +14,7 @@ input size, layer, channel, seed, steps), so a class asking for the same channel
 job, finished or running, and it is computed once. It holds `config.json` (a `ChannelJob`),
 `status.json`, `frames.jsonl` with one `frame-<step>.png` per frame (appended as they are
 made), and once done `result.json` with the dataset examples' PNGs and the channel's filter.
+At most `jobs_kept()` jobs are kept: a new one removes the oldest that have ended.
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ def steps() -> int:
 def frames() -> int:
     """Frames a visualisation keeps as it grows (`$EXPLORER_CHANNEL_FRAMES`, default 8)."""
     return max(2, int(os.environ.get("EXPLORER_CHANNEL_FRAMES") or 8))
+
+
+def jobs_kept() -> int:
+    """Channel jobs kept in the runs folder (`$EXPLORER_CHANNEL_JOBS_KEPT`, default 500): a
+    new one removes the oldest that have ended beyond that."""
+    return max(1, int(os.environ.get("EXPLORER_CHANNEL_JOBS_KEPT") or 500))
 
 
 def jobs_per_owner() -> int:
@@ -220,6 +227,19 @@ def live_jobs(owner: str, runs_root: Path | None = None) -> list[JobInfo]:
     return out
 
 
+def _trim(base: Path, keep: int) -> None:
+    """Remove the oldest ended jobs until at most `keep` remain (a live one is never removed)."""
+    folders = []
+    for entry in os.scandir(base):
+        if JOB_ID.fullmatch(entry.name):
+            with contextlib.suppress(OSError):
+                folders.append((os.stat(os.path.join(entry.path, "config.json")).st_mtime,
+                                Path(entry.path)))
+    for _mtime, path in sorted(folders)[:max(0, len(folders) - keep)]:
+        with contextlib.suppress(runs.RunIsLive, OSError):
+            runs.remove_run(path)
+
+
 def request(request: ChannelRequest, actor: access.Actor, runs_root: Path | None = None,
             device: str = "cpu") -> JobInfo:
     """The channel's job: the one already asked for (finished or live), else a new one queued
@@ -240,6 +260,7 @@ def request(request: ChannelRequest, actor: access.Actor, runs_root: Path | None
             if len(live) >= jobs_per_owner():
                 raise ValueError(_("You already have a channel picture being made: stop it or "
                                    "let it finish first."))
+            _trim(base, jobs_kept() - 1)
             job = ChannelJob(name, request, actor.owner, time.time(), steps(), frames(), stamp)
             path.mkdir()
             try:
