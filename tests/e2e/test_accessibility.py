@@ -7,7 +7,7 @@ is the session's, from `?lang=`). Each page is loaded once per tab and checked a
 tab has, then the tab is resized (`set_viewport_size`) and checked again, so the next page
 loads at the other width: half the pages open fresh on a phone, as a phone opens them. Both
 tabs load a page before either is checked, so that the server draws one while axe reads the
-other.
+other, and axe runs in both tabs at once.
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ RULES = {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "
 
 # Each violation's nodes come back with the data-testids of their ancestors (Streamlit marks
 # its elements with them), and whether they sit in a disabled widget.
-_RUN = """async (runOnly) => {
-  const result = await axe.run(document, {runOnly, resultTypes: ['violations'],
-                                          elementRef: true});
-  return result.violations.filter(v => ['serious', 'critical'].includes(v.impact)).map(v => ({
+# Started without waiting (`_START`), so that both tabs' renderers run axe at once; `_RESULT`
+# waits for it.
+_START = """(runOnly) => { window.__axeRun = axe.run(document, {
+    runOnly, resultTypes: ['violations'], elementRef: true}).then(result => result.violations
+  .filter(v => ['serious', 'critical'].includes(v.impact)).map(v => ({
     id: v.id, impact: v.impact,
     nodes: v.nodes.map(n => {
       const el = n.element;
@@ -49,8 +50,8 @@ _RUN = """async (runOnly) => {
       const widget = el && el.closest('[data-testid="stElementContainer"]');
       const disabled = !!(widget && widget.querySelector('[disabled], [aria-disabled="true"]'));
       return {html: n.html.slice(0, 200), ids, disabled};
-    })}));
-}"""
+    })}))); }"""
+_RESULT = "() => window.__axeRun"
 # After a resize: the sidebar's width (0 when collapsed) once two frames have been laid out.
 _SIDEBAR_WIDTH = """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(
   () => done(document.querySelector('[data-testid="stSidebar"]')
@@ -90,29 +91,35 @@ class Tab:
         self.app.page.goto(f"{self.app.base_url}/{page}?lang={self.lang}", wait_until="commit")
         self.page_name = page or "home"
 
-    def check_both_widths(self) -> None:
-        """Wait for the loaded page, check it at this width, resize, check it at the other."""
+    def ready(self) -> None:
+        """Wait until the loaded page has drawn."""
         self.app.page.locator("[data-testid='stMain'] h1").first.wait_for(timeout=TIMEOUT_MS)
         self.app.wait()
-        self.check()
-        self.resize(WIDTHS[1] if self.width == WIDTHS[0] else WIDTHS[0])
-        self.check()
 
-    def resize(self, width: int) -> None:
-        self.width = width
-        self.app.page.set_viewport_size({"width": width, "height": HEIGHT})
+    def resize(self, width: int | None = None) -> None:
+        """To `width`, or else to the other of WIDTHS."""
+        self.width = width or (WIDTHS[1] if self.width == WIDTHS[0] else WIDTHS[0])
+        self.app.page.set_viewport_size({"width": self.width, "height": HEIGHT})
         self.app.wait(settle_ms=100)
-        if width >= 1000 and not self.app.page.evaluate(_SIDEBAR_WIDTH):
+        if self.width >= 1000 and not self.app.page.evaluate(_SIDEBAR_WIDTH):
             # grown from a phone the sidebar may stay shut; a laptop's user has it open
             self.app.page.get_by_test_id("stExpandSidebarButton").click()
             self.app.wait(settle_ms=100)
 
-    def check(self, where: str = "") -> None:
-        """axe on what the tab shows now; what no listed row covers goes to `found`."""
-        violations = self.app.page.evaluate(_RUN, RULES)
+    def start(self) -> None:
+        """Start axe on what the tab shows now."""
+        self.app.page.evaluate(_START, RULES)
+
+    def collect(self, where: str = "") -> None:
+        """axe's findings that no listed row covers go to `found`."""
+        violations = self.app.page.evaluate(_RESULT)
         self.checked.add((self.page_name, self.width))
         self.found += [f"{self.page_name}{where} ({self.lang}, {self.width} px): {line}"
                        for line in unlisted(violations, self.allowed)]
+
+    def check(self, where: str = "") -> None:
+        self.start()
+        self.collect(where)
 
     def check_open_sidebar_on_a_phone(self) -> None:
         """The phone's sidebar, opened over the page (the photo picker lives there)."""
@@ -132,6 +139,21 @@ class Tab:
         sidebar.get_by_label(words("Teacher passphrase")).fill(TEACHER_PASSPHRASE)
         sidebar.get_by_role("button", name=words("Sign in as the teacher")).click()
         self.app.wait()
+
+
+def check_both_widths(tabs: list[Tab], page: str) -> None:
+    """Every tab loads `page`; each is checked at its width, resized, and checked again."""
+    for tab in tabs:
+        tab.load(page)
+    for tab in tabs:
+        tab.ready()
+    for resize in (False, True):
+        for tab in tabs:
+            if resize:
+                tab.resize()
+            tab.start()
+        for tab in tabs:
+            tab.collect()
 
 
 @pytest.fixture(scope="module")
@@ -154,19 +176,14 @@ def test_every_page_passes_axe_in_both_languages_at_both_widths(
             contexts.append(context)
             tabs.append(Tab(context, app_url, lang, allowed))
         for page in PAGES:
-            for tab in tabs:
-                tab.load(page)
-            for tab in tabs:
-                tab.check_both_widths()
-                if page == "":
+            check_both_widths(tabs, page)
+            if page == "":
+                for tab in tabs:
                     tab.check_open_sidebar_on_a_phone()
         for tab in tabs:  # last: a teacher's sidebar differs from a student's
             tab.sign_in_as_teacher()
         for page in TEACHER_PAGES:
-            for tab in tabs:
-                tab.load(page)
-            for tab in tabs:
-                tab.check_both_widths()
+            check_both_widths(tabs, page)
     finally:
         for context in contexts:
             context.close()
