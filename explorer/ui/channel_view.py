@@ -53,7 +53,11 @@ def choose_channel(done: Analysed) -> tuple[str, int]:
     if st.session_state["ch_channel"] > count - 1:
         st.session_state["ch_channel"] = count - 1
     channel = int(widgets.number_input(_("Channel"), 0, count - 1, key="ch_channel", where=c2))
-    widgets.sync_url("ch_layer", "ch_channel", "fm_run")
+    widgets.sync_url("ch_layer", "ch_channel")
+    if st.session_state.get("fm_weights") == network_choice.WEIGHTS[1]:
+        widgets.sync_url("fm_run")
+    else:
+        st.query_params.pop("fm_run", None)
     return layer, channel
 
 
