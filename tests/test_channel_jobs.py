@@ -81,6 +81,20 @@ def test_only_its_owner_or_the_teacher_stops_a_job_and_a_stopped_one_is_made_aga
     assert again is not None and again.config.owner == "alice"
 
 
+def test_a_deeper_channel_s_kernels_are_drawn_one_per_input_channel(root, monkeypatch):
+    monkeypatch.setenv("EXPLORER_CHANNEL_STEPS", "4")
+    info = channel_jobs.request(ChannelRequest("lenet5", "random", "mnist", "features.3", 5),
+                                ALICE)
+    claim = run_queue.claim_by_id(info.path)
+    try:
+        assert channel_worker.compute(info.path, threading.Event())["state"] == "finished"
+    finally:
+        claim.release()
+    result = channel_jobs.read_result(info.path)
+    assert result["kernels"] == 6 and (info.path / result["filter"]).is_file()  # 6 × 5×5
+    assert len(result["most"]) == 6
+
+
 def test_a_new_job_removes_the_oldest_ended_ones_beyond_the_limit(root, monkeypatch):
     monkeypatch.setenv("EXPLORER_CHANNEL_JOBS_KEPT", "2")
     first = channel_jobs.request(LENET, ALICE)

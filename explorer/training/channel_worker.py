@@ -47,7 +47,7 @@ from explorer.training.channel_jobs import ChannelJob
 IMAGENET_COLOURS = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 EXAMPLES = 6  # most and least exciting test images kept
 MAX_TEST_IMAGES = 2000
-MAX_FILTER_WEIGHTS = 3 * 11 * 11  # a filter is drawn only when it is this small
+MAX_FILTER_WEIGHTS = 16 * 5 * 5  # a filter is drawn only when it is this small
 
 
 def _picture(image: torch.Tensor) -> bytes:
@@ -145,11 +145,13 @@ def compute(job_dir: Path, stop: threading.Event) -> dict:
             last = frame
         result: dict[str, Any] = {"activation": last.activation if last else 0.0}
         conv = dict(model.named_modules())[request.layer]
-        if conv.weight[request.channel].numel() <= MAX_FILTER_WEIGHTS:
-            weight = conv.weight[request.channel:request.channel + 1].detach().cpu()
-            durable.write_bytes(job_dir / "filter.png", png(figs.filter_grid(weight, tile=96)),
-                                sync_folder=False)
-            result["filter"] = "filter.png"
+        weight = conv.weight[request.channel].detach().cpu()  # [in channels, k, k]
+        if weight.numel() <= MAX_FILTER_WEIGHTS:
+            # an RGB (or grey) kernel as one picture, else one tile per input channel
+            tiles = weight[None] if weight.shape[0] in (1, 3) else weight[:, None]
+            durable.write_bytes(job_dir / "filter.png", png(figs.filter_grid(
+                tiles, tile=96 if len(tiles) == 1 else 48)), sync_folder=False)
+            result.update(filter="filter.png", kernels=len(tiles))
         if data is not None and not stop.is_set():
             with run.lock:
                 run.progress["phase"] = "examples"

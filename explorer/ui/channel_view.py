@@ -180,10 +180,13 @@ def _job(request: ChannelRequest, random_weights: bool, was_live: bool, key: str
     _frames(info, left)
     result = channel_jobs.read_result(info.path)
     if result.get("filter"):
+        kernels = int(result.get("kernels", 1))
         widgets.image(right, (info.path / result["filter"]).read_bytes(), caption=_(
-            "the channel's own filter (blue < 0 < orange; grey/white is 0)"),
+            "the channel's own filter (blue < 0 < orange; grey/white is 0)") if kernels == 1
+            else _("the channel's {n} kernels, one per input channel, each scaled to its own "
+                   "range (blue < 0 < orange)").format(n=kernels),
             output_format="PNG", alt=_("The weights of channel {c} of {layer}").format(
-                c=request.channel, layer=request.layer), width=160)
+                c=request.channel, layer=request.layer), width=160 if kernels == 1 else "content")
     if "mean_image_response" in result:
         base = result["mean_image_response"]
         right.metric(_("Response to the picture"), f"{result['activation']:.3g}",
