@@ -111,10 +111,12 @@ def _renew(name: str) -> None:
 
 
 def _added(actor: Actor, key: str, name: str, kind: str) -> None:
-    """A widget's callback: its files go into the class being filled."""
+    """A widget's callback: its files (or the shot) go into the class being filled."""
     value = st.session_state.get(_next_key(name))
     ref, target = own.Ref.from_key(key), int(st.session_state.get("own_class", 0))
     files = value if isinstance(value, list) else [value] if value is not None else []
+    if not files:  # a camera's Clear photo, or an uploader emptied
+        return
     try:
         if kind == "folder":
             _report(own.add_folder(actor, ref, [(f.name, f.getvalue()) for f in files], target))
@@ -129,7 +131,8 @@ def _added(actor: Actor, key: str, name: str, kind: str) -> None:
             _report(report)
     except (own.OwnDatasetError, AccessDenied) as err:
         _report(error=str(err))
-    _renew(name)
+    if kind != "camera":  # a camera keeps its last shot until Clear photo: a renewed one
+        _renew(name)       # would have to start its stream again, and may show black meanwhile
 
 
 @widgets.guarded("your classes")

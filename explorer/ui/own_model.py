@@ -51,7 +51,7 @@ def split_table(counts: list[int], names: list[str]) -> None:
     """The stratified held-out split a run will draw, class by class."""
     split = own.split_counts(counts)
     st.dataframe(pd.DataFrame({_("class"): names, _("images"): counts,
-                               _("training"): [t for t, _h in split],
+                               _("for training"): [t for t, _h in split],
                                _("held out for testing"): [h for _t, h in split]}),
                  hide_index=True)
     st.caption(_("A fifth of every class is held out (at least one image of each class with "

@@ -50,23 +50,20 @@ def _person(browser: Browser, url: str, width: int = 1440) -> AppDriver:
 
 
 def _shoot(driver: AppDriver, which: int = 0) -> None:
-    """Press Take Photo once the fake camera's stream plays (a remounted camera needs a
-    moment: a shot before that is black)."""
+    """Press Take Photo once the fake camera's stream plays (a shot before that is black)."""
     driver.page.wait_for_function(VIDEO_PLAYING, timeout=TIMEOUT_MS)
     driver.page.get_by_role("button", name="Take Photo").nth(which).click()
     driver.wait()
 
 
 def _fill(driver: AppDriver, name: str, shots: int) -> None:
-    """`shots` pictures into class `name`. A shot taken while the renewed camera was still
-    starting is black, and a second black one is the same image, kept once: shoot again."""
+    """`shots` pictures into class `name`: Take Photo, then Clear photo for the next."""
     driver.radio("Add images to", name)
     for count in range(1, shots + 1):
-        for _try in range(3):
-            _shoot(driver)
-            if f"“{name}”: {count} image(s)" in driver.text():
-                break
+        _shoot(driver)
         expect(driver.page.get_by_text(f"“{name}”: {count} image(s)")).to_be_visible()
+        driver.page.get_by_role("button", name="Clear photo").first.click()
+        driver.wait()
 
 
 def _zip(folder: Path) -> Path:
