@@ -3,8 +3,9 @@ webcam, files, a folder or a zip, and look after its images (thumbnails, move, r
 
 Everything goes through `explorer.training.own_classes`, whose functions check who asks; a
 session keeps only the dataset's key, the class being filled and the last upload's sentences.
-Uploads are read in the widgets' callbacks and the widgets are then replaced by fresh ones
-(their keys move on), so the uploaded bytes do not stay in the session.
+Uploads are read in the widgets' callbacks and the uploaders are then replaced by fresh ones
+(their keys move on), so the uploaded bytes do not stay in the session; the camera keeps its
+last shot on screen until Clear photo (a renewed camera would restart its stream).
 """
 
 from __future__ import annotations
