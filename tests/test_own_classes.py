@@ -289,3 +289,14 @@ def test_the_contact_sheet_and_the_split_counts(runs_root):
         own.contact_sheet(BOB, ref, 0)
     assert own.split_counts([10, 5, 1, 0]) == [(8, 2), (4, 1), (1, 0), (0, 0)]
     assert own.usage(ALICE, ref)[0] == 10 and own.usage(TEACHER, ref)[0] == 10
+
+
+@pytest.mark.parametrize("into", [-1, 2, "0"])
+def test_a_zip_or_folder_into_no_such_class_is_refused_and_writes_nothing(runs_root, into):
+    ref = own.create(ALICE, "x", ["a", "b"])
+    before = _files(runs_root)
+    for add in (lambda: own.add_zip(ALICE, ref, _zip({"1.png": _png((1, 1, 1))}), into),
+                lambda: own.add_folder(ALICE, ref, [("1.png", _png((1, 1, 1)))], into)):
+        with pytest.raises(own.OwnDatasetError, match="That class is not in this dataset"):
+            add()
+    assert _files(runs_root) == before

@@ -296,6 +296,15 @@ def _zip_class(member: str, names: list[str], into: int | None) -> int | None:
     return into if named is None else named
 
 
+def _checked_into(actor: Actor, ref: Ref, class_index: int | None) -> list[str]:
+    """The dataset's class names, once `class_index` (if any) is one of its classes."""
+    names = meta(actor, ref)["classes"]
+    if class_index is not None and not (isinstance(class_index, int)
+                                        and 0 <= class_index < len(names)):
+        raise OwnDatasetError(_("That class is not in this dataset."))
+    return names
+
+
 def add_folder(actor: Actor, ref: Ref, files: list[tuple[str, bytes]],
                class_index: int | None = None) -> Report:
     """Add an uploaded folder's files (named by their paths inside it): each into the class
@@ -303,7 +312,7 @@ def add_folder(actor: Actor, ref: Ref, files: list[tuple[str, bytes]],
     if len(files) > MAX_ZIP_MEMBERS:
         raise OwnDatasetError(_("This folder holds {n:,} files; at most {limit:,} are read at "
                                 "once.").format(n=len(files), limit=MAX_ZIP_MEMBERS))
-    names = meta(actor, ref)["classes"]
+    names = _checked_into(actor, ref, class_index)
     report = Report()
     by_class: dict[int, list[tuple[str, bytes]]] = {}
     for name, data in files:
@@ -322,7 +331,7 @@ def add_folder(actor: Actor, ref: Ref, files: list[tuple[str, bytes]],
 
 def add_zip(actor: Actor, ref: Ref, data: bytes, class_index: int | None = None) -> Report:
     """Add a zip's images: each into the class its folder names, else into `class_index`."""
-    names = meta(actor, ref)["classes"]
+    names = _checked_into(actor, ref, class_index)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = [m for m in archive.infolist() if not m.is_dir()]

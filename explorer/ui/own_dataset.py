@@ -114,11 +114,13 @@ def _renew(name: str) -> None:
 def _added(actor: Actor, key: str, name: str, kind: str) -> None:
     """A widget's callback: its files (or the shot) go into the class being filled."""
     value = st.session_state.get(_next_key(name))
-    ref, target = own.Ref.from_key(key), int(st.session_state.get("own_class", 0))
+    ref, target = own.Ref.from_key(key), st.session_state.get("own_class", 0)
     files = value if isinstance(value, list) else [value] if value is not None else []
     if not files:  # a camera's Clear photo, or an uploader emptied
         return
     try:
+        if not isinstance(target, int):  # a forged radio value (callbacks run before the page)
+            raise own.OwnDatasetError(_("That class is not in this dataset."))
         if kind == "folder":
             _report(own.add_folder(actor, ref, [(f.name, f.getvalue()) for f in files], target))
         else:

@@ -177,9 +177,6 @@ def test_own_classes_uploaders_take_anything(app_url: str) -> None:
         assert any(name in t for t in render.texts), (name, render.texts)
 
 
-@pytest.mark.xfail(reason=(
-    "explorer/ui/own_dataset.py's upload callback reads the class radio's raw value with "
-    "int(): a forged value raises there before the fragment's check (issue 27's page)"))
 def test_own_classes_widgets_with_forged_values(app_url: str) -> None:
     async def steps(client: WireClient) -> list[Render]:
         return await _forge_everything(client, await _own_dataset(client),
