@@ -57,3 +57,48 @@ def test_a_dataset_made_through_the_form_is_drawn(open_page):
     train = next(b for b in at.button if b.label == "Train")
     assert not train.disabled, "two classes of three images: ready"
     own.delete(owner, me)
+
+
+def test_fine_tuning_is_offered_with_imagenet_weights_and_reaches_the_run(open_page,
+                                                                          monkeypatch):
+    """With ResNet-18's ImageNet file on the machine (here: said to be), the page offers
+    fine-tuning and its backbone choice, and Train submits exactly that to the queue."""
+    from explorer.models import zoo
+    from explorer.training import run_queue, runs
+
+    real = zoo.pretrained_file
+
+    class Here:
+        def __init__(self, file):
+            self.file = file
+
+        def is_cached(self) -> bool:
+            return True
+
+    monkeypatch.setattr(zoo, "pretrained_file", lambda key, *a: Here(real(key, *a))
+                        if real(key, *a) is not None else None)
+    submitted = []
+    monkeypatch.setattr(run_queue, "submit", lambda config, owner: submitted.append(
+        (config, owner)) or runs.runs_dir() / "20261202-000000-resnet18-x-0000")
+    at = open_page(PAGE)
+    at.text_input[-1].input("Tuned")
+    at.text_area[0].input("left\nright")
+    next(b for b in at.button if b.label == "Create the dataset").click().run()
+    me = own.Ref.from_key(at.session_state["own_pick"])
+    for index in (0, 1):
+        own.add_files(Actor(me.owner), me, index,
+                      [(f"{i}.png", _png((i, index * 90, 0))) for i in range(3)])
+    at.session_state["own_model"] = "resnet18"
+    at.run()
+    start = next(r for r in at.radio if r.label == "Start from")
+    assert not start.disabled
+    start.set_value("imagenet").run()
+    backbone = next(r for r in at.radio if r.label == "The pretrained layers (the backbone)")
+    assert backbone.value == "frozen"
+    backbone.set_value("slower").run()
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception
+    (config, owner), = submitted
+    assert owner == me.owner and config.dataset == me.key and config.model == "resnet18"
+    assert config.pretrained and not config.freeze_backbone
+    own.delete(Actor(me.owner), me)
