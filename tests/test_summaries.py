@@ -80,3 +80,10 @@ def test_the_summary_is_in_the_session_s_language() -> None:
         title = training.accuracy_figure(EPOCHS, "run").layout.title.text
     assert text.startswith(f"图表：{title}。")
     assert "从 85.0% 升到 91.2%" in text
+
+
+def test_subplots_titles_stand_for_a_missing_title_and_identifiers_keep_their_case() -> None:
+    spec = {"data": [{"type": "bar", "x": [0, 1], "y": [0.5, 0.1], "name": "running_mean"}],
+            "layout": {"annotations": [{"text": "running_mean"}, {"text": "running_var"}]}}
+    assert summaries.summary(spec) == ("Chart: running_mean, running_var. running_mean: 2 bars, "
+                                       "highest 0 (0.5), lowest 1 (0.1).")

@@ -27,11 +27,12 @@ def summary(figure: Any) -> str:
     spec = figure if isinstance(figure, dict) else figure.to_dict()
     layout = spec.get("layout") or {}
     parts = []
-    title = _text(layout.get("title"))
+    title = _text(layout.get("title")) or ", ".join(  # else the subplots' titles
+        t for note in layout.get("annotations") or () if (t := _text(note.get("text"))))
     parts.append(_("Chart: {title}.").format(title=title) if title else _("Chart."))
     traces = [t for t in spec.get("data") or () if t.get("visible", True) is not False]
     said = [s for s in (trace_summary(t, layout) for t in traces[:MOST_TRACES]) if s]
-    parts += [s[0].upper() + s[1:] for s in said]
+    parts += [_capitalised(s) for s in said]
     if len(traces) > MOST_TRACES:
         parts.append(_("And {n} more series.").format(n=len(traces) - MOST_TRACES))
     if not said:
@@ -189,6 +190,13 @@ def _items(data: Any) -> Iterable[Any]:
     if isinstance(data, np.ndarray):
         return list(data)
     return data if isinstance(data, Sequence) else ()
+
+
+def _capitalised(sentence: str) -> str:
+    """A sentence that starts with a plain lower-case word, capitalised (never an identifier
+    such as running_mean)."""
+    first = sentence.split(" ", 1)[0].rstrip(":")
+    return sentence[0].upper() + sentence[1:] if first.isalpha() and first.islower() else sentence
 
 
 def _text(title: Any) -> str:
