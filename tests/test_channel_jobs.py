@@ -5,12 +5,14 @@ stop and owner rules."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 
 import pytest
 import torch
 
 from explorer import feature_maps as fm
+from explorer import i18n
 from explorer.training import (
     access,
     channel_jobs,
@@ -119,6 +121,22 @@ def test_a_stop_ends_a_running_job_at_its_next_step(root, monkeypatch):
     status = _until_ended(sched, info)
     assert status.state == "stopped" and "Stopped at step" in status.reason, status
     assert channel_jobs.read_frames(info.path)[-1].step == status.progress.step > 0
+
+
+def test_a_killed_worker_says_the_picture_s_worker_ended_not_a_training_run(root, monkeypatch):
+    monkeypatch.setenv("EXPLORER_CHANNEL_STEPS", "100000")
+    sched = scheduler.Scheduler(channel_jobs.root(), channel_jobs.KIND)
+    info = channel_jobs.request(LENET, ALICE)
+    sched.tick()
+    until(lambda: len(channel_jobs.read_frames(info.path)) >= 1, 60, "the first frame")
+    os.kill(sched.workers[info.run_id].process.pid, signal.SIGKILL)  # as the OOM killer does
+    status = _until_ended(sched, info)
+    assert status.state == "failed"
+    assert status.reason == ("The worker making this picture ended unexpectedly (signal 9, "
+                             "SIGKILL); the frames it made are kept."), status.reason
+    with i18n.use_language("zh"):
+        assert "生成这张图的工作进程意外结束了（信号 9，SIGKILL）" in status.shown_reason
+    assert channel_jobs.read_frames(info.path), "the frames it made are still there"
 
 
 def test_a_trained_run_s_channel_is_made_from_its_checkpoint_and_its_dataset(lenet_run,

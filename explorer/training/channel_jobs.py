@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from explorer.i18n import _
+from explorer.i18n import N_, _
 from explorer.models import zoo
 from explorer.training import access, durable, run_queue, runs, scheduler
 
@@ -333,7 +333,13 @@ def worker_command(job_dir: Path, _processes: int = 1) -> list[str]:
 
 
 #: The channel jobs' kind for the scheduler: one process, `channel_worker`.
-KIND = scheduler.JobKind("channel", lambda _job_dir: 1, worker_command)
+KIND = scheduler.JobKind("channel", lambda _job_dir: 1, worker_command, ends=(
+    N_("The worker making this picture ended unexpectedly (signal {signal}, {name}); the frames "
+       "it made are kept."),
+    N_("The worker making this picture ended unexpectedly (signal {signal})."),
+    N_("The worker making this picture ended unexpectedly (exit code {code}); the frames it "
+       "made are kept."),
+))
 
 _SCHEDULERS: dict[str, scheduler.Scheduler] = {}
 _SCHEDULERS_LOCK = threading.Lock()

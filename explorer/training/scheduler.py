@@ -50,24 +50,33 @@ def worker_command(run_dir: Path, nproc: int) -> list[str]:
             "--nproc-per-node", str(nproc), *train]
 
 
-def exit_reason(returncode: int, disk_full: bool = False) -> dict:
+#: A training worker's end, by signal (with its name), by signal, by exit code.
+TRAINING_ENDS = (
+    N_("The training process ended unexpectedly (signal {signal}, {name}); its last finished "
+       "epoch is kept."),
+    N_("The training process ended unexpectedly (signal {signal})."),
+    N_("The training process ended unexpectedly (exit code {code}); its last finished epoch is "
+       "kept."),
+)
+
+
+def exit_reason(returncode: int, disk_full: bool = False,
+                sentences: tuple[str, str, str] = TRAINING_ENDS) -> dict:
     """Why a worker ended, from its exit status: the status fields of `reasons.fields`.
 
     `disk_full`: writing its status failed for lack of space (or the worker said so, with
-    `reasons.EXIT_DISK_FULL`).
+    `reasons.EXIT_DISK_FULL`). `sentences`: the job kind's words for an end by signal (with
+    and without its name) and by exit code.
     """
     if disk_full or returncode == reasons.EXIT_DISK_FULL:
         return reasons.fields(reasons.DISK_FULL_EXITED)
+    by_name, by_signal, by_code = sentences
     if returncode < 0:
         with contextlib.suppress(ValueError):
             name = signal.Signals(-returncode).name
-            return reasons.fields(N_("The training process ended unexpectedly (signal "
-                                     "{signal}, {name}); its last finished epoch is kept."),
-                                  signal=-returncode, name=name)
-        return reasons.fields(N_("The training process ended unexpectedly (signal {signal})."),
-                              signal=-returncode)
-    return reasons.fields(N_("The training process ended unexpectedly (exit code {code}); its "
-                             "last finished epoch is kept."), code=returncode)
+            return reasons.fields(by_name, signal=-returncode, name=name)
+        return reasons.fields(by_signal, signal=-returncode)
+    return reasons.fields(by_code, code=returncode)
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ class JobKind:
     name: str
     processes: Callable[[Path], int]
     command: Callable[[Path, int], list[str]]
+    ends: tuple[str, str, str] = TRAINING_ENDS  # `exit_reason`'s sentences for this kind
 
 
 #: Training runs (`runs`): `explorer.train`, under torchrun for several processes.
@@ -92,6 +102,7 @@ class Worker:
     run_dir: Path
     process: subprocess.Popen
     disk_full: bool = False  # recording its end failed for lack of space (retried next tick)
+    kind: JobKind = TRAINING
 
 
 def launch(run_dir: Path, slot: run_queue.Slot, claim: run_queue.Claim | None = None,
@@ -115,7 +126,7 @@ def launch(run_dir: Path, slot: run_queue.Slot, claim: run_queue.Claim | None = 
                           processes=nproc)
     except OSError:  # it runs all the same: the worker writes its status from its first beat
         log.warning("could not record the start of run %s", run_dir.name, exc_info=True)
-    return Worker(run_dir, process)
+    return Worker(run_dir, process, kind=kind)
 
 
 def finish(worker: Worker, returncode: int) -> None:
@@ -123,7 +134,8 @@ def finish(worker: Worker, returncode: int) -> None:
     its claim is removed. OSError if the status cannot be written (the disk is full)."""
     status = runs.read_status(worker.run_dir, check_process=False)
     if status.live:
-        runs.write_status(worker.run_dir, "failed", **exit_reason(returncode, worker.disk_full),
+        runs.write_status(worker.run_dir, "failed",
+                          **exit_reason(returncode, worker.disk_full, worker.kind.ends),
                           epochs_done=status.epochs_done, test_acc=status.test_acc)
     run_queue.drop_claim(worker.run_dir)
 
