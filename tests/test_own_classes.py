@@ -300,3 +300,8 @@ def test_a_zip_or_folder_into_no_such_class_is_refused_and_writes_nothing(runs_r
         with pytest.raises(own.OwnDatasetError, match="That class is not in this dataset"):
             add()
     assert _files(runs_root) == before
+
+
+def test_a_black_webcam_shot_is_told_apart(runs_root):
+    assert own.blank_shot(_png((0, 0, 0))) and own.blank_shot(_png((3, 5, 2)))
+    assert not own.blank_shot(_png((0, 0, 40))) and not own.blank_shot(b"not an image")

@@ -263,6 +263,15 @@ def _add_one(ref: Ref, class_index: int, name: str, data: bytes, report: Report,
     report.added += 1
 
 
+def blank_shot(data: bytes) -> bool:
+    """Whether a webcam shot is all black (taken before the camera delivered a picture)."""
+    try:
+        loaded = images.load_image(data, name="shot.jpg", mode="RGB", max_side=64)
+    except images.ImageLoadError:
+        return False  # the loader's own sentence comes when it is added
+    return max(high for _low, high in loaded.image.getextrema()) < 8
+
+
 def add_files(actor: Actor, ref: Ref, class_index: int,
               files: Iterable[tuple[str, bytes]]) -> Report:
     """Add uploads (or webcam shots) to one class; each bad file gets its own sentence."""

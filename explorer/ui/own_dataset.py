@@ -121,6 +121,9 @@ def _added(actor: Actor, key: str, name: str, kind: str) -> None:
     try:
         if not isinstance(target, int):  # a forged radio value (callbacks run before the page)
             raise own.OwnDatasetError(_("That class is not in this dataset."))
+        if kind == "camera" and own.blank_shot(files[0].getvalue()):
+            raise own.OwnDatasetError(_("This picture is all black: the camera had not started "
+                                        "yet. Clear it and take it again."))
         if kind == "folder":
             _report(own.add_folder(actor, ref, [(f.name, f.getvalue()) for f in files], target))
         else:
