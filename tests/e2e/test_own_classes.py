@@ -113,12 +113,19 @@ def test_a_student_collects_trains_and_classifies_and_only_the_teacher_sees_it(
     alice.wait()
     assert "on the Training page" in alice.text()
     _shoot(alice, which=1)  # the second camera: a new shot for the network
-    expect(alice.page.get_by_text(re.compile(r"^It sees: (leaf|sun|sky)"))).to_be_visible()
+    expect(alice.page.get_by_text(re.compile(r"^It sees: (leaf|sun|sky)"))).to_be_visible(
+        timeout=TIMEOUT_MS)  # the network runs and back-propagates for Grad-CAM first
     text = alice.text()
     for name in ("leaf", "sun", "sky"):
         assert re.search(rf"^{name}$", text, re.M), f"every class's probability: {name}"
     assert "Grad-CAM for" in text and "Its feature maps, layer by layer" in text
     assert "Download as ONNX" in text and "weights_only=True" in text
+    link = alice.page.get_by_role("link", name=re.compile("on the Training page"))
+    run_id = re.search(r"Run (\S+) on the Training page", link.inner_text()).group(1)
+    link.click()
+    alice.page.get_by_text(f"Run {run_id}").first.wait_for()
+    alice.wait()
+    assert "Things" in alice.text(), "the run on Training, named after the dataset"
 
     bob = _person(camera_browser, app_url)
     assert "Things" not in bob.text() and "leaf" not in bob.text()
