@@ -5,6 +5,7 @@ file's loading code runs as shown, and neither names the owner or leaves for ano
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 import torch
@@ -75,3 +76,21 @@ def test_the_onnx_file_passes_the_checker_and_matches_the_network(run, tmp_path,
     exec(export.loading_code(info.config, "onnx"), scope)
     assert torch.allclose(torch.from_numpy(scope["logits"]), model(scope["x"][None]).detach(),
                           atol=1e-4)
+
+
+def test_a_class_asking_for_one_onnx_file_exports_it_once_and_a_new_checkpoint_again(
+        run, monkeypatch):
+    info, model = run
+    export._onnx_of.cache_clear()
+    exported = []
+    monkeypatch.setattr(export, "to_onnx", lambda m, shape: exported.append(shape) or b"onnx")
+    assert [export.onnx_file(info.run_id, ALICE) for _ in range(3)] == [b"onnx"] * 3
+    assert len(exported) == 1, "the kept file, not three exports"
+    with pytest.raises(access.AccessDenied, match="no run"):
+        export.onnx_file(info.run_id, BOB)  # kept or not, the file is Alice's
+    checkpoints.save(info.path, model, info.config, epoch=2)  # the run trained on
+    ckpt = info.path / "checkpoint.pt"
+    stamp = ckpt.stat().st_mtime_ns
+    os.utime(ckpt, ns=(stamp + 10**9, stamp + 10**9))  # a coarse clock's same tick, apart
+    export.onnx_file(info.run_id, ALICE)
+    assert len(exported) == 2, "a new checkpoint is exported anew"

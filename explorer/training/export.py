@@ -10,8 +10,10 @@ Neither names the student or a server folder.
 
 from __future__ import annotations
 
+import functools
 import io
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -42,10 +44,31 @@ def state_dict_file(run_id: object, actor: access.Actor) -> bytes:
     return out.getvalue()
 
 
+ONNX_KEPT = 4  # exported files this process keeps, the latest asked for (a few MB each)
+# An export takes 1-19 s of a web process's CPU: a class pressing the button at once waits in
+# turn (and asks again for the same checkpoint get the kept file) instead of exporting 30 times.
+_ONNX_TURN = threading.Lock()
+
+
 def onnx_file(run_id: object, actor: access.Actor) -> bytes:
     """The run's network as ONNX bytes: input `image` [batch, C, H, W] (normalised as the
-    loading code says), output `logits` [batch, classes]."""
-    ckpt, config = _checkpoint(run_id, actor)
+    loading code says), output `logits` [batch, classes]. One export at a time per process;
+    the last few are kept, by checkpoint."""
+    info = access.open_run(run_id, actor)  # checked before anything is read or kept
+    checkpoint = Path(info.path) / "checkpoint.pt"
+    try:
+        stamp = checkpoint.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise access.AccessDenied(_("Run {run} has no checkpoint yet.").format(
+            run=info.run_id)) from None
+    with _ONNX_TURN:
+        return _onnx_of(str(checkpoint), stamp)
+
+
+@functools.lru_cache(maxsize=ONNX_KEPT)
+def _onnx_of(checkpoint: str, _stamp: int) -> bytes:
+    ckpt = checkpoints.load(checkpoint)
+    config = RunConfig.from_dict(ckpt["config"])
     model = zoo.build_model(config.model, **config.build_kwargs())
     model.load_state_dict(ckpt["state_dict"], strict=True)
     return to_onnx(model.eval(), config.input_shape)
