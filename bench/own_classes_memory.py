@@ -172,9 +172,7 @@ async def _students(url: str, cookies: list[str], zips: list[bytes], images: int
     return figures
 
 
-def measure(students: int, images: int) -> dict[str, float]:
-    """A new runs folder and server; `students` each upload `images` pictures and stay."""
-    runs = Path(tempfile.mkdtemp(prefix="own-classes-bench-"))
+def _measure_in(runs: Path, students: int, images: int) -> dict[str, float]:
     os.environ["EXPLORER_RUNS_DIR"] = str(runs)  # the datasets made here are the server's
     key = secret_key.load(runs)
     cookies, zips = [], []
@@ -193,7 +191,17 @@ def measure(students: int, images: int) -> dict[str, float]:
         proc.wait(timeout=30)
     figures["idle_pss"] = idle_pss
     figures["disk_mb"] = sum(p.stat().st_size for p in (runs / own.FOLDER).rglob("*.png")) / 2**20
-    shutil.rmtree(runs, ignore_errors=True)
+    return figures
+
+
+def measure(students: int, images: int) -> dict[str, float]:
+    """A new runs folder and server; `students` each upload `images` pictures and stay."""
+    runs = Path(tempfile.mkdtemp(prefix="own-classes-bench-"))
+    try:
+        figures = _measure_in(runs, students, images)
+    finally:  # a bench stopped half way leaves no datasets behind
+        shutil.rmtree(runs, ignore_errors=True)
+    idle_pss = figures["idle_pss"]
     print(f"{students} students × {images} images ({figures['disk_mb']:.1f} MB of PNG on disk; "
           f"uploads {figures['upload_s']:.1f} s in all, five at a time): PSS after one student "
           f"{idle_pss:.0f} MB, {students} open {figures['open_pss']:.0f} MB, holding their "
