@@ -11,11 +11,13 @@ tabs take turns: while axe reads one tab's page, the server draws the other's ne
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from explorer import i18n
 from explorer.ui import navigation
@@ -51,10 +53,10 @@ _START = """(runOnly) => { window.__axeRun = new Promise(go => setTimeout(go, 0)
       return {html: n.html.slice(0, 200), ids, disabled};
     })}))); }"""
 _RESULT = "() => window.__axeRun"
-# After a resize: the sidebar's width (0 when collapsed) once two frames have been laid out.
-_SIDEBAR_WIDTH = """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(
-  () => done(document.querySelector('[data-testid="stSidebar"]')
-               ?.getBoundingClientRect().width ?? 0))))"""
+# After a resize: two frames laid out; then whether the sidebar is open (has a width).
+_LAID_OUT = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+_SIDEBAR_OPEN = """() => (document.querySelector('[data-testid="stSidebar"]')
+                          ?.getBoundingClientRect().width ?? 0) > 0"""
 
 
 def listed() -> set[tuple[str, str]]:
@@ -99,12 +101,15 @@ class Tab:
         """To `width`, or else to the other of WIDTHS."""
         self.width = width or (WIDTHS[1] if self.width == WIDTHS[0] else WIDTHS[0])
         self.app.page.set_viewport_size({"width": self.width, "height": HEIGHT})
-        sidebar = self.app.page.evaluate(_SIDEBAR_WIDTH)  # no rerun: laid out is enough
+        self.app.page.evaluate(_LAID_OUT)  # no rerun comes: laid out is enough
         self.app.page.wait_for_timeout(150)  # the charts' resize observers redraw them
-        if self.width >= 1000 and not sidebar:
-            # grown from a phone the sidebar may stay shut; a laptop's user has it open
-            self.app.page.get_by_test_id("stExpandSidebarButton").click()
-            self.app.wait(settle_ms=100)
+        if self.width >= 1000:  # grown from a phone the sidebar may stay shut
+            button = self.app.page.get_by_test_id("stExpandSidebarButton")
+            if button.is_visible():
+                with contextlib.suppress(PlaywrightTimeoutError):  # it may open by itself
+                    button.click(timeout=2_000)
+                    self.app.page.wait_for_timeout(300)  # it slides in
+            self.app.page.wait_for_function(_SIDEBAR_OPEN)
 
     def start(self) -> None:
         """Start axe on what the tab shows now."""
