@@ -45,8 +45,9 @@ def choose_layer() -> tuple[str, str, bool]:
                                 horizontal=True, format_func=lambda mode: _(PAD_MODE_NAMES[mode]),
                                 help=_("'same' keeps H_out = H_in (stride 1 only); 'valid' is "
                                        "0."))
-    square = top[2].toggle(_("Same kernel, stride, padding and dilation for height and width"),
-                           key="ca_square")
+    square = top[2].toggle(_("Height and width alike"), key="ca_square",
+                           help=_("Same kernel, stride, padding and dilation for height and "
+                                  "width"))
     return kind, pad_mode, square
 
 
