@@ -12,15 +12,11 @@ from typing import Any
 
 from explorer.figures import summaries
 
-# clipped, not display:none, which a screen reader would skip too
-_HIDDEN = ("position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;"
-           "clip:rect(0,0,0,0);white-space:nowrap;border:0")
-
 
 def plotly(where: Any, figure: Any, **kwargs: Any) -> Any:
     """`where.plotly_chart(figure, **kwargs)` (`where`: st, a column, a placeholder) with the
     figure's summary before it; returns what `plotly_chart` returns (a selection event)."""
     box = where.container(gap=None)
-    box.markdown(f'<div class="explorer-chart-summary" style="{_HIDDEN}">'
+    box.markdown('<div class="explorer-chart-summary">'
                  f"{html.escape(summaries.summary(figure))}</div>", unsafe_allow_html=True)
     return box.plotly_chart(figure, **kwargs)

@@ -53,7 +53,7 @@ def sidebar() -> None:
     identity.browser_id()
     identity.teacher_panel()
     training_scheduler()
-    st.html(_NUMBER_HINT_CSS)
+    st.html(_PAGE_CSS)
 
 
 @st.cache_resource
@@ -129,9 +129,13 @@ def _log_failure(name: str, err: Exception, inputs: dict[str, Any]) -> None:
 
 
 # Streamlit writes "Press Enter to apply" inside a number input, over the right end of the
-# typed value, so a long value ran under it; it goes just under the box instead.
-_NUMBER_HINT_CSS = """<style>
+# typed value, so a long value ran under it; it goes just under the box instead. A chart's
+# summary (`charts.plotly`) is clipped to a pixel, not display:none, which a screen reader
+# would skip too.
+_PAGE_CSS = """<style>
 [data-testid="stNumberInput"] [data-testid="InputInstructions"] { top: 0.1rem; line-height: 1; }
+.explorer-chart-summary { position: absolute; width: 1px; height: 1px; padding: 0;
+  margin: -1px; overflow: hidden; clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }
 </style>"""
 
 
