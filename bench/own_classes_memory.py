@@ -37,7 +37,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -47,8 +46,8 @@ from explorer.classroom import identity, secret_key  # noqa: E402
 from explorer.training import own_classes as own  # noqa: E402
 from explorer.training.access import Actor  # noqa: E402
 from tests.e2e.wire import WireClient  # noqa: E402
+from tests.shapes import CLASSES, shape_png  # noqa: E402
 
-CLASSES = ("circle", "square", "triangle")
 REFERENCE_IMAGES = 10  # a student's images in the reference run
 RATIO_BAR = 1.25  # 20× the images may cost a quarter more memory, not 20×
 SETTLE_S = 5.0
@@ -61,20 +60,7 @@ def _zip(images: int, seed: int) -> bytes:
     with zipfile.ZipFile(out, "w") as archive:
         for i in range(images):
             kind = CLASSES[i % len(CLASSES)]
-            image = Image.new("RGB", (64, 64), tuple(int(v) for v in rng.integers(200, 256, 3)))
-            r = int(rng.integers(8, 22))
-            cx, cy = (int(v) for v in rng.integers(r, 64 - r, 2))
-            fill = tuple(int(v) for v in rng.integers(0, 170, 3))
-            draw = ImageDraw.Draw(image)
-            if kind == "circle":
-                draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
-            elif kind == "square":
-                draw.rectangle((cx - r, cy - r, cx + r, cy + r), fill=fill)
-            else:
-                draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=fill)
-            png = io.BytesIO()
-            image.save(png, format="PNG")
-            archive.writestr(f"shapes/{kind}/{i}.png", png.getvalue())
+            archive.writestr(f"shapes/{kind}/{i}.png", shape_png(kind, rng))
     return out.getvalue()
 
 

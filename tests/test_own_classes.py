@@ -12,6 +12,7 @@ from PIL import Image
 
 from explorer.training import own_classes as own
 from explorer.training.access import AccessDenied, Actor
+from tests.shapes import shape_png
 
 ALICE, BOB, TEACHER = Actor("a" * 32), Actor("b" * 32), Actor("t" * 32, teacher=True)
 
@@ -151,26 +152,6 @@ def test_warnings_split_and_tensors(runs_root):
     assert names == ["a", "b"] and x[0, 1].float().mean() == pytest.approx(200, abs=2)
 
 
-def _shape(kind: str, rng) -> bytes:
-    """A circle, square or triangle at a random place, size and colour on pale paper."""
-    from PIL import ImageDraw
-
-    image = Image.new("RGB", (64, 64), tuple(int(v) for v in rng.integers(220, 256, 3)))
-    colour = tuple(int(v) for v in rng.integers(0, 170, 3))
-    r = int(rng.integers(10, 22))
-    cx, cy = (int(v) for v in rng.integers(r, 64 - r, 2))
-    draw = ImageDraw.Draw(image)
-    if kind == "circle":
-        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour)
-    elif kind == "square":
-        draw.rectangle((cx - r, cy - r, cx + r, cy + r), fill=colour)
-    else:
-        draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour)
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
-
-
 def test_lenet5_learns_three_generated_shapes_from_scratch(runs_root):
     import time
 
@@ -184,7 +165,7 @@ def test_lenet5_learns_three_generated_shapes_from_scratch(runs_root):
     ref = own.create(ALICE, "Shapes", kinds)
     for index, kind in enumerate(kinds):
         report = own.add_files(ALICE, ref, index,
-                               [(f"{kind}{i}.png", _shape(kind, rng)) for i in range(60)])
+                               [(f"{kind}{i}.png", shape_png(kind, rng)) for i in range(60)])
         assert report.added == 60, report.refused
     config = TrainConfig(model="lenet5", dataset=ref.key, epochs=20, batch_size=32, lr=1e-2,
                          device="cpu", folder_size=32, seed=0,
@@ -230,7 +211,7 @@ def test_fine_tuning_a_resnet18_moves_only_its_new_head_when_the_backbone_is_fro
     kinds = ["circle", "square", "triangle"]
     ref = own.create(ALICE, "Shapes", kinds)
     for index, kind in enumerate(kinds):
-        own.add_files(ALICE, ref, index, [(f"{i}.png", _shape(kind, rng)) for i in range(8)])
+        own.add_files(ALICE, ref, index, [(f"{i}.png", shape_png(kind, rng)) for i in range(8)])
     config = TrainConfig(model="resnet18", dataset=ref.key, epochs=1, batch_size=8,
                          optimizer="sgd", lr=0.05, device="cpu", folder_size=64,
                          pretrained=True, freeze_backbone=frozen)
