@@ -12,7 +12,6 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.i18n import _
-from explorer.models import zoo
 from explorer.serving.networks import Analysed, Network
 from explorer.ui import channel_view, network_choice, preprocessing_panel, widgets
 
@@ -27,11 +26,8 @@ def network_and_weights() -> Network:
 def photo_maps(net: Network, photo) -> Analysed:
     """What the network makes of the photo: its layers, and every channel's map."""
     pre = preprocessing_panel.choose(net, photo.image)
-    done = network_choice.analysed(net, photo.image, pre)
-    try:
-        done.load()
-    except zoo.BuildError as err:  # this network cannot take this input size: say why, stop
-        st.error(str(err))
+    done = network_choice.loaded(net, photo.image, pre)
+    if done is None:  # this network cannot take this input size: said why, stop
         st.stop()
     return done
 

@@ -15,7 +15,6 @@ from explorer import feature_maps as fm
 from explorer import handwriting, i18n
 from explorer.figures import feature_maps as figs
 from explorer.i18n import N_, _
-from explorer.models import zoo
 from explorer.models.modules import shape_text
 from explorer.serving.networks import Analysed, Network, first_layer
 from explorer.ui import drawing, network_choice, preprocessing_panel, widgets
@@ -61,11 +60,8 @@ def photo_for_a_digit_model(net: Network) -> None:
 @widgets.guarded("preprocessing")
 def preprocessing(net: Network, photo) -> Analysed:
     pre = preprocessing_panel.choose(net, photo.image)
-    done = network_choice.analysed(net, photo.image, pre)
-    try:
-        done.load()
-    except zoo.BuildError as err:  # this network cannot take this input size: say why, stop
-        st.error(str(err))
+    done = network_choice.loaded(net, photo.image, pre)
+    if done is None:  # this network cannot take this input size: said why, stop
         st.stop()
     preprocessing_panel.show(done, photo.image, pre)
     if not any(r.is_spatial for r in done.capture.records):

@@ -59,6 +59,18 @@ def analysed(net: Network, image: Image.Image, pre: fm.Preprocessing) -> Analyse
     return Analysed(*ids, pre, load, net.load, net.architecture)
 
 
+def loaded(net: Network, image: Image.Image, pre: fm.Preprocessing) -> Analysed | None:
+    """`analysed`, run; None (and PyTorch's reason shown) when the network cannot take this
+    input size."""
+    done = analysed(net, image, pre)
+    try:
+        done.load()
+    except zoo.BuildError as err:
+        st.error(str(err))
+        return None
+    return done
+
+
 @st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
 def initial_filters(run_dir: str, mtime: float, _config: RunConfig
                     ) -> tuple[str, torch.Tensor] | None:

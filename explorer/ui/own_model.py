@@ -197,12 +197,9 @@ def _run_label(info: runs.RunInfo) -> str:
 
 def answer(net, photo: images.LoadedImage) -> None:
     """What `net` makes of `photo`, through the Feature maps page's serving and pictures."""
-    done = network_choice.analysed(net, photo.image, fm.preprocessing_for(net.variant,
-                                                                          config=net.config))
-    try:
-        done.load()
-    except zoo.BuildError as err:
-        st.error(str(err))
+    done = network_choice.loaded(net, photo.image, fm.preprocessing_for(net.variant,
+                                                                        config=net.config))
+    if done is None:
         return
     capture = done.capture
     names = fm.class_names_for(net.variant, capture.logits.numel(), net.config)
