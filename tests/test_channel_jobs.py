@@ -111,12 +111,19 @@ def test_a_new_job_removes_the_oldest_ended_ones_beyond_the_limit(root, monkeypa
     assert live.path.exists() and third.path.exists(), "live jobs are never removed"
 
 
-def test_a_stop_ends_a_running_job_at_its_next_step(root, monkeypatch):
+def _a_long_job_past_its_first_frame(monkeypatch) -> tuple[scheduler.Scheduler,
+                                                            channel_jobs.JobInfo]:
+    """Alice's job of 100,000 steps, running in its worker and past its first frame."""
     monkeypatch.setenv("EXPLORER_CHANNEL_STEPS", "100000")
     sched = scheduler.Scheduler(channel_jobs.root(), channel_jobs.KIND)
     info = channel_jobs.request(LENET, ALICE)
     sched.tick()
     until(lambda: len(channel_jobs.read_frames(info.path)) >= 1, 60, "the first frame")
+    return sched, info
+
+
+def test_a_stop_ends_a_running_job_at_its_next_step(root, monkeypatch):
+    sched, info = _a_long_job_past_its_first_frame(monkeypatch)
     assert channel_jobs.stop(info.run_id, ALICE) == "requested"
     status = _until_ended(sched, info)
     assert status.state == "stopped" and "Stopped at step" in status.reason, status
@@ -124,11 +131,7 @@ def test_a_stop_ends_a_running_job_at_its_next_step(root, monkeypatch):
 
 
 def test_a_killed_worker_says_the_picture_s_worker_ended_not_a_training_run(root, monkeypatch):
-    monkeypatch.setenv("EXPLORER_CHANNEL_STEPS", "100000")
-    sched = scheduler.Scheduler(channel_jobs.root(), channel_jobs.KIND)
-    info = channel_jobs.request(LENET, ALICE)
-    sched.tick()
-    until(lambda: len(channel_jobs.read_frames(info.path)) >= 1, 60, "the first frame")
+    sched, info = _a_long_job_past_its_first_frame(monkeypatch)
     os.kill(sched.workers[info.run_id].process.pid, signal.SIGKILL)  # as the OOM killer does
     status = _until_ended(sched, info)
     assert status.state == "failed"
