@@ -50,3 +50,26 @@ def test_a_grid_kept_from_another_visit_gets_its_size_back():
     at = _open(cells=[["0"] * 3] * 3)
     assert at.number_input(key="size").value == 3
     assert at.markdown[0].value == repr([["0"] * 3] * 3)
+
+
+def test_a_report_that_changes_no_cell_is_not_an_edit():
+    """A grid drawn for the last preset can send its state late, naming a cell with the value
+    it has: the grid is not redrawn and the page is not told of an edit (its preset stays)."""
+    def page() -> None:
+        import streamlit as st
+
+        from explorer.ui import table_editor
+
+        grid = table_editor.SquareGrid("cells", "size", (1, 5))
+        grid.seed([["1", "2"], ["3", "4"]])
+        then = lambda: st.session_state.update(changed=True)  # noqa: E731
+        grid.editor("Size", on_change=then)
+        st.button("Late report", on_click=grid._edited, args=("late", then))
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    at.session_state["late"] = {"edited_rows": {"0": {"0": "1"}}}  # "1" is there already
+    at.button[0].click().run()
+    assert "changed" not in at.session_state and at.session_state["cells_v"] == 0
+    at.session_state["late"] = {"edited_rows": {"0": {"0": "7"}}}  # a real edit
+    at.button[0].click().run()
+    assert at.session_state["changed"] and at.session_state["cells"][0] == ["7", "2"]

@@ -82,13 +82,19 @@ class SquareGrid:
     def _edited(self, editor_key: str, then: Callable[[], None] | None) -> None:
         # its own key: a resize in the same rerun has already moved self._editor_key on
         edits = st.session_state.get(editor_key, {}).get("edited_rows", {})
-        self.set(kernels.apply_edits(self.cells, edits))
-        if then is not None:
-            then()
+        self._changed(kernels.apply_edits(self.cells, edits), then)
 
     def _resized(self, then: Callable[[], None] | None) -> None:
-        self.set(kernels.resize_cells(self.cells, st.session_state[self.size_key],
-                                      max_size=self.sizes[1]))
+        self._changed(kernels.resize_cells(self.cells, st.session_state[self.size_key],
+                                           max_size=self.sizes[1]), then)
+
+    def _changed(self, cells: list[list[str]], then: Callable[[], None] | None) -> None:
+        # A report that changes nothing (a grid drawn for the last preset, sending its state
+        # late on a loaded machine) must not make a just-chosen preset "Custom".
+        if cells == self.cells:
+            st.session_state[self.size_key] = len(cells)  # a size past the range, put back
+            return
+        self.set(cells)
         if then is not None:
             then()
 
