@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from explorer import i18n
 from explorer.ui.widgets import GUARD_SENTENCE
@@ -268,10 +269,19 @@ class AppDriver:
         """Choose `option` in the selectbox labelled `label`."""
         box = self.widget(label, "stSelectbox")
         # Streamlit 1.67 draws a react-aria combobox; older versions a baseweb select.
-        box.locator("[role='combobox'], [data-baseweb='select']").first.click()
         wanted = self.page.get_by_role("option", name=option, exact=True)
-        if not wanted.count():  # long lists are virtualised: type to filter the option into view
+        for _attempt in range(3):
+            box.locator("[role='combobox'], [data-baseweb='select']").first.click()
+            with contextlib.suppress(PlaywrightTimeoutError):
+                wanted.wait_for(state="visible", timeout=1000)
+                break
+            # long lists are virtualised: type to filter the option into view
             self.page.keyboard.type(option)
+            with contextlib.suppress(PlaywrightTimeoutError):
+                wanted.wait_for(state="visible", timeout=10_000)
+                break
+            # on a loaded machine the keys can land before the box has the focus: again
+            self.page.keyboard.press("Escape")
         wanted.click()
         self.wait()
 
