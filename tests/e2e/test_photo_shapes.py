@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-PHOTO_PAGES = ["convolution", "sampling", "batchnorm", "feature-maps"]
+PHOTO_PAGES = ["convolution", "sampling", "batchnorm", "feature-maps", "channel"]
 MAX_PAGE_PX = 12_000  # the longest of these pages with an ordinary photo is about 5,000 px
 
 
